@@ -1,0 +1,95 @@
+"""The one error tree of repro.
+
+Every error the user can cause or meet is a ``ReproError``; ``repro.cli`` is
+the only place that turns them into a one-line message and an exit code::
+
+    ReproError                      exit 1
+    ├── UsageError                  exit 2   bad arguments or options
+    ├── NotARepository              exit 3   no .repro found
+    ├── NotFound                    exit 3   target, object, model unknown
+    │   └── AmbiguousTarget         exit 3   a prefix names several records
+    ├── InputError                  exit 4   a file we were asked to read is unusable
+    │   ├── NotAnImage              exit 4   empty, unknown magic bytes
+    │   ├── TruncatedFile           exit 4   container ends mid-structure
+    │   └── LimitExceeded           exit 4   a bound on untrusted input was hit
+    ├── ConflictError               exit 5   would overwrite different content
+    ├── UnsafePath                  exit 5   a path escapes the allowed roots
+    ├── LockError                   exit 6   another writer holds the lock
+    └── IntegrityError              exit 7   stored bytes do not match their id
+        └── ChecksumMismatch        exit 7
+"""
+
+from __future__ import annotations
+
+
+class ReproError(Exception):
+    """Base of every error repro reports to a person."""
+
+    exit_code = 1
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class UsageError(ReproError):
+    exit_code = 2
+
+
+class NotARepository(ReproError):
+    exit_code = 3
+    hint = "run `repro init` in the project folder, or pass -C DIR"
+
+
+class NotFound(ReproError):
+    exit_code = 3
+
+
+class AmbiguousTarget(NotFound):
+    hint = "give more hex digits of the record id"
+
+
+class InputError(ReproError):
+    exit_code = 4
+
+
+class NotAnImage(InputError):
+    pass
+
+
+class TruncatedFile(InputError):
+    pass
+
+
+class LimitExceeded(InputError):
+    pass
+
+
+class ConflictError(ReproError):
+    exit_code = 5
+    hint = "use --force to overwrite (the displaced file is stored first)"
+
+
+class UnsafePath(ReproError):
+    exit_code = 5
+
+
+class LockError(ReproError):
+    exit_code = 6
+    hint = "wait for the other repro process, or raise --lock-timeout"
+
+
+class IntegrityError(ReproError):
+    exit_code = 7
+    hint = "run `repro fsck` to see every damaged object"
+
+
+class ChecksumMismatch(IntegrityError):
+    """Bytes read back do not hash to the id they were stored under."""
+
+    def __init__(self, what: str, expected: str, got: str) -> None:
+        super().__init__(f"{what}: expected blake3 {expected}, got {got}")
+        self.expected = expected
+        self.got = got

@@ -1,0 +1,59 @@
+"""Shared test fixtures: a clean environment, the shared corpus and fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+FIXTURES = SHARED / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run the long tests too")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="long test: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never see the developer's HOME, config or REPRO_* variables."""
+    for name in list(os.environ):
+        if name.startswith("REPRO_"):
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS
+
+
+@pytest.fixture
+def comfy_fixtures() -> Path:
+    path = FIXTURES / "comfyui-0.3.64"
+    if not path.is_dir():
+        pytest.skip("../shared/fixtures/comfyui-0.3.64 is not present")
+    return path
+
+
+@pytest.fixture
+def gpu_fixtures() -> Path:
+    path = FIXTURES / "gpu-env-h100"
+    if not path.is_dir():
+        pytest.skip("../shared/fixtures/gpu-env-h100 is not present")
+    return path
