@@ -1,0 +1,316 @@
+"""``repro add``: capture outputs as records.
+
+Write order (a crash can only leave unreferenced objects): model, input,
+output and metadata objects first, then the record object, then the index
+and the tag.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from repro.api.repository import Repository
+from repro.capture.types import Generation, ModelRef, worst_level
+from repro.errors import InputError, NotFound, ReproError
+from repro.lineage.record import SCHEMA, Record, canonical_bytes, record_id
+from repro.models.resolve import Resolved, Resolver
+from repro.objects import hashing
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif", ".tiff")
+
+Progress = Callable[[str, int, int], None]
+"""Called with (what, done, total)."""
+
+
+@dataclass
+class AddResult:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": self.records, "skipped": self.skipped}
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named, and files under folders named (sorted, ``.repro`` skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d != ".repro" and not d.startswith("."))
+                for name in sorted(files):
+                    yield Path(folder) / name
+        else:
+            yield path
+
+
+def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
+        message: str | None = None, tag: str | None = None, mode: str | None = None,
+        allow_empty: bool = False, environment: dict[str, Any] | None = None,
+        progress: Progress | None = None) -> AddResult:
+    """Capture every image under ``paths``. Files that cannot be captured are skipped
+    with a reason; a single named file that cannot be read raises."""
+    paths = list(paths)
+    mode = mode or repo.config.get("store", "mode")
+    result = AddResult()
+    files = list(iter_files(paths))
+    single = len(paths) == 1 and len(files) == 1 and not paths[0].is_dir()
+    parent_ids = [repo.resolve_target(p).id for p in parents]
+    with repo.lock():
+        capture = _Capture(repo, mode=mode, environment=environment)
+        for n, path in enumerate(files, 1):
+            if progress:
+                progress("capturing", n, len(files))
+            try:
+                entry = capture.file(path, parents=parent_ids, message=message,
+                                     allow_empty=allow_empty)
+            except InputError as exc:
+                if single:
+                    raise
+                result.skipped.append({"path": str(path), "reason": str(exc)})
+                continue
+            result.records.append(entry)
+        if tag and result.records:
+            repo.refs.set_tag(tag, result.records[-1]["id"])
+    return result
+
+
+class _Capture:
+    """State shared by the files of one ``add``: resolver, environment, clock."""
+
+    def __init__(self, repo: Repository, *, mode: str, environment: dict[str, Any] | None):
+        self.repo = repo
+        self.mode = mode
+        self.resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+        self.environment = environment
+        self.host = socket.gethostname()
+        try:
+            self.user = getpass.getuser()
+        except (KeyError, OSError):
+            self.user = None
+
+    def file(self, path: Path, *, parents: list[str], message: str | None,
+             allow_empty: bool) -> dict[str, Any]:
+        from repro.capture import read_file
+
+        repo = self.repo
+        if path.suffix.lower() not in IMAGE_EXTS and not _sniff_image(path):
+            raise InputError(f"{path}: not an image")
+        gen = read_file(path)
+        if gen.metadata == "none" and not allow_empty:
+            raise InputError(f"{path}: no generation metadata to capture",
+                             hint="use --allow-empty to capture it as level none")
+        out_stat = path.stat()
+        blake3 = hashing.hash_file(path)
+        existing = repo.index.record_for_output(blake3)
+        if existing:
+            record = repo.load_record(existing)
+            return _summary(record, path, existing=True)
+
+        levels = [gen.level]
+        reasons = list(gen.reasons)
+        models = [self.model(ref, out_stat, levels, reasons) for ref in gen.models]
+        inputs, input_parents = self.inputs(gen, path, levels, reasons)
+
+        oid = repo.store.put_file(path, mode="copy")
+        assert oid == blake3, "output changed while it was captured"
+        import hashlib
+
+        with open(path, "rb") as f:
+            sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+        blobs = {key: repo.store.put_bytes(value) for key, value in sorted(gen.blobs.items())}
+
+        all_parents = sorted({*parents, *input_parents})
+        level = worst_level(*levels)
+        record: dict[str, Any] = {
+            "schema": SCHEMA,
+            "output": _drop_none({
+                "blake3": blake3, "sha256": sha256, "path": repo.relpath(path),
+                "size": out_stat.st_size, "media_type": gen.media_type,
+                "width": gen.width, "height": gen.height,
+                "mtime": _iso(out_stat.st_mtime),
+            }),
+            "tool": _drop_none({"name": gen.tool or "unknown", "version": gen.tool_version,
+                                "commit": (self.environment or {}).get("tool_commit")}),
+            "params": gen.params,
+            "models": models,
+            "inputs": inputs,
+            "parents": all_parents,
+            "source": _drop_none({"format": gen.format, "formats": gen.formats or None,
+                                  "metadata": gen.metadata, "blobs": blobs,
+                                  "warnings": gen.warnings or None,
+                                  "provenance": gen.provenance or None}),
+            "environment": self.environment,
+            "reproducibility": {"level": level, "reasons": _unique(reasons)},
+            "captured": _drop_none({"at": _iso(time.time()), "host": self.host,
+                                    "user": self.user, "store_mode": self.mode}),
+            "message": message or "",
+        }
+        data = canonical_bytes(record)
+        rid = repo.store.put_bytes(data)
+        assert rid == record_id(record)
+        stored = Record(rid, record)
+        repo.index.add(stored)
+        return _summary(stored, path, existing=False)
+
+    def model(self, ref: ModelRef, out_stat: os.stat_result, levels: list[str],
+              reasons: list[str]) -> dict[str, Any]:
+        entry: dict[str, Any] = _drop_none({
+            "role": ref.role, "name": ref.name, "strength": ref.strength,
+            "strength_clip": ref.strength_clip, "folder": ref.folder, "node": ref.node,
+        })
+        hashes = dict(ref.hashes)
+        label = f"{ref.role} {ref.name or next(iter(hashes.values()), '?')}"
+        try:
+            found = self.resolver.resolve(name=ref.name, role=ref.role, folder=ref.folder,
+                                          recorded=hashes)
+        except ReproError as exc:
+            found = Resolved(None, "missing")
+            reasons.append(f"{label}: {exc}")
+        if found.path is None:
+            levels.append("approximate")
+            if found.mismatch:
+                reasons.append(f"{label}: the file at {self.repo.relpath(Path(found.mismatch))} "
+                               "does not match the hash the image recorded, and no file under "
+                               "the model roots does")
+            elif hashes:
+                reasons.append(f"{label}: not found under the model roots; known only by its "
+                               f"recorded hash {_first_hash(hashes)}: put the file under a "
+                               "model root and run `repro add` again")
+            else:
+                reasons.append(f"{label}: not found under the model roots "
+                               f"({', '.join(self.repo.relpath(r) for r in self.resolver.roots)}); "
+                               "known only by name")
+            if hashes:
+                entry["hashes"] = hashes
+            return entry
+        path = found.path
+        st = path.stat()
+        blake3 = self.store_model(path, st, found.hashes.get("blake3"))
+        computed = {**found.hashes, "blake3": blake3}
+        entry.update(path=self.repo.relpath(path), blake3=blake3, size=st.st_size,
+                     hashes={**hashes, **computed})
+        if found.how != "name":
+            entry["found_by"] = found.how
+            reasons.append(f"{label}: not at its expected place; found by "
+                           f"{'recorded hash' if found.how == 'hash' else 'file name'} at "
+                           f"{self.repo.relpath(path)}")
+        if st.st_mtime > out_stat.st_mtime + 1:
+            levels.append("approximate")
+            reasons.append(f"{label}: the file was modified after the output was made "
+                           f"({_iso(st.st_mtime)} > {_iso(out_stat.st_mtime)}): the content "
+                           "captured may not be the version that was used")
+        return entry
+
+    def store_model(self, path: Path, st: os.stat_result, known: str | None) -> str:
+        """Put a model file into the store; read it at most once, never if already known."""
+        cache = self.repo.stat_cache
+        known = known or cache.lookup(path, st).get("blake3")
+        started = time.time_ns()
+        oid = self.repo.store.put_file(path, mode=self.mode, known=known)
+        if oid != known:
+            after = path.stat()
+            if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                prior = cache.lookup(path, st)
+                cache.store(path, st, {**prior, "blake3": oid}, started)
+        return oid
+
+    def inputs(self, gen: Generation, out_path: Path, levels: list[str],
+               reasons: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        repo = self.repo
+        entries: list[dict[str, Any]] = []
+        parents: list[str] = []
+        search = [*repo.config.input_dirs, out_path.parent]
+        for ref in gen.inputs:
+            entry: dict[str, Any] = _drop_none({"role": ref.role, "name": ref.name,
+                                                "node": ref.node})
+            hashes = dict(ref.hashes)
+            found = _find_input(ref.name, search) if ref.name else None
+            if found is not None:
+                import hashlib
+
+                with open(found, "rb") as f:
+                    sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+                if hashes.get("sha256") and not sha256.startswith(hashes["sha256"].lower()):
+                    reasons.append(f"input {ref.name}: the file at {repo.relpath(found)} does "
+                                   "not match the hash the image recorded")
+                    levels.append("approximate")
+                    found = None
+                else:
+                    blake3 = repo.store.put_file(found, mode="copy")
+                    hashes.update(sha256=sha256)
+                    entry.update(path=repo.relpath(found), blake3=blake3)
+                    rid = repo.index.record_for_output(blake3)
+                    if rid:
+                        parents.append(rid)
+            if found is None and hashes.get("sha256"):
+                for rid in repo.index.records_for_output_sha256(hashes["sha256"].lower()):
+                    parents.append(rid)
+            if found is None and not any(p for p in parents):
+                levels.append("approximate")
+                reasons.append(f"input {ref.name or _first_hash(hashes)}: not found "
+                               f"(looked in {', '.join(repo.relpath(d) for d in search)})")
+            if hashes:
+                entry["hashes"] = hashes
+            entries.append(entry)
+        return entries, parents
+
+
+def _find_input(name: str, folders: list[Path]) -> Path | None:
+    from repro.models.roots import safe_relative
+
+    try:
+        rel = safe_relative(name)
+    except ReproError:
+        return None
+    for folder in folders:
+        candidate = folder / rel
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _sniff_image(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return (head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8")
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
+
+
+def _summary(record: Record, path: Path, *, existing: bool) -> dict[str, Any]:
+    repro = record.data.get("reproducibility") or {}
+    return {"id": record.id, "path": str(path), "output": record.output.get("blake3"),
+            "tool": record.tool_name, "level": repro.get("level"),
+            "reasons": repro.get("reasons", []), "existing": existing}
+
+
+def _first_hash(hashes: dict[str, str]) -> str:
+    for scheme, value in hashes.items():
+        return f"{scheme}:{value}"
+    return "?"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+__all__ = ["AddResult", "NotFound", "add"]

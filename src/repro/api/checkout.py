@@ -1,0 +1,153 @@
+"""``repro checkout``: put the recorded model versions (and inputs) back.
+
+Safety rules, whatever a record says (it may come from someone else's store):
+files are written only inside the model roots (or ``--to DIR``), never
+through ``..``, absolute paths or symlinks leading out; a file whose content
+differs is never overwritten without ``force``, and with ``force`` it is
+first stored, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from repro.api.repository import Repository
+from repro.errors import ConflictError, UnsafePath
+from repro.lineage.record import Record
+from repro.models.roots import safe_relative
+from repro.objects.ids import check_id
+
+
+@dataclass
+class CheckoutResult:
+    restored: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    displaced: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"restored": self.restored, "unchanged": self.unchanged,
+                "conflicts": self.conflicts, "displaced": self.displaced,
+                "unavailable": self.unavailable}
+
+
+def plan_destination(repo: Repository, recorded_path: str, *, to: Path | None,
+                     roots: list[Path]) -> Path:
+    """Where a recorded path may be written, or ``UnsafePath``."""
+    rel = safe_relative(recorded_path) if not Path(recorded_path).is_absolute() else None
+    if to is not None:
+        if rel is None:
+            rel = PurePosixPath(Path(recorded_path).name)
+        dest = to / rel
+        _check_inside(dest, to, recorded_path)
+        return dest
+    if rel is None:
+        dest = Path(recorded_path)
+    else:
+        dest = repo.root / rel
+    for root in roots:
+        if _inside_lexically(dest, root):
+            _check_inside(dest, root, recorded_path)
+            return dest
+    raise UnsafePath(f"refusing to write {recorded_path!r}: it is outside the model roots",
+                     hint="use --to DIR to restore it elsewhere")
+
+
+def _inside_lexically(path: Path, root: Path) -> bool:
+    try:
+        path.absolute().relative_to(root.absolute())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_inside(dest: Path, root: Path, what: str) -> None:
+    """No symlink on the way may lead out of ``root``."""
+    real_root = root.resolve()
+    probe = dest
+    # The file itself may not exist yet: resolve its nearest existing ancestor.
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        probe.resolve().relative_to(real_root)
+    except ValueError:
+        raise UnsafePath(f"refusing to write {what!r}: a symlink leads outside "
+                         f"{root}") from None
+    if dest.is_symlink():
+        raise UnsafePath(f"refusing to write {what!r}: the destination is a symlink")
+
+
+def keep_object(repo: Repository, oid: str, note: str) -> None:
+    """Protect an object no record names (a displaced file) from gc."""
+    from repro.objects.atomic import write_bytes
+
+    folder = repo.dot / "refs" / "keep"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_bytes(folder / check_id(oid), (note + "\n").encode(), tmp_dir=repo.tmp_dir)
+
+
+def checkout(repo: Repository, record: Record, *, to: Path | None = None, force: bool = False,
+             dry_run: bool = False, inputs: bool = False) -> CheckoutResult:
+    result = CheckoutResult()
+    roots = repo.config.model_roots
+    items = [("model", m) for m in record.models]
+    if inputs:
+        items += [("input", i) for i in record.inputs]
+    plan: list[tuple[dict[str, Any], str, Path]] = []
+    for kind, item in items:
+        blake3 = item.get("blake3")
+        recorded_path = item.get("path")
+        label = {"kind": kind, "role": item.get("role"), "name": item.get("name")}
+        if not blake3 or not recorded_path:
+            result.unavailable.append({**label, "reason": "not identified by content"})
+            continue
+        blake3 = check_id(blake3)
+        if blake3 not in repo.store:
+            result.unavailable.append({**label, "blake3": blake3,
+                                       "reason": "the recorded version is not in the store"})
+            continue
+        if kind == "input":
+            allowed = [*roots, *repo.config.input_dirs, repo.root]
+        else:
+            allowed = roots
+        dest = plan_destination(repo, recorded_path, to=to, roots=allowed)
+        plan.append((label, blake3, dest))
+
+    # Decide everything before writing anything: conflicts stop the whole checkout.
+    writes = []
+    for label, blake3, dest in plan:
+        entry = {**label, "path": repo.relpath(dest), "blake3": blake3}
+        if dest.is_file():
+            now = repo.stat_cache.hashes(dest, ("blake3",))["blake3"]
+            if now == blake3:
+                result.unchanged.append(entry)
+                continue
+            if not force:
+                result.conflicts.append({**entry, "now": now})
+                continue
+            writes.append((entry, blake3, dest, now))
+        elif dest.exists():
+            result.conflicts.append({**entry, "now": None, "reason": "not a regular file"})
+        else:
+            writes.append((entry, blake3, dest, None))
+    if result.conflicts and not dry_run:
+        first = result.conflicts[0]
+        raise ConflictError(f"{first['path']} has other content than the recorded version "
+                            f"({len(result.conflicts)} file(s) would be overwritten)")
+    if dry_run:
+        result.restored = [e for e, *_ in writes]
+        return result
+    mode = repo.config.get("store", "mode")
+    with repo.lock():
+        for entry, blake3, dest, now in writes:
+            if now is not None:
+                displaced = repo.store.put_file(dest, mode="copy")
+                keep_object(repo, displaced, entry["path"])
+                result.displaced.append({"path": entry["path"], "blake3": displaced})
+            repo.store.materialize(blake3, dest, mode="hardlink" if mode == "hardlink" else
+                                   "reflink" if mode == "reflink" else "copy")
+            result.restored.append(entry)
+    return result

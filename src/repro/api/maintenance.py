@@ -1,0 +1,201 @@
+"""``repro fsck`` and ``repro gc``.
+
+fsck re-hashes every object and checks every record against the schema, its
+objects and the index; it yields problems and never deletes. ``repair``
+rebuilds the index and moves corrupt objects aside into ``.repro/corrupt``,
+restoring a good copy from a model root when one with the same hash exists.
+gc removes objects no record, tag or kept file names, once they are older
+than the grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from repro.api.repository import Repository
+from repro.errors import ChecksumMismatch, NotFound
+from repro.lineage.record import Record, check_record
+from repro.objects.hashing import Progress
+from repro.objects.ids import check_id
+from repro.objects.store import verify_readonly
+
+KEEP_DIR = "refs/keep"
+
+
+@dataclass
+class Problem:
+    kind: str  # corrupt, missing, schema, index, readonly, tmp
+    message: str
+    object: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"kind": self.kind, "message": self.message}
+        if self.object:
+            d["object"] = self.object
+        return d
+
+
+def referenced_objects(record: Record) -> Iterator[tuple[str, str]]:
+    """(object id, what) for every object a record names and expects in the store."""
+    d = record.data
+    out = d.get("output") or {}
+    if out.get("blake3"):
+        yield out["blake3"], "output"
+    for key, oid in ((d.get("source") or {}).get("blobs") or {}).items():
+        yield oid, f"metadata blob {key}"
+    stores_models = (d.get("captured") or {}).get("store_mode") != "reference"
+    if stores_models:
+        for m in record.models:
+            if m.get("blake3"):
+                yield m["blake3"], f"{m.get('role')} {m.get('name')}"
+    for i in record.inputs:
+        if i.get("blake3"):
+            yield i["blake3"], f"input {i.get('name')}"
+
+
+def kept_objects(repo: Repository) -> set[str]:
+    """Objects kept on purpose: files ``checkout --force`` displaced, tags."""
+    keep = {rid for _, rid in repo.refs.tags()}
+    folder = repo.dot / KEEP_DIR
+    if folder.is_dir():
+        for p in folder.iterdir():
+            with contextlib.suppress(ValueError):
+                keep.add(check_id(p.name))
+    return keep
+
+
+def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None = None,
+         byte_progress: Progress | None = None) -> Iterator[Problem]:
+    """Check every object, record and index row; yield what is wrong."""
+    if repo.tmp_dir.is_dir():
+        for p in sorted(repo.tmp_dir.iterdir()):
+            yield Problem("tmp", f"leftover temp file {p.name} (a crashed write; "
+                                 "removed by the next writer or gc)")
+    oids = list(repo.store)
+    present = set(oids)
+    records: list[Record] = []
+    for n, oid in enumerate(oids, 1):
+        if progress:
+            progress("checking objects", n, len(oids))
+        try:
+            repo.store.check(oid, byte_progress)
+        except ChecksumMismatch as exc:
+            yield Problem("corrupt", str(exc), oid)
+            continue
+        except NotFound:
+            continue
+        problem = verify_readonly(repo.store, oid)
+        if problem:
+            yield Problem("readonly", problem, oid)
+    for record in repo.iter_record_objects():
+        records.append(record)
+        for problem in check_record(record.data):
+            yield Problem("schema", f"record {record.id}: {problem}", record.id)
+        for oid, what in referenced_objects(record):
+            if oid not in present:
+                yield Problem("missing", f"record {record.id}: {what} object {oid} is missing",
+                              oid)
+        for parent in record.parents:
+            if parent not in present:
+                yield Problem("missing", f"record {record.id}: parent record {parent} is missing",
+                              parent)
+    try:
+        indexed = set(repo.index.all_ids())
+    except Exception as exc:  # a damaged SQLite file raises sqlite3.DatabaseError
+        yield Problem("index", f"index unreadable ({exc}): run `repro fsck --repair`")
+        return
+    ids = {r.id for r in records}
+    for rid in sorted(ids - indexed):
+        yield Problem("index", f"record {rid} is not in the index: run `repro fsck --repair`", rid)
+    for rid in sorted(indexed - ids):
+        yield Problem("index", f"index names record {rid} that is not in the store: "
+                               "run `repro fsck --repair`", rid)
+
+
+def repair(repo: Repository, problems: list[Problem]) -> list[str]:
+    """Fix what can be fixed without losing anything. Returns what was done."""
+    from repro.models.roots import iter_model_files
+
+    done = []
+    corrupt = [p.object for p in problems if p.kind == "corrupt" and p.object]
+    with repo.lock():
+        if corrupt:
+            aside = repo.dot / "corrupt"
+            aside.mkdir(exist_ok=True)
+            good: dict[str, str] = {}
+            if corrupt:
+                wanted = set(corrupt)
+                for path, _st in iter_model_files(repo.config.model_roots):
+                    b3 = repo.stat_cache.hashes(path, ("blake3",)).get("blake3")
+                    if b3 in wanted:
+                        good[b3] = str(path)
+            for oid in corrupt:
+                src = repo.store.path(oid)
+                dest = aside / f"{oid}.{int(time.time())}"
+                os.replace(src, dest)
+                done.append(f"moved corrupt object {oid} to {repo.relpath(dest)}")
+                if oid in good:
+                    repo.store.put_file(good[oid], mode="copy")
+                    done.append(f"restored {oid} from {good[oid]}")
+        for p in problems:
+            if p.kind == "readonly" and p.object:
+                with contextlib.suppress(OSError):
+                    os.chmod(repo.store.path(p.object), 0o444)
+                    done.append(f"made {p.object} read-only again")
+        try:
+            repo.index.conn.execute("SELECT 1 FROM records LIMIT 1")
+        except Exception:
+            repo.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    (repo.dot / f"index.sqlite{suffix}").unlink()
+        n = repo.rebuild_index()
+        done.append(f"rebuilt the index ({n} records)")
+        removed = repo.clean_tmp()
+        if removed:
+            done.append(f"removed {removed} leftover temp file(s)")
+    return done
+
+
+@dataclass
+class GcResult:
+    removed: int = 0
+    bytes: int = 0
+    objects: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"removed": self.removed, "bytes": self.bytes, "objects": self.objects}
+
+
+def gc(repo: Repository, *, dry_run: bool = False, grace_days: float | None = None) -> GcResult:
+    """Remove objects nothing names, older than the grace period."""
+    if grace_days is None:
+        grace_days = float(repo.config.get("gc", "grace_days"))
+    cutoff = time.time() - grace_days * 86400
+    result = GcResult()
+    with repo.lock():
+        reachable = kept_objects(repo)
+        for record in repo.iter_record_objects():
+            reachable.add(record.id)
+            reachable.update(oid for oid, _ in referenced_objects(record))
+        for oid in list(repo.store):
+            if oid in reachable:
+                continue
+            path = repo.store.path(oid)
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if max(st.st_mtime, st.st_ctime) > cutoff:
+                continue
+            result.removed += 1
+            result.bytes += st.st_size
+            result.objects.append(oid)
+            if not dry_run:
+                path.unlink()
+    return result

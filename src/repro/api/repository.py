@@ -1,0 +1,219 @@
+"""Opening, creating and finding a repository (the ``.repro`` folder)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+import orjson
+
+from repro.config import Config, load_config
+from repro.errors import AmbiguousTarget, IntegrityError, NotARepository, NotFound, UsageError
+from repro.lineage.index import Index, connect
+from repro.lineage.record import Record, looks_like_record
+from repro.lineage.refs import Refs
+from repro.objects.atomic import write_bytes
+from repro.objects.hashing import hash_file
+from repro.objects.ids import check_id
+from repro.objects.lock import write_lock
+from repro.objects.statcache import StatCache
+from repro.objects.store import ObjectStore
+
+DOT = ".repro"
+FORMAT = 1
+_HEX = re.compile(r"[0-9a-f]{6,64}")
+
+
+def _compute_hashes(path: Path, schemes: set[str]) -> dict[str, str]:
+    if schemes <= {"blake3"}:
+        return {"blake3": hash_file(path)}
+    from repro.models.hashes import compute_hashes
+
+    return compute_hashes(path, schemes)
+
+
+class Repository:
+    """A project with a ``.repro`` folder: config, object store, index, refs."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.dot = root / DOT
+        self.tmp_dir = self.dot / "tmp"
+        self.store = ObjectStore(self.dot / "objects", self.tmp_dir)
+        self.refs = Refs(self.dot / "refs", self.tmp_dir)
+        self.notify: Callable[[str], None] | None = None
+
+    # -- creation and discovery ----------------------------------------------
+
+    @classmethod
+    def init(cls, path: Path) -> Repository:
+        root = path.resolve()
+        dot = root / DOT
+        if (dot / "repo.json").exists():
+            raise UsageError(f"{root} already has a repository ({dot})")
+        root.mkdir(parents=True, exist_ok=True)
+        for sub in ("objects", "refs/tags", "tmp"):
+            (dot / sub).mkdir(parents=True, exist_ok=True)
+        meta = {"format": FORMAT, "hash": "blake3",
+                "created": datetime.now(UTC).isoformat(timespec="seconds")}
+        write_bytes(dot / "repo.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n",
+                    tmp_dir=dot / "tmp")
+        return cls(root)
+
+    @classmethod
+    def discover(cls, start: Path) -> Repository:
+        """The nearest repository at or above ``start`` (as git finds ``.git``)."""
+        here = start.resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / DOT / "repo.json").is_file():
+                repo = cls(candidate)
+                repo._check_format()
+                return repo
+        raise NotARepository(f"not in a repro repository (no {DOT} in {here} or above)")
+
+    def _check_format(self) -> None:
+        try:
+            meta = orjson.loads((self.dot / "repo.json").read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise IntegrityError(f"{self.dot / 'repo.json'} is unreadable: {exc}") from None
+        if meta.get("format") != FORMAT or meta.get("hash") != "blake3":
+            raise UsageError(f"{self.dot} has format {meta.get('format')!r}; "
+                             f"this repro reads format {FORMAT}")
+
+    # -- parts opened on demand (commands import and open only what they use) --
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.root)
+
+    @cached_property
+    def conn(self) -> sqlite3.Connection:
+        path = self.dot / "index.sqlite"
+        fresh = not path.exists()
+        conn = connect(path)
+        if fresh:
+            self._rebuild(Index(conn))
+        return conn
+
+    @cached_property
+    def index(self) -> Index:
+        return Index(self.conn)
+
+    @cached_property
+    def stat_cache(self) -> StatCache:
+        return StatCache(self.conn, _compute_hashes)
+
+    def close(self) -> None:
+        if "conn" in self.__dict__:
+            self.conn.close()
+            del self.__dict__["conn"]
+            self.__dict__.pop("index", None)
+            self.__dict__.pop("stat_cache", None)
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        if timeout is None:
+            timeout = float(self.config.get("lock", "timeout"))
+        with write_lock(self.dot / "lock", timeout=timeout, notify=self.notify):
+            self.clean_tmp()
+            yield
+
+    def clean_tmp(self) -> int:
+        """Remove temp files a crashed writer left (only ever called under the lock)."""
+        removed = 0
+        if self.tmp_dir.is_dir():
+            for p in self.tmp_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    removed += 1
+        return removed
+
+    # -- records -----------------------------------------------------------------
+
+    def load_record(self, record_id: str) -> Record:
+        try:
+            data = self.store.read_bytes(record_id)
+        except NotFound:
+            raise NotFound(f"record {record_id} is not in the store",
+                           hint="run `repro fsck`") from None
+        return Record(record_id, orjson.loads(data))
+
+    def iter_record_objects(self) -> Iterator[Record]:
+        """Every record among the objects (slow: reads each small object)."""
+        for oid in self.store:
+            try:
+                size = self.store.size(oid)
+            except NotFound:
+                continue
+            if size > 16 * 1024 * 1024:
+                continue
+            with self.store.open(oid) as f:
+                if f.read(1) != b"{":
+                    continue
+                data = b"{" + f.read()
+            if looks_like_record(data):
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    yield Record(oid, orjson.loads(data))
+
+    def _rebuild(self, index: Index) -> int:
+        index.clear()
+        n = 0
+        for record in self.iter_record_objects():
+            index.add(record)
+            n += 1
+        return n
+
+    def rebuild_index(self) -> int:
+        """Recreate the derived index from the record objects."""
+        return self._rebuild(self.index)
+
+    def resolve_target(self, target: str, *, cwd: Path | None = None) -> Record:
+        """A record named by an output path, a record id or prefix (6+ hex), or a tag."""
+        cwd = cwd or Path.cwd()
+        tag = self.refs.get_tag(target)
+        if tag:
+            return self.load_record(tag)
+        path = (cwd / target)
+        if path.is_file():
+            blake3 = self.stat_cache.hashes(path.resolve(), ("blake3",))["blake3"]
+            rid = self.index.record_for_output(blake3)
+            if rid is None:
+                raise NotFound(f"{target} has not been captured",
+                               hint=f"run `repro add {target}`")
+            return self.load_record(rid)
+        lowered = target.lower().removeprefix("blake3:")
+        if _HEX.fullmatch(lowered):
+            if len(lowered) == 64:
+                with contextlib.suppress(ValueError):
+                    check_id(lowered)
+                    if lowered in self.store:
+                        return self.load_record(lowered)
+            ids = self.index.ids_with_prefix(lowered)
+            if len(ids) > 1:
+                raise AmbiguousTarget(f"{target} names several records")
+            if ids:
+                return self.load_record(ids[0])
+        # A path that no longer exists on disk may still be a recorded output path.
+        rel = self.relpath(path.resolve() if not os.path.isabs(target) else Path(target))
+        ids = self.index.records_for_path(rel)
+        if ids:
+            return self.load_record(ids[0])
+        raise NotFound(f"no record, tag or file named {target!r}",
+                       hint="give an output path, a record id (6+ hex digits) or a tag")
+
+    def relpath(self, path: Path) -> str:
+        """A path as records spell it: relative to the project root when inside it."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path.resolve())
+
+    def abspath(self, recorded: str) -> Path:
+        p = Path(recorded)
+        return p if p.is_absolute() else self.root / p

@@ -1,0 +1,139 @@
+"""``repro verify``: can this output be reproduced now, and if not, why not.
+
+Per recorded model, the disk is looked at now:
+
+- ``ok``: the file at the recorded path has the recorded BLAKE3;
+- ``moved``: not at its path, but a file with the recorded content is under a
+  model root (a renamed LoRA);
+- ``metadata-only``: the file at the path differs, but its tensor data is the
+  same (a tool rewrote the safetensors header in place);
+- ``changed``: the file at the path has other content;
+- ``missing``: no file with the recorded content anywhere under the roots.
+
+``ready`` is true when every model is ``ok`` (or ``metadata-only``), i.e.
+pressing "generate" would load the recorded versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro.api.repository import Repository
+from repro.capture.types import worst_level
+from repro.lineage.record import Record
+from repro.models.resolve import Resolver
+
+
+@dataclass
+class ModelStatus:
+    role: str | None
+    name: str | None
+    blake3: str | None
+    status: str
+    path: str | None
+    in_store: bool
+    now: str | None = None  # BLAKE3 of what is at the path now, when it differs
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"role": self.role, "name": self.name, "blake3": self.blake3,
+             "status": self.status, "path": self.path, "in_store": self.in_store}
+        if self.now:
+            d["now"] = self.now
+        return d
+
+
+@dataclass
+class VerifyResult:
+    id: str
+    level: str
+    ready: bool
+    reasons: list[str] = field(default_factory=list)
+    models: list[ModelStatus] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "level": self.level, "ready": self.ready,
+                "reasons": self.reasons, "models": [m.to_dict() for m in self.models]}
+
+
+def verify(repo: Repository, record: Record) -> VerifyResult:
+    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+    captured = record.data.get("reproducibility") or {}
+    levels = [str(captured.get("level", "none"))]
+    reasons = list(captured.get("reasons") or [])
+    statuses = []
+    for model in record.models:
+        status = model_status(repo, resolver, model)
+        statuses.append(status)
+        label = f"{status.role} {status.name or status.path}"
+        short = (status.blake3 or "")[:12]
+        if status.status == "changed":
+            if status.in_store:
+                reasons.append(f"{label}: file on disk is a different version (recorded "
+                               f"{short}..., now {(status.now or '')[:12]}...); the recorded "
+                               "version is in the store: run `repro checkout`")
+            else:
+                levels.append("approximate")
+                reasons.append(f"{label}: file on disk is a different version (recorded "
+                               f"{short}..., now {(status.now or '')[:12]}...) and the recorded "
+                               "version is not in the store (captured in reference mode)")
+        elif status.status == "missing" and status.blake3:
+            if status.in_store:
+                reasons.append(f"{label}: missing from disk; the recorded version is in the "
+                               "store: run `repro checkout`")
+            else:
+                levels.append("approximate")
+                reasons.append(f"{label}: missing from disk and not in the store")
+        elif status.status == "moved":
+            reasons.append(f"{label}: renamed or moved: the recorded version is now at "
+                           f"{status.path}")
+        elif status.status == "metadata-only":
+            reasons.append(f"{label}: only the safetensors header changed (same tensors); "
+                           "outputs are unaffected")
+    ready = bool(statuses) and all(s.status in ("ok", "metadata-only") for s in statuses)
+    if not statuses:
+        ready = levels[0] != "none"
+    ready = ready and all(s.blake3 for s in statuses)
+    return VerifyResult(record.id, worst_level(*levels), ready, _unique(reasons), statuses)
+
+
+def model_status(repo: Repository, resolver: Resolver, model: dict[str, Any]) -> ModelStatus:
+    blake3 = model.get("blake3")
+    recorded_path = model.get("path")
+    in_store = bool(blake3) and blake3 in repo.store
+    base = {"role": model.get("role"), "name": model.get("name"), "blake3": blake3,
+            "in_store": in_store}
+    if not blake3:
+        return ModelStatus(**base, status="missing", path=recorded_path)
+    path = repo.abspath(recorded_path) if recorded_path else None
+    now = None
+    if path is not None and path.is_file():
+        now = resolver.blake3(path)
+        if now == blake3:
+            return ModelStatus(**base, status="ok", path=recorded_path)
+        if _same_tensors(repo, blake3, path, resolver):
+            return ModelStatus(**base, status="metadata-only", path=recorded_path, now=now)
+    elsewhere = resolver.find_by_content(blake3, model.get("size"))
+    if elsewhere is not None:
+        return ModelStatus(**base, status="moved", path=repo.relpath(elsewhere))
+    if now is not None:
+        return ModelStatus(**base, status="changed", path=recorded_path, now=now)
+    return ModelStatus(**base, status="missing", path=recorded_path)
+
+
+def _same_tensors(repo: Repository, blake3: str, path: Path, resolver: Resolver) -> bool:
+    """Whether ``path`` holds the same tensor bytes as the recorded version."""
+    if path.suffix.lower() not in (".safetensors", ".sft", ".gguf"):
+        return False
+    recorded = None
+    if blake3 in repo.store:
+        recorded = repo.stat_cache.hashes(repo.store.path(blake3), ("tensor_sha256",))
+    if not recorded or "tensor_sha256" not in recorded:
+        return False
+    current = resolver.cache.hashes(path, ("tensor_sha256",))
+    return current.get("tensor_sha256") == recorded["tensor_sha256"]
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

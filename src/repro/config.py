@@ -1,0 +1,98 @@
+"""Configuration: ``~/.reprorc`` then the project's ``.reprorc`` (TOML).
+
+Every key is listed in ``DEFAULTS``; ``.reprorc.example`` documents each one
+(a test keeps the two in step). Unknown keys are an error, so a typo never
+silently does nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro.errors import UsageError
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "models": {"roots": ["models"]},
+    "store": {"mode": "copy"},
+    "capture": {"environment": True, "inputs": ["input"]},
+    "comfyui": {"root": None, "url": None},
+    "a1111": {"root": None},
+    "invokeai": {"root": None},
+    "gc": {"grace_days": 14},
+    "lock": {"timeout": 60.0},
+}
+
+
+@dataclass
+class Config:
+    """Merged settings, with paths resolved against the project root."""
+
+    root: Path
+    values: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    def path(self, section: str, key: str) -> Path | None:
+        value = self.values[section][key]
+        if value is None:
+            return None
+        return (self.root / Path(value).expanduser()).resolve()
+
+    @property
+    def model_roots(self) -> list[Path]:
+        roots = [(self.root / Path(r).expanduser()).resolve() for r in self.get("models", "roots")]
+        comfy = self.path("comfyui", "root")
+        if comfy is not None:
+            roots.append(comfy / "models")
+        a1111 = self.path("a1111", "root")
+        if a1111 is not None:
+            roots.append(a1111 / "models")
+            roots.append(a1111 / "embeddings")
+        seen: list[Path] = []
+        for r in roots:
+            if r not in seen:
+                seen.append(r)
+        return seen
+
+    @property
+    def input_dirs(self) -> list[Path]:
+        dirs = [(self.root / Path(d).expanduser()).resolve() for d in self.get("capture", "inputs")]
+        comfy = self.path("comfyui", "root")
+        if comfy is not None:
+            dirs.append(comfy / "input")
+        return dirs
+
+
+def _merge(into: dict[str, dict[str, Any]], data: dict[str, Any], source: Path) -> None:
+    for section, table in data.items():
+        if section not in DEFAULTS or not isinstance(table, dict):
+            raise UsageError(f"{source}: unknown section [{section}]",
+                             hint="see .reprorc.example for every key")
+        for key, value in table.items():
+            if key not in DEFAULTS[section]:
+                raise UsageError(f"{source}: unknown key {section}.{key}",
+                                 hint="see .reprorc.example for every key")
+            into[section][key] = value
+
+
+def load_config(root: Path, *, home: Path | None = None) -> Config:
+    """Read ``~/.reprorc`` and ``root/.reprorc`` (the project wins)."""
+    config = Config(root=root)
+    home = home if home is not None else Path.home()
+    for source in (home / ".reprorc", root / ".reprorc"):
+        if not source.is_file():
+            continue
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{source}: not valid TOML ({exc})") from None
+        _merge(config.values, data, source)
+    mode = config.get("store", "mode")
+    if mode not in ("copy", "reflink", "hardlink", "reference"):
+        raise UsageError(f"store.mode must be copy, reflink, hardlink or reference, not {mode!r}")
+    return config

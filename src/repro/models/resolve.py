@@ -1,0 +1,115 @@
+"""Finding the file a generation named, by name first and by content after.
+
+A name is looked up where the tool would have looked (ComfyUI or A1111
+layout under each model root). A file that is not at its place is found by
+content: by a hash the image recorded (A1111 ``Model hash``, LoRA hashes,
+SwarmUI tensor hashes, InvokeAI BLAKE3), or, at verify time, by the BLAKE3
+repro recorded (same size first, then hash). Hashes come from the stat cache,
+so each model file is read at most once per change.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repro.models.roots import candidate_paths, iter_model_files
+from repro.objects.statcache import StatCache
+
+
+@dataclass
+class Resolved:
+    """Where a named model was found, and how."""
+
+    path: Path | None
+    how: str  # "name", "hash", "basename", "missing"
+    size: int | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+    #: a hash the image recorded that the file at the expected name contradicts
+    mismatch: str | None = None
+    matched_scheme: str | None = None
+
+
+class Resolver:
+    """Resolves model references under a set of roots, with one walk per command."""
+
+    def __init__(self, roots: Iterable[Path], stat_cache: StatCache):
+        self.roots = [Path(r) for r in roots]
+        self.cache = stat_cache
+        self._files: list[tuple[Path, os.stat_result]] | None = None
+
+    def files(self) -> list[tuple[Path, os.stat_result]]:
+        if self._files is None:
+            self._files = list(iter_model_files(self.roots))
+        return self._files
+
+    def blake3(self, path: Path) -> str:
+        return self.cache.hashes(path, ("blake3",))["blake3"]
+
+    def resolve(self, *, name: str | None, role: str | None, folder: str | None,
+                recorded: dict[str, str]) -> Resolved:
+        from repro.models.hashes import match_recorded, needed_schemes
+
+        recorded = {k: v for k, v in recorded.items() if v}
+        mismatch = None
+        if name:
+            for candidate in candidate_paths(self.roots, name, folder=folder, role=role):
+                if not candidate.is_file():
+                    continue
+                if recorded:
+                    hashes = self.cache.hashes(candidate, {"blake3", *needed_schemes(recorded)})
+                    scheme = match_recorded(recorded, hashes)
+                    if scheme is None:
+                        mismatch = str(candidate)
+                        break
+                    return Resolved(candidate, "name", candidate.stat().st_size, hashes,
+                                    matched_scheme=scheme)
+                # No hash yet: the caller stores the file and hashes it in that one pass.
+                return Resolved(candidate, "name", candidate.stat().st_size)
+        if recorded:
+            found = self.find_by_recorded(recorded)
+            if found is not None:
+                path, hashes, scheme = found
+                return Resolved(path, "hash", path.stat().st_size, hashes, mismatch=mismatch,
+                                matched_scheme=scheme)
+        if name and mismatch is None:
+            base = Path(name.replace("\\", "/")).name
+            stems = {base, *(base + ext for ext in (".safetensors", ".ckpt", ".pt", ".pth"))}
+            for path, st in self.files():
+                if path.name in stems:
+                    return Resolved(path, "basename", st.st_size)
+        return Resolved(None, "missing", mismatch=mismatch)
+
+    def find_by_recorded(self, recorded: dict[str, str]
+                         ) -> tuple[Path, dict[str, str], str] | None:
+        """The first file under the roots whose hashes match a recorded hash."""
+        from repro.models.hashes import match_recorded, needed_schemes
+
+        schemes = {"blake3", *needed_schemes(recorded)}
+        # Cheap pass first: files whose hashes the cache already has.
+        pending = []
+        for path, st in self.files():
+            known = self.cache.lookup(path, st)
+            if schemes <= known.keys():
+                scheme = match_recorded(recorded, known)
+                if scheme:
+                    return path, known, scheme
+            else:
+                pending.append(path)
+        for path in pending:
+            hashes = self.cache.hashes(path, schemes)
+            scheme = match_recorded(recorded, hashes)
+            if scheme:
+                return path, hashes, scheme
+        return None
+
+    def find_by_content(self, blake3: str, size: int | None) -> Path | None:
+        """A file under the roots with this BLAKE3 (only same-size files are hashed)."""
+        for path, st in self.files():
+            if size is not None and st.st_size != size:
+                continue
+            if self.cache.hashes(path, ("blake3",)).get("blake3") == blake3:
+                return path
+        return None

@@ -1,0 +1,57 @@
+"""Atomic, durable file writes.
+
+Every write goes to a temp file in a directory on the same filesystem, is
+fsynced, renamed over its final name, and the directory is fsynced, so a crash
+at any instant leaves either the old file or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+TMP_PREFIX = "tmp-"
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_writer(dest: str | os.PathLike[str], *, tmp_dir: str | os.PathLike[str] | None = None,
+                  mode: int | None = None) -> Iterator[BinaryIO]:
+    """Yield a file to write; on success it replaces ``dest`` atomically.
+
+    On any exception the temp file is removed and ``dest`` is untouched.
+    ``tmp_dir`` must be on the same filesystem as ``dest`` (default: its folder).
+    """
+    dest = Path(dest)
+    folder = Path(tmp_dir) if tmp_dir is not None else dest.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp_name, mode)
+        os.replace(tmp_name, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    fsync_dir(dest.parent)
+
+
+def write_bytes(dest: str | os.PathLike[str], data: bytes, *,
+                tmp_dir: str | os.PathLike[str] | None = None, mode: int | None = None) -> None:
+    with atomic_writer(dest, tmp_dir=tmp_dir, mode=mode) as f:
+        f.write(data)

@@ -1,0 +1,38 @@
+"""Object ids: 64 lower-case hex digits of a BLAKE3 digest.
+
+Inside records and the index ids are bare hex; where they leave the store for
+a person they are spelled ``blake3:<hex>``. An id that is not exactly 64 hex
+never becomes a path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NewType
+
+ObjectId = NewType("ObjectId", str)
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+PREFIX = "blake3:"
+
+
+def check_id(value: str) -> ObjectId:
+    """Return ``value`` as an ObjectId (accepting a ``blake3:`` prefix) or raise ValueError."""
+    if value.startswith(PREFIX):
+        value = value[len(PREFIX):]
+    if not _HEX64.fullmatch(value):
+        raise ValueError(f"not an object id: {value[:80]!r}")
+    return ObjectId(value)
+
+
+def spell(oid: str) -> str:
+    """The external spelling ``blake3:<hex>``."""
+    return PREFIX + oid
+
+
+def is_id(value: str) -> bool:
+    try:
+        check_id(value)
+    except ValueError:
+        return False
+    return True

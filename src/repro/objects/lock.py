@@ -1,0 +1,78 @@
+"""The single-writer lock: ``.repro/lock``.
+
+An ``flock`` on the lock file is what excludes; the pid, host and start time
+written into it are for people ("who holds it?"). The kernel drops an flock
+when its process dies, so the lock of a crashed writer is free at once; the
+stale pid left in the file is reported when it is taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from repro.errors import LockError
+
+
+def _describe(path: Path) -> str:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return "another process"
+    return text.replace("\n", ", ") or "another process"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def write_lock(path: Path, *, timeout: float = 60.0,
+               notify: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the repository's write lock; wait up to ``timeout`` seconds for it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told and notify:
+                    notify(f"waiting for the repository lock held by {_describe(path)}")
+                    told = True
+                if time.monotonic() >= deadline:
+                    raise LockError(f"the repository is locked by {_describe(path)}") from None
+                time.sleep(0.05)
+        previous = _describe(path)
+        if previous.startswith("pid ") and notify:
+            try:
+                old_pid = int(previous.split()[1].rstrip(","))
+            except (IndexError, ValueError):
+                old_pid = -1
+            if old_pid > 0 and old_pid != os.getpid() and not _pid_alive(old_pid):
+                notify(f"took over a stale lock left by a process that is gone ({previous})")
+        info = (f"pid {os.getpid()}\nhost {socket.gethostname()}\n"
+                f"started {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info.encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,258 @@
+"""The content-addressed object store.
+
+Objects are immutable raw bytes named by the BLAKE3 of those bytes and kept
+under ``objects/<2 hex>/<62 hex>``, read-only. The store never interprets
+what it keeps. Ids leave the store spelled ``blake3:<hex>``; inside records
+and the index they are bare hex (see ``repro.objects.ids``).
+
+Store modes say how a file's bytes get into the store:
+
+- ``copy``: a full copy, hashed while it is copied (one read pass).
+- ``reflink``: a copy-on-write clone where the filesystem supports it
+  (btrfs, XFS, bcachefs); falls back to ``copy``.
+- ``hardlink``: the object *is* the user's file (same inode), made read-only.
+  No second copy; an in-place edit of the file would also change the object,
+  which ``check()`` (and so ``verify``/``fsck``) detects by re-hashing.
+- ``reference``: hashed only; nothing is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from repro.errors import ChecksumMismatch, NotFound
+from repro.objects import hashing
+from repro.objects.atomic import atomic_writer, fsync_dir
+from repro.objects.ids import ObjectId, check_id
+
+STORE_MODES = ("copy", "reflink", "hardlink", "reference")
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+class ObjectStore:
+    """Loose objects in a folder; behaves like a read-only mapping of ids."""
+
+    def __init__(self, objects_dir: str | os.PathLike[str], tmp_dir: str | os.PathLike[str]):
+        self.objects_dir = Path(objects_dir)
+        self.tmp_dir = Path(tmp_dir)
+
+    # -- mapping-like reading -------------------------------------------------
+
+    def path(self, oid: str) -> Path:
+        """Where an object lives. Refuses anything that is not 64 lower-case hex."""
+        oid = check_id(oid)
+        return self.objects_dir / oid[:2] / oid[2:]
+
+    def __contains__(self, oid: object) -> bool:
+        if not isinstance(oid, str):
+            return False
+        try:
+            return self.path(oid).is_file()
+        except ValueError:
+            return False
+
+    def __iter__(self) -> Iterator[ObjectId]:
+        if not self.objects_dir.is_dir():
+            return
+        for fan in sorted(os.listdir(self.objects_dir)):
+            if len(fan) != 2:
+                continue
+            for rest in sorted(os.listdir(self.objects_dir / fan)):
+                oid = fan + rest
+                try:
+                    yield check_id(oid)
+                except ValueError:
+                    continue
+
+    def size(self, oid: str) -> int:
+        try:
+            return self.path(oid).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"object {oid} is not in the store") from None
+
+    def open(self, oid: str) -> BinaryIO:
+        try:
+            return open(self.path(oid), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"object {oid} is not in the store") from None
+
+    def read_bytes(self, oid: str, *, verify: bool = True) -> bytes:
+        """A small object's bytes (records, metadata blobs), checked against its id."""
+        with self.open(oid) as f:
+            data = f.read()
+        if verify:
+            got = hashing.hash_bytes(data)
+            if got != oid:
+                raise ChecksumMismatch(f"object {oid}", oid, got)
+        return data
+
+    def check(self, oid: str, progress: hashing.Progress | None = None) -> None:
+        """Re-hash an object; raise ``ChecksumMismatch`` when its bytes changed."""
+        try:
+            got = hashing.hash_file(self.path(oid), progress)
+        except FileNotFoundError:
+            raise NotFound(f"object {oid} is not in the store") from None
+        if got != oid:
+            raise ChecksumMismatch(f"object {oid}", oid, got)
+
+    # -- writing --------------------------------------------------------------
+
+    def put_bytes(self, data: bytes) -> ObjectId:
+        oid = ObjectId(hashing.hash_bytes(data))
+        dest = self.path(oid)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_writer(dest, tmp_dir=self.tmp_dir, mode=READ_ONLY) as f:
+                f.write(data)
+        return oid
+
+    def put_file(self, src: str | os.PathLike[str], *, mode: str = "copy",
+                 progress: hashing.Progress | None = None,
+                 known: str | None = None) -> ObjectId:
+        """Store a file's bytes; return its id. The file is read once.
+
+        ``known`` is the file's BLAKE3 when a trusted cache already has it:
+        if that object is present nothing is read at all.
+        """
+        if known is not None and (mode == "reference" or known in self):
+            return check_id(known)
+        if mode == "reference":
+            return ObjectId(hashing.hash_file(src, progress))
+        if mode == "hardlink":
+            return self._put_hardlink(Path(src), progress)
+        return self._put_copy(Path(src), progress, reflink=mode == "reflink")
+
+    def _put_copy(self, src: Path, progress: hashing.Progress | None, *,
+                  reflink: bool) -> ObjectId:
+        rotational = hashing.is_rotational(src)
+        with open(src, "rb", buffering=0) as fin:
+            size = os.fstat(fin.fileno()).st_size
+            tmp = _TempObject(self.tmp_dir)
+            with tmp:
+                cloned = reflink and _try_reflink(fin.fileno(), tmp.file.fileno())
+                if cloned:
+                    oid = hashing.hash_stream(fin, size, progress, rotational=rotational)
+                else:
+                    oid, _ = hashing.copy_and_hash(fin, tmp.file, size, progress,
+                                                   rotational=rotational)
+                tmp.commit(self.path(oid))
+        return ObjectId(oid)
+
+    def _put_hardlink(self, src: Path, progress: hashing.Progress | None) -> ObjectId:
+        oid = ObjectId(hashing.hash_file(src, progress))
+        dest = self.path(oid)
+        if dest.exists():
+            return oid
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dest)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+            return self._put_copy(src, progress, reflink=True)
+        # The shared inode is made read-only: tools that write models in place
+        # then fail loudly instead of silently changing the stored version.
+        os.chmod(dest, READ_ONLY)
+        fsync_dir(dest.parent)
+        return oid
+
+    def materialize(self, oid: str, dest: str | os.PathLike[str], *, mode: str = "copy",
+                    progress: hashing.Progress | None = None) -> None:
+        """Write object ``oid`` to ``dest`` atomically, verifying the bytes written.
+
+        ``dest`` is replaced only when the copy hashed to ``oid``; otherwise
+        ``ChecksumMismatch`` and ``dest`` is untouched.
+        """
+        src = self.path(oid)
+        if not src.exists():
+            raise NotFound(f"object {oid} is not in the store")
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "hardlink":
+            self.check(oid, progress)
+            tmp_name = dest.parent / f".repro-{oid[:16]}.tmp"
+            with contextlib.suppress(FileNotFoundError):
+                tmp_name.unlink()
+            try:
+                os.link(src, tmp_name)
+            except OSError:
+                pass
+            else:
+                os.replace(tmp_name, dest)
+                fsync_dir(dest.parent)
+                return
+        with open(src, "rb", buffering=0) as fin:
+            size = os.fstat(fin.fileno()).st_size
+            with atomic_writer(dest) as fout:
+                if mode == "reflink" and _try_reflink(fin.fileno(), fout.fileno()):
+                    got = hashing.hash_stream(fin, size, progress)
+                else:
+                    got, _ = hashing.copy_and_hash(fin, fout, size, progress)
+                if got != oid:
+                    raise ChecksumMismatch(f"object {oid} (store damaged)", oid, got)
+
+
+class _TempObject:
+    """A temp file in the store's tmp folder that becomes an object on commit."""
+
+    def __init__(self, tmp_dir: Path):
+        import tempfile
+
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="tmp-", dir=tmp_dir)
+        self.name = name
+        self.file: BinaryIO = os.fdopen(fd, "wb")
+        self.done = False
+
+    def __enter__(self) -> _TempObject:
+        return self
+
+    def commit(self, dest: Path) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        if dest.exists():
+            # Same bytes already stored (ids are content): keep the existing one.
+            os.unlink(self.name)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.name, READ_ONLY)
+            os.replace(self.name, dest)
+            fsync_dir(dest.parent)
+        self.done = True
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.done:
+            self.file.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.name)
+
+
+def _try_reflink(src_fd: int, dst_fd: int) -> bool:
+    try:
+        fcntl.ioctl(dst_fd, FICLONE, src_fd)
+    except OSError:
+        return False
+    return True
+
+
+def verify_readonly(store: ObjectStore, oid: str) -> str | None:
+    """A problem string when an object is writable (a hint of in-place edits)."""
+    try:
+        mode = store.path(oid).stat().st_mode
+    except FileNotFoundError:
+        return None
+    if mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return f"object {oid} is writable (objects must be read-only)"
+    return None
+
+
+__all__ = ["STORE_MODES", "ObjectStore", "verify_readonly"]
