@@ -1,0 +1,718 @@
+"""ComfyUI reader: the executed prompt graph (plus the editor workflow) to a Generation.
+
+ComfyUI saves two JSON texts with every output (FORMATS.md §1.1): ``prompt``,
+the API-format graph the backend validated and executed, and ``workflow``,
+the editor's litegraph state. The prompt is the record of what ran; the
+workflow only adds provenance and warnings (``comfyui_workflow``).
+
+A prompt graph maps node ids to ``{"inputs", "class_type", "_meta"}``; an
+input is a literal or a link ``["<source id>", <slot>]``. Parameters are read
+by following links back to literals through pass-through and primitive
+nodes. Every walk is bounded and cycle-safe: the graph comes from an
+untrusted file.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from repro.capture import jsonsafe
+from repro.capture.comfyui_nodes import (
+    LOADERS,
+    MAX_HOPS,
+    MAX_NODES,
+    SAMPLER_CLASSES,
+    SCHEDULER_CLASSES,
+    SEED_INPUTS,
+    find_embeddings,
+    guess_role,
+    has_config_extension,
+    has_image_extension,
+    has_model_extension,
+    is_int,
+    is_link,
+    is_number,
+    is_output_class,
+    is_sampler_class,
+    is_str,
+    node_id_key,
+)
+from repro.capture.comfyui_workflow import (
+    attach_hashes,
+    inactive_warnings,
+    provenance,
+    read_workflow,
+    seed_warnings,
+    workflow_only_generation,
+)
+from repro.capture.types import Generation, InputRef, ModelRef
+from repro.errors import InputError, LimitExceeded
+
+__all__ = ["graph_from_history_entry", "parse_comfyui", "parse_prompt_graph", "saved_outputs"]
+
+_MISSING = object()
+
+#: Kinds of literal a parameter must be: (check, words for a message).
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (is_int, "an integer"),
+    "number": (is_number, "a number"),
+    "str": (is_str, "text"),
+}
+
+#: Input names primitive and value nodes use for the one value they hold.
+_VALUE_NAMES = ("value", "Value", "int", "float", "number", "string", "text", "STRING")
+
+#: Inputs of text-encoder nodes that hold prompt text.
+_TEXT_INPUTS = ("text", "text_g", "text_l", "clip_l", "clip_g", "t5xxl")
+
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass
+class _Node:
+    class_type: str
+    inputs: dict[str, Any]
+    raw: dict[str, Any]
+
+
+class _Graph:
+    """A validated prompt graph with its execution order and link resolution."""
+
+    def __init__(self, graph: dict[str, Any]) -> None:
+        if len(graph) > MAX_NODES:
+            raise LimitExceeded(f"ComfyUI prompt: {len(graph)} nodes is over the "
+                                f"{MAX_NODES} node limit")
+        self.nodes: dict[str, _Node] = {}
+        self.reasons: list[str] = []
+        self.warnings: list[str] = []
+        skipped = []
+        for node_id, raw in graph.items():
+            if not isinstance(raw, dict) or not isinstance(raw.get("class_type"), str):
+                skipped.append(str(node_id))
+                continue
+            inputs = raw.get("inputs")
+            self.nodes[str(node_id)] = _Node(raw["class_type"],
+                                             inputs if isinstance(inputs, dict) else {}, raw)
+        if not self.nodes:
+            raise InputError("ComfyUI prompt: no node has a class_type; "
+                             "this is not an API-format graph")
+        if skipped:
+            shown = ", ".join(sorted(skipped, key=node_id_key)[:5])
+            self.warnings.append(f"ComfyUI prompt: skipped {len(skipped)} entries that are "
+                                 f"not nodes (ids {shown})")
+        self._order()
+
+    def _order(self) -> None:
+        # Kahn's algorithm with a heap on numeric ids: the execution order the
+        # record uses, ties broken by node id. Nodes left over are on or behind a cycle.
+        users: dict[str, list[str]] = {node_id: [] for node_id in self.nodes}
+        waiting: dict[str, int] = {}
+        for node_id, node in self.nodes.items():
+            sources = set()
+            for name, value in node.inputs.items():
+                if not is_link(value):
+                    continue
+                source = str(value[0])
+                if source in self.nodes:
+                    sources.add(source)
+                else:
+                    self.reasons.append(
+                        f"node {node_id} {node.class_type}: input {name!r} links to node "
+                        f"{source}, which is not in the prompt; the graph is incomplete")
+            waiting[node_id] = len(sources)
+            for source in sources:
+                users[source].append(node_id)
+        heap = [(node_id_key(n), n) for n, count in waiting.items() if count == 0]
+        heapq.heapify(heap)
+        order: list[str] = []
+        while heap:
+            _key, node_id = heapq.heappop(heap)
+            order.append(node_id)
+            for user in users[node_id]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    heapq.heappush(heap, (node_id_key(user), user))
+        self.order = order
+        self.position = {node_id: i for i, node_id in enumerate(order)}
+        self.cyclic = set(self.nodes) - set(order)
+        if self.cyclic:
+            ids = sorted(self.cyclic, key=node_id_key)
+            shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
+            message = (f"nodes {shown} form or depend on a link cycle, which ComfyUI cannot "
+                       "execute; they were skipped")
+            self.warnings.append(message)
+            self.reasons.append(f"the prompt graph is not executable as recorded: {message}")
+
+    def all_ids(self) -> list[str]:
+        """Every node id: execution order, then the skipped cyclic part by id."""
+        return self.order + sorted(self.cyclic, key=node_id_key)
+
+    def source(self, value: Any) -> tuple[str, _Node] | None:
+        """The node a link input comes from (None for literals, dangling or cyclic links)."""
+        if not is_link(value):
+            return None
+        node_id = str(value[0])
+        node = self.nodes.get(node_id)
+        if node is None or node_id in self.cyclic:
+            return None
+        return node_id, node
+
+    def resolve(self, value: Any, name: str, kind: str) -> tuple[Any, str | None]:
+        """Follow links from an input value to the literal it stands for.
+
+        Returns ``(value, None)`` or ``(None, problem)`` where ``problem``
+        completes a sentence about the input ("is computed at run time by ...").
+        A linked node yields its input named like ``name`` or a value-node
+        name, else its only literal input, else (when it has only one link)
+        what that link carries: this covers primitive, seed, int and string
+        nodes and pass-through nodes without guessing at computed values.
+        """
+        check, words = _KINDS[kind]
+        seen: set[str] = set()
+        for _hop in range(MAX_HOPS):
+            if not is_link(value):
+                if value is None:
+                    return None, "is null in the prompt (NaN or a missing value)"
+                if check(value):
+                    return value, None
+                return None, f"has the value {_short(value)}, which is not {words}"
+            node_id = str(value[0])
+            node = self.nodes.get(node_id)
+            if node is None:
+                return None, f"links to node {node_id}, which is not in the prompt"
+            if node_id in self.cyclic or node_id in seen:
+                return None, f"comes through a link cycle at node {node_id}"
+            seen.add(node_id)
+            found = _held_value(node, name, check)
+            if found is _MISSING:
+                return None, (f"is computed at run time by node {node_id} ({node.class_type}); "
+                              "the prompt does not record the value")
+            value = found
+        return None, f"follows more than {MAX_HOPS} links"
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node the given node depends on (not itself)."""
+        found: set[str] = set()
+        stack = [node_id]
+        while stack:
+            for value in self.nodes[stack.pop()].inputs.values():
+                linked = self.source(value)
+                if linked is not None and linked[0] not in found:
+                    found.add(linked[0])
+                    stack.append(linked[0])
+        found.discard(node_id)
+        return found
+
+
+def _held_value(node: _Node, name: str, check: Callable[[Any], bool]) -> Any:
+    for key in (name, *_VALUE_NAMES):
+        if key in node.inputs:
+            return node.inputs[key]
+    literals = [v for v in node.inputs.values() if not is_link(v)]
+    links = [v for v in node.inputs.values() if is_link(v)]
+    if len(literals) == 1 and not links and check(literals[0]):
+        return literals[0]
+    if not literals and len(links) == 1:
+        return links[0]
+    return _MISSING
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- sampling stages -----------------------------------------------------------------
+
+
+@dataclass
+class _Stage:
+    node_id: str
+    values: dict[str, Any]
+    positive: Any = None
+    negative: Any = None
+    latent: Any = None
+
+
+def _read_stage(g: _Graph, node_id: str) -> _Stage:
+    """One sampling node's parameters, following SamplerCustom* helper nodes."""
+    node = g.nodes[node_id]
+    inputs = node.inputs
+    label = f"node {node_id} {node.class_type}"
+    stage = _Stage(node_id, {"node": node_id, "class_type": node.class_type})
+
+    def take(field: str, holder: _Node | None, key: str, kind: str) -> None:
+        if holder is None or key not in holder.inputs:
+            return
+        raw = holder.inputs[key]
+        value, problem = g.resolve(raw, key, kind)
+        if problem is None:
+            stage.values[field] = value
+        elif is_link(raw) or field == "seed":
+            g.reasons.append(f"{label}: {field} {problem}")
+        else:
+            g.warnings.append(f"{label}: {field} {problem}")
+
+    def helper(port: str) -> _Node | None:
+        linked = g.source(inputs.get(port))
+        return linked[1] if linked is not None else None
+
+    seed_key = next((k for k in inputs if k.lower() in SEED_INPUTS), None)
+    noise = helper("noise")
+    if seed_key is not None:
+        take("seed", node, seed_key, "int")
+    elif noise is not None and noise.class_type != "DisableNoise":
+        noise_key = next((k for k in noise.inputs if k.lower() in SEED_INPUTS), None)
+        take("seed", noise, noise_key or "noise_seed", "int")
+    seed = stage.values.get("seed")
+    if seed == -1:
+        g.reasons.append(f"{label}: seed is -1 (random at run time) and the seed actually used "
+                         "is not recorded; fix the seed in the workflow to make this reproducible")
+    elif seed is None and not any(r.startswith(f"{label}: seed ") for r in g.reasons) and not (
+            noise is not None and noise.class_type == "DisableNoise"):
+        g.reasons.append(f"{label}: no seed is recorded, so the noise it drew cannot be "
+                         "reproduced from the metadata")
+
+    sigmas, sampler, guider = helper("sigmas"), helper("sampler"), helper("guider")
+    take("steps", node if "steps" in inputs else sigmas, "steps", "int")
+    take("cfg", node if "cfg" in inputs else guider, "cfg", "number")
+    take("sampler", node if "sampler_name" in inputs else sampler, "sampler_name", "str")
+    if sampler is not None and "sampler" not in stage.values and (
+            sampler.class_type in SAMPLER_CLASSES):
+        stage.values["sampler"] = SAMPLER_CLASSES[sampler.class_type]
+    take("scheduler", node if "scheduler" in inputs else sigmas, "scheduler", "str")
+    if sigmas is not None and "scheduler" not in stage.values and (
+            sigmas.class_type in SCHEDULER_CLASSES):
+        stage.values["scheduler"] = SCHEDULER_CLASSES[sigmas.class_type]
+    take("denoise", node if "denoise" in inputs else sigmas, "denoise", "number")
+    take("start", node, "start_at_step", "int")
+    take("end", node, "end_at_step", "int")
+
+    conditioning = guider.inputs if guider is not None and "positive" not in inputs else inputs
+    stage.positive = conditioning.get("positive", conditioning.get("conditioning"))
+    stage.negative = conditioning.get("negative")
+    stage.latent = inputs.get("latent_image")
+    return stage
+
+
+def _texts(g: _Graph, start: Any) -> list[tuple[str, list[str]]]:
+    """Text encoders feeding a conditioning input: ``[(node id, [texts])]`` in input order.
+
+    Walks back through conditioning nodes (combine, set-area, ControlNet
+    apply, guidance...). A node with both ``positive`` and ``negative``
+    inputs passes on the one matching the output slot it was reached by.
+    """
+    found: list[tuple[str, list[str]]] = []
+    stack = [start]
+    seen: set[str] = set()
+    while stack and len(seen) < MAX_NODES:
+        link = stack.pop()
+        linked = g.source(link)
+        if linked is None or linked[0] in seen:
+            continue
+        node_id, node = linked
+        seen.add(node_id)
+        keys = [k for k in _TEXT_INPUTS if k in node.inputs]
+        if keys:
+            texts: list[str] = []
+            for key in keys:
+                text, problem = g.resolve(node.inputs[key], key, "str")
+                if problem is None and text not in texts:
+                    texts.append(text)
+            if texts:
+                found.append((node_id, texts))
+            continue
+        if "positive" in node.inputs and "negative" in node.inputs:
+            port = {0: "positive", 1: "negative"}.get(link[1])
+            follow = [node.inputs[port]] if port else []
+        else:
+            follow = [v for k, v in node.inputs.items()
+                      if "cond" in k.lower() or k in ("positive", "negative")]
+        stack.extend(reversed(follow))
+    return found
+
+
+def _prompt_text(g: _Graph, start: Any, which: str) -> tuple[str | None, str | None]:
+    """The text and the encoder node id of one conditioning input."""
+    encoders = _texts(g, start)
+    if not encoders:
+        return None, None
+    node_id, texts = encoders[0]
+    if len(encoders) > 1:
+        g.warnings.append(f"the {which} conditioning combines {len(encoders)} text encoders "
+                          f"(nodes {', '.join(n for n, _ in encoders)}); params show node "
+                          f"{node_id}'s text, params.samplers and the graph have the rest")
+    return "\n".join(texts), node_id
+
+
+def _clip_skip(g: _Graph, encoder_id: str) -> int | None:
+    """``CLIPSetLastLayer.stop_at_clip_layer`` on the encoder's CLIP path, as a positive count."""
+    value = g.nodes[encoder_id].inputs.get("clip")
+    for _hop in range(MAX_HOPS):
+        linked = g.source(value)
+        if linked is None:
+            return None
+        node = linked[1]
+        if node.class_type == "CLIPSetLastLayer":
+            layer, problem = g.resolve(node.inputs.get("stop_at_clip_layer"),
+                                       "stop_at_clip_layer", "int")
+            return -layer if problem is None and layer < 0 else None
+        value = node.inputs.get("clip")
+    return None
+
+
+def _latent_size(g: _Graph, start: Any) -> dict[str, int]:
+    """width/height/batch_size of the latent a sampler starts from, when a latent node says.
+
+    Walks back through latent operations; a sampler upstream ends the walk
+    (its latent has that stage's size, not this one's).
+    """
+    stack = [start]
+    seen: set[str] = set()
+    while stack and len(seen) < MAX_NODES:
+        linked = g.source(stack.pop())
+        if linked is None or linked[0] in seen:
+            continue
+        node_id, node = linked
+        seen.add(node_id)
+        if is_sampler_class(node.class_type, list(node.inputs)):
+            continue
+        if "Latent" in node.class_type and "width" in node.inputs and "height" in node.inputs:
+            size: dict[str, int] = {}
+            for key in ("width", "height", "batch_size"):
+                if key in node.inputs:
+                    value, problem = g.resolve(node.inputs[key], key, "int")
+                    if problem is None:
+                        size[key] = value
+            if "width" in size and "height" in size:
+                return size
+        follow = [v for k, v in node.inputs.items()
+                  if "latent" in k.lower() or "samples" in k.lower()]
+        stack.extend(reversed(follow))
+    return {}
+
+
+# --- models and inputs ---------------------------------------------------------------
+
+
+def _models(g: _Graph) -> list[ModelRef]:
+    models: list[ModelRef] = []
+    for node_id in g.all_ids():
+        node = g.nodes[node_id]
+        if node.class_type in LOADERS:
+            models.extend(_loader_models(g, node_id, node))
+        else:
+            models.extend(_custom_models(node_id, node))
+        for value in node.inputs.values():
+            if isinstance(value, str) and "embedding:" in value.lower():
+                for name, weight in find_embeddings(value):
+                    models.append(ModelRef(role="embedding", name=name, strength=weight,
+                                           folder="embeddings", node=node_id))
+    unique: dict[tuple[str, str | None, str | None], ModelRef] = {}
+    for model in models:
+        unique.setdefault((model.role, model.name, model.node), model)
+    for model in unique.values():
+        if model.role == "lora" and model.strength == 0 and not model.strength_clip:
+            g.warnings.append(f"node {model.node}: LoRA {model.name} has strength 0 for the "
+                              "model and the CLIP, so ComfyUI lists it but does not apply it")
+    return list(unique.values())
+
+
+def _loader_models(g: _Graph, node_id: str, node: _Node) -> list[ModelRef]:
+    found = []
+    for key, (role, folder) in LOADERS[node.class_type].items():
+        if key not in node.inputs:
+            continue
+        name, problem = g.resolve(node.inputs[key], key, "str")
+        if problem is not None or not name:
+            g.reasons.append(f"node {node_id} {node.class_type}: the {role} file name "
+                             f"{problem or 'is empty'}")
+            name = None
+        model = ModelRef(role=role, name=name, folder=folder, node=node_id)
+        if role == "lora":
+            model.strength = _strength(g, node, "strength_model")
+            model.strength_clip = _strength(g, node, "strength_clip")
+        elif role == "hypernetwork":
+            model.strength = _strength(g, node, "strength")
+        found.append(model)
+    return found
+
+
+def _strength(g: _Graph, node: _Node, key: str) -> float | None:
+    if key not in node.inputs:
+        return None
+    value, problem = g.resolve(node.inputs[key], key, "number")
+    return float(value) if problem is None else None
+
+
+def _custom_models(node_id: str, node: _Node) -> list[ModelRef]:
+    """Model files named by a custom node: ``*_name``/``*_path``/``*_file`` inputs."""
+    found = []
+    for key, value in node.inputs.items():
+        if isinstance(value, dict):
+            found.extend(_stack_entry(node_id, value))
+            continue
+        if not isinstance(value, str) or not key.lower().endswith(("_name", "_path", "_file")):
+            continue
+        if has_model_extension(value):
+            role = guess_role(key, node.class_type)
+        elif has_config_extension(value) and "config" in key.lower():
+            role = "config"
+        else:
+            continue
+        model = ModelRef(role=role, name=value, node=node_id)
+        if role == "lora" and sum(1 for k in node.inputs if "lora" in k.lower()
+                                  and k.lower().endswith("_name")) == 1:
+            model.strength = _first_number(node, ("strength_model", "lora_strength",
+                                                  "model_strength", "lora_model_strength",
+                                                  "strength"))
+            model.strength_clip = _first_number(node, ("strength_clip", "clip_strength",
+                                                       "lora_clip_strength"))
+        found.append(model)
+    return found
+
+
+def _stack_entry(node_id: str, value: dict[str, Any]) -> list[ModelRef]:
+    # LoRA-stack nodes (e.g. rgthree's Power Lora Loader) hold one dict per slot:
+    # {"on": true, "lora": "x.safetensors", "strength": 1.0, "strengthTwo": null}.
+    name = value.get("lora")
+    if not isinstance(name, str) or not has_model_extension(name) or value.get("on") is False:
+        return []
+    strength = value.get("strength")
+    clip = value.get("strengthTwo")
+    return [ModelRef(role="lora", name=name, node=node_id,
+                     strength=float(strength) if is_number(strength) else None,
+                     strength_clip=float(clip) if is_number(clip) else None)]
+
+
+def _first_number(node: _Node, keys: tuple[str, ...]) -> float | None:
+    for key in keys:
+        value = node.inputs.get(key)
+        if is_number(value):
+            return float(value)
+    return None
+
+
+def _inputs(g: _Graph) -> list[InputRef]:
+    found: dict[tuple[str, str, str], InputRef] = {}
+    for node_id in g.all_ids():
+        node = g.nodes[node_id]
+        name = node.inputs.get("image")
+        if not isinstance(name, str):
+            continue
+        core = node.class_type in ("LoadImage", "LoadImageMask")
+        if not core and not has_image_extension(name):
+            continue
+        role = "mask" if "mask" in node.class_type.lower() else "image"
+        ref = InputRef(role=role, name=name, node=node_id)
+        digest = _is_changed_sha256(node.raw.get("is_changed"))
+        if digest is not None:
+            ref.hashes["sha256"] = digest
+        found.setdefault((role, name, node_id), ref)
+    return list(found.values())
+
+
+def _is_changed_sha256(value: Any) -> str | None:
+    # Pre-2024 backends leaked LoadImage's IS_CHANGED (SHA-256 of the file) into
+    # the prompt, as a string or a one-element list.
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, str) and len(value) == 64 and set(value.lower()) <= _SHA256_HEX:
+        return value.lower()
+    return None
+
+
+# --- the public API ------------------------------------------------------------------
+
+
+def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = None, *,
+                       output_node: str | None = None) -> Generation:
+    """Read an executed ComfyUI prompt graph (and optionally its editor workflow).
+
+    ``params`` mirror the last sampling stage upstream of the output node
+    (``output_node`` when the caller knows which node saved the file, e.g.
+    from ``saved_outputs``; else the first saver by node id), and
+    ``params["samplers"]`` lists every stage in execution order. Raises
+    ``LimitExceeded`` past ``MAX_NODES`` nodes and ``InputError`` for a
+    graph with no nodes. Level is ``full`` unless a seed, a model name or
+    a sampler setting cannot be read as a literal, or the graph is broken.
+    """
+    if not isinstance(graph, dict):
+        raise InputError("ComfyUI prompt: the graph is not a JSON object")
+    g = _Graph(graph)
+    gen = Generation(tool="comfyui", format="comfyui", formats=["comfyui"], metadata="execution")
+
+    samplers = [n for n in g.order
+                if is_sampler_class(g.nodes[n].class_type, list(g.nodes[n].inputs))]
+    stages = {n: _read_stage(g, n) for n in samplers}
+
+    outputs = sorted((n for n in g.order if is_output_class(g.nodes[n].class_type)),
+                     key=lambda n: ("Save" not in g.nodes[n].class_type, node_id_key(n)))
+    primary = outputs[0] if outputs else None
+    if output_node is not None:
+        if output_node in g.nodes:
+            primary = output_node
+        else:
+            g.warnings.append(f"output node {output_node} is not in the prompt; params follow "
+                              f"node {primary}" if primary else
+                              f"output node {output_node} is not in the prompt")
+    top: _Stage | None = None
+    if primary is not None:
+        upstream = g.ancestors(primary)
+        candidates = [n for n in samplers if n in upstream]
+        if candidates:
+            top = stages[max(candidates, key=g.position.__getitem__)]
+
+    params: dict[str, Any] = {}
+    if top is not None:
+        prompt, encoder = _prompt_text(g, top.positive, "positive")
+        negative, _neg_encoder = _prompt_text(g, top.negative, "negative")
+        if prompt is not None:
+            params["prompt"] = prompt
+        if negative is not None:
+            params["negative_prompt"] = negative
+        for key in ("seed", "steps", "cfg", "sampler", "scheduler"):
+            if key in top.values:
+                params[key] = top.values[key]
+        params.update(_latent_size(g, top.latent))
+        if "denoise" in top.values:
+            params["denoise"] = top.values["denoise"]
+        clip_skip = _clip_skip(g, encoder) if encoder is not None else None
+        if clip_skip is not None:
+            params["clip_skip"] = clip_skip
+    if stages:
+        params["samplers"] = [stages[n].values for n in samplers]
+    gen.params = params
+    gen.models = _models(g)
+    gen.inputs = _inputs(g)
+
+    if workflow is not None:
+        if isinstance(workflow, dict):
+            parsed = read_workflow(workflow)
+            gen.provenance = provenance(parsed)
+            attach_hashes(gen.models, parsed.models)
+            executed = {n: (node.class_type, node.inputs) for n, node in g.nodes.items()}
+            g.warnings.extend(seed_warnings(parsed, executed))
+            g.warnings.extend(inactive_warnings(parsed, set(g.nodes)))
+        else:
+            g.warnings.append("ComfyUI workflow: not a JSON object; read the executed prompt only")
+
+    gen.reasons = list(dict.fromkeys(g.reasons))
+    gen.warnings = list(dict.fromkeys(g.warnings))
+    gen.level = "partial" if gen.reasons else "full"
+    return gen
+
+
+def parse_comfyui(prompt: str | bytes | None, workflow: str | bytes | None) -> Generation:
+    """Read ComfyUI's ``prompt`` and ``workflow`` texts (from PNG chunks, WebP EXIF...).
+
+    Uses the executed prompt when it is an API graph; otherwise the workflow
+    alone (``metadata`` "workflow-only", level ``partial``). Raises
+    ``InputError`` when neither text is a usable JSON object and
+    ``LimitExceeded`` when a text is over the JSON or node limits.
+    """
+    if prompt is None and workflow is None:
+        raise InputError("ComfyUI metadata: neither a prompt nor a workflow is present")
+    graph, prompt_problem = _load_object(prompt, "ComfyUI prompt")
+    flow, workflow_problem = _load_object(workflow, "ComfyUI workflow")
+    if graph is not None:
+        if _looks_like_graph(graph):
+            gen = parse_prompt_graph(graph, flow)
+            if workflow_problem is not None:
+                gen.warnings.append(f"{workflow_problem}; read the executed prompt only")
+            return gen
+        prompt_problem = "ComfyUI prompt: the JSON object is not an API-format node graph"
+    if flow is not None and isinstance(flow.get("nodes"), list):
+        gen = workflow_only_generation(flow)
+        if prompt_problem is not None:
+            gen.warnings.insert(0, f"{prompt_problem}; read the editor workflow only")
+        return gen
+    if flow is not None:
+        workflow_problem = "ComfyUI workflow: the JSON object has no nodes list"
+    raise InputError(prompt_problem or workflow_problem or "ComfyUI metadata: nothing to read")
+
+
+def _load_object(text: str | bytes | None, what: str) -> tuple[dict[str, Any] | None, str | None]:
+    if text is None:
+        return None, None
+    try:
+        value = jsonsafe.loads(text, what=what)
+    except LimitExceeded:
+        raise
+    except InputError as exc:
+        return None, str(exc)
+    if not isinstance(value, dict):
+        return None, f"{what}: the JSON is a {type(value).__name__}, not an object"
+    return value, None
+
+
+def _looks_like_graph(graph: dict[str, Any]) -> bool:
+    return any(isinstance(node, dict) and isinstance(node.get("class_type"), str)
+               for node in graph.values())
+
+
+def graph_from_history_entry(
+        entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+    """``(graph, workflow, prompt_id)`` from one ``GET /history/{prompt_id}`` entry.
+
+    The entry's ``prompt`` is the queue tuple ``[number, prompt_id, graph,
+    extra_data, outputs_to_execute, ...]``; the workflow is
+    ``extra_data.extra_pnginfo.workflow`` (None when absent). The whole
+    response ``{prompt_id: entry}`` with one entry is accepted too.
+    """
+    entry = _unwrap_history(entry)
+    queued = entry.get("prompt")
+    if not isinstance(queued, list) or len(queued) < 3:
+        raise InputError("ComfyUI history: the entry's prompt is not a "
+                         "[number, prompt_id, graph, ...] list")
+    prompt_id, graph = queued[1], queued[2]
+    if not isinstance(prompt_id, str) or not isinstance(graph, dict):
+        raise InputError("ComfyUI history: the entry has no prompt_id and graph")
+    workflow = None
+    extra = queued[3] if len(queued) > 3 else None
+    if isinstance(extra, dict):
+        pnginfo = extra.get("extra_pnginfo")
+        if isinstance(pnginfo, dict) and isinstance(pnginfo.get("workflow"), dict):
+            workflow = pnginfo["workflow"]
+    return graph, workflow, prompt_id
+
+
+def saved_outputs(entry: dict[str, Any]) -> list[dict[str, str]]:
+    """Every file a history entry's ``outputs`` saved: ``[{node, filename, subfolder, type}]``.
+
+    Listed by node id, then in the order ComfyUI reported them. A failed run
+    has no outputs and gives ``[]``.
+    """
+    entry = _unwrap_history(entry)
+    outputs = entry.get("outputs")
+    if not isinstance(outputs, dict):
+        return []
+    files = []
+    for node_id in sorted(outputs, key=lambda n: node_id_key(str(n))):
+        produced = outputs[node_id]
+        if not isinstance(produced, dict):
+            continue
+        for items in produced.values():
+            if not isinstance(items, list):
+                continue
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
+                    continue
+                subfolder, kind = item.get("subfolder"), item.get("type")
+                files.append({"node": str(node_id), "filename": item["filename"],
+                              "subfolder": subfolder if isinstance(subfolder, str) else "",
+                              "type": kind if isinstance(kind, str) else "output"})
+    return files
+
+
+def _unwrap_history(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise InputError("ComfyUI history: the entry is not a JSON object")
+    if "prompt" not in entry and len(entry) == 1:
+        (inner,) = entry.values()
+        if isinstance(inner, dict) and "prompt" in inner:
+            return inner
+    return entry
