@@ -110,6 +110,7 @@ class ObjectStore:
         dest = self.path(oid)
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
             with atomic_writer(dest, tmp_dir=self.tmp_dir, mode=READ_ONLY) as f:
                 f.write(data)
         return oid

@@ -1,0 +1,140 @@
+"""Builders for example files: images that carry real ComfyUI and A1111
+metadata (made with Pillow) and small safetensors model files.
+
+``repro demo`` uses them to script the story repro exists for; the tests use
+them as terse builders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+
+def write_safetensors(path: Path, payload: bytes, *, metadata: dict[str, str] | None = None,
+                      name: str = "weight") -> Path:
+    """A valid safetensors file holding ``payload`` as one U8 tensor."""
+    header: dict[str, Any] = {name: {"dtype": "U8", "shape": [len(payload)],
+                                     "data_offsets": [0, len(payload)]}}
+    if metadata:
+        header["__metadata__"] = metadata
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        f.write(payload)
+    return path
+
+
+def model_bytes(seed: int, size: int) -> bytes:
+    """Deterministic pseudo-random bytes (a stand-in for weights)."""
+    import random
+
+    return random.Random(seed).randbytes(size)
+
+
+def comfy_graph(*, ckpt: str, lora: str | None, lora_strength: float, seed: int,
+                prompt: str, negative: str = "blurry, lowres", steps: int = 20,
+                cfg: float = 7.0, width: int = 512, height: int = 512,
+                load_image: str | None = None, denoise: float = 1.0) -> dict[str, Any]:
+    """A ComfyUI API-format prompt graph: checkpoint (+ LoRA) -> KSampler -> SaveImage."""
+    model_src, clip_src = ["4", 0], ["4", 1]
+    graph: dict[str, Any] = {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
+    }
+    if lora:
+        graph["10"] = {"class_type": "LoraLoader", "inputs": {
+            "lora_name": lora, "strength_model": lora_strength, "strength_clip": lora_strength,
+            "model": ["4", 0], "clip": ["4", 1]}}
+        model_src, clip_src = ["10", 0], ["10", 1]
+    graph["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": prompt, "clip": clip_src}}
+    graph["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": negative, "clip": clip_src}}
+    if load_image:
+        graph["11"] = {"class_type": "LoadImage", "inputs": {"image": load_image}}
+        graph["12"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["11", 0],
+                                                              "vae": ["4", 2]}}
+        latent = ["12", 0]
+    else:
+        graph["5"] = {"class_type": "EmptyLatentImage",
+                      "inputs": {"width": width, "height": height, "batch_size": 1}}
+        latent = ["5", 0]
+    graph["3"] = {"class_type": "KSampler", "inputs": {
+        "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": "euler",
+        "scheduler": "normal", "denoise": denoise, "model": model_src,
+        "positive": ["6", 0], "negative": ["7", 0], "latent_image": latent}}
+    graph["8"] = {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}}
+    graph["9"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI",
+                                                         "images": ["8", 0]}}
+    return graph
+
+
+def comfy_workflow(graph: dict[str, Any]) -> dict[str, Any]:
+    """A small editor workflow (litegraph 0.4) mirroring ``graph``'s literal widgets."""
+    nodes = []
+    for node_id, node in graph.items():
+        widgets = [v for v in node["inputs"].values() if not isinstance(v, list)]
+        if node["class_type"] == "KSampler":
+            widgets.insert(1, "fixed")
+        nodes.append({"id": int(node_id), "type": node["class_type"], "mode": 0,
+                      "widgets_values": widgets, "properties": {}})
+    return {"last_node_id": max(int(k) for k in graph), "last_link_id": 0, "nodes": nodes,
+            "links": [], "groups": [], "config": {}, "extra": {}, "version": 0.4}
+
+
+def _pixels(seed: int, size: tuple[int, int]) -> Any:
+    from PIL import Image
+
+    data = model_bytes(seed, size[0] * size[1] * 3)
+    return Image.frombytes("RGB", size, data)
+
+
+def write_comfy_png(path: Path, graph: dict[str, Any], *, pixel_seed: int,
+                    size: tuple[int, int] = (64, 64)) -> Path:
+    """A PNG as ComfyUI's SaveImage writes it: tEXt ``prompt`` and ``workflow``."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    info.add_text("workflow", json.dumps(comfy_workflow(graph)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _pixels(pixel_seed, size).save(path, pnginfo=info, compress_level=4)
+    return path
+
+
+def a1111_parameters(*, prompt: str, negative: str, seed: int, model: str, model_hash: str,
+                     lora: str | None = None, lora_weight: float = 0.8,
+                     lora_hash: str | None = None, steps: int = 25, cfg: float = 6.5,
+                     size: tuple[int, int] = (512, 768)) -> str:
+    """An AUTOMATIC1111 infotext (the grammar of FORMATS.md §1.2)."""
+    text = prompt + (f" <lora:{lora}:{lora_weight}>" if lora else "")
+    params = [f"Steps: {steps}", "Sampler: DPM++ 2M", "Schedule type: Karras",
+              f"CFG scale: {cfg:g}", f"Seed: {seed}", f"Size: {size[0]}x{size[1]}",
+              f"Model hash: {model_hash}", f"Model: {model}"]
+    if lora and lora_hash:
+        params.append(f'Lora hashes: "{lora}: {lora_hash}"')
+    params.append("Version: v1.10.1")
+    return f"{text}\nNegative prompt: {negative}\n" + ", ".join(params)
+
+
+def write_a1111_png(path: Path, parameters: str, *, pixel_seed: int,
+                    size: tuple[int, int] = (64, 96)) -> Path:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", parameters)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _pixels(pixel_seed, size).save(path, pnginfo=info)
+    return path
+
+
+def set_mtime(path: Path, seconds_ago: float) -> None:
+    """Date a file in the past (models older than the outputs made with them)."""
+    import time
+
+    t = time.time() - seconds_ago
+    os.utime(path, (t, t))
