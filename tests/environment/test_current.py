@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import platform
+import shutil
+from pathlib import Path
+
+import orjson
+
+from repro.environment import clear_cache, current_environment
+from repro.environment.compare import compare_environments
+from tests.environment.test_installs import build_comfyui
+
+
+def test_current_environment_on_this_machine() -> None:
+    env = current_environment(refresh=True)
+    assert env["python"]["version"] == platform.python_version()
+    assert env["os"]["system"] == platform.system()
+    assert isinstance(env["cpu"]["count"], int)
+    assert isinstance(env["gpu"], list)
+    if shutil.which("nvidia-smi") is None and not Path("/proc/driver/nvidia/version").exists():
+        assert env["gpu"] == [] and "driver" not in env
+    assert isinstance(env["packages"], dict)
+    assert "tool" not in env and "custom_nodes" not in env
+    orjson.dumps(env)
+    assert compare_environments(env, current_environment()) == []
+
+
+def test_current_environment_with_comfyui_root(tmp_path: Path) -> None:
+    root, shas = build_comfyui(tmp_path)
+    env = current_environment(comfyui_root=root, refresh=True)
+    assert env["tool"] == "comfyui"
+    assert env["tool_version"] == "0.3.64"
+    assert env["tool_commit"] == shas["comfyui"]
+    assert env["tool_dirty"] is False
+    assert env["tool_remote"] == "https://github.com/comfyanonymous/ComfyUI.git"
+    # The tool's own venv decides python and torch, not the Python running repro.
+    assert env["python"]["version"] == "3.11.7"
+    assert env["torch"]["version"] == "2.14.1+cu130"
+    assert env["cuda"] == "13.0" and env["cudnn"] == "9.19.0.56"
+    assert env["packages"]["torch"] == "2.14.1"
+    assert {n["name"] for n in env["custom_nodes"]} >= {"ComfyUI-Clean", "ComfyUI-Dirty"}
+    assert env["model_roots"][0] == str(root.resolve() / "models")
+    orjson.dumps(env)
+
+    # Handed-out dicts are copies: changing one does not poison the cache.
+    env["custom_nodes"].clear()
+    again = current_environment(comfyui_root=root)
+    assert len(again["custom_nodes"]) == 4
+
+    # Cached until refreshed: a custom node moved to another commit shows after refresh.
+    from tests.environment.gitutil import commit
+
+    new = commit(root / "custom_nodes" / "ComfyUI-Clean", {"__init__.py": "X = 1\n"})
+    assert current_environment(comfyui_root=root) == again
+    fresh = current_environment(comfyui_root=root, refresh=True)
+    diffs = compare_environments(again, fresh)
+    # The hand-edited node is always reported: its local changes cannot be compared.
+    assert [(d["key"], d["current"], d["changes_output"]) for d in diffs] == [
+        ("custom_nodes.ComfyUI-Clean", new, True), ("custom_nodes.ComfyUI-Dirty", "dirty", True)]
+    clear_cache()
