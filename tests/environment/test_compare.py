@@ -119,3 +119,13 @@ def test_determinism_flags() -> None:
     recorded = {"determinism": {"allow_tf32": False, "deterministic": True}}
     current = {"determinism": {"allow_tf32": True, "deterministic": True}}
     assert keys(compare_environments(recorded, current)) == {"determinism.allow_tf32": True}
+
+
+def test_comfyui_launch_flags() -> None:
+    base = ["main.py", "--listen", "127.0.0.1", "--port", "8188"]
+    recorded = {"argv": [*base, "--cpu"]}
+    moved = {"argv": ["main.py", "--port", "9999", "--cpu", "--disable-auto-launch"]}
+    assert compare_environments(recorded, moved) == []
+    [diff] = compare_environments(recorded, {"argv": [*base, "--fp16-unet"]})
+    assert diff["key"] == "argv" and diff["changes_output"] is True
+    assert (diff["recorded"], diff["current"]) == (["--cpu"], ["--fp16-unet"])

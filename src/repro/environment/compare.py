@@ -34,6 +34,23 @@ OUTPUT_PACKAGES = frozenset({
 })
 
 
+#: ComfyUI launch flags that change numerics: device, precision, attention, determinism.
+#: Network, folder and UI flags (--listen, --port, --output-directory...) do not.
+_COMFYUI_OUTPUT_FLAG_PREFIXES = (
+    "--cpu", "--force-fp", "--fp8", "--fp16", "--fp32", "--fp64", "--bf16",
+    "--force-upcast-attention", "--dont-upcast-attention", "--use-split-cross-attention",
+    "--use-quad-cross-attention", "--use-pytorch-cross-attention", "--use-sage-attention",
+    "--use-flash-attention", "--disable-xformers", "--deterministic", "--fast",
+    "--directml", "--force-channels-last", "--cuda-malloc", "--disable-cuda-malloc",
+)
+
+
+def output_flags(argv: list[str]) -> list[str]:
+    """The launch flags in ``argv`` (ComfyUI's, from ``/system_stats``) that change outputs."""
+    return sorted({a.split("=")[0] for a in argv
+                   if isinstance(a, str) and a.startswith(_COMFYUI_OUTPUT_FLAG_PREFIXES)})
+
+
 def _diff(key: str, recorded: Any, current: Any, reason: str, changes: bool) -> dict[str, Any]:
     return {"key": key, "recorded": recorded, "current": current, "reason": reason,
             "changes_output": changes}
@@ -180,6 +197,11 @@ def compare_environments(
         out.append(_diff("tool_dirty", recorded.get("tool_dirty"), current.get("tool_dirty"),
                          "the tool's folder has local changes, so its code is not "
                          "exactly a known commit", True))
+    argv_r, argv_c = recorded.get("argv"), current.get("argv")
+    if isinstance(argv_r, list) and isinstance(argv_c, list):
+        _compare_value(out, "argv", output_flags(argv_r), output_flags(argv_c),
+                       "the tool was started with other precision, attention or device "
+                       "flags", True)
     _compare_plugins(out, recorded, current, "custom_nodes", "custom node")
     _compare_plugins(out, recorded, current, "extensions", "extension")
     packages_r, packages_c = recorded.get("packages"), current.get("packages")
