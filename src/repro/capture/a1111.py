@@ -1,0 +1,333 @@
+"""The A1111 "infotext" grammar (AUTOMATIC1111, Forge, reForge, SD.Next, saver nodes).
+
+::
+
+    <prompt, may span lines>
+    Negative prompt: <negative, may span lines>
+    Key: value, Key: "json-quoted, value", Hashes: {...}, ...
+
+The last line is the parameter line only if it yields at least three
+``Key: value`` pairs. Values containing ``,`` ``:`` or a newline are JSON
+quoted. Extensions write ``Hashes: {...}`` and ``Civitai resources: [...]``
+as *unquoted* JSON, which the pair regex would cut at the first comma, so
+those are lifted out first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from repro.capture import jsonsafe
+from repro.capture.common import (
+    clean_hash,
+    file_hash_key,
+    find_model,
+    put,
+    rate_flat,
+    to_float,
+    to_int,
+)
+from repro.capture.types import Generation, InputRef, ModelRef
+from repro.errors import InputError
+
+# The reader regex of A1111 (modules/infotext_utils.py), as documented in FORMATS.md §1.2.
+_PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+_SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
+_NETWORK_RE = re.compile(r"<(lora|lyco|hypernet):([^:>]+)((?::[^:>]*)*)>", re.IGNORECASE)
+_JSON_KEYS = ("Hashes", "Civitai resources", "Civitai metadata")
+_MAX_JSON_SCAN = 1024 * 1024
+
+#: Infotext keys with a canonical name: key -> (canonical name, converter).
+CANONICAL: dict[str, tuple[str, Any]] = {
+    "Seed": ("seed", to_int),
+    "Steps": ("steps", to_int),
+    "CFG scale": ("cfg", to_float),
+    "Sampler": ("sampler", str),
+    "Schedule type": ("scheduler", str),
+    "Denoising strength": ("denoise", to_float),
+    "Clip skip": ("clip_skip", to_int),
+    "RNG": ("rng", str),
+    "Batch size": ("batch_size", to_int),
+}
+
+
+def a1111_defaults() -> dict[str, Any]:
+    """What A1111's reader assumes for a key the infotext leaves out.
+
+    These are *not* stored in records (absent means unknown); a diff may use
+    them to tell "absent" from "changed". Keys are canonical parameter names
+    where one exists, else the infotext key as it would appear in
+    ``params["extra"]``.
+    """
+    return {
+        "clip_skip": 1,
+        "rng": "GPU",
+        "scheduler": "Automatic",
+        "Schedule max sigma": 0,
+        "Schedule min sigma": 0,
+        "Schedule rho": 0,
+        "VAE Encoder": "Full",
+        "VAE Decoder": "Full",
+        "FP8 weight": "Disable",
+        "Emphasis": "Original",
+        "Hires sampler": "Use same sampler",
+        "Hires checkpoint": "Use same checkpoint",
+        "Mask mode": "Inpaint masked",
+        "Masked content": "original",
+        "Inpaint area": "Whole picture",
+        "Masked area padding": 32,
+    }
+
+
+@dataclass
+class Infotext:
+    """An infotext split into its parts; ``pairs`` are the raw key -> value pairs."""
+
+    prompt: str
+    negative_prompt: str | None
+    pairs: dict[str, Any] = field(default_factory=dict)
+
+
+def split_infotext(text: str) -> Infotext:
+    """Split infotext into prompt, negative prompt and the ``Key: value`` pairs."""
+    text = text.replace("\r\n", "\n").strip()
+    *lines, last = text.split("\n")
+    pairs = _parse_pairs(last)
+    if pairs is None:
+        lines.append(last)
+        pairs = {}
+    prompt: list[str] = []
+    negative: list[str] = []
+    in_negative = False
+    for raw in lines:
+        line = raw.strip()
+        if line.startswith("Negative prompt:"):
+            in_negative = True
+            line = line[len("Negative prompt:"):].strip()
+        (negative if in_negative else prompt).append(line)
+    return Infotext(
+        prompt="\n".join(prompt),
+        negative_prompt="\n".join(negative) if in_negative else None,
+        pairs=pairs,
+    )
+
+
+def _parse_pairs(line: str) -> dict[str, Any] | None:
+    """The pairs of a parameter line, or None if it has fewer than three."""
+    lifted: dict[str, Any] = {}
+    rest = line
+    for key in _JSON_KEYS:
+        found = _lift_json(rest, key)
+        if found is not None:
+            lifted[key], rest = found
+    pairs: dict[str, Any] = {}
+    matches = _PARAM_RE.findall(rest)
+    if len(matches) + len(lifted) < 3:
+        return None
+    for key, value in matches:
+        value = value.strip()
+        if not value:
+            continue
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = _unquote(value)
+        pairs[key.strip()] = value
+    pairs.update(lifted)
+    return pairs
+
+
+def _unquote(value: str) -> Any:
+    try:
+        decoded = jsonsafe.loads(value, what="infotext value")
+    except InputError:
+        return value
+    return decoded if isinstance(decoded, str) else value
+
+
+def _lift_json(line: str, key: str) -> tuple[Any, str] | None:
+    """Find ``key: {json}`` / ``key: [json]`` in a parameter line; return it and the rest."""
+    match = re.search(r"(?:^|,\s*)" + re.escape(key) + r":\s*([\[{])", line)
+    if match is None:
+        return None
+    start = match.start(1)
+    end = _json_end(line, start)
+    if end is None:
+        return None
+    try:
+        value = jsonsafe.loads(line[start:end], what=f"infotext {key}")
+    except InputError:
+        return None
+    rest = line[:match.start()] + line[end:]
+    if match.start() == 0:
+        rest = rest.lstrip(", ")
+    return value, rest
+
+
+def _json_end(text: str, start: int) -> int | None:
+    """Index after the bracket closing the one at ``start``, honouring JSON strings."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for i in range(start, min(len(text), start + _MAX_JSON_SCAN)):
+        char = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def parse_a1111(text: str) -> Generation:
+    """Normalise an A1111-family infotext into a ``Generation``.
+
+    Tool is refined from ``Version``/``App``: ``v1.x`` a1111, ``f…`` forge,
+    ``App: SD.Next`` sdnext, ``Version: ComfyUI`` comfyui (a saver node).
+    """
+    info = split_infotext(text)
+    gen = Generation(metadata="execution")
+    params = gen.params
+    params["prompt"] = info.prompt
+    put(params, "negative_prompt", info.negative_prompt)
+    extra: dict[str, Any] = {}
+    for key, value in info.pairs.items():
+        canonical = CANONICAL.get(key)
+        if canonical is None and key == "Scheduler" and "Schedule type" not in info.pairs:
+            canonical = ("scheduler", str)  # Fooocus's a1111 scheme
+        if key == "Size" and isinstance(value, str) and (size := _SIZE_RE.match(value)):
+            params["width"], params["height"] = int(size[1]), int(size[2])
+            continue
+        if canonical is not None:
+            name, convert = canonical
+            converted = convert(value) if isinstance(value, str | int | float) else None
+            if converted is not None:
+                params[name] = converted
+                continue
+            gen.warnings.append(f"infotext {key!r} value {value!r} is not understood")
+        extra[key] = value
+    if extra:
+        params["extra"] = extra
+    _models(gen, info)
+    _tool(gen, info.pairs)
+    rate_flat(gen)
+    return gen
+
+
+def _tool(gen: Generation, pairs: dict[str, Any]) -> None:
+    version = pairs.get("Version")
+    version = version.strip() if isinstance(version, str) else None
+    if pairs.get("App") == "SD.Next":
+        gen.tool, gen.tool_version = "sdnext", version
+    elif version == "ComfyUI":
+        gen.tool = "comfyui"
+    elif version and version[0] == "f" and version[1:2].isdigit():
+        gen.tool, gen.tool_version = "forge", version
+    else:
+        gen.tool, gen.tool_version = "a1111", version
+
+
+def _named_hashes(value: Any) -> list[tuple[str, str]]:
+    """``"name: hash, name2: hash2"`` -> [(name, hash), ...]."""
+    if not isinstance(value, str):
+        return []
+    found: list[tuple[str, str]] = []
+    for item in value.split(","):
+        name, sep, digest = item.rpartition(":")
+        cleaned = clean_hash(digest)
+        if sep and name.strip() and cleaned:
+            found.append((name.strip(), cleaned))
+    return found
+
+
+def _model(gen: Generation, role: str, name: str | None) -> ModelRef:
+    """The model of that role and name, added if not yet listed."""
+    found = find_model(gen.models, role, name) if name else None
+    if found is None and name is None:
+        found = next((m for m in gen.models if m.role == role and m.name is None), None)
+    if found is None:
+        found = ModelRef(role=role, name=name)
+        gen.models.append(found)
+    return found
+
+
+def _models(gen: Generation, info: Infotext) -> None:
+    pairs = info.pairs
+    model_name: str | None = pairs["Model"] if isinstance(pairs.get("Model"), str) else None
+    hashes_json: dict[str, Any] = pairs["Hashes"] if isinstance(pairs.get("Hashes"), dict) else {}
+    if model_name is None:
+        # Saver nodes write {"Model:<name>": hash} when they have no Model key.
+        model_name = next((k.split(":", 1)[1] for k in hashes_json
+                           if isinstance(k, str) and k.lower().startswith("model:")), None)
+    checkpoint_hash = clean_hash(pairs.get("Model hash")) or clean_hash(hashes_json.get("model"))
+    if model_name or checkpoint_hash:
+        ckpt = _model(gen, "checkpoint", model_name)
+        if checkpoint_hash:
+            ckpt.hashes.setdefault(file_hash_key(checkpoint_hash), checkpoint_hash)
+    vae_name: str | None = pairs["VAE"] if isinstance(pairs.get("VAE"), str) else None
+    vae_hash = clean_hash(pairs.get("VAE hash")) or clean_hash(hashes_json.get("vae"))
+    if vae_name or vae_hash:
+        vae = _model(gen, "vae", vae_name)
+        if vae_hash:
+            vae.hashes.setdefault("sha256", vae_hash)
+    for kind, name, args in _NETWORK_RE.findall(info.prompt):
+        role = "hypernetwork" if kind.lower() == "hypernet" else "lora"
+        ref = _model(gen, role, name.strip())
+        weight = next((to_float(a) for a in args.split(":") if to_float(a) is not None), None)
+        if ref.strength is None:
+            ref.strength = weight if weight is not None else 1.0
+    for name, digest in _named_hashes(pairs.get("Lora hashes")):
+        # A1111 writes 12 hex of the tensor-data hash; Fooocus and saver nodes
+        # write 10 hex of the whole-file SHA-256.
+        key = "tensor_sha256" if len(digest) == 12 else "sha256"
+        _model(gen, "lora", name).hashes.setdefault(key, digest)
+    for name, weight in _named_hashes_weights(pairs.get("Lora weights")):
+        ref = _model(gen, "lora", name)
+        if ref.strength is None:
+            ref.strength = weight
+    for name, digest in _named_hashes(pairs.get("TI hashes")):
+        _model(gen, "embedding", name).hashes.setdefault("sha256", digest)
+    for key, value in hashes_json.items():
+        json_digest = clean_hash(value)
+        if not isinstance(key, str) or json_digest is None or ":" not in key:
+            continue
+        prefix, _, name = key.partition(":")
+        json_role = {"lora": "lora", "lyco": "lora", "embed": "embedding"}.get(prefix.lower())
+        if json_role is not None and name:
+            hash_key = "tensor_sha256" if json_role == "lora" and len(json_digest) == 12 else "sha256"
+            _model(gen, json_role, name).hashes.setdefault(hash_key, json_digest)
+    hypernet = pairs.get("Hypernet")
+    if isinstance(hypernet, str) and hypernet.strip():
+        ref = _model(gen, "hypernetwork", hypernet.strip())
+        if ref.strength is None:
+            ref.strength = to_float(pairs.get("Hypernet strength"))
+    for key, value in pairs.items():
+        if re.fullmatch(r"Module \d+", key) and isinstance(value, str) and value.strip():
+            low = value.lower()
+            role = "vae" if "vae" in low or low.startswith("ae.") else "text_encoder"
+            _model(gen, role, value.strip())
+    init_hash = clean_hash(pairs.get("Init image hash"))
+    if init_hash:
+        gen.inputs.append(InputRef(role="init_image", hashes={"sha256": init_hash}))
+
+
+def _named_hashes_weights(value: Any) -> list[tuple[str, float]]:
+    if not isinstance(value, str):
+        return []
+    found: list[tuple[str, float]] = []
+    for item in value.split(","):
+        name, sep, weight = item.rpartition(":")
+        number = to_float(weight)
+        if sep and name.strip() and number is not None:
+            found.append((name.strip(), number))
+    return found

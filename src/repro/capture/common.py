@@ -1,0 +1,119 @@
+"""Small helpers shared by the generator readers: typed values, hash keys, rating."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from repro.capture.types import Generation, ModelRef
+
+_INT_RE = re.compile(r"[+-]?\d+")
+_HEX_RE = re.compile(r"[0-9a-fA-F]+")
+
+
+def to_int(value: Any) -> int | None:
+    """An exact integer from an int, an integral float or a decimal string; else None.
+
+    Seeds reach 2**64-1 and Fooocus writes them as strings, so strings are
+    converted with ``int`` (never through float).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT_RE.fullmatch(text) and len(text) <= 40:
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        if number.is_integer() and abs(number) < 2**53:
+            return int(number)
+    return None
+
+
+def to_float(value: Any) -> float | None:
+    """A float from a number or a numeric string; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 64:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def clean_hash(value: Any) -> str | None:
+    """A recorded hash as lower-case hex without ``0x``, or None if it is not hex."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text.startswith("0x"):
+        text = text[2:]
+    if not text or len(text) > 128 or not _HEX_RE.fullmatch(text):
+        return None
+    return text
+
+
+def file_hash_key(hexdigits: str) -> str:
+    """Scheme key for a whole-file model hash: 8 hex is A1111's AutoV1, else SHA-256."""
+    return "autov1" if len(hexdigits) == 8 else "sha256"
+
+
+def stem(name: str) -> str:
+    """Lower-case file name without folders and extension, for matching names."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if "." in base:
+        head, _, ext = base.rpartition(".")
+        if head and len(ext) <= 12:
+            base = head
+    return base.strip().lower()
+
+
+def find_model(models: list[ModelRef], role: str | None, name: str) -> ModelRef | None:
+    """The model with that role (any role if None) whose name or stem matches."""
+    wanted = stem(name)
+    for model in models:
+        if role is not None and model.role != role:
+            continue
+        if model.name is not None and (model.name == name or stem(model.name) == wanted):
+            return model
+    return None
+
+
+def rate_flat(gen: Generation) -> None:
+    """Set ``level``/``reasons`` for flat-parameter generators (A1111-like, Fooocus...).
+
+    Full needs a seed and every model named or hashed; anything less is
+    partial, with reasons a person can act on. Reasons already present (e.g.
+    a closed-service model) keep the level at partial.
+    """
+    reasons = list(gen.reasons)
+    seed = gen.params.get("seed")
+    if seed is None:
+        reasons.append("no seed is recorded: the same settings give a different image each run")
+    elif isinstance(seed, int) and seed < 0:
+        reasons.append(f"the seed is recorded as {seed} (random): the seed actually used is unknown")
+    if not any(m.role in ("checkpoint", "unet") for m in gen.models):
+        reasons.append("no checkpoint is recorded: the model that made the image is unknown")
+    for model in gen.models:
+        if not model.name and not model.hashes:
+            reasons.append(f"a {model.role} is recorded with neither a name nor a hash")
+    gen.reasons = reasons
+    gen.level = "partial" if reasons else "full"
+
+
+def put(params: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``params[key]`` unless the value is None (absent means unknown)."""
+    if value is not None:
+        params[key] = value

@@ -1,0 +1,426 @@
+"""Collect the raw metadata payloads of an image file without decoding pixels.
+
+One walker per container, each reading a seekable binary stream:
+
+- PNG: ``tEXt`` (Latin-1), ``zTXt``, ``iTXt`` (UTF-8, maybe compressed) anywhere
+  in the file, including after ``IDAT``; ComfyUI's ``comf`` chunks; ``eXIf``;
+  ``caBX`` (C2PA). ``IDAT`` is skipped by seeking, never read.
+- JPEG: APP1 Exif and XMP, COM, APP11 JUMBF (C2PA, reassembled across
+  segments), size from SOFn. Reading stops at the first SOS.
+- WebP: RIFF chunks in any order (EXIF may follow the animation frames).
+- GIF: comment extensions.
+
+Bounds: a text chunk longer than ``MAX_CHUNK`` or inflating past
+``MAX_INFLATE`` is refused with ``LimitExceeded``; so is a file whose
+metadata adds up past ``MAX_TOTAL``.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from repro.capture.exif import Exif, decode_text, parse_tiff
+from repro.errors import InputError, LimitExceeded, NotAnImage, TruncatedFile
+
+#: Largest metadata chunk/segment payload read from a file.
+MAX_CHUNK = 32 * 1024 * 1024
+#: Largest inflated size of one compressed text chunk.
+MAX_INFLATE = 16 * 1024 * 1024
+#: Largest sum of metadata payloads kept from one file.
+MAX_TOTAL = 64 * 1024 * 1024
+#: Most chunks/segments walked in one file.
+MAX_PARTS = 200_000
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_XMP_NS = b"http://ns.adobe.com/xap/1.0/\0"
+_PNG_TEXT = frozenset({b"tEXt", b"zTXt", b"iTXt", b"comf", b"eXIf", b"caBX"})
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+@dataclass
+class Extracted:
+    """What the containers of one file hold, before any generator is recognised.
+
+    ``texts`` are PNG text chunks (and ``comf`` entries) by keyword, decoded;
+    ``blobs`` every raw payload by key, verbatim (decompressed);
+    ``exif``/``xmp``/``comment``/``jumbf`` the other carriers.
+    """
+
+    media_type: str
+    width: int | None = None
+    height: int | None = None
+    texts: dict[str, str] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    exif: Exif | None = None
+    xmp: str | None = None
+    comment: str | None = None
+    jumbf: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+    _total: int = 0
+
+    def has_metadata(self) -> bool:
+        """True once any payload that may carry generation metadata was found."""
+        return bool(self.texts or self.exif or self.xmp or self.comment or self.jumbf)
+
+    def account(self, n: int) -> None:
+        self._total += n
+        if self._total > MAX_TOTAL:
+            raise LimitExceeded(f"metadata adds up to more than {MAX_TOTAL} bytes")
+
+    def add_blob(self, key: str, raw: bytes) -> None:
+        if key in self.blobs:
+            self.warnings.append(f"metadata key {key!r} appears more than once; the first is used")
+            return
+        self.blobs[key] = raw
+
+
+class _Truncated(Exception):
+    """Internal: the container ended mid-structure."""
+
+
+def sniff(head: bytes) -> str | None:
+    """The media type named by a file's first bytes, or None."""
+    if head.startswith(PNG_MAGIC):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+def extract(stream: BinaryIO, size: int, *, name: str = "<bytes>") -> Extracted:
+    """Walk the container of an image stream of ``size`` bytes and collect its metadata.
+
+    Raises ``NotAnImage`` (empty file, unknown magic), ``TruncatedFile`` (the
+    container ends before any metadata was found), ``LimitExceeded``.
+    """
+    if size == 0:
+        raise NotAnImage(f"not an image: empty file ({name})")
+    stream.seek(0)
+    head = stream.read(16)
+    media_type = sniff(head)
+    if media_type is None:
+        raise NotAnImage(f"not an image: unknown file signature ({name})",
+                         hint="repro reads PNG, JPEG, WebP and GIF files")
+    out = Extracted(media_type=media_type)
+    walker = {"image/png": _walk_png, "image/jpeg": _walk_jpeg,
+              "image/webp": _walk_webp, "image/gif": _walk_gif}[media_type]
+    try:
+        walker(stream, size, out)
+    except _Truncated as exc:
+        if not out.has_metadata():
+            raise TruncatedFile(f"truncated file: {exc} ({name})") from None
+        out.warnings.append(f"file is truncated ({exc}); metadata read before that point")
+    return out
+
+
+def _read(stream: BinaryIO, n: int, what: str) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise _Truncated(f"{what} ends early")
+    return data
+
+
+def _inflate(data: bytes, what: str, out: Extracted, wbits: int = zlib.MAX_WBITS) -> bytes | None:
+    """Bounded zlib inflate; None (with a warning) for corrupt data."""
+    inflater = zlib.decompressobj(wbits)
+    try:
+        result = inflater.decompress(data, MAX_INFLATE + 1)
+    except zlib.error as exc:
+        out.warnings.append(f"{what}: compressed data is corrupt ({exc})")
+        return None
+    if len(result) > MAX_INFLATE:
+        raise LimitExceeded(f"{what}: inflates past {MAX_INFLATE} bytes")
+    out.account(len(result))
+    return result
+
+
+def inflate_bounded(data: bytes, limit: int, what: str, wbits: int = zlib.MAX_WBITS) -> bytes:
+    """Inflate at most ``limit`` bytes; ``LimitExceeded`` beyond, ``InputError`` if corrupt."""
+    inflater = zlib.decompressobj(wbits)
+    try:
+        result = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise InputError(f"{what}: compressed data is corrupt ({exc})") from None
+    if len(result) > limit:
+        raise LimitExceeded(f"{what}: inflates past {limit} bytes")
+    return result
+
+
+# --- PNG -------------------------------------------------------------------
+
+def _walk_png(stream: BinaryIO, size: int, out: Extracted) -> None:
+    pos = 8
+    for _ in range(MAX_PARTS):
+        stream.seek(pos)
+        header = stream.read(8)
+        if len(header) < 8:
+            raise _Truncated("PNG has no IEND chunk")
+        length, ctype = struct.unpack(">I4s", header)
+        end = pos + 12 + length
+        if ctype in _PNG_TEXT:
+            if length > MAX_CHUNK:
+                raise LimitExceeded(f"PNG {ctype.decode('latin-1')} chunk of {length} bytes is "
+                                    f"over the {MAX_CHUNK} byte limit")
+            if end > size:
+                raise _Truncated(f"PNG {ctype.decode('latin-1')} chunk")
+            out.account(length)
+            _png_text(ctype, _read(stream, length, "PNG chunk"), out)
+        elif ctype == b"IHDR":
+            if length < 8 or end > size:
+                raise _Truncated("PNG IHDR")
+            out.width, out.height = struct.unpack(">II", _read(stream, 8, "PNG IHDR"))
+        elif ctype == b"IEND":
+            return
+        elif end > size:
+            raise _Truncated(f"PNG {ctype.decode('latin-1')} chunk")
+        pos = end
+    raise LimitExceeded(f"PNG has more than {MAX_PARTS} chunks")
+
+
+def _png_text(ctype: bytes, data: bytes, out: Extracted) -> None:
+    if ctype == b"eXIf":
+        _take_exif(data, out, "eXIf")
+        return
+    if ctype == b"caBX":
+        out.jumbf = (out.jumbf or b"") + data
+        out.blobs["c2pa"] = out.jumbf
+        return
+    keyword, sep, body = data.partition(b"\0")
+    if not sep or not keyword or len(keyword) > 79:
+        out.warnings.append(f"PNG {ctype.decode('latin-1')} chunk without a keyword was skipped")
+        return
+    key = keyword.decode("latin-1")
+    raw: bytes | None
+    if ctype == b"tEXt":
+        raw = body
+        text = _decode_latin1_text(raw)
+    elif ctype == b"comf":
+        raw = body
+        text = decode_text(raw)
+    elif ctype == b"zTXt":
+        raw = _inflate(body[1:], f"PNG zTXt {key!r}", out) if body else b""
+        if raw is None:
+            return
+        text = _decode_latin1_text(raw)
+    else:  # iTXt
+        if len(body) < 2:
+            out.warnings.append(f"PNG iTXt {key!r} is malformed and was skipped")
+            return
+        compressed = body[0] == 1
+        rest = body[2:]
+        _lang, _, rest = rest.partition(b"\0")
+        _translated, _, rest = rest.partition(b"\0")
+        raw = _inflate(rest, f"PNG iTXt {key!r}", out) if compressed else rest
+        if raw is None:
+            return
+        text = raw.decode("utf-8", errors="replace")
+    if key in out.texts:
+        out.warnings.append(f"PNG text {key!r} appears more than once; the first is used")
+        return
+    out.texts[key] = text
+    out.blobs[key] = raw
+    if key == "XML:com.adobe.xmp" and out.xmp is None:
+        out.xmp = text
+        out.blobs.setdefault("xmp", raw)
+
+
+def _decode_latin1_text(raw: bytes) -> str:
+    # tEXt/zTXt are Latin-1 by the PNG spec, and Pillow writes them so; some
+    # writers put UTF-8 there anyway. Bytes that are valid UTF-8 and not plain
+    # ASCII are almost never intended Latin-1, so UTF-8 is tried first.
+    if raw.isascii():
+        return raw.decode("ascii")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _take_exif(data: bytes, out: Extracted, where: str) -> None:
+    try:
+        exif = parse_tiff(data)
+    except InputError as exc:
+        out.warnings.append(f"{where}: EXIF is unreadable ({exc})")
+        return
+    except struct.error:
+        out.warnings.append(f"{where}: EXIF is truncated")
+        return
+    if out.exif is None:
+        out.exif = exif
+        out.blobs.setdefault("exif_tiff", data)
+
+
+# --- JPEG ------------------------------------------------------------------
+
+def _walk_jpeg(stream: BinaryIO, size: int, out: Extracted) -> None:
+    pos = 2
+    jumbf: dict[int, list[bytes]] = {}
+    for _ in range(MAX_PARTS):
+        stream.seek(pos)
+        pair = stream.read(2)
+        if len(pair) < 2:
+            raise _Truncated("JPEG ends before its image data")
+        if pair[0] != 0xFF:
+            raise _Truncated(f"JPEG marker expected at offset {pos}")
+        marker = pair[1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        if marker == 0xD9:
+            break
+        length_bytes = stream.read(2)
+        if len(length_bytes) < 2:
+            raise _Truncated("JPEG segment header")
+        (length,) = struct.unpack(">H", length_bytes)
+        if length < 2:
+            raise _Truncated(f"JPEG segment at offset {pos} has a bad length")
+        end = pos + 2 + length
+        if end > size:
+            raise _Truncated("JPEG segment")
+        if marker == 0xDA:
+            break
+        if marker in _SOF:
+            if length >= 7:
+                body = _read(stream, 5, "JPEG SOF")
+                out.height, out.width = struct.unpack(">HH", body[1:5])
+        elif marker in (0xE1, 0xEB, 0xFE):
+            body = _read(stream, length - 2, "JPEG segment")
+            out.account(len(body))
+            if marker == 0xE1:
+                if body.startswith(b"Exif\0"):
+                    _take_exif(body[6:], out, "JPEG APP1")
+                elif body.startswith(_XMP_NS) and out.xmp is None:
+                    raw = body[len(_XMP_NS):]
+                    out.xmp = raw.decode("utf-8", errors="replace")
+                    out.blobs["xmp"] = raw
+            elif marker == 0xEB:
+                _jumbf_segment(body, jumbf)
+            elif out.comment is None:
+                out.comment = decode_text(body.rstrip(b"\0"))
+                out.blobs["COM"] = body
+        pos = end
+    if jumbf:
+        # One manifest store per box instance; C2PA uses a single one.
+        parts = jumbf[min(jumbf)]
+        out.jumbf = b"".join(parts)
+        out.blobs["c2pa"] = out.jumbf
+
+
+def _jumbf_segment(body: bytes, store: dict[int, list[bytes]]) -> None:
+    # JPEG XT APP11: "JP", box instance (2), packet sequence (4), then the
+    # JUMBF box; continuation packets repeat the 8-byte box header.
+    if len(body) < 16 or body[:2] != b"JP":
+        return
+    instance, sequence = struct.unpack(">HI", body[2:8])
+    box = body[8:]
+    parts = store.setdefault(instance, [])
+    if sequence <= 1 or not parts:
+        parts.append(box)
+    else:
+        lbox = struct.unpack(">I", box[:4])[0]
+        parts.append(box[16:] if lbox == 1 else box[8:])
+
+
+# --- WebP ------------------------------------------------------------------
+
+def _walk_webp(stream: BinaryIO, size: int, out: Extracted) -> None:
+    stream.seek(4)
+    (riff_size,) = struct.unpack("<I", _read(stream, 4, "RIFF header"))
+    limit = min(size, 8 + riff_size)
+    pos = 12
+    for _ in range(MAX_PARTS):
+        if pos + 8 > limit:
+            if pos < limit or limit < 8 + riff_size:
+                raise _Truncated("WebP RIFF chunk list")
+            return
+        stream.seek(pos)
+        fourcc, length = struct.unpack("<4sI", _read(stream, 8, "WebP chunk header"))
+        end = pos + 8 + length
+        if end > size:
+            raise _Truncated(f"WebP {fourcc.decode('latin-1')} chunk")
+        if fourcc == b"VP8X" and length >= 10:
+            body = _read(stream, 10, "WebP VP8X")
+            out.width = 1 + int.from_bytes(body[4:7], "little")
+            out.height = 1 + int.from_bytes(body[7:10], "little")
+        elif fourcc == b"VP8 " and length >= 10 and out.width is None:
+            body = _read(stream, 10, "WebP VP8")
+            if body[3:6] == b"\x9d\x01\x2a":
+                w, h = struct.unpack("<HH", body[6:10])
+                out.width, out.height = w & 0x3FFF, h & 0x3FFF
+        elif fourcc == b"VP8L" and length >= 5 and out.width is None:
+            body = _read(stream, 5, "WebP VP8L")
+            if body[0] == 0x2F:
+                bits = int.from_bytes(body[1:5], "little")
+                out.width = (bits & 0x3FFF) + 1
+                out.height = ((bits >> 14) & 0x3FFF) + 1
+        elif fourcc in (b"EXIF", b"XMP "):
+            if length > MAX_CHUNK:
+                raise LimitExceeded(f"WebP {fourcc.decode('latin-1')} chunk of {length} bytes "
+                                    f"is over the {MAX_CHUNK} byte limit")
+            out.account(length)
+            body = _read(stream, length, "WebP chunk")
+            if fourcc == b"EXIF":
+                _take_exif(body, out, "WebP EXIF")
+            elif out.xmp is None:
+                out.xmp = body.decode("utf-8", errors="replace")
+                out.blobs["xmp"] = body
+        pos = end + (length & 1)
+    raise LimitExceeded(f"WebP has more than {MAX_PARTS} chunks")
+
+
+# --- GIF -------------------------------------------------------------------
+
+def _walk_gif(stream: BinaryIO, size: int, out: Extracted) -> None:
+    stream.seek(6)
+    width, height, flags = struct.unpack("<HHB", _read(stream, 5, "GIF screen descriptor"))
+    out.width, out.height = width, height
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    comments: list[bytes] = []
+    for _ in range(MAX_PARTS):
+        stream.seek(pos)
+        kind = _read(stream, 1, "GIF block")[0]
+        if kind == 0x3B:
+            break
+        if kind == 0x21:
+            label = _read(stream, 1, "GIF extension")[0]
+            pos, data = _gif_subblocks(stream, pos + 2, keep=label == 0xFE, out=out)
+            if label == 0xFE:
+                comments.append(data)
+        elif kind == 0x2C:
+            desc = _read(stream, 9, "GIF image descriptor")
+            pos += 10
+            if desc[8] & 0x80:
+                pos += 3 << ((desc[8] & 7) + 1)
+            pos, _ = _gif_subblocks(stream, pos + 1, keep=False, out=out)
+        else:
+            raise _Truncated(f"GIF block expected at offset {pos}")
+    else:
+        raise LimitExceeded(f"GIF has more than {MAX_PARTS} blocks")
+    if comments:
+        out.comment = decode_text(comments[0])
+        out.blobs["COM"] = comments[0]
+
+
+def _gif_subblocks(stream: BinaryIO, pos: int, *, keep: bool, out: Extracted) -> tuple[int, bytes]:
+    chunks: list[bytes] = []
+    for _ in range(MAX_PARTS):
+        stream.seek(pos)
+        n = _read(stream, 1, "GIF sub-block")[0]
+        pos += 1
+        if n == 0:
+            return pos, b"".join(chunks)
+        if keep:
+            out.account(n)
+            chunks.append(_read(stream, n, "GIF sub-block"))
+        pos += n
+    raise LimitExceeded(f"GIF extension has more than {MAX_PARTS} sub-blocks")

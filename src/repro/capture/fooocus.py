@@ -1,0 +1,91 @@
+"""Fooocus: ``parameters`` JSON (scheme ``fooocus``) or A1111 text (scheme ``a1111``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from repro.capture import jsonsafe
+from repro.capture.a1111 import parse_a1111
+from repro.capture.common import clean_hash, put, rate_flat, to_float, to_int
+from repro.capture.types import Generation, ModelRef
+from repro.errors import InputError
+
+_RESOLUTION_RE = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+#: Keys that only Fooocus JSON carries; any of them marks a parameters dict as Fooocus.
+MARKERS = frozenset({"base_model", "base_model_hash", "full_prompt", "metadata_scheme",
+                     "performance", "prompt_expansion", "adm_guidance"})
+
+_USED = {"prompt", "negative_prompt", "seed", "steps", "guidance_scale", "sampler", "scheduler",
+         "resolution", "clip_skip", "base_model", "base_model_hash", "refiner_model",
+         "refiner_model_hash", "loras", "vae", "version"}
+
+
+def looks_like_fooocus(data: dict[str, Any]) -> bool:
+    """True for a parameters dict Fooocus wrote."""
+    version = data.get("version")
+    return bool(MARKERS & data.keys()) or (isinstance(version, str)
+                                          and version.startswith("Fooocus"))
+
+
+def parse_fooocus(text: str, scheme: str | None = None) -> Generation:
+    """Normalise Fooocus metadata; ``scheme`` is ``fooocus_scheme``/MakerNote when known."""
+    stripped = text.lstrip()
+    if scheme == "a1111" or not stripped.startswith("{"):
+        gen = parse_a1111(text)
+        version = gen.params.get("extra", {}).get("Version")
+        gen.tool = "fooocus"
+        gen.tool_version = _version(version)
+        return gen
+    data = jsonsafe.loads(text, what="Fooocus parameters")
+    if not isinstance(data, dict):
+        raise InputError("Fooocus parameters are not a JSON object")
+    return fooocus_from_dict(data)
+
+
+def _version(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.removeprefix("Fooocus ").strip() or None
+
+
+def fooocus_from_dict(data: dict[str, Any]) -> Generation:
+    """Normalise a Fooocus ``fooocus``-scheme parameters dict."""
+    gen = Generation(tool="fooocus", metadata="execution", tool_version=_version(data.get("version")))
+    p = gen.params
+    for key in ("prompt", "negative_prompt", "sampler", "scheduler"):
+        if isinstance(data.get(key), str):
+            p[key] = data[key]
+    put(p, "seed", to_int(data.get("seed")))
+    put(p, "steps", to_int(data.get("steps")))
+    put(p, "cfg", to_float(data.get("guidance_scale")))
+    put(p, "clip_skip", to_int(data.get("clip_skip")))
+    resolution = data.get("resolution")
+    if isinstance(resolution, str) and (m := _RESOLUTION_RE.fullmatch(resolution.strip())):
+        p["width"], p["height"] = int(m[1]), int(m[2])
+    extra = {k: v for k, v in data.items() if k not in _USED}
+    if extra:
+        p["extra"] = extra
+    for role, name_key, hash_key in (("checkpoint", "base_model", "base_model_hash"),
+                                     ("checkpoint", "refiner_model", "refiner_model_hash")):
+        name = data.get(name_key)
+        if not isinstance(name, str) or name in ("", "None"):
+            continue
+        ref = ModelRef(role=role, name=name)
+        digest = clean_hash(data.get(hash_key))
+        if digest:
+            ref.hashes["sha256"] = digest  # Fooocus: first 10 hex of the whole-file SHA-256
+        gen.models.append(ref)
+    vae = data.get("vae")
+    if isinstance(vae, str) and vae and not vae.startswith("Default"):
+        gen.models.append(ModelRef(role="vae", name=vae))
+    for item in data.get("loras") or []:
+        if isinstance(item, list | tuple) and item and isinstance(item[0], str):
+            ref = ModelRef(role="lora", name=item[0],
+                           strength=to_float(item[1]) if len(item) > 1 else None)
+            digest = clean_hash(item[2]) if len(item) > 2 else None
+            if digest:
+                ref.hashes["sha256"] = digest
+            gen.models.append(ref)
+    rate_flat(gen)
+    return gen

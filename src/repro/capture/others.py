@@ -1,0 +1,175 @@
+"""Easy Diffusion, Draw Things, Midjourney-style text and C2PA provenance."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from repro.capture import c2pa, jsonsafe
+from repro.capture.a1111 import split_infotext
+from repro.capture.common import put, rate_flat, to_float, to_int
+from repro.capture.types import Generation, ModelRef
+from repro.capture.xmp import xmp_field
+from repro.errors import InputError
+
+# --- Easy Diffusion ----------------------------------------------------------
+
+#: Easy Diffusion field -> (canonical name, converter); snake_case and Title-case variants.
+_ED_FIELDS: dict[str, tuple[str, Any]] = {
+    "prompt": ("prompt", str), "Prompt": ("prompt", str),
+    "negative_prompt": ("negative_prompt", str), "Negative Prompt": ("negative_prompt", str),
+    "seed": ("seed", to_int), "Seed": ("seed", to_int),
+    "num_inference_steps": ("steps", to_int), "Steps": ("steps", to_int),
+    "guidance_scale": ("cfg", to_float), "Guidance Scale": ("cfg", to_float),
+    "sampler_name": ("sampler", str), "Sampler": ("sampler", str),
+    "width": ("width", to_int), "Width": ("width", to_int),
+    "height": ("height", to_int), "Height": ("height", to_int),
+    "clip_skip": ("clip_skip", to_int), "Clip Skip": ("clip_skip", to_int),
+    "prompt_strength": ("denoise", to_float), "Prompt Strength": ("denoise", to_float),
+}
+_ED_MODELS = {
+    "use_stable_diffusion_model": "checkpoint", "Stable Diffusion model": "checkpoint",
+    "use_vae_model": "vae", "VAE model": "vae",
+    "use_lora_model": "lora", "LoRA model": "lora",
+    "use_hypernetwork_model": "hypernetwork", "Hypernetwork model": "hypernetwork",
+}
+#: Keys that mark a set of fields as Easy Diffusion's.
+ED_MARKERS = frozenset({"use_stable_diffusion_model", "Stable Diffusion model",
+                        "num_inference_steps", "sampler_name", "guidance_scale"})
+
+
+def looks_like_easydiffusion(fields: dict[str, Any]) -> bool:
+    """True when the fields carry Easy Diffusion's keys."""
+    return bool(ED_MARKERS & fields.keys())
+
+
+def parse_easydiffusion(fields: dict[str, Any]) -> Generation:
+    """Normalise Easy Diffusion fields (PNG text per field or one JSON object)."""
+    gen = Generation(tool="unknown", metadata="execution")
+    extra: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in _ED_MODELS:
+            if isinstance(value, str) and value and value.lower() != "none":
+                strength = None
+                if _ED_MODELS[key] == "lora":
+                    strength = to_float(fields.get("lora_alpha", fields.get("LoRA Strength")))
+                gen.models.append(ModelRef(role=_ED_MODELS[key], name=value, strength=strength))
+            continue
+        known = _ED_FIELDS.get(key)
+        converted = known[1](value) if known and isinstance(value, str | int | float) else None
+        if known is not None and converted is not None:
+            gen.params[known[0]] = converted
+        else:
+            extra[key] = value
+    extra["generator"] = "Easy Diffusion"
+    gen.params["extra"] = extra
+    rate_flat(gen)
+    return gen
+
+
+# --- Draw Things ------------------------------------------------------------
+
+def is_drawthings(xmp: str) -> bool:
+    """True for an XMP packet whose CreatorTool is Draw Things."""
+    tool = xmp_field(xmp, "xmp:CreatorTool")
+    return bool(tool and "draw things" in tool.lower())
+
+
+def parse_drawthings(xmp: str) -> Generation:
+    """Draw Things: JSON in the XMP ``exif:UserComment``, else the ``dc:description`` text."""
+    gen = Generation(tool="drawthings", metadata="execution")
+    raw = xmp_field(xmp, "exif:UserComment")
+    data: Any = None
+    if raw and raw.lstrip().startswith("{"):
+        data = jsonsafe.loads(raw, what="Draw Things UserComment")
+    if isinstance(data, dict):
+        p = gen.params
+        for key, name in (("c", "prompt"), ("uc", "negative_prompt"), ("sampler", "sampler")):
+            if isinstance(data.get(key), str):
+                p[name] = data[key]
+        put(p, "seed", to_int(data.get("seed")))
+        put(p, "steps", to_int(data.get("steps")))
+        put(p, "cfg", to_float(data.get("scale")))
+        put(p, "denoise", to_float(data.get("strength")))
+        size = data.get("size")
+        if isinstance(size, str) and (m := re.fullmatch(r"(\d+)x(\d+)", size.strip())):
+            p["width"], p["height"] = int(m[1]), int(m[2])
+        used = {"c", "uc", "sampler", "seed", "steps", "scale", "strength", "size", "model", "lora"}
+        extra = {k: v for k, v in data.items() if k not in used}
+        if extra:
+            p["extra"] = extra
+        if isinstance(data.get("model"), str):
+            gen.models.append(ModelRef(role="checkpoint", name=data["model"]))
+        for lora in data.get("lora") or []:
+            if isinstance(lora, dict) and isinstance(lora.get("model", lora.get("file")), str):
+                gen.models.append(ModelRef(role="lora", name=lora.get("model", lora.get("file")),
+                                           strength=to_float(lora.get("weight"))))
+    else:
+        description = xmp_field(xmp, "dc:description")
+        if not description:
+            raise InputError("Draw Things XMP has neither UserComment JSON nor a description")
+        _drawthings_text(gen, description)
+    version = xmp_field(xmp, "xmp:CreatorTool") or ""
+    gen.tool_version = version.replace("Draw Things", "").strip() or None
+    rate_flat(gen)
+    return gen
+
+
+def _drawthings_text(gen: Generation, text: str) -> None:
+    # Draw Things writes no newline before "Steps:", so split there.
+    at = text.find("Steps:")
+    head, tail = (text[:at], text[at:]) if at >= 0 else (text, "")
+    info = split_infotext(head.rstrip() + "\n" + tail) if tail else split_infotext(head)
+    gen.params["prompt"] = info.prompt
+    put(gen.params, "negative_prompt", info.negative_prompt)
+    pairs = dict(info.pairs)
+    for key, name, convert in (("Seed", "seed", to_int), ("Steps", "steps", to_int),
+                               ("Guidance Scale", "cfg", to_float), ("Sampler", "sampler", str),
+                               ("Strength", "denoise", to_float)):
+        if key in pairs:
+            value = convert(pairs.pop(key))
+            put(gen.params, name, value)
+    size = pairs.pop("Size", None)
+    if isinstance(size, str) and (m := re.fullmatch(r"(\d+)x(\d+)", size)):
+        gen.params["width"], gen.params["height"] = int(m[1]), int(m[2])
+    if isinstance(pairs.get("Model"), str):
+        gen.models.append(ModelRef(role="checkpoint", name=pairs["Model"]))
+    if pairs:
+        gen.params["extra"] = pairs
+
+
+# --- Midjourney -------------------------------------------------------------
+
+_MJ_FLAG_RE = re.compile(r"(?:^|\s)--(v|ar|niji|style|stylize|s|chaos|c|q|quality|seed|weird)"
+                         r"(?:\s+([^\s-][^\s]*))?")
+
+
+def looks_like_midjourney(text: str) -> bool:
+    """True for description text carrying Midjourney parameters (``--v``, ``--ar``, ``--niji``)."""
+    return bool(re.search(r"(?:^|\s)--(?:v|ar|niji)(?:\s|$)", text))
+
+
+def parse_midjourney(text: str) -> Generation:
+    """Midjourney-style description: the prompt and flags as provenance, never reproducible."""
+    gen = Generation(tool="midjourney", metadata="provenance-only", level="none")
+    gen.params["prompt"] = text.strip()
+    flags = {m[0]: m[1] or True for m in _MJ_FLAG_RE.findall(text)}
+    if flags:
+        gen.params["extra"] = {"flags": flags}
+    gen.reasons.append("Midjourney is a closed service: its model and sampling cannot be "
+                       "re-run, the text only records the prompt")
+    return gen
+
+
+# --- C2PA -------------------------------------------------------------------
+
+def parse_c2pa(jumbf: bytes) -> Generation:
+    """C2PA manifest: provenance facts only, level none."""
+    facts = c2pa.provenance(jumbf)
+    gen = Generation(tool=c2pa.tool_of(facts), metadata="provenance-only", level="none")
+    gen.provenance["c2pa"] = {k: facts[k] for k in ("claim_generator", "actions",
+                                                    "digital_source_type", "manifest")}
+    generator = facts.get("claim_generator") or "an unnamed generator"
+    gen.reasons.append(f"only a C2PA provenance manifest is present (claim generator: "
+                       f"{generator}); it records who made the image, not how")
+    return gen

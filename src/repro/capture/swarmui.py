@@ -1,0 +1,89 @@
+"""SwarmUI: ``{"sui_image_params": {...}, "sui_extra_data": {...}, "sui_models": [...]}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from repro.capture.common import clean_hash, find_model, rate_flat, stem, to_float, to_int
+from repro.capture.types import Generation, ModelRef
+from repro.errors import InputError
+
+_CANONICAL: dict[str, tuple[str, Any]] = {
+    "prompt": ("prompt", str),
+    "negativeprompt": ("negative_prompt", str),
+    "seed": ("seed", to_int),
+    "steps": ("steps", to_int),
+    "cfgscale": ("cfg", to_float),
+    "width": ("width", to_int),
+    "height": ("height", to_int),
+    "sampler": ("sampler", str),
+    "scheduler": ("scheduler", str),
+    "clipstopatlayer": ("clip_skip", to_int),
+    "initimagecreativity": ("denoise", to_float),
+}
+_MODEL_KEYS = {"model", "vae", "loras", "loraweights", "swarm_version"}
+
+
+def swarm_from_dict(data: dict[str, Any]) -> Generation:
+    """Normalise a SwarmUI metadata dict (values may be strings, e.g. ``"1.0"``)."""
+    params = data.get("sui_image_params")
+    if not isinstance(params, dict):
+        raise InputError("SwarmUI metadata has no sui_image_params object")
+    gen = Generation(tool="swarmui", metadata="execution")
+    version = params.get("swarm_version")
+    gen.tool_version = str(version) if version is not None else None
+    extra: dict[str, Any] = {}
+    for key, value in params.items():
+        known = _CANONICAL.get(key)
+        if known is not None:
+            converted = known[1](value) if isinstance(value, str | int | float) else None
+            if converted is not None:
+                gen.params[known[0]] = converted
+                continue
+        if key not in _MODEL_KEYS:
+            extra[key] = value
+    if isinstance(data.get("sui_extra_data"), dict):
+        extra["sui_extra_data"] = data["sui_extra_data"]
+    if extra:
+        gen.params["extra"] = extra
+    model = params.get("model")
+    if isinstance(model, str) and model:
+        gen.models.append(ModelRef(role="checkpoint", name=model))
+    vae = params.get("vae")
+    if isinstance(vae, str) and vae and vae.lower() not in ("none", "automatic"):
+        gen.models.append(ModelRef(role="vae", name=vae))
+    loras = params.get("loras")
+    weights = params.get("loraweights")
+    if isinstance(loras, str):
+        loras = [s.strip() for s in loras.split(",") if s.strip()]
+    if isinstance(weights, str):
+        weights = [s.strip() for s in weights.split(",")]
+    if isinstance(loras, list):
+        for i, name in enumerate(loras):
+            if isinstance(name, str):
+                weight = weights[i] if isinstance(weights, list) and i < len(weights) else None
+                gen.models.append(ModelRef(role="lora", name=name, strength=to_float(weight)))
+    _merge_hashes(gen, data.get("sui_models"))
+    rate_flat(gen)
+    return gen
+
+
+def _merge_hashes(gen: Generation, entries: Any) -> None:
+    # sui_models[].hash is the tensor-data SHA-256 ("0x" + 64 hex) of the file.
+    if not isinstance(entries, list):
+        return
+    roles = {"model": "checkpoint", "loras": "lora", "vae": "vae"}
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        digest = clean_hash(entry.get("hash"))
+        role = roles.get(str(entry.get("param")), "other")
+        ref = find_model(gen.models, role, entry["name"])
+        if ref is None and role == "checkpoint":
+            ref = next((m for m in gen.models if m.role == "checkpoint"
+                        and stem(m.name or "") == stem(entry["name"])), None)
+        if ref is None:
+            ref = ModelRef(role=role, name=entry["name"])
+            gen.models.append(ref)
+        if digest:
+            ref.hashes.setdefault("tensor_sha256", digest)
