@@ -475,7 +475,7 @@ def verify(state: State, target: str | None, as_json: bool) -> None:
             for reason in r.reasons:
                 click.echo(f"  - {reason}")
     if not all(r.ready for r in results):
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()
@@ -618,7 +618,7 @@ def fsck(state: State, repair: bool, rebuild_index: bool, as_json: bool) -> None
             click.echo("no problems found")
     serious = [p for p in problems if p.kind != "tmp"]
     if serious and not repair:
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()
@@ -644,6 +644,51 @@ def gc(state: State, dry_run: bool, grace_days: float | None, as_json: bool) -> 
     click.echo(f"{verb} {result.removed} object(s), {result.bytes} bytes")
 
 
+# -- demo ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.pass_obj
+def demo(state: State, directory: Path | None) -> None:
+    """Run the story repro exists for, in a scratch folder, printing each command.
+
+    Images carrying real ComfyUI and AUTOMATIC1111 metadata and small model
+    files are generated; a checkpoint is then updated under the same name and a
+    LoRA renamed; verify explains, checkout restores, diff compares.
+
+    \b
+    Example:
+      repro demo /tmp/repro-demo
+    """
+    import tempfile
+
+    from repro.demo import Action, Command, Note, story
+
+    if directory is None:
+        root = Path(tempfile.mkdtemp(prefix="repro-demo-"))
+    else:
+        root = (state.cwd / directory).resolve()
+        if root.exists() and any(root.iterdir()):
+            raise ReproError(f"{root} is not empty", hint="give a new or empty folder")
+        root.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for step in story(root):
+        if isinstance(step, Note):
+            click.secho(f"\n# {step.text}", fg="cyan")
+        elif isinstance(step, Action):
+            click.secho(f"$ {step.text}", fg="green")
+            step.run()
+        elif isinstance(step, Command):
+            click.secho(f"$ repro {' '.join(step.args)}", fg="green")
+            code = main(["-C", str(root), *step.args])
+            if (code != 0) != step.expect_failure:
+                failures.append(f"repro {' '.join(step.args)} exited {code}")
+    if failures:
+        raise ReproError("the demo did not go as scripted: " + "; ".join(failures))
+    click.secho(f"\nThe demo project is in {root}", bold=True)
+
+
 # -- entry point ----------------------------------------------------------------------
 
 
@@ -651,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the CLI and turn errors into exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="repro", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="repro", standalone_mode=False)
     except ReproError as exc:
         if debug:
             raise
@@ -683,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with --debug for the traceback, and report it", err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

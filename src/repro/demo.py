@@ -138,3 +138,106 @@ def set_mtime(path: Path, seconds_ago: float) -> None:
 
     t = time.time() - seconds_ago
     os.utime(path, (t, t))
+
+
+# -- the scripted story ----------------------------------------------------------
+
+from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass
+class Note:
+    text: str
+
+
+@dataclass
+class Action:
+    text: str
+    run: Callable[[], None]
+
+
+@dataclass
+class Command:
+    args: list[str]
+    expect_failure: bool = False
+
+
+Step = Note | Action | Command
+
+CKPT = "dreamshaper_8.safetensors"
+LORA = "client_style.safetensors"
+PROMPT = "portrait of a lighthouse keeper, oil painting, (warm light:1.2)"
+
+
+def story(root: Path) -> Iterator[Step]:
+    """The seed story of repro, as steps a CLI can print and run."""
+    models = root / "models"
+    ckpt = models / "checkpoints" / CKPT
+    lora = models / "loras" / LORA
+    out = root / "outputs"
+
+    def make_models() -> None:
+        write_safetensors(ckpt, model_bytes(1, 3 * 1024 * 1024),
+                          metadata={"modelspec.title": "DreamShaper 8"})
+        write_safetensors(lora, model_bytes(2, 512 * 1024),
+                          metadata={"ss_output_name": "client_style"})
+        for p in (ckpt, lora):
+            set_mtime(p, 21 * 86400)
+
+    def generate_first() -> None:
+        from repro.models.hashes import compute_hashes
+
+        for n, (seed, strength) in enumerate([(1234, 0.8), (5678, 0.6)], 1):
+            graph = comfy_graph(ckpt=CKPT, lora=LORA, lora_strength=strength, seed=seed,
+                                prompt=PROMPT)
+            write_comfy_png(out / f"ComfyUI_{n:05}_.png", graph, pixel_seed=seed)
+        hashes = compute_hashes(ckpt, {"sha256"})
+        lora_hashes = compute_hashes(lora, {"tensor_sha256"})
+        text = a1111_parameters(prompt="a lighthouse at dusk, watercolor", negative="text",
+                                seed=42, model="dreamshaper_8", model_hash=hashes["sha256"][:10],
+                                lora="client_style", lora_hash=lora_hashes["tensor_sha256"][:12])
+        write_a1111_png(out / "a1111" / "00001-42.png", text, pixel_seed=42)
+        for p in out.rglob("*.png"):
+            set_mtime(p, 20 * 86400)
+
+    def update_checkpoint() -> None:
+        write_safetensors(ckpt, model_bytes(3, 3 * 1024 * 1024),
+                          metadata={"modelspec.title": "DreamShaper 8 (updated)"})
+
+    def rename_lora() -> None:
+        lora.rename(lora.with_name("client_style_v1.safetensors"))
+
+    def generate_again() -> None:
+        graph = comfy_graph(ckpt=CKPT, lora="client_style_v1.safetensors", lora_strength=0.8,
+                            seed=999, prompt=PROMPT.replace("oil painting", "oil painting, storm"))
+        write_comfy_png(out / "ComfyUI_00003_.png", graph, pixel_seed=999)
+
+    yield Note(f"A project in {root}: a checkpoint and a LoRA, and three weeks ago, "
+               "two ComfyUI images and one AUTOMATIC1111 image made with them.")
+    yield Action(f"make models/checkpoints/{CKPT} and models/loras/{LORA}", make_models)
+    yield Action("generate outputs/ComfyUI_00001_.png (seed 1234, LoRA 0.8), "
+                 "ComfyUI_00002_.png (seed 5678, LoRA 0.6), a1111/00001-42.png", generate_first)
+    yield Command(["init"])
+    yield Command(["add", "outputs"])
+    yield Command(["log", "-n", "3"])
+    yield Note("Today: the checkpoint was updated under the same name, and a folder "
+               "clean-up renamed the LoRA.")
+    yield Action(f"overwrite models/checkpoints/{CKPT} with a new version", update_checkpoint)
+    yield Action(f"mv models/loras/{LORA} models/loras/client_style_v1.safetensors", rename_lora)
+    yield Action("generate outputs/ComfyUI_00003_.png with today's files (seed 999)",
+                 generate_again)
+    yield Command(["add", "outputs/ComfyUI_00003_.png"])
+    yield Note("Can the first image still be made? verify explains both changes.")
+    yield Command(["verify", "outputs/ComfyUI_00001_.png"], expect_failure=True)
+    yield Note("checkout refuses to overwrite the new checkpoint without --force ...")
+    yield Command(["checkout", "outputs/ComfyUI_00001_.png"], expect_failure=True)
+    yield Note("... and with --force it stores the new version first, so nothing is lost.")
+    yield Command(["checkout", "outputs/ComfyUI_00001_.png", "--force"])
+    yield Command(["verify", "outputs/ComfyUI_00001_.png"])
+    yield Note("What differs between two images made the same day?")
+    yield Command(["diff", "outputs/ComfyUI_00001_.png", "outputs/ComfyUI_00002_.png"])
+    yield Note("And between three weeks ago and today?")
+    yield Command(["diff", "outputs/ComfyUI_00001_.png", "outputs/ComfyUI_00003_.png"])
+    yield Command(["inspect", "outputs/a1111/00001-42.png"])
+    yield Command(["models"])

@@ -1,0 +1,57 @@
+"""Terse builders shared by the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from repro.cli import main
+from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, write_safetensors
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Any:
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    return orjson.loads(out)
+
+
+def repro_subprocess(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real ``repro`` console script in a subprocess."""
+    exe = Path(sys.executable).with_name("repro")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
+    return subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def make_project(root: Path, *, ckpt_seed: int = 1, lora_seed: int = 2) -> dict[str, Path]:
+    """A project with a checkpoint and a LoRA under models/, dated in the past."""
+    ckpt = write_safetensors(root / "models/checkpoints/base.safetensors",
+                             model_bytes(ckpt_seed, 300_000))
+    lora = write_safetensors(root / "models/loras/style.safetensors", model_bytes(lora_seed, 50_000))
+    for p in (ckpt, lora):
+        set_mtime(p, 7200)
+    return {"ckpt": ckpt, "lora": lora}
+
+
+def make_output(root: Path, name: str, *, seed: int, strength: float = 0.8,
+                prompt: str = "a red fox in snow", lora: str | None = "style.safetensors",
+                ckpt: str = "base.safetensors", **kw: Any) -> Path:
+    graph = comfy_graph(ckpt=ckpt, lora=lora, lora_strength=strength, seed=seed,
+                        prompt=prompt, **kw)
+    path = write_comfy_png(root / "outputs" / name, graph, pixel_seed=seed)
+    set_mtime(path, 3600)
+    return path
