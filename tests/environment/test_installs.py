@@ -199,3 +199,18 @@ def test_invokeai_install(tmp_path: Path) -> None:
     assert info["model_roots"] == [str(root / "models")]
     assert invokeai_install(tmp_path / "none") == {
         "tool": "invokeai", "root": str(tmp_path / "none"), "has_config": False, "model_roots": []}
+
+
+def test_extra_model_paths_home_vars_windows_and_missing(tmp_path: Path) -> None:
+    yaml = tmp_path / "extra_model_paths.yaml"
+    yaml.write_text("mine:\n  base_path: ~/sd\n  loras: lora\nvars:\n  base_path: $MODELS\n"
+                    "  vae: vae\nwin:\n  base_path: D:\\AI\\webui\n  checkpoints: models\n")
+    home = tmp_path / "home"
+    result = resolve_extra_model_paths(yaml, home=home)
+    assert result["folders"]["loras"] == [str(home / "sd" / "lora")]
+    # Environment variables are not read by library code: kept as written, with a warning.
+    assert any("$MODELS" in w for w in result["warnings"])
+    sections, _ = parse_extra_model_paths(yaml.read_text())
+    assert sections["win"]["base_path"] == "D:\\AI\\webui"
+    missing = resolve_extra_model_paths(tmp_path / "nope.yaml")
+    assert missing["folders"] == {} and missing["warnings"] == ["cannot be read"]
