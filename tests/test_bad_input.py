@@ -1,0 +1,120 @@
+"""Bad input gets one clear line and a non-zero exit; the store is never changed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.helpers import make_output, make_project, repro_subprocess, run
+
+
+def store_state(root: Path) -> list[tuple[str, int]]:
+    objects = root / ".repro" / "objects"
+    return sorted((str(p.relative_to(objects)), p.stat().st_size)
+                  for p in objects.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    make_project(root)
+    run(capsys, "-C", root, "init")
+    return root
+
+
+def one_error_line(err: str) -> None:
+    lines = [line for line in err.splitlines() if line]
+    assert lines and lines[0].startswith("error: "), err
+    assert all(line.startswith(("error: ", "hint: ", "skipped ")) for line in lines), err
+    assert "Traceback" not in err
+
+
+def bad_files(root: Path) -> dict[str, Path]:
+    folder = root / "bad"
+    folder.mkdir()
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    good = make_output(root, "good.png", seed=3)
+    truncated = folder / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    plain = folder / "plain.jpg"
+    Image.new("RGB", (16, 16), "red").save(plain, "JPEG")
+    good.unlink()
+    return {"empty": empty, "truncated": truncated, "plain": plain}
+
+
+@pytest.mark.parametrize("which", ["empty", "truncated", "plain"])
+def test_add_refuses_and_leaves_the_store_unchanged(project: Path, which: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = bad_files(project)[which]
+    before = store_state(project)
+    code, out, err = run(capsys, "-C", project, "add", path)
+    assert code == 4
+    one_error_line(err)
+    assert store_state(project) == before
+    assert out == ""
+
+
+@pytest.mark.parametrize("which", ["empty", "truncated"])
+def test_inspect_refuses_unreadable_files(project: Path, which: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = bad_files(project)[which]
+    code, _, err = run(capsys, "inspect", path)
+    assert code == 4
+    one_error_line(err)
+
+
+def test_inspect_of_a_jpeg_without_metadata_says_so(project: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import orjson
+
+    path = bad_files(project)["plain"]
+    code, out, _ = run(capsys, "inspect", path, "--json")
+    assert code == 0
+    [result] = orjson.loads(out)
+    assert result["tool"] is None and result["level"] == "none"
+
+
+def test_folder_of_a_thousand_non_images(project: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    folder = project / "notes"
+    folder.mkdir()
+    for n in range(1000):
+        (folder / f"note{n:04}.txt").write_text(f"note {n}\n")
+    before = store_state(project)
+    code, out, err = run(capsys, "-C", project, "add", folder)
+    assert code == 4
+    assert "nothing captured (1000 file(s) skipped)" in err
+    assert "Traceback" not in err
+    assert store_state(project) == before
+
+
+def test_real_subprocess_reports_one_line(project: Path) -> None:
+    empty = project / "zero.png"
+    empty.write_bytes(b"")
+    proc = repro_subprocess("add", empty, cwd=project)
+    assert proc.returncode == 4
+    one_error_line(proc.stderr)
+    proc = repro_subprocess("show", "no-such-thing", cwd=project)
+    assert proc.returncode == 3
+    one_error_line(proc.stderr)
+
+
+def test_missing_file_argument(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "-C", project, "add", project / "nope.png")
+    assert code != 0
+    one_error_line(err)
+
+
+def test_unreadable_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = make_output(project, "locked.png", seed=1)
+    path.chmod(0)
+    code, _, err = run(capsys, "-C", project, "add", path)
+    assert code != 0
+    one_error_line(err)
