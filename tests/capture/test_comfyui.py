@@ -240,6 +240,51 @@ def test_sampler_custom_advanced_with_basic_guider_has_no_cfg() -> None:
     assert gen.level == "full"
 
 
+def test_disable_noise_has_no_seed_and_no_complaint() -> None:
+    graph = txt2img()
+    graph["3"] = node("SamplerCustomAdvanced", noise=link(25), guider=link(22),
+                      sampler=link(16), sigmas=link(17), latent_image=link(5))
+    graph["25"] = node("DisableNoise")
+    graph["22"] = node("DualCFGGuider", cfg_conds=5.0, cfg_cond2_negative=2.0, model=link(4),
+                       cond1=link(6), cond2=link(6), negative=link(7))
+    graph["16"] = node("KSamplerSelect", sampler_name="euler")
+    graph["17"] = node("BasicScheduler", scheduler="simple", steps=8, denoise=1.0,
+                       model=link(4))
+    gen = parse_prompt_graph(graph)
+    assert "seed" not in gen.params["samplers"][0]
+    assert gen.params["prompt"] == "a red fox" and gen.params["negative_prompt"] == "blurry"
+    assert gen.level == "full"
+
+
+def test_detailer_nodes_are_sampling_stages() -> None:
+    graph = txt2img()
+    graph["40"] = node("FaceDetailer", image=link(8), model=link(4), seed=777, steps=10,
+                       cfg=6.0, sampler_name="euler", scheduler="normal", denoise=0.4,
+                       positive=link(6), negative=link(7))
+    graph["9"]["inputs"]["images"] = link(40)
+    gen = parse_prompt_graph(graph)
+    assert [s["node"] for s in gen.params["samplers"]] == ["3", "40"]
+    assert gen.params["seed"] == 777 and gen.params["denoise"] == 0.4
+
+
+def test_without_an_output_node_the_last_stage_is_used_with_a_warning() -> None:
+    graph = hires_fix()
+    del graph["9"]
+    gen = parse_prompt_graph(graph)
+    assert gen.params["seed"] == 2222
+    assert any("no output node is recognised" in w for w in gen.warnings)
+
+
+def test_long_link_chains_are_cut_off() -> None:
+    graph = txt2img(seed=link(1000))
+    for i in range(1000, 21000):
+        graph[str(i)] = node("Pass", x=link(i + 1))
+    graph["21000"] = node("PrimitiveInt", value=5)
+    gen = parse_prompt_graph(graph)
+    assert "seed" not in gen.params and gen.level == "partial"
+    assert any("follows more than" in r for r in gen.reasons)
+
+
 # --- several stages -------------------------------------------------------------------
 
 

@@ -110,6 +110,7 @@ class _Graph:
         # record uses, ties broken by node id. Nodes left over are on or behind a cycle.
         users: dict[str, list[str]] = {node_id: [] for node_id in self.nodes}
         waiting: dict[str, int] = {}
+        dangling: list[str] = []
         for node_id, node in self.nodes.items():
             sources = set()
             for name, value in node.inputs.items():
@@ -119,12 +120,15 @@ class _Graph:
                 if source in self.nodes:
                     sources.add(source)
                 else:
-                    self.reasons.append(
-                        f"node {node_id} {node.class_type}: input {name!r} links to node "
-                        f"{source}, which is not in the prompt; the graph is incomplete")
+                    dangling.append(f"node {node_id} {node.class_type} input {name!r} links "
+                                    f"to node {source}")
             waiting[node_id] = len(sources)
             for source in sources:
                 users[source].append(node_id)
+        if dangling:
+            more = f" and {len(dangling) - 3} more" if len(dangling) > 3 else ""
+            self.reasons.append(f"the prompt graph is incomplete: {'; '.join(dangling[:3])}"
+                                f"{more}, which the prompt does not contain")
         heap = [(node_id_key(n), n) for n, count in waiting.items() if count == 0]
         heapq.heapify(heap)
         order: list[str] = []
@@ -244,17 +248,20 @@ def _read_stage(g: _Graph, node_id: str) -> _Stage:
     label = f"node {node_id} {node.class_type}"
     stage = _Stage(node_id, {"node": node_id, "class_type": node.class_type})
 
-    def take(field: str, holder: _Node | None, key: str, kind: str) -> None:
+    def take(field: str, holder: _Node | None, key: str, kind: str) -> bool:
+        """Read one field; False when it is there but unreadable (reported)."""
         if holder is None or key not in holder.inputs:
-            return
+            return True
         raw = holder.inputs[key]
         value, problem = g.resolve(raw, key, kind)
         if problem is None:
             stage.values[field] = value
-        elif is_link(raw) or field == "seed":
+            return True
+        if is_link(raw) or field == "seed":
             g.reasons.append(f"{label}: {field} {problem}")
         else:
             g.warnings.append(f"{label}: {field} {problem}")
+        return False
 
     def helper(port: str) -> _Node | None:
         linked = g.source(inputs.get(port))
@@ -262,17 +269,18 @@ def _read_stage(g: _Graph, node_id: str) -> _Stage:
 
     seed_key = next((k for k in inputs if k.lower() in SEED_INPUTS), None)
     noise = helper("noise")
+    noise_disabled = noise is not None and noise.class_type == "DisableNoise"
+    seed_readable = True
     if seed_key is not None:
-        take("seed", node, seed_key, "int")
-    elif noise is not None and noise.class_type != "DisableNoise":
+        seed_readable = take("seed", node, seed_key, "int")
+    elif noise is not None and not noise_disabled:
         noise_key = next((k for k in noise.inputs if k.lower() in SEED_INPUTS), None)
-        take("seed", noise, noise_key or "noise_seed", "int")
+        seed_readable = take("seed", noise, noise_key or "noise_seed", "int")
     seed = stage.values.get("seed")
     if seed == -1:
         g.reasons.append(f"{label}: seed is -1 (random at run time) and the seed actually used "
                          "is not recorded; fix the seed in the workflow to make this reproducible")
-    elif seed is None and not any(r.startswith(f"{label}: seed ") for r in g.reasons) and not (
-            noise is not None and noise.class_type == "DisableNoise"):
+    elif seed is None and seed_readable and not noise_disabled:
         g.reasons.append(f"{label}: no seed is recorded, so the noise it drew cannot be "
                          "reproduced from the metadata")
 
@@ -292,7 +300,8 @@ def _read_stage(g: _Graph, node_id: str) -> _Stage:
     take("end", node, "end_at_step", "int")
 
     conditioning = guider.inputs if guider is not None and "positive" not in inputs else inputs
-    stage.positive = conditioning.get("positive", conditioning.get("conditioning"))
+    stage.positive = next((conditioning[k] for k in ("positive", "conditioning", "cond1")
+                           if k in conditioning), None)
     stage.negative = conditioning.get("negative")
     stage.latent = inputs.get("latent_image")
     return stage
@@ -565,6 +574,10 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
         candidates = [n for n in samplers if n in upstream]
         if candidates:
             top = stages[max(candidates, key=g.position.__getitem__)]
+    elif samplers:
+        top = stages[samplers[-1]]
+        g.warnings.append(f"no output node is recognised; params follow the last sampling "
+                          f"stage, node {top.node_id} {g.nodes[top.node_id].class_type}")
 
     params: dict[str, Any] = {}
     if top is not None:

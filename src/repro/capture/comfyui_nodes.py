@@ -168,9 +168,12 @@ def is_sampler_class(class_type: str, input_names: list[str]) -> bool:
     """True for a node that draws noise and denoises (core or custom)."""
     if class_type in KNOWN_SAMPLERS:
         return True
-    if "KSampler" not in class_type and "Sampler" not in class_type:
+    names = {name.lower() for name in input_names}
+    if not names & set(SEED_INPUTS):
         return False
-    return any(name.lower() in SEED_INPUTS for name in input_names)
+    # Detailers and tiled upscalers (FaceDetailer, UltimateSDUpscale...) sample too.
+    return ("KSampler" in class_type or "Sampler" in class_type
+            or ("steps" in names and bool(names & {"sampler_name", "sampler"})))
 
 
 def find_embeddings(text: str) -> list[tuple[str, float | None]]:
