@@ -39,7 +39,7 @@ class Config:
 
     def path(self, section: str, key: str) -> Path | None:
         value = self.values[section][key]
-        if value is None:
+        if not value:
             return None
         return (self.root / Path(value).expanduser()).resolve()
 
