@@ -142,3 +142,29 @@ def test_tags_and_describe(tmp_path: Path) -> None:
     state = git_state(repo)
     assert state is not None
     assert state["tags"] == ["a-light", "b-light", "v1.0.0"]
+
+
+def test_damaged_index_leaves_dirty_unknown(tmp_path: Path) -> None:
+    sha = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    (tmp_path / "r" / ".git" / "index").write_bytes(b"DIRC\x00\x00\x00\x02garbage")
+    state = git_state(tmp_path / "r")
+    assert state is not None and state["commit"] == sha
+    assert "dirty" not in state and state["dirty_check"] == "error"
+
+
+def test_huge_folder_costs_only_the_walk_budget(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    make_repo(repo, {"a.py": "x = 1\n", ".gitignore": "*.bin\n"})
+    big = repo / "big"
+    big.mkdir()
+    for i in range(300):
+        (big / f"{i}.bin").write_bytes(b"")
+    state = git_state(repo, max_walk=50)
+    assert state is not None and state["dirty_check"] == "truncated"
+
+
+def test_missing_index_with_commits_is_dirty(tmp_path: Path) -> None:
+    make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    (tmp_path / "r" / ".git" / "index").unlink()
+    state = git_state(tmp_path / "r")
+    assert state is not None and state["dirty"] is True

@@ -15,10 +15,20 @@ the tree is dirty is unknown: ``dirty`` is left out and ``dirty_check`` says
 from __future__ import annotations
 
 import os
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dulwich.errors import NotGitRepository
+from dulwich.errors import (
+    ApplyDeltaError,
+    ChecksumMismatch,
+    FileFormatException,
+    NoIndexPresent,
+    NotGitRepository,
+    ObjectMissing,
+    WrongObjectException,
+)
 from dulwich.ignore import IgnoreFilterManager
 from dulwich.index import get_unstaged_changes
 from dulwich.objects import Commit, ObjectID, Tag
@@ -31,6 +41,10 @@ MAX_STAT = 50_000
 MAX_WALK = 50_000
 #: Commits walked at most by ``describe`` looking for a tag.
 MAX_DESCRIBE = 2_000
+
+# What a damaged repository makes dulwich raise; the state is then partly unknown.
+_DAMAGE = (OSError, KeyError, ValueError, struct.error, FileFormatException, ChecksumMismatch,
+           ObjectMissing, ApplyDeltaError, WrongObjectException)
 
 _HEAD = Ref(b"HEAD")
 _TAGS = Ref(b"refs/tags")
@@ -100,30 +114,43 @@ def _first_untracked(repo: Repo, tracked: set[bytes], max_walk: int) -> tuple[bo
     while stack:
         rel_dir = stack.pop()
         try:
-            with os.scandir(os.path.join(root, rel_dir)) as it:
-                entries = sorted(it, key=lambda e: e.name)
+            # Iterated lazily, so a folder of a million files costs max_walk entries.
+            it = os.scandir(os.path.join(root, rel_dir))
         except OSError:
             continue
-        for entry in entries:
-            visited += 1
-            if visited > max_walk:
-                return None, visited
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if not rel_dir and entry.name == ".git":
+        with it:
+            found = _scan(it, rel_dir, tracked, ignores, stack, max_walk - visited)
+        visited += found[1]
+        if found[0] is not False:
+            return found[0], visited
+    return False, visited
+
+
+def _scan(it: Iterator[os.DirEntry[str]], rel_dir: str, tracked: set[bytes],
+          ignores: IgnoreFilterManager, stack: list[str],
+          budget: int) -> tuple[bool | None, int]:
+    """Look through one folder: (True: untracked file, None: budget spent, False), entries seen."""
+    visited = 0
+    for entry in it:
+        visited += 1
+        if visited > budget:
+            return None, visited
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        if not rel_dir and entry.name == ".git":
+            continue
+        rel_b = os.fsencode(rel)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if is_dir:
+            if rel_b in tracked:  # a submodule (gitlink entry)
                 continue
-            rel_b = os.fsencode(rel)
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
+            if ignores.may_prune_directory(rel + "/"):
                 continue
-            if is_dir:
-                if rel_b in tracked:  # a submodule (gitlink entry)
-                    continue
-                if ignores.may_prune_directory(rel + "/"):
-                    continue
-                stack.append(rel)
-            elif rel_b not in tracked and ignores.is_ignored(rel) is not True:
-                return True, visited
+            stack.append(rel)
+        elif rel_b not in tracked and ignores.is_ignored(rel) is not True:
+            return True, visited
     return False, visited
 
 
@@ -131,7 +158,7 @@ def _dirty(repo: Repo, max_stat: int, max_walk: int) -> tuple[bool | None, str]:
     """(dirty, how it was decided); dirty None when the bounds were hit first."""
     try:
         index = repo.open_index()
-    except (OSError, ValueError):
+    except NoIndexPresent:
         index = None
     tree_id = None
     try:
@@ -176,7 +203,7 @@ def git_state(
     (``tags`` lists them all when there are several). ``dirty_check`` says
     what decided ``dirty`` (``"staged"``, ``"modified"``, ``"untracked"``,
     ``"complete"``) or ``"truncated"`` when the bounds were hit first and
-    ``dirty`` is unknown. Returns None when ``path`` is not in a git work
+    ``dirty`` is unknown (``"error"`` when the repository is damaged). Returns None when ``path`` is not in a git work
     tree (with ``search_parents=False``: when ``path`` itself is not the top
     of one, so a plain folder inside another repository is not mistaken for it).
     """
@@ -188,7 +215,10 @@ def git_state(
             return None
         branch, sha = _head(repo)
         state: dict[str, Any] = {"root": os.fsdecode(repo.path), "commit": sha, "branch": branch}
-        dirty, how = _dirty(repo, max_stat, max_walk)
+        try:
+            dirty, how = _dirty(repo, max_stat, max_walk)
+        except _DAMAGE:
+            dirty, how = None, "error"
         if dirty is not None:
             state["dirty"] = dirty
         state["dirty_check"] = how
@@ -196,7 +226,10 @@ def git_state(
         if remote:
             state["remote"] = remote
         if sha is not None:
-            tags = _tags_at(repo, sha)
+            try:
+                tags = _tags_at(repo, sha)
+            except _DAMAGE:
+                tags = []
             if tags:
                 state["tag"] = tags[-1]
                 if len(tags) > 1:
@@ -225,24 +258,29 @@ def describe(
         _branch, sha = _head(repo)
         if sha is None:
             return None
-        by_commit: dict[str, list[str]] = {}
-        for ref in repo.refs.as_dict(_TAGS):
-            full = Ref(_TAGS + b"/" + ref)
-            target = repo.refs.get_peeled(full) or repo.refs[full]
-            try:
-                obj = repo[target]
-                for _ in range(10):
-                    if not isinstance(obj, Tag):
-                        break
-                    obj = repo[obj.object[1]]
-            except KeyError:
-                continue
-            by_commit.setdefault(obj.id.decode("ascii"), []).append(ref.decode("utf-8", "replace"))
-        if by_commit:
-            walker = repo.get_walker(include=[ObjectID(sha.encode("ascii"))], max_entries=max_commits)
-            for distance, entry in enumerate(walker):
-                names = by_commit.get(entry.commit.id.decode("ascii"))
-                if names:
-                    name = sorted(names)[-1]
-                    return name if distance == 0 else f"{name}-{distance}-g{sha[:7]}"
+        try:
+            by_commit: dict[str, list[str]] = {}
+            for ref in repo.refs.as_dict(_TAGS):
+                full = Ref(_TAGS + b"/" + ref)
+                target = repo.refs.get_peeled(full) or repo.refs[full]
+                try:
+                    obj = repo[target]
+                    for _ in range(10):
+                        if not isinstance(obj, Tag):
+                            break
+                        obj = repo[obj.object[1]]
+                except KeyError:
+                    continue
+                name = ref.decode("utf-8", "replace")
+                by_commit.setdefault(obj.id.decode("ascii"), []).append(name)
+            if by_commit:
+                walker = repo.get_walker(include=[ObjectID(sha.encode("ascii"))],
+                                         max_entries=max_commits)
+                for distance, entry in enumerate(walker):
+                    names = by_commit.get(entry.commit.id.decode("ascii"))
+                    if names:
+                        tag = sorted(names)[-1]
+                        return tag if distance == 0 else f"{tag}-{distance}-g{sha[:7]}"
+        except _DAMAGE:
+            pass  # a damaged tag or history: fall back to the commit prefix
         return sha[:7]
