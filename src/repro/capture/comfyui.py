@@ -352,8 +352,8 @@ def _prompt_text(g: _Graph, start: Any, which: str) -> tuple[str | None, str | N
     node_id, texts = encoders[0]
     if len(encoders) > 1:
         g.warnings.append(f"the {which} conditioning combines {len(encoders)} text encoders "
-                          f"(nodes {', '.join(n for n, _ in encoders)}); params show node "
-                          f"{node_id}'s text, params.samplers and the graph have the rest")
+                          f"(nodes {', '.join(n for n, _ in encoders)}); the {which} prompt shown is "
+                          f"node {node_id}'s text, the others are in the embedded prompt graph")
     return "\n".join(texts), node_id
 
 
