@@ -86,7 +86,7 @@ def test_folder_of_a_thousand_non_images(project: Path,
     for n in range(1000):
         (folder / f"note{n:04}.txt").write_text(f"note {n}\n")
     before = store_state(project)
-    code, out, err = run(capsys, "-C", project, "add", folder)
+    code, _out, err = run(capsys, "-C", project, "add", folder)
     assert code == 4
     assert "nothing captured (1000 file(s) skipped)" in err
     assert "Traceback" not in err

@@ -49,7 +49,7 @@ def test_unknown_config_key_is_an_error(tmp_path: Path) -> None:
     from repro.errors import UsageError
 
     (tmp_path / ".reprorc").write_text("[store]\nmoed = 'copy'\n")
-    with pytest.raises(UsageError, match="store.moed"):
+    with pytest.raises(UsageError, match=r"store\.moed"):
         load_config(tmp_path, home=tmp_path / "nohome")
 
 

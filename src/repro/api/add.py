@@ -91,6 +91,7 @@ class _Capture:
         self.resolver = Resolver(repo.config.model_roots, repo.stat_cache)
         self.environment = environment
         self.host = socket.gethostname()
+        self.user: str | None
         try:
             self.user = getpass.getuser()
         except (KeyError, OSError):
@@ -111,8 +112,7 @@ class _Capture:
         blake3 = hashing.hash_file(path)
         existing = repo.index.record_for_output(blake3)
         if existing:
-            record = repo.load_record(existing)
-            return _summary(record, path, existing=True)
+            return _summary(repo.load_record(existing), path, existing=True)
 
         levels = [gen.level]
         reasons = list(gen.reasons)

@@ -44,10 +44,7 @@ def plan_destination(repo: Repository, recorded_path: str, *, to: Path | None,
         dest = to / rel
         _check_inside(dest, to, recorded_path)
         return dest
-    if rel is None:
-        dest = Path(recorded_path)
-    else:
-        dest = repo.root / rel
+    dest = Path(recorded_path) if rel is None else repo.root / rel
     for root in roots:
         if _inside_lexically(dest, root):
             _check_inside(dest, root, recorded_path)
@@ -109,15 +106,12 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
             result.unavailable.append({**label, "blake3": blake3,
                                        "reason": "the recorded version is not in the store"})
             continue
-        if kind == "input":
-            allowed = [*roots, *repo.config.input_dirs, repo.root]
-        else:
-            allowed = roots
+        allowed = [*roots, *repo.config.input_dirs, repo.root] if kind == "input" else roots
         dest = plan_destination(repo, recorded_path, to=to, roots=allowed)
         plan.append((label, blake3, dest))
 
     # Decide everything before writing anything: conflicts stop the whole checkout.
-    writes = []
+    writes: list[tuple[dict[str, Any], str, Path, str | None]] = []
     for label, blake3, dest in plan:
         entry = {**label, "path": repo.relpath(dest), "blake3": blake3}
         if dest.is_file():
@@ -142,8 +136,8 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
         return result
     mode = repo.config.get("store", "mode")
     with repo.lock():
-        for entry, blake3, dest, now in writes:
-            if now is not None:
+        for entry, blake3, dest, displaced_now in writes:
+            if displaced_now is not None:
                 displaced = repo.store.put_file(dest, mode="copy")
                 keep_object(repo, displaced, entry["path"])
                 result.displaced.append({"path": entry["path"], "blake3": displaced})

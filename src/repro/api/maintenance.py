@@ -60,7 +60,7 @@ def referenced_objects(record: Record) -> Iterator[tuple[str, str]]:
 
 def kept_objects(repo: Repository) -> set[str]:
     """Objects kept on purpose: files ``checkout --force`` displaced, tags."""
-    keep = {rid for _, rid in repo.refs.tags()}
+    keep: set[str] = {rid for _, rid in repo.refs.tags()}
     folder = repo.dot / KEEP_DIR
     if folder.is_dir():
         for p in folder.iterdir():
@@ -77,7 +77,7 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
             yield Problem("tmp", f"leftover temp file {p.name} (a crashed write; "
                                  "removed by the next writer or gc)")
     oids = list(repo.store)
-    present = set(oids)
+    present: set[str] = set(oids)
     records: list[Record] = []
     for n, oid in enumerate(oids, 1):
         if progress:
@@ -96,10 +96,10 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
         records.append(record)
         for problem in check_record(record.data):
             yield Problem("schema", f"record {record.id}: {problem}", record.id)
-        for oid, what in referenced_objects(record):
-            if oid not in present:
-                yield Problem("missing", f"record {record.id}: {what} object {oid} is missing",
-                              oid)
+        for ref, what in referenced_objects(record):
+            if ref not in present:
+                yield Problem("missing", f"record {record.id}: {what} object {ref} is missing",
+                              ref)
         for parent in record.parents:
             if parent not in present:
                 yield Problem("missing", f"record {record.id}: parent record {parent} is missing",

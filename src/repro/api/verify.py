@@ -102,24 +102,27 @@ def model_status(repo: Repository, resolver: Resolver, model: dict[str, Any]) ->
     blake3 = model.get("blake3")
     recorded_path = model.get("path")
     in_store = bool(blake3) and blake3 in repo.store
-    base = {"role": model.get("role"), "name": model.get("name"), "blake3": blake3,
-            "in_store": in_store}
+
+    def status(name: str, path: str | None, now: str | None = None) -> ModelStatus:
+        return ModelStatus(model.get("role"), model.get("name"), blake3, name, path, in_store,
+                           now)
+
     if not blake3:
-        return ModelStatus(**base, status="missing", path=recorded_path)
+        return status("missing", recorded_path)
     path = repo.abspath(recorded_path) if recorded_path else None
     now = None
     if path is not None and path.is_file():
         now = resolver.blake3(path)
         if now == blake3:
-            return ModelStatus(**base, status="ok", path=recorded_path)
+            return status("ok", recorded_path)
         if _same_tensors(repo, blake3, path, resolver):
-            return ModelStatus(**base, status="metadata-only", path=recorded_path, now=now)
+            return status("metadata-only", recorded_path, now)
     elsewhere = resolver.find_by_content(blake3, model.get("size"))
     if elsewhere is not None:
-        return ModelStatus(**base, status="moved", path=repo.relpath(elsewhere))
+        return status("moved", repo.relpath(elsewhere))
     if now is not None:
-        return ModelStatus(**base, status="changed", path=recorded_path, now=now)
-    return ModelStatus(**base, status="missing", path=recorded_path)
+        return status("changed", recorded_path, now)
+    return status("missing", recorded_path)
 
 
 def _same_tensors(repo: Repository, blake3: str, path: Path, resolver: Resolver) -> bool:
