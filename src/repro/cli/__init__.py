@@ -689,6 +689,11 @@ def demo(state: State, directory: Path | None) -> None:
     click.secho(f"\nThe demo project is in {root}", bold=True)
 
 
+# -- commands that live in their own modules --------------------------------------------
+# Each module registers its commands on ``cli`` when imported; add one line per module.
+
+from repro.cli import _registry  # noqa: E402, F401
+
 # -- entry point ----------------------------------------------------------------------
 
 

@@ -1,0 +1,3 @@
+"""Imports the modules that add commands to the ``repro`` group (one line each)."""
+
+from __future__ import annotations
