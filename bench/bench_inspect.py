@@ -1,0 +1,65 @@
+"""Throughput of ``repro.capture.read_file`` vs Pillow's ``Image.open(f).text``.
+
+Copies the corpus PNGs to a temporary folder until there are 1,000 files,
+reads them all with both, and prints files/s for each and the ratio.
+Usage: python bench/bench_inspect.py [CORPUS_DIR] [N_FILES]
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from repro.capture import read_file
+
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+def _replicate(corpus: Path, folder: Path, count: int) -> list[Path]:
+    sources = sorted(p for p in corpus.rglob("*.png") if p.stat().st_size > 0)
+    if not sources:
+        raise SystemExit(f"no PNG files under {corpus}")
+    files = []
+    for i in range(count):
+        source = sources[i % len(sources)]
+        target = folder / f"{i:05d}_{source.name}"
+        shutil.copyfile(source, target)
+        files.append(target)
+    return files
+
+
+def _pillow(path: Path) -> None:
+    with Image.open(path) as image:
+        image.text  # noqa: B018 - the property reads every text chunk (and may decode)
+
+
+def _rate(files: list[Path], read: object) -> float:
+    assert callable(read)
+    for path in files[:20]:  # warm the page cache and imports
+        read(path)
+    start = time.perf_counter()
+    for path in files:
+        read(path)
+    return len(files) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CORPUS
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _replicate(corpus, Path(tmp), count)
+        ours = _rate(files, read_file)
+        pillow = _rate(files, _pillow)
+    print(f"files: {len(files)}")
+    print(f"repro read_file:        {ours:8.0f} files/s")
+    print(f"Pillow Image.open.text: {pillow:8.0f} files/s")
+    print(f"ratio: {ours / pillow:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
