@@ -213,7 +213,7 @@ def provenance(jumbf: bytes) -> dict[str, Any]:
     if not stores or not stores[-1].children:
         raise InputError("C2PA: no manifest store")
     manifest = stores[-1].children[-1]
-    result: dict[str, Any] = {"manifest": manifest.label}
+    result: dict[str, Any] = {"manifest": manifest.label, "claim_generator": None}
     actions: list[dict[str, Any]] = []
     for child in manifest.children:
         if child.label in ("c2pa.claim", "c2pa.claim.v2"):

@@ -167,8 +167,8 @@ def parse_c2pa(jumbf: bytes) -> Generation:
     """C2PA manifest: provenance facts only, level none."""
     facts = c2pa.provenance(jumbf)
     gen = Generation(tool=c2pa.tool_of(facts), metadata="provenance-only", level="none")
-    gen.provenance["c2pa"] = {k: facts[k] for k in ("claim_generator", "actions",
-                                                    "digital_source_type", "manifest")}
+    gen.provenance["c2pa"] = {k: facts.get(k) for k in ("claim_generator", "actions",
+                                                        "digital_source_type", "manifest")}
     generator = facts.get("claim_generator") or "an unnamed generator"
     gen.reasons.append(f"only a C2PA provenance manifest is present (claim generator: "
                        f"{generator}); it records who made the image, not how")
