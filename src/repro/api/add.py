@@ -24,6 +24,9 @@ from repro.lineage.record import SCHEMA, Record, canonical_bytes, record_id
 from repro.models.resolve import Resolved, Resolver
 from repro.objects import hashing
 
+#: Files captured per durable commit (see ``ObjectStore.batch``).
+BATCH = 256
+
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif", ".tiff")
 
 Progress = Callable[[str, int, int], None]
@@ -65,18 +68,24 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
     parent_ids = [repo.resolve_target(p).id for p in parents]
     with repo.lock():
         capture = _Capture(repo, mode=mode, environment=environment)
-        for n, path in enumerate(files, 1):
-            if progress:
-                progress("capturing", n, len(files))
-            try:
-                entry = capture.file(path, parents=parent_ids, message=message,
-                                     allow_empty=allow_empty)
-            except InputError as exc:
-                if single:
-                    raise
-                result.skipped.append({"path": str(path), "reason": str(exc)})
-                continue
-            result.records.append(entry)
+        done = 0
+        for start in range(0, len(files), BATCH):
+            # One durable commit per batch: objects, then records, then the index.
+            with repo.store.batch():
+                for path in files[start:start + BATCH]:
+                    done += 1
+                    if progress:
+                        progress("capturing", done, len(files))
+                    try:
+                        entry = capture.file(path, parents=parent_ids, message=message,
+                                             allow_empty=allow_empty)
+                    except InputError as exc:
+                        if single:
+                            raise
+                        result.skipped.append({"path": str(path), "reason": str(exc)})
+                        continue
+                    result.records.append(entry)
+            capture.flush_index()
         if tag and result.records:
             repo.refs.set_tag(tag, result.records[-1]["id"])
     return result
@@ -90,6 +99,8 @@ class _Capture:
         self.mode = mode
         self.resolver = Resolver(repo.config.model_roots, repo.stat_cache)
         self.environment = environment
+        #: records written in the current batch, not yet in the index, by output BLAKE3
+        self.pending: dict[str, Record] = {}
         self.host = socket.gethostname()
         self.user: str | None
         try:
@@ -110,6 +121,8 @@ class _Capture:
                              hint="use --allow-empty to capture it as level none")
         out_stat = path.stat()
         blake3 = hashing.hash_file(path)
+        if blake3 in self.pending:
+            return _summary(self.pending[blake3], path, existing=True)
         existing = repo.index.record_for_output(blake3)
         if existing:
             return _summary(repo.load_record(existing), path, existing=True)
@@ -154,11 +167,21 @@ class _Capture:
             "message": message or "",
         }
         data = canonical_bytes(record)
-        rid = repo.store.put_bytes(data)
+        rid = repo.store.put_bytes(data, group=1)
         assert rid == record_id(record)
         stored = Record(rid, record)
-        repo.index.add(stored)
+        self.pending[blake3] = stored
         return _summary(stored, path, existing=False)
+
+    def flush_index(self) -> None:
+        """Index the records of the batch just made durable."""
+        self.repo.index.add_many(list(self.pending.values()))
+        self.pending.clear()
+
+    def output_record(self, blake3: str) -> str | None:
+        if blake3 in self.pending:
+            return self.pending[blake3].id
+        return self.repo.index.record_for_output(blake3)
 
     def model(self, ref: ModelRef, out_stat: os.stat_result, levels: list[str],
               reasons: list[str]) -> dict[str, Any]:
@@ -247,7 +270,7 @@ class _Capture:
                     blake3 = repo.store.put_file(found, mode="copy")
                     hashes.update(sha256=sha256)
                     entry.update(path=repo.relpath(found), blake3=blake3)
-                    rid = repo.index.record_for_output(blake3)
+                    rid = self.output_record(blake3)
                     if rid:
                         parents.append(rid)
             if found is None and hashes.get("sha256"):

@@ -76,6 +76,20 @@ class Index:
 
     def add(self, record: Record, edges: Iterable[tuple[str, str, str]] = ()) -> None:
         """Index one record and its edges (child, parent, kind), in one transaction."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self._add(record, edges)
+
+    def add_many(self, records: list[Record]) -> None:
+        """Index several records in one transaction."""
+        if not records:
+            return
+        with self.conn:
+            self.conn.execute("BEGIN")
+            for record in records:
+                self._add(record, ())
+
+    def _add(self, record: Record, edges: Iterable[tuple[str, str, str]]) -> None:
         d = record.data
         out = d.get("output") or {}
         params = d.get("params") or {}
@@ -86,26 +100,24 @@ class Index:
             "seed": seed,
             "level": record.level,
         })
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.execute(
-                "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?)",
-                (record.id, out.get("blake3"), out.get("sha256"), out.get("path"),
-                 (d.get("captured") or {}).get("at"), (d.get("tool") or {}).get("name"),
-                 record.level, None if seed is None else str(seed), summary))
-            self.conn.execute("DELETE FROM record_models WHERE record = ?", (record.id,))
-            self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (record.id,))
-            self.conn.executemany(
-                "INSERT INTO record_models VALUES (?,?,?,?,?)",
-                [(record.id, m.get("blake3"), m.get("role"), m.get("name"), m.get("path"))
-                 for m in record.models])
-            self.conn.executemany(
-                "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
-                [(record.id, i.get("blake3"), (i.get("hashes") or {}).get("sha256"),
-                  i.get("role"), i.get("name")) for i in record.inputs])
-            parent_edges = [(record.id, p, "parent") for p in record.parents]
-            self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
-                                  [*parent_edges, *edges])
+        self.conn.execute(
+            "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?)",
+            (record.id, out.get("blake3"), out.get("sha256"), out.get("path"),
+             (d.get("captured") or {}).get("at"), (d.get("tool") or {}).get("name"),
+             record.level, None if seed is None else str(seed), summary))
+        self.conn.execute("DELETE FROM record_models WHERE record = ?", (record.id,))
+        self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (record.id,))
+        self.conn.executemany(
+            "INSERT INTO record_models VALUES (?,?,?,?,?)",
+            [(record.id, m.get("blake3"), m.get("role"), m.get("name"), m.get("path"))
+             for m in record.models])
+        self.conn.executemany(
+            "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
+            [(record.id, i.get("blake3"), (i.get("hashes") or {}).get("sha256"),
+              i.get("role"), i.get("name")) for i in record.inputs])
+        parent_edges = [(record.id, p, "parent") for p in record.parents]
+        self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
+                              [*parent_edges, *edges])
 
     def add_edge(self, child: str, parent: str, kind: str = "input") -> None:
         self.conn.execute("INSERT OR IGNORE INTO edges VALUES (?,?,?)", (child, parent, kind))

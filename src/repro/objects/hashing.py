@@ -48,8 +48,14 @@ def new_hasher(size_hint: int = 0, *, rotational: bool = False) -> blake3.blake3
     return blake3.blake3()
 
 
-def iter_chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[memoryview]:
-    """Read ``f`` to its end in reusable chunks (the view is valid until the next one)."""
+def iter_chunks(f: BinaryIO, size: int = CHUNK, *, size_hint: int | None = None
+                ) -> Iterator[memoryview]:
+    """Read ``f`` to its end in reusable chunks (the view is valid until the next one).
+
+    ``size_hint`` (the file's size, when known) keeps the buffer small for small files.
+    """
+    if size_hint is not None:
+        size = max(4096, min(size, size_hint + 1))
     buf = bytearray(size)
     view = memoryview(buf)
     while True:
@@ -63,7 +69,7 @@ def hash_stream(f: BinaryIO, size_hint: int = 0, progress: Progress | None = Non
                 *, rotational: bool = False) -> str:
     """BLAKE3 hex digest of everything left in ``f``."""
     h = new_hasher(size_hint, rotational=rotational)
-    for chunk in iter_chunks(f):
+    for chunk in iter_chunks(f, size_hint=size_hint or None):
         h.update(chunk)
         if progress:
             progress(len(chunk))
@@ -86,7 +92,7 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     """Copy ``src`` to ``dst`` while hashing it: one read pass. Returns (hex, bytes)."""
     h = new_hasher(size_hint, rotational=rotational)
     total = 0
-    for chunk in iter_chunks(src):
+    for chunk in iter_chunks(src, size_hint=size_hint or None):
         h.update(chunk)
         dst.write(chunk)
         total += len(chunk)

@@ -25,7 +25,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from repro.errors import ChecksumMismatch, NotFound
 from repro.objects import hashing
@@ -38,11 +38,22 @@ FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
 class ObjectStore:
-    """Loose objects in a folder; behaves like a read-only mapping of ids."""
+    """Loose objects in a folder; behaves like a read-only mapping of ids.
+
+    Inside ``with store.batch():`` new objects are written to temp files
+    without an fsync each; when the batch ends one ``syncfs`` makes them all
+    durable, then they are renamed into place (group by group, each group
+    durable before the next is renamed: records go in a later group than the
+    objects they name), then another ``syncfs``. Thousands of small objects
+    cost a few syncs instead of two fsyncs each, with the same guarantee: no
+    object under its final name is ever partial, and no record is in place
+    before the objects it names.
+    """
 
     def __init__(self, objects_dir: str | os.PathLike[str], tmp_dir: str | os.PathLike[str]):
         self.objects_dir = Path(objects_dir)
         self.tmp_dir = Path(tmp_dir)
+        self._batch: dict[str, tuple[str, int]] | None = None
 
     # -- mapping-like reading -------------------------------------------------
 
@@ -54,6 +65,8 @@ class ObjectStore:
     def __contains__(self, oid: object) -> bool:
         if not isinstance(oid, str):
             return False
+        if self._batch is not None and oid in self._batch:
+            return True
         try:
             return self.path(oid).is_file()
         except ValueError:
@@ -79,6 +92,8 @@ class ObjectStore:
             raise NotFound(f"object {oid} is not in the store") from None
 
     def open(self, oid: str) -> BinaryIO:
+        if self._batch is not None and oid in self._batch:
+            return open(self._batch[oid][0], "rb")
         try:
             return open(self.path(oid), "rb")
         except FileNotFoundError:
@@ -105,15 +120,57 @@ class ObjectStore:
 
     # -- writing --------------------------------------------------------------
 
-    def put_bytes(self, data: bytes) -> ObjectId:
+    def put_bytes(self, data: bytes, *, group: int = 0) -> ObjectId:
+        """Store bytes. ``group`` orders durability inside a batch (records: 1)."""
         oid = ObjectId(hashing.hash_bytes(data))
+        if oid in self:
+            return oid
         dest = self.path(oid)
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            with atomic_writer(dest, tmp_dir=self.tmp_dir, mode=READ_ONLY) as f:
-                f.write(data)
+        if self._batch is not None:
+            tmp = _TempObject(self.tmp_dir)
+            with tmp:
+                tmp.file.write(data)
+                tmp.defer(oid, self._batch, group)
+            return oid
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(dest, tmp_dir=self.tmp_dir, mode=READ_ONLY) as f:
+            f.write(data)
         return oid
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Defer durability of new objects to one sync at the end (see the class doc)."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = {}
+        try:
+            yield
+            self._commit_batch(self._batch)
+        except BaseException:
+            for tmp, _group in self._batch.values():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            raise
+        finally:
+            self._batch = None
+
+    def _commit_batch(self, pending: dict[str, tuple[str, int]]) -> None:
+        if not pending:
+            return
+        for group in sorted({g for _, g in pending.values()}):
+            _syncfs(self.tmp_dir)
+            for oid, (tmp, g) in pending.items():
+                if g != group:
+                    continue
+                dest = self.path(oid)
+                if dest.exists():
+                    os.unlink(tmp)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, dest)
+            _syncfs(self.objects_dir)
 
     def put_file(self, src: str | os.PathLike[str], *, mode: str = "copy",
                  progress: hashing.Progress | None = None,
@@ -144,7 +201,10 @@ class ObjectStore:
                 else:
                     oid, _ = hashing.copy_and_hash(fin, tmp.file, size, progress,
                                                    rotational=rotational)
-                tmp.commit(self.path(oid))
+                if self._batch is not None:
+                    tmp.defer(oid, self._batch, 0)
+                else:
+                    tmp.commit(self.path(oid))
         return ObjectId(oid)
 
     def _put_hardlink(self, src: Path, progress: hashing.Progress | None) -> ObjectId:
@@ -216,6 +276,17 @@ class _TempObject:
     def __enter__(self) -> _TempObject:
         return self
 
+    def defer(self, oid: str, pending: dict[str, tuple[str, int]], group: int) -> None:
+        """Leave the temp file for a batch to sync and rename later."""
+        self.file.flush()
+        self.file.close()
+        os.chmod(self.name, READ_ONLY)
+        if oid in pending:
+            os.unlink(self.name)
+        else:
+            pending[oid] = (self.name, group)
+        self.done = True
+
     def commit(self, dest: Path) -> None:
         self.file.flush()
         os.fsync(self.file.fileno())
@@ -235,6 +306,29 @@ class _TempObject:
             self.file.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.name)
+
+
+def _syncfs(folder: Path) -> None:
+    """Flush the filesystem holding ``folder`` (Linux ``syncfs``; else a full sync)."""
+    global _LIBC_SYNCFS
+    if _LIBC_SYNCFS is None:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            _LIBC_SYNCFS = libc.syncfs
+        except (OSError, AttributeError):
+            _LIBC_SYNCFS = False
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _LIBC_SYNCFS and _LIBC_SYNCFS(fd) == 0:
+            return
+        os.sync()
+    finally:
+        os.close(fd)
+
+
+_LIBC_SYNCFS: Any = None
 
 
 def _try_reflink(src_fd: int, dst_fd: int) -> bool:
