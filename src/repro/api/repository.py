@@ -97,8 +97,9 @@ class Repository:
         path = self.dot / "index.sqlite"
         fresh = not path.exists()
         conn = connect(path)
-        if fresh:
-            self._rebuild(Index(conn))
+        index = Index(conn)
+        if fresh or index.stale:  # stale: written by another index version
+            self._rebuild(index)
         return conn
 
     @cached_property

@@ -1,9 +1,17 @@
 """The lineage index: derived SQLite tables for fast look-ups.
 
 Tables: ``records`` (one row a record), ``outputs`` (output BLAKE3 ->
-record), ``record_models``, ``record_inputs`` and ``edges`` (child ->
+record), ``record_models``, ``record_inputs``, ``record_source`` (metadata
+blob ids, whether the output is an A1111 Extras result), ``record_vary``
+(variation digests, see ``lineage.variations``) and ``edges`` (child ->
 parent). Everything here can be rebuilt from the record objects, so the file
 may be deleted at any time; ``Index.rebuild`` does that.
+
+Edges found by content are derived here, in both directions, whenever a
+record is indexed: its inputs against known outputs (parents), and known
+inputs against its output (children captured before their parent). Records
+are immutable, so an edge to a parent found later lives only in the index;
+deriving it on every ``add`` makes a rebuild reproduce it whatever the order.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import orjson
 
 from repro.lineage.record import Record
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -53,7 +61,23 @@ CREATE TABLE IF NOT EXISTS edges (
     PRIMARY KEY (child, parent)
 );
 CREATE INDEX IF NOT EXISTS edges_parent ON edges(parent);
+CREATE TABLE IF NOT EXISTS record_source (
+    record TEXT PRIMARY KEY, parameters TEXT, derived INTEGER NOT NULL DEFAULT 0,
+    pixels_md5 TEXT
+);
+CREATE INDEX IF NOT EXISTS record_source_parameters ON record_source(parameters);
+CREATE INDEX IF NOT EXISTS record_source_pixels ON record_source(pixels_md5);
+CREATE TABLE IF NOT EXISTS record_vary (
+    record TEXT PRIMARY KEY, family TEXT NOT NULL, core TEXT NOT NULL, vary BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS record_vary_family ON record_vary(family);
+CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
 """
+
+#: ``source.blobs`` keys A1111 adds when its Extras tab re-saves an image
+#: (the original ``parameters`` are kept verbatim).
+DERIVED_BLOBS = ("postprocessing", "extras")
+_TABLES = ("records", "record_models", "record_inputs", "record_source", "record_vary", "edges")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -71,25 +95,43 @@ class Index:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         conn.executescript(SCHEMA)
+        row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        if row is None and conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(INDEX_VERSION),))
+            row = (str(INDEX_VERSION),)
+        #: True when the file was written by another index version: rebuild it.
+        self.stale = row is None or row[0] != str(INDEX_VERSION)
 
     # -- writing ---------------------------------------------------------------
 
     def add(self, record: Record, edges: Iterable[tuple[str, str, str]] = ()) -> None:
-        """Index one record and its edges (child, parent, kind), in one transaction."""
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self._add(record, edges)
+        """Index one record and its edges (child, parent, kind), in one transaction.
 
-    def add_many(self, records: list[Record]) -> None:
-        """Index several records in one transaction."""
-        if not records:
-            return
+        Edges found by content (inputs matching outputs, A1111 Extras results)
+        are derived in both directions."""
         with self.conn:
             self.conn.execute("BEGIN")
+            self._insert(record)
+            self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)", list(edges))
+            self._derive(record)
+
+    def add_many(self, records: Iterable[Record]) -> int:
+        """Index many records in one transaction (bulk loads, rebuilds); returns the count."""
+        n = 0
+        with self.conn:
+            self.conn.execute("BEGIN")
+            batch = []
             for record in records:
-                self._add(record, ())
+                self._insert(record)
+                batch.append(record)
+                n += 1
+            for record in batch:
+                self._derive(record)
+        return n
 
-    def _add(self, record: Record, edges: Iterable[tuple[str, str, str]]) -> None:
+    def _insert(self, record: Record) -> None:
+        from repro.lineage.variations import fingerprint
+
         d = record.data
         out = d.get("output") or {}
         params = d.get("params") or {}
@@ -113,20 +155,68 @@ class Index:
              for m in record.models])
         self.conn.executemany(
             "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
-            [(record.id, i.get("blake3"), (i.get("hashes") or {}).get("sha256"),
+            [(record.id, i.get("blake3"), _lower((i.get("hashes") or {}).get("sha256")),
               i.get("role"), i.get("name")) for i in record.inputs])
-        parent_edges = [(record.id, p, "parent") for p in record.parents]
+        blobs = (d.get("source") or {}).get("blobs") or {}
+        derived = any(k in blobs for k in DERIVED_BLOBS)
+        self.conn.execute("INSERT OR REPLACE INTO record_source VALUES (?,?,?,?)",
+                          (record.id, blobs.get("parameters"), int(derived),
+                           _lower(out.get("pixels_md5"))))
+        family, core, vary = fingerprint(d)
+        self.conn.execute("INSERT OR REPLACE INTO record_vary VALUES (?,?,?,?)",
+                          (record.id, family, core, orjson.dumps(vary)))
         self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
-                              [*parent_edges, *edges])
+                              [(record.id, p, "parent") for p in record.parents])
+
+    def _derive(self, record: Record) -> None:
+        """Edges found by content, towards parents and towards children already indexed."""
+        rid = record.id
+        out = record.output
+        found: list[tuple[str, str, str]] = []
+        # Parents: known outputs whose bytes (BLAKE3, SHA-256) or pixels (A1111's
+        # MD5 of the decoded image) match one of this record's inputs.
+        for (parent,) in self.conn.execute(
+                "SELECT DISTINCT r.id FROM record_inputs i JOIN records r ON r.output = i.blake3 "
+                "WHERE i.record = ? UNION SELECT r.id FROM record_inputs i JOIN records r "
+                "ON r.output_sha256 = i.sha256 WHERE i.record = ? AND length(i.sha256) = 64 "
+                "UNION SELECT s.record FROM record_inputs i JOIN record_source s "
+                "ON s.pixels_md5 = i.sha256 WHERE i.record = ? AND length(i.sha256) = 32",
+                (rid, rid, rid)):
+            found.append((rid, parent, "input"))
+        # Children captured before this output was: their inputs match it now.
+        blake3, sha256 = out.get("blake3"), _lower(out.get("sha256"))
+        pixels = _lower(out.get("pixels_md5"))
+        for (child,) in self.conn.execute(
+                "SELECT DISTINCT record FROM record_inputs WHERE (blake3 = ? AND ? IS NOT NULL) "
+                "OR (sha256 = ? AND length(sha256) = 64) OR (sha256 = ? AND length(sha256) = 32)",
+                (blake3, blake3, sha256, pixels)):
+            found.append((child, rid, "input"))
+        # A1111 Extras keeps the source's infotext verbatim and adds a
+        # ``postprocessing`` chunk: same parameters blob, different output.
+        row = self.conn.execute("SELECT parameters, derived FROM record_source WHERE record = ?",
+                                (rid,)).fetchone()
+        if row is not None and row[0] is not None:
+            blob, derived = row
+            for (other,) in self.conn.execute(
+                    "SELECT s.record FROM record_source s JOIN records r ON r.id = s.record "
+                    "WHERE s.parameters = ? AND s.derived = ? AND r.output != ?",
+                    (blob, 0 if derived else 1, blake3 or "")):
+                found.append((rid, other, "extras") if derived else (other, rid, "extras"))
+        self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
+                              [e for e in found if e[0] != e[1]])
 
     def add_edge(self, child: str, parent: str, kind: str = "input") -> None:
         self.conn.execute("INSERT OR IGNORE INTO edges VALUES (?,?,?)", (child, parent, kind))
 
     def clear(self) -> None:
+        """Empty every derived table (a rebuild follows)."""
         with self.conn:
             self.conn.execute("BEGIN")
-            for table in ("records", "record_models", "record_inputs", "edges"):
+            for table in _TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)",
+                              (str(INDEX_VERSION),))
+        self.stale = False
 
     # -- reading ---------------------------------------------------------------
 
@@ -242,3 +332,66 @@ class Index:
             "SELECT DISTINCT blake3 FROM record_models WHERE blake3 >= ? AND blake3 < ?",
             (prefix, upper))
         return [r[0] for r in rows]
+
+    # -- lineage queries ---------------------------------------------------------
+
+    def summaries(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """``{id: {name, tool, seed, level, path, output}}`` from the index alone."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for rid, summary, path, output, captured in self.conn.execute(
+                    f"SELECT id, summary, path, output, captured_at FROM records "
+                    f"WHERE id IN ({marks})", chunk):
+                entry = orjson.loads(summary) if summary else {}
+                entry.update(path=path, output=output, captured_at=captured)
+                out[rid] = entry
+        return out
+
+    def edges_within(self, ids: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Edges (child, parent, kind) whose two ends are both among ``ids``."""
+        wanted = set(ids)
+        return [e for e in self.edges_from(sorted(wanted)) if e[1] in wanted]
+
+    def fingerprint(self, record_id: str) -> tuple[str, str, dict[str, str]] | None:
+        row = self.conn.execute("SELECT family, core, vary FROM record_vary WHERE record = ?",
+                                (record_id,)).fetchone()
+        if row is None:
+            return None
+        return row[0], row[1], orjson.loads(row[2])
+
+    def variation_candidates(self, family: str, core: str, exclude: str, limit: int
+                             ) -> tuple[list[tuple[str, dict[str, str]]], bool]:
+        """Same-family records (seed-only variations first), at most ``limit``;
+        returns them and whether the family had more."""
+        rows = list(self.conn.execute(
+            "SELECT record, vary FROM record_vary WHERE core = ? AND record != ? LIMIT ?",
+            (core, exclude, limit)))
+        seen = {r[0] for r in rows}
+        more = self.conn.execute(
+            "SELECT v.record, v.vary FROM record_vary v JOIN records r ON r.id = v.record "
+            "WHERE v.family = ? AND v.core != ? ORDER BY r.captured_at DESC LIMIT ?",
+            (family, core, limit - len(rows) + 1))
+        extra = [r for r in more if r[0] not in seen and r[0] != exclude]
+        truncated = len(rows) + len(extra) > limit
+        rows += extra[:max(limit - len(rows), 0)]
+        return [(r[0], orjson.loads(r[1])) for r in rows], truncated
+
+    def model_names(self, blake3s: Iterable[str]) -> dict[str, list[str]]:
+        """``{blake3: [names and paths it was recorded under]}``."""
+        out: dict[str, list[str]] = {}
+        for b in blake3s:
+            names: list[str] = []
+            for name, path in self.conn.execute(
+                    "SELECT DISTINCT name, path FROM record_models WHERE blake3 = ?", (b,)):
+                for value in (name, path):
+                    if value and value not in names:
+                        names.append(value)
+            out[b] = names
+        return out
+
+
+def _lower(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) and value else None

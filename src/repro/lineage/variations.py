@@ -1,0 +1,101 @@
+"""Variations: records that differ from one record in exactly one parameter.
+
+Every record is reduced to a flat map of *variation keys* (``seed``, ``cfg``,
+``prompt``, ``model lora style.safetensors`` for a model's version,
+``strength lora style.safetensors`` for its strength...). A LoRA's strength or
+a model's version is one key, so changing either reads as one change.
+
+The index keeps, per record, a *family* digest (tool and the role/name of
+every model: records that can be one change apart share it), a *core* digest
+(every key but the seed: seed-only variations share it) and the map with each
+value replaced by a short digest, so a query compares small maps from a
+bounded candidate set and never loads every record.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+import orjson
+
+from repro.objects.hashing import hash_bytes
+
+#: How many same-family records a variations query compares at most.
+MAX_CANDIDATES = 5000
+
+_IGNORED = {"samplers", "extra"}
+
+
+def _model_label(m: dict[str, Any]) -> str:
+    name = m.get("name") or m.get("path") or (m.get("hashes") or {}).get("sha256") or "?"
+    # Folder prefixes ("sdxl/x.safetensors") stay: they are part of what the tool loads.
+    return f"{m.get('role') or 'other'} {name}"
+
+
+def variation_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """The flat ``{key: value}`` map of what decides a record's output."""
+    params: dict[str, Any] = data.get("params") or {}
+    keys: dict[str, Any] = {k: v for k, v in params.items() if k not in _IGNORED}
+    for k, v in (params.get("extra") or {}).items():
+        keys[f"extra.{k}"] = v
+    stages = params.get("samplers") or []
+    if len(stages) > 1:
+        # Stage values that mirror the top-level ones would count one change twice.
+        for n, stage in enumerate(stages):
+            if not isinstance(stage, dict):
+                continue
+            for k, v in stage.items():
+                if k not in ("node", "class_type") and params.get(k) != v:
+                    keys[f"samplers[{n}].{k}"] = v
+    seen: dict[str, int] = {}
+    for m in data.get("models") or []:
+        label = _model_label(m)
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            label = f"{label} #{seen[label]}"
+        keys[f"model {label}"] = m.get("blake3") or m.get("hashes") or m.get("name")
+        if m.get("strength") is not None or m.get("strength_clip") is not None:
+            keys[f"strength {label}"] = [m.get("strength"), m.get("strength_clip")]
+    for i in data.get("inputs") or []:
+        label = f"input {i.get('role') or 'image'} {i.get('name') or '?'}"
+        keys[label] = i.get("blake3") or i.get("hashes") or i.get("name")
+    return keys
+
+
+def _digest(value: Any) -> str:
+    return hash_bytes(orjson.dumps(value, option=orjson.OPT_SORT_KEYS
+                                   | orjson.OPT_NON_STR_KEYS))[:16]
+
+
+def family_key(data: dict[str, Any]) -> str:
+    """Tool plus the role and name of every model (strengths and versions left out)."""
+    tool = (data.get("tool") or {}).get("name")
+    labels = sorted(_model_label(m) for m in data.get("models") or [])
+    return _digest([tool, labels])
+
+
+def fingerprint(data: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    """``(family, core, {key: digest})`` as the index stores them."""
+    keys = variation_keys(data)
+    digests = {k: _digest(v) for k, v in keys.items()}
+    core = _digest({k: v for k, v in digests.items() if k != "seed"})
+    return family_key(data), core, digests
+
+
+def differing_keys(a: dict[str, str], b: dict[str, str]) -> list[str]:
+    """Keys whose digests differ between two maps (present in one only counts)."""
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def group_title(key: str) -> str:
+    """A variation key as a person reads it."""
+    if key.startswith("model "):
+        return f"{key[6:]} (another version)"
+    if key.startswith("strength "):
+        return f"{key[9:]} strength"
+    return key
+
+
+def short_name(path: str | None) -> str:
+    return PurePosixPath(path or "?").name
