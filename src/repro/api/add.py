@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,27 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif",
 
 Progress = Callable[[str, int, int], None]
 """Called with (what, done, total)."""
+
+
+@dataclass
+class Live:
+    """What a capture at creation time knows beyond the file (``repro watch``).
+
+    ``generation`` replaces what the file's embedded metadata says (e.g. the
+    executed prompt from a ComfyUI server's history; the file still gives the
+    media type and size); ``environment`` replaces the add's environment;
+    ``blobs`` are stored next to the file's own under ``source.blobs``;
+    ``reasons`` are added to the record's and ``level`` caps its level;
+    ``model_reasons(model_entry, path)`` may add reasons per found model file
+    (each one caps the level at approximate).
+    """
+
+    generation: Generation | None = None
+    environment: dict[str, Any] | None = None
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    level: str | None = None
+    model_reasons: Callable[[dict[str, Any], Path], list[str]] | None = None
 
 
 @dataclass
@@ -57,9 +78,10 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         message: str | None = None, tag: str | None = None, mode: str | None = None,
         allow_empty: bool = False, environment: dict[str, Any] | None = None,
-        progress: Progress | None = None) -> AddResult:
+        progress: Progress | None = None, live: dict[Path, Live] | None = None) -> AddResult:
     """Capture every image under ``paths``. Files that cannot be captured are skipped
-    with a reason; a single named file that cannot be read raises."""
+    with a reason; a single named file that cannot be read raises. ``live`` gives,
+    per file path, what a capture at creation time observed (see ``Live``)."""
     paths = list(paths)
     mode = mode or repo.config.get("store", "mode")
     result = AddResult()
@@ -78,7 +100,8 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
                         progress("capturing", done, len(files))
                     try:
                         entry = capture.file(path, parents=parent_ids, message=message,
-                                             allow_empty=allow_empty)
+                                             allow_empty=allow_empty,
+                                             live=(live or {}).get(path))
                     except InputError as exc:
                         if single:
                             raise
@@ -109,13 +132,18 @@ class _Capture:
             self.user = None
 
     def file(self, path: Path, *, parents: list[str], message: str | None,
-             allow_empty: bool) -> dict[str, Any]:
+             allow_empty: bool, live: Live | None = None) -> dict[str, Any]:
         from repro.capture import read_file
 
         repo = self.repo
         if path.suffix.lower() not in IMAGE_EXTS and not _sniff_image(path):
             raise InputError(f"{path}: not an image")
         gen = read_file(path)
+        environment = self.environment
+        if live is not None:
+            gen = _with_live(gen, live)
+            if live.environment is not None:
+                environment = live.environment
         if gen.metadata == "none" and not allow_empty:
             raise InputError(f"{path}: no generation metadata to capture",
                              hint="use --allow-empty to capture it as level none")
@@ -130,6 +158,8 @@ class _Capture:
         levels = [gen.level]
         reasons = list(gen.reasons)
         models = [self.model(ref, out_stat, levels, reasons) for ref in gen.models]
+        if live is not None:
+            self.live_reasons(live, models, levels, reasons)
         inputs, input_parents = self.inputs(gen, path, levels, reasons)
 
         oid = repo.store.put_file(path, mode="copy")
@@ -151,7 +181,7 @@ class _Capture:
                 "mtime": _iso(out_stat.st_mtime),
             }),
             "tool": _drop_none({"name": gen.tool or "unknown", "version": gen.tool_version,
-                                "commit": (self.environment or {}).get("tool_commit")}),
+                                "commit": (environment or {}).get("tool_commit")}),
             "params": gen.params,
             "models": models,
             "inputs": inputs,
@@ -160,7 +190,7 @@ class _Capture:
                                   "metadata": gen.metadata, "blobs": blobs,
                                   "warnings": gen.warnings or None,
                                   "provenance": gen.provenance or None}),
-            "environment": self.environment,
+            "environment": environment,
             "reproducibility": {"level": level, "reasons": _unique(reasons)},
             "captured": _drop_none({"at": _iso(time.time()), "host": self.host,
                                     "user": self.user, "store_mode": self.mode}),
@@ -232,6 +262,19 @@ class _Capture:
                            "captured may not be the version that was used")
         return entry
 
+    def live_reasons(self, live: Live, models: list[dict[str, Any]], levels: list[str],
+                     reasons: list[str]) -> None:
+        if live.model_reasons is not None:
+            for entry in models:
+                if entry.get("path"):
+                    found = live.model_reasons(entry, self.repo.abspath(entry["path"]))
+                    if found:
+                        levels.append("approximate")
+                        reasons.extend(found)
+        reasons.extend(live.reasons)
+        if live.level is not None:
+            levels.append(live.level)
+
     def store_model(self, path: Path, st: os.stat_result, known: str | None) -> str:
         """Put a model file into the store; read it at most once, never if already known."""
         cache = self.repo.stat_cache
@@ -286,6 +329,19 @@ class _Capture:
         return entries, parents
 
 
+def _with_live(gen: Generation, live: Live) -> Generation:
+    """The file's generation with what was observed live laid over it."""
+    blobs = {**gen.blobs, **live.blobs}
+    if live.generation is None:
+        return replace(gen, blobs=blobs)
+    observed = live.generation
+    return replace(observed, blobs={**blobs, **observed.blobs},
+                   formats=list(dict.fromkeys([*gen.formats, *observed.formats])),
+                   media_type=gen.media_type, width=gen.width, height=gen.height,
+                   warnings=list(dict.fromkeys([*observed.warnings, *gen.warnings])),
+                   provenance={**gen.provenance, **observed.provenance})
+
+
 def _find_input(name: str, folders: list[Path]) -> Path | None:
     from repro.models.roots import safe_relative
 
@@ -336,4 +392,4 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-__all__ = ["AddResult", "NotFound", "add"]
+__all__ = ["AddResult", "Live", "NotFound", "add"]
