@@ -250,6 +250,10 @@ class _Capture:
         computed = {**found.hashes, "blake3": blake3}
         entry.update(path=self.repo.relpath(path), blake3=blake3, size=st.st_size,
                      hashes={**hashes, **computed})
+        if ref.role in ("lora", "hypernetwork", "embedding", "controlnet"):
+            base = self.base_model(path)
+            if base:
+                entry["base_model"] = base
         if found.how != "name":
             entry["found_by"] = found.how
             reasons.append(f"{label}: not at its expected place; found by "
@@ -274,6 +278,30 @@ class _Capture:
         reasons.extend(live.reasons)
         if live.level is not None:
             levels.append(live.level)
+
+    def base_model(self, path: Path) -> dict[str, Any] | None:
+        """The base checkpoint a LoRA's metadata names (kohya ``ss_*`` keys), found by
+        hash among the files repro has hashed when it can be."""
+        from repro.models.headers import base_model_refs, read_safetensors_header, sniff_model
+
+        try:
+            if sniff_model(path) != "safetensors":
+                return None
+            refs = base_model_refs(read_safetensors_header(path).metadata)
+        except ReproError:
+            return None
+        if not refs:
+            return None
+        base: dict[str, Any] = {k: v for k, v in refs.items() if k == "name"}
+        hashes = {k: v for k, v in refs.items() if k != "name"}
+        if hashes:
+            base["hashes"] = hashes
+        for scheme, value in hashes.items():
+            for hit in self.repo.stat_cache.find(scheme, value):
+                if "blake3" in hit.hashes:
+                    base["blake3"] = hit.hashes["blake3"]
+                    return base
+        return base
 
     def store_model(self, path: Path, st: os.stat_result, known: str | None) -> str:
         """Put a model file into the store; read it at most once, never if already known."""

@@ -35,12 +35,16 @@ class ModelStatus:
     path: str | None
     in_store: bool
     now: str | None = None  # BLAKE3 of what is at the path now, when it differs
+    #: the stored version shares its inode with the file (hardlink mode) and was edited
+    edited_in_place: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = {"role": self.role, "name": self.name, "blake3": self.blake3,
              "status": self.status, "path": self.path, "in_store": self.in_store}
         if self.now:
             d["now"] = self.now
+        if self.edited_in_place:
+            d["edited_in_place"] = True
         return d
 
 
@@ -68,7 +72,12 @@ def verify(repo: Repository, record: Record) -> VerifyResult:
         statuses.append(status)
         label = f"{status.role} {status.name or status.path}"
         short = (status.blake3 or "")[:12]
-        if status.status == "changed":
+        if status.status == "changed" and status.edited_in_place:
+            levels.append("approximate")
+            reasons.append(f"{label}: the file was edited in place, and it is hardlinked to "
+                           "the store (store mode hardlink), so the recorded version is "
+                           "damaged too: `repro fsck` lists it; restore the file from a backup")
+        elif status.status == "changed":
             if status.in_store:
                 reasons.append(f"{label}: file on disk is a different version (recorded "
                                f"{short}..., now {(status.now or '')[:12]}...); the recorded "
@@ -115,7 +124,13 @@ def model_status(repo: Repository, resolver: Resolver, model: dict[str, Any]) ->
         now = resolver.blake3(path)
         if now == blake3:
             return status("ok", recorded_path)
-        if _same_tensors(repo, blake3, path, resolver):
+        if in_store and _same_inode(repo.store.path(blake3), path):
+            # Hardlink mode: the object *is* this file, and it was edited in place.
+            in_store = False
+            result = status("changed", recorded_path, now)
+            result.edited_in_place = True
+            return result
+        if _same_tensors(repo, model, path, resolver):
             return status("metadata-only", recorded_path, now)
     elsewhere = resolver.find_by_content(blake3, model.get("size"))
     if elsewhere is not None:
@@ -125,17 +140,30 @@ def model_status(repo: Repository, resolver: Resolver, model: dict[str, Any]) ->
     return status("missing", recorded_path)
 
 
-def _same_tensors(repo: Repository, blake3: str, path: Path, resolver: Resolver) -> bool:
-    """Whether ``path`` holds the same tensor bytes as the recorded version."""
-    if path.suffix.lower() not in (".safetensors", ".sft", ".gguf"):
+def _same_inode(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = a.stat(), b.stat()
+    except OSError:
         return False
-    recorded = None
-    if blake3 in repo.store:
-        recorded = repo.stat_cache.hashes(repo.store.path(blake3), ("tensor_sha256",))
-    if not recorded or "tensor_sha256" not in recorded:
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _same_tensors(repo: Repository, model: dict[str, Any], path: Path,
+                  resolver: Resolver) -> bool:
+    """Whether ``path`` holds the same tensor bytes as the recorded version
+    (a tool such as SwarmUI rewrote the safetensors header in place)."""
+    from repro.models.headers import sniff_model
+
+    if sniff_model(path) not in ("safetensors", "gguf"):
+        return False
+    recorded = (model.get("hashes") or {}).get("tensor_sha256")
+    if not recorded and model["blake3"] in repo.store:
+        stored = repo.stat_cache.hashes(repo.store.path(model["blake3"]), ("tensor_sha256",))
+        recorded = stored.get("tensor_sha256")
+    if not recorded or len(recorded) != 64:
         return False
     current = resolver.cache.hashes(path, ("tensor_sha256",))
-    return current.get("tensor_sha256") == recorded["tensor_sha256"]
+    return current.get("tensor_sha256") == recorded
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -522,32 +522,7 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
         click.echo(f"unavailable {e['role']} {e['name']}: {e['reason']}")
 
 
-# -- models / uses --------------------------------------------------------------------
-
-
-@cli.command()
-@json_option
-@click.pass_obj
-def models(state: State, as_json: bool) -> None:
-    """Every model version the records use, with names, paths and use counts.
-
-    \b
-    Example:
-      repro models --json
-    """
-    from repro.api.query import models as list_models
-
-    repo = state.repo()
-    entries = list_models(repo)
-    if as_json:
-        emit_json(entries)
-        return
-    for e in entries:
-        store = "" if e["in_store"] else " (not in store)"
-        click.echo(f"{short(e['blake3'])} {', '.join(e['roles'])}: {', '.join(e['names'])} "
-                   f"- {e['uses']} output(s){store}")
-        for p in e["paths"]:
-            click.echo(f"    {p}")
+# -- uses -----------------------------------------------------------------------------
 
 
 @cli.command()

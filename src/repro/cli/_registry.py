@@ -1,3 +1,5 @@
 """Imports the modules that add commands to the ``repro`` group (one line each)."""
 
 from __future__ import annotations
+
+from repro.cli import models  # noqa: F401

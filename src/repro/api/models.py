@@ -1,0 +1,124 @@
+"""``repro models``: known model versions, their ecosystem hashes and headers,
+and ``repro models scan``: hash every model file under the roots once.
+
+Hashes are cached in the stat cache, so a scan that is interrupted keeps what
+it hashed, and lookups by any recorded hash (A1111 ``Model hash``, LoRA
+hashes, SwarmUI tensor hashes...) are instant afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro.api.repository import Repository
+from repro.errors import ReproError
+from repro.models.roots import iter_model_files
+
+ALL_SCHEMES = ("blake3", "sha256", "autov1", "tensor_sha256", "crc32")
+
+ByteProgress = Callable[[int], None]
+
+
+def version_path(repo: Repository, blake3: str, paths: list[str]) -> Path | None:
+    """A file holding this model version: the stored object, else a recorded path
+    whose content still matches."""
+    if blake3 in repo.store:
+        return repo.store.path(blake3)
+    for recorded in paths:
+        p = repo.abspath(recorded)
+        with contextlib.suppress(OSError):
+            if p.is_file() and repo.stat_cache.hashes(p, ("blake3",)).get("blake3") == blake3:
+                return p
+    return None
+
+
+def ecosystem_hashes(repo: Repository, path: Path) -> dict[str, str]:
+    """Every hash scheme of a file (cached), plus the short forms people record."""
+    from repro.models.hashes import civitai_crc32, short_forms
+
+    hashes = repo.stat_cache.hashes(path, ALL_SCHEMES)
+    out = dict(hashes)
+    out.update(short_forms(hashes))
+    if "crc32" in hashes:
+        out["crc32_civitai"] = civitai_crc32(hashes["crc32"])
+    return out
+
+
+def header_info(path: Path) -> dict[str, Any] | None:
+    """Format, architecture and metadata from a safetensors or GGUF header."""
+    from repro.models.headers import model_info
+
+    try:
+        return model_info(path)
+    except ReproError as exc:
+        return {"error": str(exc)}
+
+
+def list_models(repo: Repository, *, hashes: bool = False,
+                headers: bool = True) -> list[dict[str, Any]]:
+    """Known model versions with names, paths, roles, uses, and optionally every hash."""
+    out = []
+    for entry in repo.index.models():
+        blake3 = entry["blake3"]
+        entry["in_store"] = blake3 in repo.store
+        path = version_path(repo, blake3, entry["paths"])
+        entry["size"] = path.stat().st_size if path is not None else None
+        if path is not None and headers:
+            info = header_info(path)
+            if info and info.get("format"):
+                entry["format"] = info.get("format")
+                entry["architecture"] = info.get("architecture")
+                entry["metadata"] = info.get("metadata")
+        if hashes and path is not None:
+            entry["hashes"] = ecosystem_hashes(repo, path)
+        out.append(entry)
+    return out
+
+
+@dataclass
+class ScanResult:
+    files: int = 0
+    hashed: int = 0
+    bytes_hashed: int = 0
+    known: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "hashed": self.hashed, "bytes_hashed": self.bytes_hashed,
+                "known": self.known, "errors": self.errors}
+
+
+def scan(repo: Repository, *, schemes: tuple[str, ...] = ALL_SCHEMES,
+         progress: Callable[[str, int, int], None] | None = None,
+         byte_progress: ByteProgress | None = None) -> ScanResult:
+    """Hash every model file under the roots with every scheme (cached per file)."""
+    result = ScanResult()
+    files = list(iter_model_files(repo.config.model_roots))
+    result.files = len(files)
+    for n, (path, st) in enumerate(files, 1):
+        if progress:
+            progress("scanning models", n, len(files))
+        known = repo.stat_cache.lookup(path, st)
+        if set(schemes) <= known.keys() or _complete(known, st.st_size, schemes):
+            result.known += 1
+            continue
+        try:
+            repo.stat_cache.hashes(path, schemes)
+        except OSError as exc:
+            result.errors.append({"path": str(path), "error": exc.strerror or str(exc)})
+            continue
+        result.hashed += 1
+        result.bytes_hashed += st.st_size
+        if byte_progress:
+            byte_progress(st.st_size)
+    return result
+
+
+def _complete(known: dict[str, str], size: int, schemes: tuple[str, ...]) -> bool:
+    """Schemes that do not apply (AutoV1 under 2 MiB, tensor hash of non-safetensors)
+    are absent after hashing; the blake3+sha256 pair says the file was fully hashed."""
+    return "blake3" in known and "sha256" in known and "crc32" in known

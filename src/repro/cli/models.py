@@ -1,0 +1,67 @@
+"""``repro models`` and ``repro models scan``."""
+
+from __future__ import annotations
+
+import click
+
+from repro.cli import Progress, State, cli, emit_json, json_option, short
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--hashes", is_flag=True,
+              help="Also show every ecosystem hash (AutoV1/V2/V3, SHA-256, CRC32...).")
+@json_option
+@click.pass_context
+def models(ctx: click.Context, hashes: bool, as_json: bool) -> None:
+    """Every model version the records use, with names, paths, headers and use counts.
+
+    \b
+    Example:
+      repro models --hashes
+      repro models scan
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from repro.api.models import list_models
+
+    state: State = ctx.obj
+    repo = state.repo()
+    entries = list_models(repo, hashes=hashes)
+    if as_json:
+        emit_json(entries)
+        return
+    for e in entries:
+        store = "" if e["in_store"] else " (not in store)"
+        arch = f" [{e['architecture']}]" if e.get("architecture") else ""
+        click.echo(f"{short(e['blake3'])} {', '.join(e['roles'])}: {', '.join(e['names'])}"
+                   f"{arch} - {e['uses']} output(s){store}")
+        for p in e["paths"]:
+            click.echo(f"    {p}")
+        for scheme, value in (e.get("hashes") or {}).items():
+            click.echo(f"    {scheme:<14} {value}")
+
+
+@models.command()
+@json_option
+@click.pass_obj
+def scan(state: State, as_json: bool) -> None:
+    """Hash every model file under the model roots once (resumable), so that any
+    hash an image recorded finds its file instantly.
+
+    \b
+    Example:
+      repro models scan
+    """
+    from repro.api.models import scan as scan_models
+
+    repo = state.repo()
+    progress = Progress()
+    result = scan_models(repo, progress=progress)
+    progress.done()
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"{result.files} model file(s) under the roots: {result.hashed} hashed "
+               f"({result.bytes_hashed} bytes), {result.known} already known")
+    for e in result.errors:
+        click.echo(f"  could not read {e['path']}: {e['error']}", err=True)
