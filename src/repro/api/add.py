@@ -23,6 +23,7 @@ from repro.errors import InputError, NotFound, ReproError
 from repro.lineage.record import SCHEMA, Record, canonical_bytes, record_id
 from repro.models.resolve import Resolved, Resolver
 from repro.objects import hashing
+from repro.objects.faults import checkpoint
 
 #: Files captured per durable commit (see ``ObjectStore.batch``).
 BATCH = 256
@@ -108,7 +109,13 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
                         result.skipped.append({"path": str(path), "reason": str(exc)})
                         continue
                     result.records.append(entry)
+                # Journal the records before the batch puts them in place: a crash
+                # before the index has them is healed by the next writer (lineage.journal).
+                repo.journal.append(r.id for r in capture.pending.values())
+            checkpoint("add.stored")
             capture.flush_index()
+            repo.journal.clear()
+            checkpoint("add.indexed")
         if tag and result.records:
             repo.refs.set_tag(tag, result.records[-1]["id"])
     return result
@@ -124,6 +131,7 @@ class _Capture:
         self.environment = environment
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
+        self.bases: dict[str, dict[str, Any] | None] = {}
         self.host = socket.gethostname()
         self.user: str | None
         try:
@@ -251,7 +259,7 @@ class _Capture:
         entry.update(path=self.repo.relpath(path), blake3=blake3, size=st.st_size,
                      hashes={**hashes, **computed})
         if ref.role in ("lora", "hypernetwork", "embedding", "controlnet"):
-            base = self.base_model(path)
+            base = self.base_model(path, blake3)
             if base:
                 entry["base_model"] = base
         if found.how != "name":
@@ -279,9 +287,21 @@ class _Capture:
         if live.level is not None:
             levels.append(live.level)
 
-    def base_model(self, path: Path) -> dict[str, Any] | None:
+    def base_model(self, path: Path, blake3: str) -> dict[str, Any] | None:
         """The base checkpoint a LoRA's metadata names (kohya ``ss_*`` keys), found by
-        hash among the files repro has hashed when it can be."""
+        hash among the files repro has hashed when it can be. A version seen before is
+        answered from its earlier record: a known model is never opened again."""
+        if blake3 not in self.bases:
+            earlier = self.repo.index.records_using([blake3])
+            if earlier:
+                record = self.repo.load_record(earlier[0])
+                self.bases[blake3] = next((m.get("base_model") for m in record.models
+                                           if m.get("blake3") == blake3), None)
+            else:
+                self.bases[blake3] = self._read_base_model(path)
+        return self.bases[blake3]
+
+    def _read_base_model(self, path: Path) -> dict[str, Any] | None:
         from repro.models.headers import base_model_refs, read_safetensors_header, sniff_model
 
         try:
