@@ -8,7 +8,7 @@ from typing import Any
 
 from repro.api.repository import Repository
 from repro.errors import InputError, NotFound
-from repro.lineage.diff import diff_records
+from repro.lineage.diff import diff_graphs, diff_records
 from repro.lineage.record import Record
 from repro.objects.ids import is_id
 
@@ -59,16 +59,86 @@ def model_versions(repo: Repository, model: str, *, cwd: Path | None = None) -> 
 
 def uses(repo: Repository, model: str, *, any_version: bool = False,
          cwd: Path | None = None) -> list[Record]:
-    versions = model_versions(repo, model, cwd=cwd)
+    """Outputs made with the version(s) ``model`` names, newest first."""
+    versions = _exact_versions(repo, model_versions(repo, model, cwd=cwd), model, cwd)
     if any_version:
-        names = {n for m in repo.index.models() if m["blake3"] in versions for n in m["names"]}
-        for name in names:
-            versions += [b for b in repo.index.model_blake3s_named(name) if b not in versions]
+        versions = _every_version(repo, versions)
     return [repo.load_record(i) for i in repo.index.records_using(versions)]
 
 
+def uses_by_version(repo: Repository, model: str, *,
+                    cwd: Path | None = None) -> list[dict[str, Any]]:
+    """``uses --any-version``: every version seen under the model's names, each
+    ``{"blake3", "names", "records": [Record]}``, most used first."""
+    versions = _every_version(repo, model_versions(repo, model, cwd=cwd))
+    names = repo.index.model_names(versions)
+    groups = [{"blake3": b, "names": names.get(b, []),
+               "records": [repo.load_record(i) for i in repo.index.records_using([b])]}
+              for b in versions]
+    groups.sort(key=lambda g: (-len(g["records"]), g["blake3"]))
+    return groups
+
+
+def _exact_versions(repo: Repository, versions: list[str], model: str,
+                    cwd: Path | None) -> list[str]:
+    # A name recorded with several versions means the one at its path now,
+    # when one of them is there; otherwise every version is reported.
+    if len(versions) < 2 or (cwd or Path.cwd()).joinpath(model).is_file():
+        return versions
+    for name_paths in repo.index.model_names(versions).values():
+        for recorded in name_paths:
+            path = repo.abspath(recorded)
+            if "/" in recorded and path.is_file():
+                now = repo.stat_cache.hashes(path, ("blake3",))["blake3"]
+                if now in versions:
+                    return [now]
+    return versions
+
+
+def _every_version(repo: Repository, versions: list[str]) -> list[str]:
+    out = list(versions)
+    for names in repo.index.model_names(versions).values():
+        for name in names:
+            out += [b for b in repo.index.model_blake3s_named(name) if b not in out]
+    return out
+
+
+def variations(repo: Repository, record: Record) -> dict[str, Any]:
+    """Outputs one parameter (or only the seed) away from ``record``, grouped by it."""
+    from repro.lineage.variations import find_variations
+
+    return find_variations(repo.index, record, repo.load_record)
+
+
 def diff(repo: Repository, a: Record, b: Record) -> dict[str, Any]:
-    return diff_records(a.data, b.data, a_id=a.id, b_id=b.id)
+    """The ``repro diff`` document; ComfyUI graphs are compared node by node."""
+    result = diff_records(a.data, b.data, a_id=a.id, b_id=b.id)
+    result["graph"] = diff_graphs(_prompt_graph(repo, a), _prompt_graph(repo, b))
+    return result
+
+
+def _prompt_graph(repo: Repository, record: Record) -> dict[str, Any] | None:
+    import orjson
+
+    oid = ((record.data.get("source") or {}).get("blobs") or {}).get("prompt")
+    if not oid:
+        return None
+    try:
+        graph = orjson.loads(repo.store.read_bytes(oid))
+    except (NotFound, orjson.JSONDecodeError):
+        return None
+    return graph if isinstance(graph, dict) else None
+
+
+def diff_now(repo: Repository, record: Record) -> dict[str, Any]:
+    """A record against the disk now: each model's status, and those that changed."""
+    from repro.api.verify import model_status
+    from repro.models.resolve import Resolver
+
+    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+    models = [model_status(repo, resolver, m).to_dict() for m in record.models]
+    return {"a": record.id, "b": "now", "models": models,
+            "changed": [m for m in models if m["status"] != "ok"]}
 
 
 def inspect(paths: Iterable[Path]) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """What differs between two records: parameters, prompt words, model versions,
 inputs, tool and environment.
 
-Prompts are compared as sequences of weighted tokens, so ``(red:1.2)`` ->
-``(red:1.3)`` reads as a weight change and ``<lora:x:0.8>`` as a LoRA tag.
+Prompts are compared as weighted words, so ``(red:1.2)`` -> ``(red:1.3)``
+reads as a weight change (not a removal and an addition) and ``<lora:x:0.8>``
+as a LoRA tag with its weight. ComfyUI prompt graphs are compared node by node.
 """
 
 from __future__ import annotations
@@ -10,27 +11,94 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_TOKEN = re.compile(r"<[^<>]{1,200}>|\([^()]{1,200}:[0-9.]+\)|[^\s,()]+")
 IGNORED_PARAMS = {"samplers", "extra"}
 
+# A1111 attention syntax: ``(a b:1.2)`` sets a weight, ``(a)`` multiplies by
+# 1.1, ``[a]`` divides by 1.1, ``\(`` is a literal parenthesis, ``<lora:x:0.8>``
+# is an extra network with its weight.
+_PROMPT_TOKEN = re.compile(
+    r"<[^<>]{1,200}>|:\s*(-?\d+(?:\.\d+)?|-?\.\d+)\s*\)|[()\[\]]"
+    r"|(?:\\[()\[\]\\]|[^\s,()\[\]<>:\\])+|[:\\]")
+_EMPHASIS = 1.1
+MAX_PROMPT_TERMS = 5000
 
-def prompt_tokens(text: str | None) -> list[str]:
-    return _TOKEN.findall(text or "")
 
-
-def diff_words(a: str | None, b: str | None) -> dict[str, list[str]]:
-    ta, tb = prompt_tokens(a), prompt_tokens(b)
-    counts: dict[str, int] = {}
-    for t in ta:
-        counts[t] = counts.get(t, 0) + 1
-    added = []
-    for t in tb:
-        if counts.get(t, 0) > 0:
-            counts[t] -= 1
+def weighted_terms(text: str | None) -> list[tuple[str, float]]:
+    """A prompt as ``(term, weight)`` pairs: words with their attention weight,
+    extra networks as ``<lora:name>`` with theirs."""
+    terms: list[list[Any]] = []
+    frames: list[tuple[str, int]] = []
+    for m in _PROMPT_TOKEN.finditer(text or ""):
+        if len(terms) >= MAX_PROMPT_TERMS:
+            break
+        tok = m.group(0)
+        if tok in ("(", "["):
+            frames.append((tok, len(terms)))
+        elif m.group(1) is not None or tok == ")":
+            if not frames or frames[-1][0] != "(":
+                continue
+            _, at = frames.pop()
+            factor = float(m.group(1)) if m.group(1) is not None else _EMPHASIS
+            for t in terms[at:]:
+                t[1] *= factor
+        elif tok == "]":
+            if frames and frames[-1][0] == "[":
+                _, at = frames.pop()
+                for t in terms[at:]:
+                    t[1] /= _EMPHASIS
+        elif tok.startswith("<"):
+            kind, _, rest = tok[1:-1].partition(":")
+            name, _, weight = rest.partition(":")
+            try:
+                w = float(weight.split(":")[0]) if weight else 1.0
+            except ValueError:
+                w = 1.0
+            terms.append([f"<{kind.strip().lower()}:{name.strip()}>", w])
+        elif tok in (":", "\\"):
+            continue
         else:
-            added.append(t)
-    removed = [t for t, n in counts.items() for _ in range(n)]
-    return {"added": added, "removed": removed}
+            terms.append([re.sub(r"\\(.)", r"\1", tok), 1.0])
+    return [(t[0], round(t[1], 4)) for t in terms]
+
+
+def _show(term: str, weight: float) -> str:
+    if term.startswith("<"):
+        return f"{term[:-1]}:{weight:g}>"
+    return term if weight == 1.0 else f"({term}:{weight:g})"
+
+
+def diff_words(a: str | None, b: str | None) -> dict[str, list[Any]]:
+    """Word-level prompt changes: ``added`` and ``removed`` terms (shown with
+    their weight), and ``reweighted`` ``[{"term", "a", "b"}]`` for a term whose
+    weight alone changed (consecutive words changed alike form one phrase)."""
+    ta, tb = weighted_terms(a), weighted_terms(b)
+    weights_a: dict[str, list[float]] = {}
+    for term, w in ta:
+        weights_a.setdefault(term, []).append(w)
+    added: list[str] = []
+    reweighted: list[dict[str, Any]] = []
+    # First pair equal (term, weight) occurrences, then pair what is left by term.
+    left_a: dict[str, list[float]] = {k: list(v) for k, v in weights_a.items()}
+    unmatched_b: list[tuple[int, str, float]] = []
+    for n, (term, w) in enumerate(tb):
+        if w in left_a.get(term, []):
+            left_a[term].remove(w)
+        else:
+            unmatched_b.append((n, term, w))
+    last: tuple[int, float, float] | None = None
+    for n, term, w in unmatched_b:
+        if left_a.get(term):
+            wa = left_a[term].pop(0)
+            if last is not None and last[0] == n - 1 and (last[1], last[2]) == (wa, w) \
+                    and not term.startswith("<") and not reweighted[-1]["term"].startswith("<"):
+                reweighted[-1]["term"] += f" {term}"
+            else:
+                reweighted.append({"term": term, "a": wa, "b": w})
+            last = (n, wa, w)
+        else:
+            added.append(_show(term, w))
+    removed = [_show(term, w) for term, ws in left_a.items() for w in ws]
+    return {"added": added, "removed": removed, "reweighted": reweighted}
 
 
 def _flat_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +173,47 @@ def diff_inputs(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, A
             "removed": [by_a[k] for k in sorted(by_a.keys() - by_b.keys())]}
 
 
+MAX_GRAPH_NODES = 10_000
+
+
+def diff_graphs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Node-level diff of two ComfyUI API prompt graphs, by node id: nodes
+    ``added``/``removed`` ``[{"node", "class_type"}]`` and ``changed``
+    ``[{"node", "class_type", "inputs": {name: [a, b]}}]`` (a link is
+    ``[node, slot]``; an input absent on one side is null there). None when
+    either record has no graph."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return None
+
+    def nodes(g: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for k, v in list(g.items())[:MAX_GRAPH_NODES]:
+            if isinstance(v, dict):
+                out[str(k)] = v
+        return out
+
+    def order(node_id: str) -> tuple[int, str]:
+        return (int(node_id), "") if node_id.isdigit() else (1 << 62, node_id)
+
+    na, nb = nodes(a), nodes(b)
+    added = [{"node": k, "class_type": nb[k].get("class_type")}
+             for k in sorted(nb.keys() - na.keys(), key=order)]
+    removed = [{"node": k, "class_type": na[k].get("class_type")}
+               for k in sorted(na.keys() - nb.keys(), key=order)]
+    changed = []
+    for k in sorted(na.keys() & nb.keys(), key=order):
+        ia = na[k].get("inputs") if isinstance(na[k].get("inputs"), dict) else {}
+        ib = nb[k].get("inputs") if isinstance(nb[k].get("inputs"), dict) else {}
+        inputs = {name: [ia.get(name), ib.get(name)] for name in sorted(ia.keys() | ib.keys())
+                  if ia.get(name) != ib.get(name)}
+        if na[k].get("class_type") != nb[k].get("class_type"):
+            inputs = {"class_type": [na[k].get("class_type"), nb[k].get("class_type")],
+                      **inputs}
+        if inputs:
+            changed.append({"node": k, "class_type": nb[k].get("class_type"), "inputs": inputs})
+    return {"added": added, "removed": removed, "changed": changed}
+
+
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     if not isinstance(d, dict):
         return {prefix: d} if prefix else {}
@@ -140,8 +249,9 @@ def is_empty(diff: dict[str, Any]) -> bool:
     for key in ("params", "tool", "environment", "inputs"):
         if any(diff[key].values()):
             return False
-    if diff["prompt"]["added"] or diff["prompt"]["removed"]:
-        return False
-    if diff["negative_prompt"]["added"] or diff["negative_prompt"]["removed"]:
+    for key in ("prompt", "negative_prompt"):
+        if any(diff[key].values()):
+            return False
+    if diff.get("graph") and any(diff["graph"].values()):
         return False
     return not any(diff["models"].values())

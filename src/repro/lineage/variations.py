@@ -14,12 +14,17 @@ bounded candidate set and never loads every record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from repro.lineage.record import Record
 from repro.objects.hashing import hash_bytes
+
+if TYPE_CHECKING:
+    from repro.lineage.index import Index
 
 #: How many same-family records a variations query compares at most.
 MAX_CANDIDATES = 5000
@@ -99,3 +104,37 @@ def group_title(key: str) -> str:
 
 def short_name(path: str | None) -> str:
     return PurePosixPath(path or "?").name
+
+
+def find_variations(index: Index, record: Record, load: Callable[[str], Record], *,
+                    limit: int = MAX_CANDIDATES) -> dict[str, Any]:
+    """Records that differ from ``record`` in exactly one variation key, grouped by it.
+
+    Only same-family records are compared (at most ``limit``, seed-only
+    variations first), from the digests in the index; only the matches are
+    loaded, to show their values. Returns ``{"target", "groups": [{"parameter",
+    "title", "value", "records": [{"id", "path", "value", "tool", "level"}]}],
+    "compared", "truncated"}``.
+    """
+    stored = index.fingerprint(record.id)
+    family, core, mine = stored if stored is not None else fingerprint(record.data)
+    candidates, truncated = index.variation_candidates(family, core, record.id, limit)
+    by_key: dict[str, list[str]] = {}
+    for rid, theirs in candidates:
+        diff = differing_keys(mine, theirs)
+        if len(diff) == 1:
+            by_key.setdefault(diff[0], []).append(rid)
+    values = variation_keys(record.data)
+    groups = []
+    for key in sorted(by_key, key=lambda k: (k != "seed", k)):
+        members = []
+        for rid in by_key[key]:
+            other = load(rid)
+            members.append({"id": rid, "path": other.output.get("path"),
+                            "value": variation_keys(other.data).get(key),
+                            "tool": other.tool_name, "level": other.level})
+        members.sort(key=lambda m: (str(m["value"]), m["id"]))
+        groups.append({"parameter": key, "title": group_title(key), "value": values.get(key),
+                       "records": members})
+    return {"target": record.id, "groups": groups, "compared": len(candidates),
+            "truncated": truncated}
