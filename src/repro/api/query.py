@@ -25,6 +25,15 @@ def log(repo: Repository, target: Record | None, *, limit: int | None = None,
     return records[:limit] if limit is not None else records
 
 
+def parent_map(repo: Repository, records: list[Record]) -> dict[str, list[str]]:
+    """Parents of each record among ``records``, from the index (so edges found
+    after a record was captured are included)."""
+    parents: dict[str, list[str]] = {r.id: [] for r in records}
+    for child, parent, _kind in repo.index.edges_within(parents):
+        parents[child].append(parent)
+    return parents
+
+
 def models(repo: Repository) -> list[dict[str, Any]]:
     """Known model versions: ``{blake3, names, paths, roles, size, uses, in_store}``."""
     out = []

@@ -359,9 +359,10 @@ def log(state: State, target: str | None, limit: int | None, graph: bool,
         emit_json([r.to_dict() for r in records])
         return
     if graph:
+        from repro.api.query import parent_map
         from repro.lineage.textgraph import render_text_graph
 
-        for line in render_text_graph(records):
+        for line in render_text_graph(records, parent_map(repo, records)):
             click.echo(line)
         return
     for r in records:
@@ -371,21 +372,51 @@ def log(state: State, target: str | None, limit: int | None, graph: bool,
 
 @cli.command()
 @click.argument("a")
-@click.argument("b")
+@click.argument("b", required=False)
+@click.option("--now", is_flag=True,
+              help="Compare A with the model files on disk now instead of with B.")
 @json_option
 @click.pass_obj
-def diff(state: State, a: str, b: str, as_json: bool) -> None:
+def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
     """What differs between two records: seed, prompt words, model versions, ...
+
+    With --now, which of A's models changed on disk since it was made.
 
     \b
     Example:
       repro diff monday.png friday.png
+      repro diff monday.png --now
     """
     from repro.api.query import diff as diff_records
     from repro.lineage.diff import is_empty
 
     repo = state.repo()
-    ra, rb = target_record(state, repo, a), target_record(state, repo, b)
+    ra = target_record(state, repo, a)
+    if now or b is None:
+        if b is not None or not now:
+            raise ReproError("give two records, or one record and --now",
+                             hint="repro diff A B, or repro diff A --now")
+        from repro.api.query import diff_now
+
+        report = diff_now(repo, ra)
+        if as_json:
+            emit_json(report)
+            return
+        click.echo(f"a   {short(ra.id)} {ra.output.get('path')}")
+        click.echo("now the model files on disk")
+        for m in report["models"]:
+            if m["status"] == "ok":
+                continue
+            what = {"changed": f"a different version is on disk now ({short(m.get('now'))})",
+                    "moved": f"moved or renamed to {m['path']}",
+                    "missing": "no longer on disk",
+                    "metadata-only": "only the safetensors header changed (same tensors)",
+                    }.get(m["status"], m["status"])
+            click.echo(f"  {m['role']} {m['name']} (recorded {short(m['blake3'])}): {what}")
+        if not report["changed"]:
+            click.echo("  every model is on disk at its recorded version")
+        return
+    rb = target_record(state, repo, b)
     result = diff_records(repo, ra, rb)
     if as_json:
         emit_json(result)
@@ -416,6 +447,9 @@ def _diff_sentences(d: dict[str, Any]) -> list[str]:
             if words["added"]:
                 parts.append("added " + ", ".join(repr(w) for w in words["added"]))
             lines.append(f"{key.replace('_', ' ')}: " + "; ".join(parts))
+        for w in words.get("reweighted") or []:
+            lines.append(f"{key.replace('_', ' ')}: the weight of {w['term']!r} changed "
+                         f"from {w['a']:g} to {w['b']:g}")
     models = d["models"]
     for m in models["changed"]:
         lines.append(f"{m['role']} {m['name']}: a different version (same name): "
@@ -431,10 +465,34 @@ def _diff_sentences(d: dict[str, Any]) -> list[str]:
         lines.append(f"{m['role']} {m.get('name')} used in a only")
     for i in d["inputs"]["changed"]:
         lines.append(f"input {i['name']}: different content {short(i['a'])} -> {short(i['b'])}")
+    for i in d["inputs"]["added"]:
+        lines.append(f"input {i.get('role')} {i.get('name')} used in b only")
+    for i in d["inputs"]["removed"]:
+        lines.append(f"input {i.get('role')} {i.get('name')} used in a only")
+    graph = d.get("graph") or {}
+    for n in graph.get("added", []):
+        lines.append(f"node {n['node']} ({n['class_type']}) added in b")
+    for n in graph.get("removed", []):
+        lines.append(f"node {n['node']} ({n['class_type']}) removed in b")
+    for n in graph.get("changed", []):
+        changes = ", ".join(f"{k} {_node_value(va)} -> {_node_value(vb)}"
+                            for k, (va, vb) in n["inputs"].items())
+        lines.append(f"node {n['node']} ({n['class_type']}): {changes}")
     for section in ("tool", "environment"):
         for k, (va, vb) in d[section]["changed"].items():
             lines.append(f"{section} {k}: {va!r} -> {vb!r}")
+        for k, v in d[section]["added"].items():
+            lines.append(f"{section} {k}: {v!r} in b only")
+        for k, v in d[section]["removed"].items():
+            lines.append(f"{section} {k}: {v!r} in a only")
     return lines
+
+
+def _node_value(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 2 and isinstance(value[1], int):
+        return f"<output {value[1]} of node {value[0]}>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # -- verify / checkout -----------------------------------------------------------------
@@ -539,9 +597,21 @@ def uses(state: State, model: str, any_version: bool, as_json: bool) -> None:
       repro uses models/loras/client_style.safetensors --any-version
     """
     from repro.api.query import uses as records_using
+    from repro.api.query import uses_by_version
 
     repo = state.repo()
-    records = records_using(repo, model, any_version=any_version, cwd=state.cwd)
+    if any_version:
+        groups = uses_by_version(repo, model, cwd=state.cwd)
+        if as_json:
+            emit_json([{**g, "records": [r.to_dict() for r in g["records"]]} for g in groups])
+            return
+        for g in groups:
+            click.secho(f"version {short(g['blake3'])} ({', '.join(g['names'])}): "
+                        f"{len(g['records'])} output(s)", bold=True)
+            for r in g["records"]:
+                click.echo(f"  {short(r.id)} {r.output.get('path')} ({r.tool_name}, {r.level})")
+        return
+    records = records_using(repo, model, cwd=state.cwd)
     if as_json:
         emit_json([r.to_dict() for r in records])
         return
@@ -675,6 +745,7 @@ from repro.cli import _registry  # noqa: E402, F401
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the CLI and turn errors into exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    _arm_test_hooks()
     try:
         code = cli.main(args=argv, prog_name="repro", standalone_mode=False)
     except ReproError as exc:
@@ -705,10 +776,30 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        if type(exc).__module__ == "sqlite3":  # e.g. "database or disk is full"
+            click.echo(f"error: the index database: {exc}", err=True)
+            click.echo("hint: free disk space if it is full; a damaged index is rebuilt by "
+                       "`repro fsck --repair`", err=True)
+            return 1
         click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with --debug for the traceback, and report it", err=True)
         return 1
     return code if isinstance(code, int) else 0
+
+
+def _arm_test_hooks() -> None:
+    """Crash points for the reliability tests (``repro.objects.faults``); off unless set."""
+    crash_at = os.environ.get("REPRO_TEST_CRASH_AT")
+    delay = os.environ.get("REPRO_TEST_CHECKPOINT_DELAY")
+    if not crash_at and not delay:
+        return
+    from repro.objects import faults
+
+    try:
+        seconds = float(delay or 0)
+    except ValueError:
+        seconds = 0.0
+    faults.arm(crash_at, delay=seconds)
 
 
 def run() -> None:

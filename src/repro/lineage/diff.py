@@ -176,6 +176,11 @@ def diff_inputs(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, A
 MAX_GRAPH_NODES = 10_000
 
 
+def _inputs_of(node: dict[str, Any]) -> dict[str, Any]:
+    inputs = node.get("inputs")
+    return inputs if isinstance(inputs, dict) else {}
+
+
 def diff_graphs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
     """Node-level diff of two ComfyUI API prompt graphs, by node id: nodes
     ``added``/``removed`` ``[{"node", "class_type"}]`` and ``changed``
@@ -202,8 +207,8 @@ def diff_graphs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str,
                for k in sorted(na.keys() - nb.keys(), key=order)]
     changed = []
     for k in sorted(na.keys() & nb.keys(), key=order):
-        ia = na[k].get("inputs") if isinstance(na[k].get("inputs"), dict) else {}
-        ib = nb[k].get("inputs") if isinstance(nb[k].get("inputs"), dict) else {}
+        ia = _inputs_of(na[k])
+        ib = _inputs_of(nb[k])
         inputs = {name: [ia.get(name), ib.get(name)] for name in sorted(ia.keys() | ib.keys())
                   if ia.get(name) != ib.get(name)}
         if na[k].get("class_type") != nb[k].get("class_type"):
