@@ -71,7 +71,9 @@ class Progress:
             return
         width = 30
         filled = int(width * done / total)
-        click.echo(f"\r{what} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        count = (f"{done / 2**20:.0f}/{total / 2**20:.0f} MiB" if total >= 2**20
+                 else f"{done}/{total}")
+        click.echo(f"\r\x1b[K{what} [{'#' * filled}{'.' * (width - filled)}] {count}",
                    err=True, nl=False)
         self.shown = True
 
