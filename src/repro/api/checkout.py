@@ -14,9 +14,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from repro.api.repository import Repository
-from repro.errors import ConflictError, UnsafePath
+from repro.errors import ConflictError, IntegrityError, UnsafePath
 from repro.lineage.record import Record
 from repro.models.roots import safe_relative
+from repro.objects.faults import checkpoint
 from repro.objects.ids import check_id
 
 
@@ -101,7 +102,11 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
         if not blake3 or not recorded_path:
             result.unavailable.append({**label, "reason": "not identified by content"})
             continue
-        blake3 = check_id(blake3)
+        try:
+            blake3 = check_id(blake3)
+        except ValueError:
+            raise IntegrityError(f"record {record.id}: {label['name']!r} names "
+                                 f"{str(blake3)[:80]!r}, which is not an object id") from None
         if blake3 not in repo.store:
             result.unavailable.append({**label, "blake3": blake3,
                                        "reason": "the recorded version is not in the store"})
@@ -139,9 +144,11 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
         for entry, blake3, dest, displaced_now in writes:
             if displaced_now is not None:
                 displaced = repo.store.put_file(dest, mode="copy")
+                checkpoint("checkout.displaced")
                 keep_object(repo, displaced, entry["path"])
                 result.displaced.append({"path": entry["path"], "blake3": displaced})
             repo.store.materialize(blake3, dest, mode="hardlink" if mode == "hardlink" else
                                    "reflink" if mode == "reflink" else "copy")
+            checkpoint("checkout.restored")
             result.restored.append(entry)
     return result

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from repro.api.repository import Repository
-from repro.errors import ChecksumMismatch, NotFound
+from repro.errors import ChecksumMismatch, IntegrityError, NotFound
 from repro.lineage.record import Record, check_record
+from repro.objects.faults import checkpoint
 from repro.objects.hashing import Progress
 from repro.objects.ids import check_id
+from repro.objects.lock import stale_holder
 from repro.objects.store import verify_readonly
 
 KEEP_DIR = "refs/keep"
@@ -72,10 +75,16 @@ def kept_objects(repo: Repository) -> set[str]:
 def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None = None,
          byte_progress: Progress | None = None) -> Iterator[Problem]:
     """Check every object, record and index row; yield what is wrong."""
+    # "tmp" problems are what a crashed writer leaves and the next one clears:
+    # temp files, its lock file, records it stored but had not indexed yet.
     if repo.tmp_dir.is_dir():
         for p in sorted(repo.tmp_dir.iterdir()):
             yield Problem("tmp", f"leftover temp file {p.name} (a crashed write; "
                                  "removed by the next writer or gc)")
+    holder = stale_holder(repo.dot / "lock")
+    if holder:
+        yield Problem("tmp", f"stale lock left by a process that is gone ({holder}); "
+                             "the next writer takes it over")
     oids = list(repo.store)
     present: set[str] = set(oids)
     records: list[Record] = []
@@ -106,15 +115,32 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
                               parent)
     try:
         indexed = set(repo.index.all_ids())
-    except Exception as exc:  # a damaged SQLite file raises sqlite3.DatabaseError
+        check = repo.index.conn.execute("PRAGMA quick_check").fetchone()
+    except (IntegrityError, sqlite3.DatabaseError) as exc:
         yield Problem("index", f"index unreadable ({exc}): run `repro fsck --repair`")
         return
+    if check is None or check[0] != "ok":
+        yield Problem("index", f"index damaged ({check[0] if check else 'no answer'}): "
+                               "run `repro fsck --repair`")
     ids = {r.id for r in records}
+    journaled = set(repo.journal.pending())
     for rid in sorted(ids - indexed):
+        if rid in journaled:
+            yield Problem("tmp", f"record {rid} was stored by a writer that stopped before "
+                                 "indexing it; the next writer indexes it", rid)
+            continue
         yield Problem("index", f"record {rid} is not in the index: run `repro fsck --repair`", rid)
     for rid in sorted(indexed - ids):
         yield Problem("index", f"index names record {rid} that is not in the store: "
                                "run `repro fsck --repair`", rid)
+
+
+def _index_healthy(repo: Repository) -> bool:
+    try:
+        row = repo.index.conn.execute("PRAGMA quick_check").fetchone()
+    except (IntegrityError, sqlite3.DatabaseError):
+        return False
+    return row is not None and row[0] == "ok"
 
 
 def repair(repo: Repository, problems: list[Problem]) -> list[str]:
@@ -123,38 +149,41 @@ def repair(repo: Repository, problems: list[Problem]) -> list[str]:
 
     done = []
     corrupt = [p.object for p in problems if p.kind == "corrupt" and p.object]
+    missing = {p.object for p in problems if p.kind == "missing" and p.object}
     with repo.lock():
+        # The index first: the stat cache used below lives in it.
+        if not _index_healthy(repo):
+            repo.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    (repo.dot / f"index.sqlite{suffix}").unlink()
+            done.append("removed the damaged index")
+        wanted = set(corrupt) | missing
+        good: dict[str, str] = {}
+        if wanted:
+            for path, _st in iter_model_files(repo.config.model_roots):
+                b3 = repo.stat_cache.hashes(path, ("blake3",)).get("blake3")
+                if b3 in wanted:
+                    good[b3] = str(path)
         if corrupt:
             aside = repo.dot / "corrupt"
             aside.mkdir(exist_ok=True)
-            good: dict[str, str] = {}
-            if corrupt:
-                wanted = set(corrupt)
-                for path, _st in iter_model_files(repo.config.model_roots):
-                    b3 = repo.stat_cache.hashes(path, ("blake3",)).get("blake3")
-                    if b3 in wanted:
-                        good[b3] = str(path)
             for oid in corrupt:
                 src = repo.store.path(oid)
-                dest = aside / f"{oid}.{int(time.time())}"
+                # A unique name: moving aside never overwrites an earlier corrupt copy.
+                dest = aside / f"{oid}.{time.time_ns()}"
                 os.replace(src, dest)
                 done.append(f"moved corrupt object {oid} to {repo.relpath(dest)}")
-                if oid in good:
-                    repo.store.put_file(good[oid], mode="copy")
-                    done.append(f"restored {oid} from {good[oid]}")
+        for oid in sorted(wanted & good.keys()):
+            if repo.store.put_file(good[oid], mode="copy") == oid:
+                done.append(f"restored {oid} from {good[oid]}")
         for p in problems:
             if p.kind == "readonly" and p.object:
                 with contextlib.suppress(OSError):
                     os.chmod(repo.store.path(p.object), 0o444)
                     done.append(f"made {p.object} read-only again")
-        try:
-            repo.index.conn.execute("SELECT 1 FROM records LIMIT 1")
-        except Exception:
-            repo.close()
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    (repo.dot / f"index.sqlite{suffix}").unlink()
         n = repo.rebuild_index()
+        repo.journal.clear()
         done.append(f"rebuilt the index ({n} records)")
         removed = repo.clean_tmp()
         if removed:
@@ -198,4 +227,5 @@ def gc(repo: Repository, *, dry_run: bool = False, grace_days: float | None = No
             result.objects.append(oid)
             if not dry_run:
                 path.unlink()
+                checkpoint("gc.removed")
     return result

@@ -16,6 +16,7 @@ import orjson
 from repro.config import Config, load_config
 from repro.errors import AmbiguousTarget, IntegrityError, NotARepository, NotFound, UsageError
 from repro.lineage.index import Index, connect
+from repro.lineage.journal import Journal
 from repro.lineage.record import Record, looks_like_record
 from repro.lineage.refs import Refs
 from repro.objects.atomic import write_bytes
@@ -47,6 +48,7 @@ class Repository:
         self.tmp_dir = self.dot / "tmp"
         self.store = ObjectStore(self.dot / "objects", self.tmp_dir)
         self.refs = Refs(self.dot / "refs", self.tmp_dir)
+        self.journal = Journal(self.dot / "journal")
         self.notify: Callable[[str], None] | None = None
 
     # -- creation and discovery ----------------------------------------------
@@ -96,9 +98,19 @@ class Repository:
     def conn(self) -> sqlite3.Connection:
         path = self.dot / "index.sqlite"
         fresh = not path.exists()
-        conn = connect(path)
-        index = Index(conn)
-        if fresh or index.stale:  # stale: written by another index version
+        try:
+            conn = connect(path)
+            index = Index(conn)
+            interrupted = conn.execute(
+                "SELECT 1 FROM meta WHERE key = 'rebuilding'").fetchone() is not None
+        except sqlite3.OperationalError:
+            raise  # locked, disk full...: not damage
+        except sqlite3.DatabaseError as exc:
+            raise IntegrityError(f"the index {path} is damaged ({exc})",
+                                 hint="run `repro fsck --repair` to rebuild it from the objects"
+                                 ) from None
+        # stale: written by another index version; interrupted: a rebuild was cut short
+        if fresh or index.stale or interrupted:
             self._rebuild(index)
         return conn
 
@@ -123,7 +135,29 @@ class Repository:
             timeout = float(self.config.get("lock", "timeout"))
         with write_lock(self.dot / "lock", timeout=timeout, notify=self.notify):
             self.clean_tmp()
+            # A damaged index is for `fsck --repair` (which runs under this lock) to rebuild.
+            with contextlib.suppress(IntegrityError):
+                self.replay_journal()
             yield
+
+    def replay_journal(self) -> int:
+        """Index the records a crashed writer stored but did not index (under the lock)."""
+        n = 0
+        for rid in self.journal.pending():
+            if rid not in self.store or self.index.ids_with_prefix(rid, 1):
+                continue
+            try:
+                data = self.store.read_bytes(rid)
+            except (IntegrityError, NotFound):
+                continue  # damaged: fsck reports it
+            if looks_like_record(data):
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    self.index.add(Record(rid, orjson.loads(data)))
+                    n += 1
+        self.journal.clear()
+        if n and self.notify:
+            self.notify(f"indexed {n} record(s) that an interrupted writer had stored")
+        return n
 
     def clean_tmp(self) -> int:
         """Remove temp files a crashed writer left (only ever called under the lock)."""
@@ -163,11 +197,14 @@ class Repository:
                     yield Record(oid, orjson.loads(data))
 
     def _rebuild(self, index: Index) -> int:
+        # Marked, so that an index whose rebuild was cut short is rebuilt on the next open.
+        index.conn.execute("INSERT OR REPLACE INTO meta VALUES ('rebuilding', '1')")
         index.clear()
         n = 0
         for record in self.iter_record_objects():
             index.add(record)
             n += 1
+        index.conn.execute("DELETE FROM meta WHERE key = 'rebuilding'")
         return n
 
     def rebuild_index(self) -> int:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from repro.objects.faults import checkpoint
+
 TMP_PREFIX = "tmp-"
 
 
@@ -40,14 +42,17 @@ def atomic_writer(dest: str | os.PathLike[str], *, tmp_dir: str | os.PathLike[st
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
+            checkpoint("atomic.written")
             os.fsync(f.fileno())
         if mode is not None:
             os.chmod(tmp_name, mode)
+        checkpoint("atomic.synced")
         os.replace(tmp_name, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+    checkpoint("atomic.replaced")
     fsync_dir(dest.parent)
 
 

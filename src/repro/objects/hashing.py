@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import blake3
 
+from repro.objects.faults import checkpoint
+
 #: Read size for streaming. Large enough for BLAKE3's threads to pay off,
 #: small enough that memory stays flat whatever the file size.
 CHUNK = 8 * 1024 * 1024
@@ -95,6 +97,7 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     for chunk in iter_chunks(src, size_hint=size_hint or None):
         h.update(chunk)
         dst.write(chunk)
+        checkpoint("copy.chunk")
         total += len(chunk)
         if progress:
             progress(len(chunk))

@@ -38,6 +38,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def stale_holder(path: Path) -> str | None:
+    """Who left the lock file behind, when it names a process of this host that is gone."""
+    try:
+        text = path.read_text(errors="replace")[:4096]
+    except OSError:
+        return None
+    fields = dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+    try:
+        pid = int(fields.get("pid", ""))
+    except ValueError:
+        return None
+    if fields.get("host") not in (None, socket.gethostname()) or pid <= 0 or _pid_alive(pid):
+        return None
+    return text.strip().replace("\n", ", ")
+
+
 @contextlib.contextmanager
 def write_lock(path: Path, *, timeout: float = 60.0,
                notify: Callable[[str], None] | None = None) -> Iterator[None]:

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 from repro.errors import ChecksumMismatch, NotFound
 from repro.objects import hashing
 from repro.objects.atomic import atomic_writer, fsync_dir
+from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
 STORE_MODES = ("copy", "reflink", "hardlink", "reference")
@@ -161,6 +162,7 @@ class ObjectStore:
             return
         for group in sorted({g for _, g in pending.values()}):
             _syncfs(self.tmp_dir)
+            checkpoint("batch.synced")
             for oid, (tmp, g) in pending.items():
                 if g != group:
                     continue
@@ -170,6 +172,7 @@ class ObjectStore:
                     continue
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, dest)
+                checkpoint("batch.renamed")
             _syncfs(self.objects_dir)
 
     def put_file(self, src: str | os.PathLike[str], *, mode: str = "copy",
@@ -219,6 +222,7 @@ class ObjectStore:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
             return self._put_copy(src, progress, reflink=True)
+        checkpoint("object.linked")
         # The shared inode is made read-only: tools that write models in place
         # then fail loudly instead of silently changing the stored version.
         os.chmod(dest, READ_ONLY)
@@ -237,22 +241,40 @@ class ObjectStore:
             raise NotFound(f"object {oid} is not in the store")
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        # Temp files go to the store's tmp folder (cleaned by the next writer
+        # after a crash) rather than into the user's model folder, whenever
+        # a rename from there can reach ``dest``.
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         if mode == "hardlink":
             self.check(oid, progress)
-            tmp_name = dest.parent / f".repro-{oid[:16]}.tmp"
+            tmp_name = self.tmp_dir / f"tmp-link-{oid[:16]}-{os.getpid()}"
             with contextlib.suppress(FileNotFoundError):
                 tmp_name.unlink()
             try:
                 os.link(src, tmp_name)
-            except OSError:
-                pass
-            else:
+                checkpoint("materialize.linked")
                 os.replace(tmp_name, dest)
+            except OSError:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp_name.unlink()
+            else:
                 fsync_dir(dest.parent)
                 return
+        same_fs = _same_device(self.tmp_dir, dest.parent)
+        try:
+            self._materialize_copy(oid, src, dest, mode, progress,
+                                   self.tmp_dir if same_fs else None)
+        except OSError as exc:
+            # Same device yet no rename between them (bind mounts): use dest's folder.
+            if not same_fs or exc.errno != errno.EXDEV:
+                raise
+            self._materialize_copy(oid, src, dest, mode, progress, None)
+
+    def _materialize_copy(self, oid: str, src: Path, dest: Path, mode: str,
+                          progress: hashing.Progress | None, tmp_dir: Path | None) -> None:
         with open(src, "rb", buffering=0) as fin:
             size = os.fstat(fin.fileno()).st_size
-            with atomic_writer(dest) as fout:
+            with atomic_writer(dest, tmp_dir=tmp_dir) as fout:
                 if mode == "reflink" and _try_reflink(fin.fileno(), fout.fileno()):
                     got = hashing.hash_stream(fin, size, progress)
                 else:
@@ -289,6 +311,7 @@ class _TempObject:
 
     def commit(self, dest: Path) -> None:
         self.file.flush()
+        checkpoint("object.written")
         os.fsync(self.file.fileno())
         self.file.close()
         if dest.exists():
@@ -297,15 +320,21 @@ class _TempObject:
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(self.name, READ_ONLY)
+            checkpoint("object.synced")
             os.replace(self.name, dest)
+            checkpoint("object.replaced")
             fsync_dir(dest.parent)
         self.done = True
 
     def __exit__(self, *exc: object) -> None:
         if not self.done:
-            self.file.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.name)
+            try:
+                # Closing flushes; on a full disk that fails again: remove the temp anyway.
+                with contextlib.suppress(OSError):
+                    self.file.close()
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.name)
 
 
 def _syncfs(folder: Path) -> None:
@@ -329,6 +358,13 @@ def _syncfs(folder: Path) -> None:
 
 
 _LIBC_SYNCFS: Any = None
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
 
 
 def _try_reflink(src_fd: int, dst_fd: int) -> bool:
