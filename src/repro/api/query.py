@@ -119,6 +119,22 @@ def variations(repo: Repository, record: Record) -> dict[str, Any]:
     return find_variations(repo.index, record, repo.load_record)
 
 
+def graph_document(repo: Repository, target: Record | None, fmt: str) -> str:
+    """``repro graph``: the lineage around ``target`` (or the newest records) as
+    ``dot``, ``json``, ``graphml`` or a self-contained ``html`` page."""
+    from repro.lineage.graph import build_graph, render
+    from repro.lineage.render_html import MAX_THUMB_SOURCE
+
+    graph = build_graph(repo.index, target.id if target else None)
+
+    def read_object(oid: str) -> bytes | None:
+        if oid not in repo.store or repo.store.size(oid) > MAX_THUMB_SOURCE:
+            return None
+        return repo.store.read_bytes(oid)
+
+    return render(graph, fmt, load_record=repo.load_record, read_object=read_object)
+
+
 def diff(repo: Repository, a: Record, b: Record) -> dict[str, Any]:
     """The ``repro diff`` document; ComfyUI graphs are compared node by node."""
     result = diff_records(a.data, b.data, a_id=a.id, b_id=b.id)

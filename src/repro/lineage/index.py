@@ -355,6 +355,19 @@ class Index:
         wanted = set(ids)
         return [e for e in self.edges_from(sorted(wanted)) if e[1] in wanted]
 
+    def models_of(self, ids: Iterable[str]) -> list[tuple[str, str | None, str | None,
+                                                        str | None, str | None]]:
+        """``(record, blake3, role, name, path)`` of every model the records used."""
+        ids = list(ids)
+        rows: list[tuple[str, str | None, str | None, str | None, str | None]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.conn.execute(
+                f"SELECT record, blake3, role, name, path FROM record_models "
+                f"WHERE record IN ({marks})", chunk).fetchall()
+        return rows
+
     def fingerprint(self, record_id: str) -> tuple[str, str, dict[str, str]] | None:
         row = self.conn.execute("SELECT family, core, vary FROM record_vary WHERE record = ?",
                                 (record_id,)).fetchone()
