@@ -74,7 +74,7 @@ def serve(replay: Replay, port: int = 0) -> Iterator[str]:
     """Serve ``replay`` on 127.0.0.1 (an ephemeral port by default); yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             replay.requests.append(self.path)
             if replay.down:
                 self.close_connection = True
@@ -86,7 +86,7 @@ def serve(replay: Replay, port: int = 0) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

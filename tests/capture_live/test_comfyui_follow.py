@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
+from repro.api.comfyui_client import ComfyClient
 from repro.api.repository import Repository
 from repro.api.watch import GAP_UNREACHABLE, ComfyFollower, failure
-from repro.api.comfyui_client import ComfyClient
 from tests.capture_live.replay import RUNS, Replay, serve
 from tests.helpers import run
 
@@ -135,7 +135,7 @@ def test_watch_comfyui_captures_each_run_with_the_executed_prompt_and_server(
     assert not any("caches loaders" in r for r in v1["reproducibility"]["reasons"])
     assert any("modified after the output was made" in r
                for r in v1["reproducibility"]["reasons"])
-    assert V1 != model["blake3"]
+    assert model["blake3"] != V1
 
     # A restart (same server, same URL) captures nothing twice.
     follower = ComfyFollower(repo, ComfyClient(url), output_dir=comfy / "output")
