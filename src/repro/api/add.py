@@ -25,6 +25,9 @@ from repro.models.resolve import Resolved, Resolver
 from repro.objects import hashing
 from repro.objects.faults import checkpoint
 
+#: Files at least this large get a byte progress bar while they are hashed.
+BIG_FILE = 100 * 1024 * 1024
+
 #: Files captured per durable commit (see ``ObjectStore.batch``).
 BATCH = 256
 
@@ -90,7 +93,7 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
     single = len(paths) == 1 and len(files) == 1 and not paths[0].is_dir()
     parent_ids = [repo.resolve_target(p).id for p in parents]
     with repo.lock():
-        capture = _Capture(repo, mode=mode, environment=environment)
+        capture = _Capture(repo, mode=mode, environment=environment, progress=progress)
         done = 0
         for start in range(0, len(files), BATCH):
             # One durable commit per batch: objects, then records, then the index.
@@ -124,8 +127,10 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
 class _Capture:
     """State shared by the files of one ``add``: resolver, environment, clock."""
 
-    def __init__(self, repo: Repository, *, mode: str, environment: dict[str, Any] | None):
+    def __init__(self, repo: Repository, *, mode: str, environment: dict[str, Any] | None,
+                 progress: Progress | None = None):
         self.repo = repo
+        self.progress = progress
         self.mode = mode
         self.resolver = Resolver(repo.config.model_roots, repo.stat_cache)
         self.environment = environment
@@ -328,7 +333,12 @@ class _Capture:
         cache = self.repo.stat_cache
         known = known or cache.lookup(path, st).get("blake3")
         started = time.time_ns()
-        oid = self.repo.store.put_file(path, mode=self.mode, known=known)
+        byte_progress = None
+        if self.progress is not None and st.st_size >= BIG_FILE and not (
+                known and (self.mode == "reference" or known in self.repo.store)):
+            byte_progress = _ByteCounter(self.progress, f"hashing {path.name}", st.st_size)
+        oid = self.repo.store.put_file(path, mode=self.mode, known=known,
+                                       progress=byte_progress)
         if oid != known:
             after = path.stat()
             if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
@@ -388,6 +398,17 @@ def _with_live(gen: Generation, live: Live) -> Generation:
                    media_type=gen.media_type, width=gen.width, height=gen.height,
                    warnings=list(dict.fromkeys([*observed.warnings, *gen.warnings])),
                    provenance={**gen.provenance, **observed.provenance})
+
+
+class _ByteCounter:
+    """Adapts byte counts from hashing to the (what, done, total) progress callback."""
+
+    def __init__(self, progress: Progress, what: str, total: int):
+        self.progress, self.what, self.total, self.done = progress, what, total, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        self.progress(self.what, self.done, self.total)
 
 
 def _find_input(name: str, folders: list[Path]) -> Path | None:
