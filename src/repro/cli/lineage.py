@@ -16,13 +16,16 @@ from repro.cli import State, cli, emit_json, json_option, short, target_record
               default="dot", show_default=True, help="What to write.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to FILE instead of stdout.")
+@json_option
 @click.pass_obj
-def graph(state: State, target: str | None, fmt: str, output: Path | None) -> None:
+def graph(state: State, target: str | None, fmt: str, output: Path | None,
+          as_json: bool) -> None:
     """The lineage graph around TARGET (without TARGET: the newest records).
 
     Outputs and the model versions they used, with parent and model edges.
     --format html writes one self-contained page: thumbnails, models as boxes
     with short hashes, laid out by generation; click a node for its parameters.
+    --json is --format json.
 
     \b
     Example:
@@ -33,7 +36,7 @@ def graph(state: State, target: str | None, fmt: str, output: Path | None) -> No
 
     repo = state.repo()
     record = target_record(state, repo, target) if target else None
-    text = graph_document(repo, record, fmt)
+    text = graph_document(repo, record, "json" if as_json else fmt)
     if output is None:
         click.echo(text, nl=False)
         return
