@@ -37,8 +37,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
-    """``source`` flows into ``target``: parent -> child (kind ``parent``,
-    ``input``, ``extras``) or model -> output (kind ``model``)."""
+    """``source`` flows into ``target``: parent -> child or model -> output.
+
+    Kinds: ``parent`` (named in the child's record), ``input`` (found by
+    content by the index, e.g. a parent captured after its child), ``extras``
+    (an A1111 Extras result and its source), ``model``."""
 
     source: str
     target: str
