@@ -63,7 +63,8 @@ def comfy_install(tmp_path: Path, fixtures: Path) -> tuple[Path, Path]:
 def _events(out: str) -> list[dict[str, Any]]:
     """The --json event stream: concatenated indented JSON objects."""
     decoder = json.JSONDecoder()
-    events, i = [], 0
+    events: list[dict[str, Any]] = []
+    i = 0
     while i < len(out):
         while i < len(out) and out[i].isspace():
             i += 1

@@ -105,7 +105,8 @@ def _writer(folder: Path, seeds: range, *, pause: float = 0.0) -> None:
 def _captured_lines(path: Path) -> list[dict[str, object]]:
     text = path.read_text() if path.exists() else ""
     decoder = json.JSONDecoder()
-    out, i = [], 0
+    out: list[dict[str, object]] = []
+    i = 0
     while True:
         while i < len(text) and text[i].isspace():
             i += 1
@@ -129,7 +130,8 @@ def _start(project: Path, folder: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def _events(text: str) -> list[dict[str, object]]:
     decoder = json.JSONDecoder()
-    out, i = [], 0
+    out: list[dict[str, object]] = []
+    i = 0
     while i < len(text):
         while i < len(text) and text[i].isspace():
             i += 1
