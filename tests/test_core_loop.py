@@ -112,7 +112,7 @@ def test_diff_reports_exactly_seed_and_lora_strength(project: Path,
     run_json(capsys, "-C", project, "add", a, b)
     d = run_json(capsys, "-C", project, "diff", a, b)
     assert d["params"] == {"changed": {"seed": [7, 8]}, "added": {}, "removed": {}}
-    assert d["prompt"] == {"added": [], "removed": []}
+    assert not any(d["prompt"].values()) and not any(d["negative_prompt"].values())
     assert d["models"]["changed"] == [] and d["models"]["renamed"] == []
     assert d["models"]["added"] == [] and d["models"]["removed"] == []
     assert {(s["field"], s["a"], s["b"]) for s in d["models"]["strength"]} == {
