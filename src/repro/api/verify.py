@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repro.api.environment_now import CurrentEnvironment
 from repro.api.repository import Repository
 from repro.capture.types import worst_level
 from repro.lineage.record import Record
@@ -55,13 +56,22 @@ class VerifyResult:
     ready: bool
     reasons: list[str] = field(default_factory=list)
     models: list[ModelStatus] = field(default_factory=list)
+    #: Differences from the current environment; None when it could not be known.
+    environment: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "level": self.level, "ready": self.ready,
-                "reasons": self.reasons, "models": [m.to_dict() for m in self.models]}
+        d = {"id": self.id, "level": self.level, "ready": self.ready,
+             "reasons": self.reasons, "models": [m.to_dict() for m in self.models]}
+        if self.environment is not None:
+            d["environment"] = self.environment
+        return d
 
 
-def verify(repo: Repository, record: Record) -> VerifyResult:
+def verify(repo: Repository, record: Record,
+           current: CurrentEnvironment | None = None) -> VerifyResult:
+    """Check ``record`` against the disk now; with ``current`` (``environment_now``), also
+    against the current environment of its tool: a difference known to change outputs
+    makes it at most approximate."""
     resolver = Resolver(repo.config.model_roots, repo.stat_cache)
     captured = record.data.get("reproducibility") or {}
     levels = [str(captured.get("level", "none"))]
@@ -104,7 +114,38 @@ def verify(repo: Repository, record: Record) -> VerifyResult:
     if not statuses:
         ready = levels[0] != "none"
     ready = ready and all(s.blake3 for s in statuses)
-    return VerifyResult(record.id, worst_level(*levels), ready, _unique(reasons), statuses)
+    diffs = _environment_diffs(record, current, levels, reasons)
+    return VerifyResult(record.id, worst_level(*levels), ready, _unique(reasons), statuses,
+                        diffs)
+
+
+def _environment_diffs(record: Record, current: CurrentEnvironment | None, levels: list[str],
+                       reasons: list[str]) -> list[dict[str, Any]] | None:
+    recorded = record.data.get("environment")
+    if current is None or not isinstance(recorded, dict):
+        return None
+    now = current(record.tool_name)
+    if now is None:
+        return None
+    from repro.api.environment_now import comparable
+    from repro.environment.comfyui_server import noise_device
+    from repro.environment.compare import compare_environments
+
+    before, after = comparable(recorded, now)
+    diffs = compare_environments(before, after,
+                                 noise_device=noise_device(record.tool_name, record.params))
+    for d in diffs:
+        if d["changes_output"]:
+            levels.append("approximate")
+            reasons.append(f"environment: {d['reason']} (recorded {_show(d['recorded'])}, "
+                           f"now {_show(d['current'])})")
+    return diffs
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
 
 
 def model_status(repo: Repository, resolver: Resolver, model: dict[str, Any]) -> ModelStatus:

@@ -502,27 +502,33 @@ def _node_value(value: Any) -> str:
 
 @cli.command()
 @click.argument("target", required=False)
+@click.option("--comfyui", "comfyui_url", metavar="URL",
+              help="Compare the environment with this running ComfyUI's (/system_stats).")
 @json_option
 @click.pass_obj
-def verify(state: State, target: str | None, as_json: bool) -> None:
+def verify(state: State, target: str | None, comfyui_url: str | None, as_json: bool) -> None:
     """Can TARGET be reproduced now, and if not, exactly why (without TARGET: every record).
 
     Exit status 0 when ready (every model at its recorded version), 1 otherwise.
+    The recorded environment is compared with the current one where it can be
+    known (the config's tool folders, or --comfyui URL).
 
     \b
     Example:
-      repro verify outputs/ComfyUI_00042_.png
+      repro verify outputs/ComfyUI_00042_.png --comfyui http://127.0.0.1:8188
     """
+    from repro.api.environment_now import environment_now
     from repro.api.verify import verify as verify_record
 
     repo = state.repo()
+    current = environment_now(repo, comfyui_url=comfyui_url)
     if target:
         records = [target_record(state, repo, target)]
     else:
         from repro.api.query import log as log_records
 
         records = log_records(repo, None)
-    results = [verify_record(repo, r) for r in records]
+    results = [verify_record(repo, r, current) for r in records]
     if as_json:
         emit_json(results[0].to_dict() if target else [r.to_dict() for r in results])
     else:
