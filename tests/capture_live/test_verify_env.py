@@ -38,7 +38,7 @@ def captured(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, 
 
 def test_env_lands_in_records(captured: tuple[Path, Path, str],
                               capsys: pytest.CaptureFixture[str]) -> None:
-    comfy, project, rid = captured
+    _comfy, project, rid = captured
     env = Repository.discover(project).load_record(rid).data["environment"]
     assert env["tool"] == "comfyui" and env["tool_version"] == "0.3.64"
     assert env["torch"]["version"] == "2.14.1+cu130"
