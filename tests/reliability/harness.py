@@ -1,0 +1,260 @@
+"""The crash harness: run real ``repro`` processes, SIGKILL them, check the store.
+
+Three scenarios, each a template project copied afresh for every run:
+
+- ``add``: a 6 MB checkpoint, a LoRA and three ComfyUI outputs, nothing
+  captured yet; the command is ``repro add outputs``.
+- ``checkout``: the outputs captured with checkpoint v1, then v1 replaced on
+  disk by v2 under the same name; ``repro checkout outputs/o0.png --force``
+  must store v2 (displaced) and put v1 back.
+- ``gc``: the checkout project plus unreachable objects; ``repro gc
+  --grace-days 0`` removes them.
+
+A process is killed either at its N-th write checkpoint (``REPRO_TEST_CRASH_AT``,
+see ``repro.objects.faults``) or after a random delay (with a small sleep at
+every checkpoint to widen the windows). After every kill ``check_after_kill``
+asserts the store is consistent and the user's files are whole; after the
+re-run ``check_done`` asserts the work is complete and fsck finds nothing.
+Used by ``tests/reliability/test_crash.py`` and ``bench/crash_soak.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repro.api.add import add
+from repro.api.maintenance import fsck, kept_objects, referenced_objects
+from repro.api.repository import Repository
+from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, write_safetensors
+from repro.objects.hashing import hash_bytes, hash_file
+
+REPRO = str(Path(sys.executable).with_name("repro"))
+MODEL_SIZE = 6_000_000
+OUTPUTS = ("o0.png", "o1.png", "o2.png")
+CKPT = "models/checkpoints/base.safetensors"
+LORA = "models/loras/style.safetensors"
+COMMANDS: dict[str, list[str]] = {
+    "add": ["add", "outputs", "--no-env"],
+    "checkout": ["checkout", "outputs/o0.png", "--force"],
+    "gc": ["gc", "--grace-days", "0"],
+}
+
+
+@dataclass
+class Templates:
+    """Template projects and the content each user file may have."""
+
+    base: Path
+    v1: str = ""
+    v2: str = ""
+    lora: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def project(self, scenario: str) -> Path:
+        return self.base / scenario
+
+
+def _weights(path: Path, seed: int) -> str:
+    write_safetensors(path, model_bytes(seed, MODEL_SIZE))
+    set_mtime(path, 7200)
+    return hash_file(path)
+
+
+def build_templates(base: Path) -> Templates:
+    """Write the three template projects under ``base``."""
+    t = Templates(base)
+    root = t.project("add")
+    t.v1 = _weights(root / CKPT, 1)
+    write_safetensors(root / LORA, model_bytes(2, 50_000))
+    set_mtime(root / LORA, 7200)
+    t.lora = hash_file(root / LORA)
+    for i, name in enumerate(OUTPUTS):
+        graph = comfy_graph(ckpt="base.safetensors", lora="style.safetensors",
+                            lora_strength=0.8, seed=100 + i, prompt=f"a fox, take {i}")
+        path = write_comfy_png(root / "outputs" / name, graph, pixel_seed=i, size=(16, 16))
+        set_mtime(path, 3600)
+        t.outputs[f"outputs/{name}"] = hash_file(path)
+    Repository.init(root)
+
+    checkout = t.project("checkout")
+    shutil.copytree(root, checkout, symlinks=True)
+    repo = Repository(checkout)
+    try:
+        add(repo, [checkout / "outputs"])
+    finally:
+        repo.close()
+    t.v2 = _weights(checkout / CKPT, 3)
+
+    shutil.copytree(checkout, t.project("gc"), symlinks=True)
+    return t
+
+
+def fresh_copy(t: Templates, scenario: str, dest: Path, rng: random.Random) -> Path:
+    """A new working copy of a scenario's template (gc: with new garbage objects)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(t.project(scenario), dest, symlinks=True)
+    if scenario == "gc":
+        repo = Repository(dest)
+        for _ in range(6):
+            repo.store.put_bytes(rng.randbytes(rng.randrange(100, 5000)))
+        repo.close()
+    return dest
+
+
+def run_repro(root: Path, args: list[str], *, crash_at: str | None = None,
+              kill_after: float | None = None, delay: float = 0.0,
+              timeout: float = 60.0) -> tuple[int, str]:
+    """Run ``repro`` in ``root``; returns (returncode, stderr). -9 means killed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
+    env["REPRO_NO_PROGRESS"] = "1"
+    if crash_at:
+        env["REPRO_TEST_CRASH_AT"] = crash_at
+    if delay:
+        env["REPRO_TEST_CHECKPOINT_DELAY"] = str(delay)
+    proc = subprocess.Popen([REPRO, *args], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    if kill_after is not None:
+        try:
+            proc.wait(kill_after)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
+def _problems(repo: Repository) -> list[dict[str, str]]:
+    return [p.to_dict() for p in fsck(repo)]
+
+
+def check_after_kill(t: Templates, scenario: str, root: Path) -> int:
+    """The store is consistent and no user file is partial. Returns records checked."""
+    repo = Repository(root)
+    try:
+        serious = [p for p in _problems(repo) if p["kind"] != "tmp"]
+        assert not serious, serious
+        records = list(repo.iter_record_objects())
+        for record in records:
+            for oid, what in referenced_objects(record):
+                assert oid in repo.store, f"record {record.id}: {what} {oid} missing"
+                repo.store.check(oid)
+        ckpt = hash_file(root / CKPT)
+        allowed = {t.v1} if scenario == "add" else {t.v1, t.v2}
+        assert ckpt in allowed, f"{CKPT} is partial or foreign: {ckpt}"
+        assert hash_file(root / LORA) == t.lora
+        for rel, b3 in t.outputs.items():
+            assert hash_file(root / rel) == b3, rel
+        # No litter in the user's folders (temp files belong in .repro/tmp).
+        assert sorted(p.name for p in (root / "models").rglob("*") if p.is_file()) == [
+            "base.safetensors", "style.safetensors"]
+        if scenario == "checkout" and ckpt == t.v1:
+            # Restored: the displaced version must be stored and kept.
+            assert t.v2 in repo.store and t.v2 in kept_objects(repo), "displaced v2 lost"
+        if scenario != "add":
+            assert len(records) == len(OUTPUTS)
+        return len(records)
+    finally:
+        repo.close()
+
+
+def check_done(t: Templates, scenario: str, root: Path) -> None:
+    """After a complete run: the work is done and fsck finds nothing at all."""
+    repo = Repository(root)
+    try:
+        assert _problems(repo) == []
+        for b3 in t.outputs.values():
+            assert repo.index.record_for_output(b3), f"output {b3} not captured"
+        ckpt = hash_file(root / CKPT)
+        if scenario == "checkout":
+            assert ckpt == t.v1 and t.v2 in repo.store and t.v2 in kept_objects(repo)
+        reachable = kept_objects(repo)
+        for record in repo.iter_record_objects():
+            reachable.add(record.id)
+            reachable.update(oid for oid, _ in referenced_objects(record))
+        assert reachable <= set(repo.store)
+        if scenario == "gc":
+            assert set(repo.store) <= reachable, "gc left unreachable objects"
+    finally:
+        repo.close()
+
+
+@dataclass
+class Tally:
+    kills: int = 0
+    records_checked: int = 0
+    runs: int = 0
+    by_command: dict[str, int] = field(default_factory=dict)
+
+    def killed(self, scenario: str, records: int) -> None:
+        self.kills += 1
+        self.records_checked += records
+        self.by_command[scenario] = self.by_command.get(scenario, 0) + 1
+
+
+def _finish(t: Templates, scenario: str, root: Path) -> None:
+    code, err = run_repro(root, COMMANDS[scenario])
+    assert code == 0, f"re-run of {scenario} failed ({code}): {err}"
+    check_done(t, scenario, root)
+
+
+def enumerate_checkpoints(t: Templates, scenario: str, work: Path, tally: Tally,
+                          rng: random.Random, limit: int = 200) -> None:
+    """Kill at every write checkpoint in turn, each on a fresh copy; re-run each time."""
+    for n in range(1, limit + 1):
+        root = fresh_copy(t, scenario, work, rng)
+        code, err = run_repro(root, COMMANDS[scenario], crash_at=f"*:{n}")
+        tally.runs += 1
+        if code == 0:
+            check_done(t, scenario, root)
+            return
+        assert code == -signal.SIGKILL, f"{scenario} at checkpoint {n}: exit {code}: {err}"
+        tally.killed(scenario, check_after_kill(t, scenario, root))
+        _finish(t, scenario, root)
+    raise AssertionError(f"{scenario} passed more than {limit} checkpoints")
+
+
+def clean_run_time(t: Templates, scenario: str, work: Path, rng: random.Random) -> float:
+    """How long one uninterrupted run takes here (random kills are spread over it)."""
+    root = fresh_copy(t, scenario, work, rng)
+    start = time.monotonic()
+    code, err = run_repro(root, COMMANDS[scenario])
+    assert code == 0, err
+    check_done(t, scenario, root)
+    return time.monotonic() - start
+
+
+def random_kills(t: Templates, scenario: str, work: Path, tally: Tally, rng: random.Random,
+                 kills: int) -> None:
+    """Kill at random instants; one to four kills in a row on one store, then re-run.
+
+    The instants are spread over the later 70% of a clean run (the first part
+    is interpreter start-up, before any write).
+    """
+    span = clean_run_time(t, scenario, work, rng)
+    target = tally.by_command.get(scenario, 0) + kills
+    root = fresh_copy(t, scenario, work, rng)
+    streak, streak_len = 0, rng.randint(1, 4)
+    while tally.by_command.get(scenario, 0) < target:
+        delay = rng.choice((0.0, 0.0, 0.002))
+        code, err = run_repro(root, COMMANDS[scenario],
+                              kill_after=rng.uniform(0.3 * span, span), delay=delay)
+        tally.runs += 1
+        if code == -signal.SIGKILL:
+            tally.killed(scenario, check_after_kill(t, scenario, root))
+            streak += 1
+            if streak < streak_len:
+                continue  # kill the next attempt too, before any clean run
+            _finish(t, scenario, root)
+        else:
+            assert code == 0, f"{scenario}: exit {code}: {err}"
+            check_done(t, scenario, root)
+        streak, streak_len = 0, rng.randint(1, 4)
+        root = fresh_copy(t, scenario, work, rng)
