@@ -28,6 +28,9 @@ from repro.objects.faults import checkpoint
 #: Files at least this large get a byte progress bar while they are hashed.
 BIG_FILE = 100 * 1024 * 1024
 
+#: Outputs up to this size are read into memory once (images are small).
+SMALL_OUTPUT = 64 * 1024 * 1024
+
 #: Files captured per durable commit (see ``ObjectStore.batch``).
 BATCH = 256
 
@@ -161,7 +164,9 @@ class _Capture:
             raise InputError(f"{path}: no generation metadata to capture",
                              hint="use --allow-empty to capture it as level none")
         out_stat = path.stat()
-        blake3 = hashing.hash_file(path)
+        # Outputs are images: read once and hash, store and checksum from memory.
+        data = path.read_bytes() if out_stat.st_size <= SMALL_OUTPUT else None
+        blake3 = hashing.hash_bytes(data) if data is not None else hashing.hash_file(path)
         if blake3 in self.pending:
             return _summary(self.pending[blake3], path, existing=True)
         existing = repo.index.record_for_output(blake3)
@@ -175,12 +180,18 @@ class _Capture:
             self.live_reasons(live, models, levels, reasons)
         inputs, input_parents = self.inputs(gen, path, levels, reasons)
 
-        oid = repo.store.put_file(path, mode="copy")
-        assert oid == blake3, "output changed while it was captured"
         import hashlib
 
-        with open(path, "rb") as f:
-            sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+        if data is not None:
+            oid = repo.store.put_bytes(data)
+            sha256 = hashlib.sha256(data).hexdigest()
+        else:
+            oid = repo.store.put_file(path, mode="copy")
+            with open(path, "rb") as f:
+                sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+        if oid != blake3:
+            raise InputError(f"{path}: the file changed while it was captured",
+                             hint="capture it again once it is completely written")
         blobs = {key: repo.store.put_bytes(value) for key, value in sorted(gen.blobs.items())}
 
         all_parents = sorted({*parents, *input_parents})
