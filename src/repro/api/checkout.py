@@ -88,7 +88,11 @@ def keep_object(repo: Repository, oid: str, note: str) -> None:
 
 
 def checkout(repo: Repository, record: Record, *, to: Path | None = None, force: bool = False,
-             dry_run: bool = False, inputs: bool = False) -> CheckoutResult:
+             dry_run: bool = False, inputs: bool = False, mode: str | None = None
+             ) -> CheckoutResult:
+    """Restore the recorded versions; ``mode`` (default: config store.mode) says how:
+    a copy, a reflink clone, or a hardlink to the stored object (reference mode
+    stores nothing, so it restores by copy)."""
     result = CheckoutResult()
     roots = repo.config.model_roots
     items = [("model", m) for m in record.models]
@@ -139,7 +143,7 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
     if dry_run:
         result.restored = [e for e, *_ in writes]
         return result
-    mode = repo.config.get("store", "mode")
+    mode = mode or repo.config.get("store", "mode")
     with repo.lock():
         for entry, blake3, dest, displaced_now in writes:
             if displaced_now is not None:

@@ -552,10 +552,12 @@ def verify(state: State, target: str | None, comfyui_url: str | None, as_json: b
               help="Overwrite files with other content (they are stored first).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be written.")
 @click.option("--inputs", is_flag=True, help="Restore the recorded input images too.")
+@click.option("--mode", type=click.Choice(["copy", "reflink", "hardlink"]),
+              help="How files are restored (default: config store.mode).")
 @json_option
 @click.pass_obj
 def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: bool,
-             inputs: bool, as_json: bool) -> None:
+             inputs: bool, mode: str | None, as_json: bool) -> None:
     """Put the exact recorded model versions back where the tool looks for them.
 
     Never overwrites a file with other content unless --force, and then the
@@ -571,7 +573,7 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
     repo = state.repo()
     record = target_record(state, repo, target)
     result = checkout_record(repo, record, to=(state.cwd / to) if to else None, force=force,
-                             dry_run=dry_run, inputs=inputs)
+                             dry_run=dry_run, inputs=inputs, mode=mode)
     if as_json:
         emit_json(result.to_dict())
         return
