@@ -34,7 +34,7 @@ from repro.api.add import add
 from repro.api.maintenance import fsck, kept_objects, referenced_objects
 from repro.api.repository import Repository
 from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, write_safetensors
-from repro.objects.hashing import hash_bytes, hash_file
+from repro.objects.hashing import hash_file
 
 REPRO = str(Path(sys.executable).with_name("repro"))
 MODEL_SIZE = 6_000_000
