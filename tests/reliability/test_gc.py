@@ -40,7 +40,7 @@ def _later(monkeypatch: pytest.MonkeyPatch, days: float) -> None:
 
 def _garbage(root: Path, n: int = 3) -> list[str]:
     repo = Repository(root)
-    oids = [repo.store.put_bytes(f"unreferenced {i}".encode()) for i in range(n)]
+    oids: list[str] = [repo.store.put_bytes(f"unreferenced {i}".encode()) for i in range(n)]
     repo.close()
     return oids
 
