@@ -126,3 +126,38 @@ def test_an_old_index_is_rebuilt_with_the_new_tables(
     assert repo.index.fingerprint(ids[0]) is not None
     assert json.loads(repo.conn.execute(
         "SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) == 2
+
+
+def _pixels_md5(path: Path) -> str:
+    with Image.open(path) as im:
+        return hashlib.md5(im.tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("source_first", [True, False])
+def test_a1111_init_image_hash_is_the_md5_of_the_source_pixels(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], source_first: bool) -> None:
+    text = a1111_parameters(prompt="a lighthouse", negative="text", seed=42, model="dream",
+                            model_hash="0123456789")
+    source = write_a1111_png(tmp_path / "outputs" / "txt2img" / "00001-42.png", text,
+                             pixel_seed=42)
+    unrelated = write_a1111_png(tmp_path / "outputs" / "txt2img" / "00002-43.png",
+                                text.replace("Seed: 42", "Seed: 43"), pixel_seed=43)
+    child_text = text.replace("Seed: 42", "Seed: 7, Denoising strength: 0.55, "
+                              f"Init image hash: {_pixels_md5(source)}")
+    child = write_a1111_png(tmp_path / "outputs" / "img2img" / "00003-7.png", child_text,
+                            pixel_seed=7)
+    init(capsys, tmp_path)
+    order = [source, unrelated, child] if source_first else [child, unrelated, source]
+    ids = {p: add(capsys, tmp_path, p)[0] for p in order}
+    repo = Repository.discover(tmp_path)
+    assert repo.index.parents(ids[child]) == [ids[source]]
+    assert repo.index.parents(ids[unrelated]) == []
+    record = repo.load_record(ids[child])
+    if source_first:
+        assert record.parents == [ids[source]]
+        assert record.inputs[0]["blake3"] == repo.load_record(ids[source]).output["blake3"]
+    else:
+        assert record.parents == []
+        assert repo.load_record(ids[source]).output["pixels_md5"] == _pixels_md5(source)
+    assert run(capsys, "-C", tmp_path, "fsck", "--rebuild-index")[0] == 0
+    assert Repository.discover(tmp_path).index.parents(ids[child]) == [ids[source]]

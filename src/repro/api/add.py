@@ -34,6 +34,9 @@ SMALL_OUTPUT = 64 * 1024 * 1024
 #: Files captured per durable commit (see ``ObjectStore.batch``).
 BATCH = 256
 
+A1111_TOOLS = ("a1111", "forge", "sdnext")
+#: A1111-family outputs decoded at most to find an ``Init image hash`` source.
+PIXEL_CANDIDATES = 64
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif", ".tiff")
 
 Progress = Callable[[str, int, int], None]
@@ -140,6 +143,8 @@ class _Capture:
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
         self.bases: dict[str, dict[str, Any] | None] = {}
+        #: whether outputs need their pixel MD5 (None: not asked the index yet)
+        self.pixels_wanted: bool | None = None
         self.host = socket.gethostname()
         self.user: str | None
         try:
@@ -196,13 +201,14 @@ class _Capture:
 
         all_parents = sorted({*parents, *input_parents})
         level = worst_level(*levels)
+        pixels = self.pixels_if_wanted(data if data is not None else path, inputs)
         record: dict[str, Any] = {
             "schema": SCHEMA,
             "output": _drop_none({
                 "blake3": blake3, "sha256": sha256, "path": repo.relpath(path),
                 "size": out_stat.st_size, "media_type": gen.media_type,
                 "width": gen.width, "height": gen.height,
-                "mtime": _iso(out_stat.st_mtime),
+                "mtime": _iso(out_stat.st_mtime), "pixels_md5": pixels,
             }),
             "tool": _drop_none({"name": gen.tool or "unknown", "version": gen.tool_version,
                                 "commit": (environment or {}).get("tool_commit")}),
@@ -231,6 +237,40 @@ class _Capture:
         """Index the records of the batch just made durable."""
         self.repo.index.add_many(list(self.pending.values()))
         self.pending.clear()
+
+    def by_pixels(self, md5: str) -> tuple[str, str] | None:
+        """An output whose decoded pixels have A1111's ``Init image hash``:
+        ``(record id, output BLAKE3)``. Looks at most at the newest
+        ``PIXEL_CANDIDATES`` A1111-family outputs."""
+        from repro.lineage.pixels import is_pixels_md5, pixels_md5
+
+        if not is_pixels_md5(md5):
+            return None
+        repo = self.repo
+        for rid in repo.index.records_with_pixels(md5):
+            return rid, repo.load_record(rid).output["blake3"]
+        candidates = [(r.id, b) for b, r in reversed(self.pending.items())
+                      if r.tool_name in A1111_TOOLS]
+        candidates += repo.index.recent_outputs(A1111_TOOLS, PIXEL_CANDIDATES)
+        for rid, blake3 in candidates[:PIXEL_CANDIDATES]:
+            if blake3 in repo.store and pixels_md5(repo.store.path(blake3)) == md5.lower():
+                return rid, blake3
+        return None
+
+    def pixels_if_wanted(self, source: bytes | Path, inputs: list[dict[str, Any]]
+                         ) -> str | None:
+        """The output's pixel MD5, computed only while a captured img2img waits
+        for a source it names by A1111's ``Init image hash``."""
+        from repro.lineage.pixels import is_pixels_md5, pixels_md5
+
+        if self.pixels_wanted is None:
+            self.pixels_wanted = self.repo.index.waiting_pixel_inputs()
+        mine = any(is_pixels_md5((i.get("hashes") or {}).get("sha256")) and not i.get("blake3")
+                   for i in inputs)
+        if mine:
+            self.pixels_wanted = True
+            return None
+        return pixels_md5(source) if self.pixels_wanted else None
 
     def output_record(self, blake3: str) -> str | None:
         if blake3 in self.pending:
@@ -388,6 +428,10 @@ class _Capture:
             if found is None and hashes.get("sha256"):
                 for rid in repo.index.records_for_output_sha256(hashes["sha256"].lower()):
                     parents.append(rid)
+                match = self.by_pixels(hashes["sha256"]) if not parents else None
+                if match is not None:
+                    parents.append(match[0])
+                    entry["blake3"] = match[1]
             if found is None and not any(p for p in parents):
                 levels.append("approximate")
                 reasons.append(f"input {ref.name or _first_hash(hashes)}: not found "

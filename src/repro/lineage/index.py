@@ -113,20 +113,25 @@ class Index:
             self.conn.execute("BEGIN")
             self._insert(record)
             self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)", list(edges))
-            self._derive(record)
+            self._derive(record.id, record.output)
 
     def add_many(self, records: Iterable[Record]) -> int:
-        """Index many records in one transaction (bulk loads, rebuilds); returns the count."""
+        """Index many records in one transaction (bulk loads, rebuilds); returns the count.
+
+        ``records`` may be a generator: only ids and output hashes are kept
+        until the content edges are derived, once every row is in."""
         n = 0
+        outputs: list[tuple[str, dict[str, Any]]] = []
         with self.conn:
             self.conn.execute("BEGIN")
-            batch = []
             for record in records:
                 self._insert(record)
-                batch.append(record)
+                out = record.output
+                outputs.append((record.id, {k: out.get(k) for k in
+                                            ("blake3", "sha256", "pixels_md5")}))
                 n += 1
-            for record in batch:
-                self._derive(record)
+            for rid, out in outputs:
+                self._derive(rid, out)
         return n
 
     def _insert(self, record: Record) -> None:
@@ -168,10 +173,8 @@ class Index:
         self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
                               [(record.id, p, "parent") for p in record.parents])
 
-    def _derive(self, record: Record) -> None:
+    def _derive(self, rid: str, out: dict[str, Any]) -> None:
         """Edges found by content, towards parents and towards children already indexed."""
-        rid = record.id
-        out = record.output
         found: list[tuple[str, str, str]] = []
         # Parents: known outputs whose bytes (BLAKE3, SHA-256) or pixels (A1111's
         # MD5 of the decoded image) match one of this record's inputs.
@@ -391,6 +394,27 @@ class Index:
         truncated = len(rows) + len(extra) > limit
         rows += extra[:max(limit - len(rows), 0)]
         return [(r[0], orjson.loads(r[1])) for r in rows], truncated
+
+    def waiting_pixel_inputs(self) -> bool:
+        """Whether some record has an A1111 pixel-MD5 input with no parent yet."""
+        row = self.conn.execute(
+            "SELECT 1 FROM record_inputs i WHERE length(i.sha256) = 32 AND i.blake3 IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.child = i.record) LIMIT 1").fetchone()
+        return row is not None
+
+    def records_with_pixels(self, md5: str) -> list[str]:
+        rows = self.conn.execute("SELECT record FROM record_source WHERE pixels_md5 = ?",
+                                 (md5.lower(),))
+        return [r[0] for r in rows]
+
+    def recent_outputs(self, tools: Iterable[str], limit: int) -> list[tuple[str, str]]:
+        """``(record id, output BLAKE3)`` of the newest records made by ``tools``."""
+        tools = list(tools)
+        marks = ",".join("?" * len(tools))
+        rows = self.conn.execute(
+            f"SELECT id, output FROM records WHERE tool IN ({marks}) "
+            f"ORDER BY captured_at DESC LIMIT ?", (*tools, limit))
+        return [(r[0], r[1]) for r in rows]
 
     def model_names(self, blake3s: Iterable[str]) -> dict[str, list[str]]:
         """``{blake3: [names and paths it was recorded under]}``."""
