@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS record_models (
 CREATE INDEX IF NOT EXISTS record_models_record ON record_models(record);
 CREATE INDEX IF NOT EXISTS record_models_blake3 ON record_models(blake3);
 CREATE INDEX IF NOT EXISTS record_models_name ON record_models(name);
+CREATE INDEX IF NOT EXISTS record_models_path ON record_models(path);
 CREATE TABLE IF NOT EXISTS record_inputs (
     record TEXT NOT NULL, blake3 TEXT, sha256 TEXT, role TEXT, name TEXT
 );
@@ -324,10 +325,18 @@ class Index:
         return list(out.values())
 
     def model_blake3s_named(self, name: str) -> list[str]:
+        """Versions recorded under ``name`` (a recorded name or path); a bare file
+        name also matches the end of recorded paths when nothing matches exactly."""
         rows = self.conn.execute(
-            "SELECT DISTINCT blake3 FROM record_models WHERE blake3 IS NOT NULL AND "
-            "(name = ? OR path = ? OR path LIKE ?)", (name, name, "%/" + name))
-        return [r[0] for r in rows]
+            "SELECT blake3 FROM record_models WHERE blake3 IS NOT NULL AND name = ? UNION "
+            "SELECT blake3 FROM record_models WHERE blake3 IS NOT NULL AND path = ?",
+            (name, name)).fetchall()
+        if not rows:
+            # A suffix match reads the whole table: only when the exact look-ups failed.
+            rows = self.conn.execute(
+                "SELECT DISTINCT blake3 FROM record_models WHERE blake3 IS NOT NULL AND "
+                "path LIKE ?", ("%/" + name,)).fetchall()
+        return sorted(r[0] for r in rows)
 
     def model_blake3s_with_prefix(self, prefix: str) -> list[str]:
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -1,0 +1,78 @@
+"""Lineage commands on a big store, each timed as a whole ``repro`` process.
+
+Runs each command a few times (after one warm-up that fills the page cache
+and the stat cache) and prints the best wall time and the peak RSS of the
+process (``os.wait4`` rusage). Goal (DESIGN.md): under 0.3 s and 300 MB each.
+
+Usage: python bench/bench_lineage.py [STORE_DIR] [RUNS]
+(STORE_DIR is made by bench/make_store.py; default /tmp/repro-bench-store)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+GOAL_SECONDS = 0.3
+GOAL_MB = 300
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if proc.stderr is not None:
+        proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, proc.returncode
+
+
+def main(argv: list[str]) -> None:
+    root = Path(argv[1]) if len(argv) > 1 else Path("/tmp/repro-bench-store")
+    runs = int(argv[2]) if len(argv) > 2 else 3
+    info = orjson.loads((root / "bench.json").read_bytes())
+    exe = str(Path(sys.executable).with_name("repro"))
+    tip, other, lora = info["tip"], info["other"], info["lora"]
+    commands = [
+        ["--version"],
+        ["log", tip],
+        ["log", tip, "--graph"],
+        ["log", "-n", "20"],
+        ["show", tip],
+        ["diff", tip, other],
+        ["diff", tip, "--now"],
+        ["verify", tip],
+        ["uses", lora],
+        ["uses", lora, "--any-version"],
+        ["variations", tip],
+        ["descendants", other],
+        ["graph", tip],
+        ["graph", tip, "--format", "json"],
+        ["graph", tip, "--format", "html"],
+    ]
+    print(f"store {root}: {info['records']} records, {info['models']} model versions, "
+          f"deepest chain {info['deepest']} (built in {info['seconds']} s)")
+    print(f"{'command':<44} {'wall s':>7} {'peak MB':>8}  goal")
+    for args in commands:
+        timed([exe, *args], root)  # warm-up
+        results = [timed([exe, *args], root) for _ in range(runs)]
+        wall = min(r[0] for r in results)
+        peak = max(r[1] for r in results)
+        codes = {r[2] for r in results}
+        ok = wall < GOAL_SECONDS and peak < GOAL_MB
+        label = " ".join(a[:12] if len(a) == 64 else a for a in args)
+        note = "" if codes <= {0, 1} else f" (exit {sorted(codes)})"
+        print(f"repro {label:<38} {wall:7.3f} {peak:8.1f}  {'ok' if ok else 'OVER'}{note}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

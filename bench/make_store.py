@@ -1,0 +1,132 @@
+"""Build a big repro store for the lineage benchmark.
+
+100,000 records (by default) over 1,000 model versions (200 checkpoints, 800
+LoRAs, each a small real file under ``models/`` and an object in the store),
+in chains of parents up to 50 deep (img2img from the previous link, named
+both by ``parents`` and by the input's BLAKE3). Records are written straight
+through the API (``store.put_bytes`` in one durability batch, ``Index.add_many``
+in one transaction): no image is made or read.
+
+Usage: python bench/make_store.py [DIR] [N_RECORDS]
+Prints the folder, the record count, the build time and a few targets (JSON).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from repro.api.repository import Repository
+from repro.demo import write_safetensors
+from repro.lineage.record import SCHEMA, Record, canonical_bytes
+from repro.objects.hashing import hash_bytes
+
+N_CHECKPOINTS = 200
+N_LORAS = 800
+MAX_DEPTH = 50
+WORDS = ["portrait", "lighthouse", "keeper", "oil", "painting", "storm", "sea", "cliff", "warm",
+         "light", "golden", "hour", "watercolor", "fox", "snow", "forest", "city", "night",
+         "neon", "rain", "dragon", "castle", "mist"]
+
+
+def make_models(root: Path, repo: Repository) -> list[dict[str, Any]]:
+    models = []
+    for n in range(N_CHECKPOINTS + N_LORAS):
+        role, folder = ("checkpoint", "checkpoints") if n < N_CHECKPOINTS else ("lora", "loras")
+        name = f"{role}_{n:04d}.safetensors"
+        path = write_safetensors(root / "models" / folder / name,
+                                 random.Random(n).randbytes(2048))
+        blake3 = repo.store.put_bytes(path.read_bytes())
+        models.append({"role": role, "name": name, "path": f"models/{folder}/{name}",
+                       "blake3": blake3, "size": path.stat().st_size,
+                       "hashes": {"blake3": blake3}})
+    return models
+
+
+def make_record(n: int, rng: random.Random, models: list[dict[str, Any]],
+                parent: dict[str, Any] | None, at: datetime) -> dict[str, Any]:
+    ckpt = dict(models[rng.randrange(N_CHECKPOINTS)])
+    loras = [dict(models[N_CHECKPOINTS + rng.randrange(N_LORAS)], strength=rng.choice(
+        (0.5, 0.6, 0.7, 0.8, 1.0))) for _ in range(rng.randrange(3))]
+    seed = rng.randrange(2**32)
+    prompt = ", ".join(rng.sample(WORDS, 6)) + f", ({rng.choice(WORDS)}:1.{rng.randrange(1, 5)})"
+    params: dict[str, Any] = {"prompt": prompt, "negative_prompt": "blurry, lowres",
+                              "seed": seed, "steps": rng.choice((20, 25, 30)),
+                              "cfg": rng.choice((5.0, 6.5, 7.0)), "sampler": "euler",
+                              "scheduler": "normal", "width": 512, "height": 512,
+                              "denoise": 0.6 if parent else 1.0}
+    output = hash_bytes(f"output {n}".encode())
+    inputs = []
+    if parent is not None:
+        inputs.append({"role": "image", "name": Path(parent["output"]["path"]).name,
+                       "blake3": parent["output"]["blake3"]})
+    return {
+        "schema": SCHEMA,
+        "output": {"blake3": output, "sha256": hash_bytes(f"sha {n}".encode()),
+                   "path": f"outputs/{n // 1000:03d}/ComfyUI_{n:06d}_.png", "size": 400_000,
+                   "media_type": "image/png", "width": 512, "height": 512},
+        "tool": {"name": "comfyui", "version": "0.3.64"},
+        "params": params,
+        "models": [ckpt, *loras],
+        "inputs": inputs,
+        "parents": [parent["_id"]] if parent else [],
+        "source": {"format": "comfyui-png", "metadata": "execution", "blobs": {}},
+        "environment": {"python": "3.11.9", "os": "Linux", "gpu": "NVIDIA H100",
+                        "torch": "2.8.0+cu128"},
+        "reproducibility": {"level": "full", "reasons": []},
+        "captured": {"at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                     "host": "bench", "user": "bench"},
+        "message": "",
+    }
+
+
+def build(root: Path, count: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    rng = random.Random(1)
+    repo = Repository.init(root)
+    repo.index.count()  # create the empty index now, not by a rebuild after the writes
+    with repo.store.batch():
+        models = make_models(root, repo)
+    records: list[Record] = []
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    chain: list[dict[str, Any]] = []
+    chain_length = 0
+    deepest: tuple[int, str] = (0, "")
+    with repo.store.batch():
+        for n in range(count):
+            if len(chain) >= chain_length:
+                chain, chain_length = [], rng.choice((1, 1, 2, 3, 5, 10, 20, MAX_DEPTH))
+            parent = chain[-1] if chain else None
+            data = make_record(n, rng, models, parent, start + timedelta(seconds=n))
+            raw = canonical_bytes(data)
+            rid = repo.store.put_bytes(raw, group=1)
+            records.append(Record(rid, orjson.loads(raw)))
+            chain.append({**data, "_id": rid})
+            if len(chain) > deepest[0]:
+                deepest = (len(chain), rid)
+    repo.index.add_many(records)
+    elapsed = time.perf_counter() - started
+    tip = deepest[1]
+    return {"root": str(root), "records": repo.index.count(), "models": len(models),
+            "seconds": round(elapsed, 1), "deepest": deepest[0], "tip": tip,
+            "other": records[count // 2].id, "lora": models[N_CHECKPOINTS]["name"]}
+
+
+def main(argv: list[str]) -> None:
+    root = Path(argv[1]) if len(argv) > 1 else Path("/tmp/repro-bench-store")
+    count = int(argv[2]) if len(argv) > 2 else 100_000
+    if root.exists() and any(root.iterdir()):
+        raise SystemExit(f"{root} is not empty")
+    info = build(root, count)
+    (root / "bench.json").write_text(orjson.dumps(info).decode())
+    print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main(sys.argv)
