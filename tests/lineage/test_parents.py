@@ -124,8 +124,10 @@ def test_an_old_index_is_rebuilt_with_the_new_tables(
     repo = Repository.discover(tmp_path)
     assert len(repo.index.ancestors(up.id)) == 2
     assert repo.index.fingerprint(ids[0]) is not None
+    from repro.lineage.index import INDEX_VERSION
+
     assert json.loads(repo.conn.execute(
-        "SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) == 2
+        "SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) == INDEX_VERSION
 
 
 def _pixels_md5(path: Path) -> str:

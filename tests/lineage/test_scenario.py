@@ -165,3 +165,25 @@ def test_graph_json_has_parent_and_model_edges(
     assert f'"{ids["base.png"]}" -> "{ids["img2img.png"]}"' in dot
     code, graphml, _ = run(capsys, "-C", scenario.root, "graph", "--format", "graphml")
     assert code == 0 and graphml.count("<node ") == 6 + 3 and "<edge " in graphml
+
+
+def test_uses_by_a_recorded_hash(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    from repro.demo import a1111_parameters, write_a1111_png
+
+    ckpt = scenario.root / "models" / "checkpoints" / CKPT
+    sha256 = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    text = a1111_parameters(prompt="a fox", negative="text", seed=5, model="base",
+                            model_hash=sha256[:10])
+    a1111 = write_a1111_png(scenario.root / "outputs" / "a1111" / "00001-5.png", text,
+                            pixel_seed=5)
+    ids = ids_by_name(capsys, scenario)
+    assert ids["00001-5.png"]
+    comfy = {ids[n] for n in ("base.png", "img2img.png", "strength.png", "seed_a.png",
+                              "seed_b.png")}
+    for given in (sha256[:10], sha256, sha256[:16]):
+        found = run_json(capsys, "-C", scenario.root, "uses", given)
+        assert {r["id"] for r in found} == comfy | {ids[a1111.name]}, given
+    code, _, err = run(capsys, "-C", scenario.root, "uses", "abcdef1234")
+    assert code != 0 and "no known model version" in err

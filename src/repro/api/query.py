@@ -53,13 +53,16 @@ def model_versions(repo: Repository, model: str, *, cwd: Path | None = None) -> 
         return [repo.stat_cache.hashes(path.resolve(), ("blake3",))["blake3"]]
     lowered = model.lower().removeprefix("blake3:").removeprefix("0x")
     found = repo.index.model_blake3s_named(model)
-    if not found and is_id(lowered):
-        found = [lowered]
     if not found and len(lowered) >= 6 and all(c in "0123456789abcdef" for c in lowered):
         found = repo.index.model_blake3s_with_prefix(lowered)
         if not found:
+            # A SHA-256 is also 64 hex: recorded hashes are asked before taking it as a BLAKE3.
+            found = repo.index.model_blake3s_by_hash(lowered)
+        if not found:
             found = [e.hashes["blake3"] for scheme in ("sha256", "tensor_sha256", "autov1")
                      for e in repo.stat_cache.find(scheme, lowered) if "blake3" in e.hashes]
+    if not found and is_id(lowered):
+        found = [lowered]
     if not found:
         raise NotFound(f"no known model version named {model!r}",
                        hint="give a model file, its recorded name, or a hash; see `repro models`")

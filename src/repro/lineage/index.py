@@ -25,7 +25,7 @@ import orjson
 
 from repro.lineage.record import Record
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS record_source (
 );
 CREATE INDEX IF NOT EXISTS record_source_parameters ON record_source(parameters);
 CREATE INDEX IF NOT EXISTS record_source_pixels ON record_source(pixels_md5);
+CREATE TABLE IF NOT EXISTS model_hashes (
+    scheme TEXT NOT NULL, value TEXT NOT NULL, blake3 TEXT NOT NULL,
+    PRIMARY KEY (value, scheme, blake3)
+);
 CREATE TABLE IF NOT EXISTS record_vary (
     record TEXT PRIMARY KEY, family TEXT NOT NULL, core TEXT NOT NULL, vary BLOB NOT NULL
 );
@@ -78,7 +82,8 @@ CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
 #: ``source.blobs`` keys A1111 adds when its Extras tab re-saves an image
 #: (the original ``parameters`` are kept verbatim).
 DERIVED_BLOBS = ("postprocessing", "extras")
-_TABLES = ("records", "record_models", "record_inputs", "record_source", "record_vary", "edges")
+_TABLES = ("records", "record_models", "record_inputs", "record_source", "record_vary", "edges",
+           "model_hashes")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -163,6 +168,11 @@ class Index:
             "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
             [(record.id, i.get("blake3"), _lower((i.get("hashes") or {}).get("sha256")),
               i.get("role"), i.get("name")) for i in record.inputs])
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO model_hashes VALUES (?,?,?)",
+            [(scheme, value.lower(), m["blake3"]) for m in record.models if m.get("blake3")
+             for scheme, value in (m.get("hashes") or {}).items()
+             if isinstance(value, str) and value and scheme != "blake3"])
         blobs = (d.get("source") or {}).get("blobs") or {}
         derived = any(k in blobs for k in DERIVED_BLOBS)
         self.conn.execute("INSERT OR REPLACE INTO record_source VALUES (?,?,?,?)",
@@ -336,6 +346,21 @@ class Index:
             rows = self.conn.execute(
                 "SELECT DISTINCT blake3 FROM record_models WHERE blake3 IS NOT NULL AND "
                 "path LIKE ?", ("%/" + name,)).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def model_blake3s_by_hash(self, prefix: str) -> list[str]:
+        """Versions with a recorded or computed hash (sha256, autov1, tensor_sha256...)
+        starting with ``prefix``, or a recorded short hash that ``prefix`` starts with."""
+        prefix = prefix.lower()
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self.conn.execute(
+            "SELECT DISTINCT blake3 FROM model_hashes WHERE value >= ? AND value < ?",
+            (prefix, upper)).fetchall()
+        if not rows:
+            # A1111 records 10-hex prefixes: a longer hash given by the user starts with one.
+            rows = self.conn.execute(
+                "SELECT DISTINCT blake3 FROM model_hashes WHERE value IN "
+                f"({','.join('?' * 4)})", tuple(prefix[:n] for n in (8, 10, 12, 16))).fetchall()
         return sorted(r[0] for r in rows)
 
     def model_blake3s_with_prefix(self, prefix: str) -> list[str]:
