@@ -163,3 +163,19 @@ def test_a1111_init_image_hash_is_the_md5_of_the_source_pixels(
         assert repo.load_record(ids[source]).output["pixels_md5"] == _pixels_md5(source)
     assert run(capsys, "-C", tmp_path, "fsck", "--rebuild-index")[0] == 0
     assert Repository.discover(tmp_path).index.parents(ids[child]) == [ids[source]]
+
+
+def test_annotated_output_name_is_found_in_the_comfyui_output_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sc = build(tmp_path)
+    shutil.rmtree(tmp_path / "input")
+    comfy_output = tmp_path / "ComfyUI" / "output"
+    to_input(tmp_path, sc.img2img, comfy_output)
+    (tmp_path / ".reprorc").write_text('[comfyui]\nroot = "ComfyUI"\n')
+    child = generate(tmp_path, "up_from_output.png", upscale_graph("img2img.png [output]"), 31)
+    init(capsys, tmp_path)
+    [i2i] = add(capsys, tmp_path, sc.img2img)
+    [up] = add(capsys, tmp_path, child)
+    record = Repository.discover(tmp_path).load_record(up)
+    assert record.parents == [i2i]
+    assert record.inputs[0]["path"] == "ComfyUI/output/img2img.png"

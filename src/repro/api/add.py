@@ -407,7 +407,7 @@ class _Capture:
             entry: dict[str, Any] = _drop_none({"role": ref.role, "name": ref.name,
                                                 "node": ref.node})
             hashes = dict(ref.hashes)
-            found = _find_input(ref.name, search) if ref.name else None
+            found = _find_input(*_annotated(ref.name, search, repo)) if ref.name else None
             if found is not None:
                 import hashlib
 
@@ -464,6 +464,18 @@ class _ByteCounter:
     def __call__(self, n: int) -> None:
         self.done += n
         self.progress(self.what, self.done, self.total)
+
+
+def _annotated(name: str, search: list[Path], repo: Repository) -> tuple[str, list[Path]]:
+    """ComfyUI's annotated input names: ``x.png [output]`` is in its output folder,
+    ``[input]`` in its input folder, ``[temp]`` in its temp folder."""
+    for tag in ("input", "output", "temp"):
+        suffix = f" [{tag}]"
+        if name.endswith(suffix):
+            comfy = repo.config.path("comfyui", "root")
+            extra = [comfy / tag] if comfy is not None and tag != "input" else []
+            return name[: -len(suffix)], [*extra, *search]
+    return name, search
 
 
 def _find_input(name: str, folders: list[Path]) -> Path | None:
