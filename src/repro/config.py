@@ -33,6 +33,8 @@ class Config:
 
     root: Path
     values: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    #: Roots found outside the config files (ComfyUI's extra_model_paths.yaml), set by the api.
+    extra_model_roots: list[Path] = field(default_factory=list)
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -53,6 +55,7 @@ class Config:
         if a1111 is not None:
             roots.append(a1111 / "models")
             roots.append(a1111 / "embeddings")
+        roots.extend(self.extra_model_roots)
         seen: list[Path] = []
         for r in roots:
             if r not in seen:

@@ -92,7 +92,13 @@ class Repository:
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self.root)
+        config = load_config(self.root)
+        comfy = config.path("comfyui", "root")
+        if comfy is not None:
+            from repro.api.environment_now import comfyui_extra_model_roots
+
+            config.extra_model_roots = comfyui_extra_model_roots(comfy)
+        return config
 
     @cached_property
     def conn(self) -> sqlite3.Connection:
