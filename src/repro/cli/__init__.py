@@ -82,6 +82,14 @@ class Progress:
             click.echo("\r\x1b[K", err=True, nl=False)
 
 
+def display_path(path: str, cwd: Path) -> str:
+    """A path as a person typed it: relative to where the command ran, when below it."""
+    try:
+        return str(Path(path).relative_to(cwd))
+    except ValueError:
+        return path
+
+
 def short(oid: str | None) -> str:
     return (oid or "?")[:12]
 
@@ -259,7 +267,8 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
     else:
         for r in result.records:
             state_word = "known" if r["existing"] else "added"
-            click.echo(f"{state_word} {short(r['id'])} {r['path']} ({r['tool']}, {r['level']})")
+            click.echo(f"{state_word} {short(r['id'])} {display_path(r['path'], state.cwd)} "
+                       f"({r['tool']}, {r['level']})")
             if not r["existing"]:
                 for reason in r["reasons"]:
                     click.echo(f"    - {reason}")
