@@ -214,3 +214,26 @@ def test_hardlinked_model_edited_in_place(tmp_path: Path, capsys: Capsys) -> Non
     # Repair moves the damaged object aside; the user's (edited) file stays put.
     _fsck(capsys, root, "--repair")
     assert paths["ckpt"].exists() and not _object(root, oid).exists()
+
+
+def test_an_index_rebuild_cut_short_is_redone_on_the_next_open(project: Path) -> None:
+    import socket
+
+    repo = Repository(project)
+    assert repo.index.count() == 2
+    # What a rebuild killed half-way leaves: its marker, and rows missing.
+    repo.conn.execute("DELETE FROM records")
+    repo.conn.execute("INSERT OR REPLACE INTO meta VALUES ('rebuilding', ?)",
+                      (f"{socket.gethostname()} {_dead_pid()}",))
+    repo.close()
+    repo = Repository(project)
+    assert repo.index.count() == 2
+    assert repo.conn.execute("SELECT 1 FROM meta WHERE key = 'rebuilding'").fetchone() is None
+    # A marker of a live process is a rebuild in progress elsewhere: left alone.
+    repo.conn.execute("INSERT OR REPLACE INTO meta VALUES ('rebuilding', ?)",
+                      (f"{socket.gethostname()} {os.getpid()}",))
+    repo.conn.execute("DELETE FROM records")
+    repo.close()
+    repo = Repository(project)
+    assert repo.index.count() == 0
+    repo.close()

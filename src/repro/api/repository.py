@@ -22,7 +22,7 @@ from repro.lineage.refs import Refs
 from repro.objects.atomic import write_bytes
 from repro.objects.hashing import hash_file
 from repro.objects.ids import check_id
-from repro.objects.lock import write_lock
+from repro.objects.lock import owner_gone, owner_tag, write_lock
 from repro.objects.statcache import StatCache
 from repro.objects.store import ObjectStore
 
@@ -107,15 +107,16 @@ class Repository:
         try:
             conn = connect(path)
             index = Index(conn)
-            interrupted = conn.execute(
-                "SELECT 1 FROM meta WHERE key = 'rebuilding'").fetchone() is not None
+            marker = conn.execute("SELECT value FROM meta WHERE key = 'rebuilding'").fetchone()
         except sqlite3.OperationalError:
             raise  # locked, disk full...: not damage
         except sqlite3.DatabaseError as exc:
             raise IntegrityError(f"the index {path} is damaged ({exc})",
                                  hint="run `repro fsck --repair` to rebuild it from the objects"
                                  ) from None
-        # stale: written by another index version; interrupted: a rebuild was cut short
+        # stale: written by another index version; interrupted: a rebuild was cut
+        # short (its process is gone; a live one is still at it and is left alone)
+        interrupted = marker is not None and owner_gone(str(marker[0]))
         if fresh or index.stale or interrupted:
             self._rebuild(index)
         return conn
@@ -204,7 +205,8 @@ class Repository:
 
     def _rebuild(self, index: Index) -> int:
         # Marked, so that an index whose rebuild was cut short is rebuilt on the next open.
-        index.conn.execute("INSERT OR REPLACE INTO meta VALUES ('rebuilding', '1')")
+        index.conn.execute("INSERT OR REPLACE INTO meta VALUES ('rebuilding', ?)",
+                           (owner_tag(),))
         index.clear()
         n = 0
         for record in self.iter_record_objects():

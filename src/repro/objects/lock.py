@@ -38,6 +38,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def owner_tag() -> str:
+    """``host pid`` of this process, for markers that must outlive only their writer."""
+    return f"{socket.gethostname()} {os.getpid()}"
+
+
+def owner_gone(tag: str) -> bool:
+    """Whether the process an ``owner_tag`` names has ended (unknown hosts: assumed alive)."""
+    host, _, pid = tag.partition(" ")
+    if host != socket.gethostname():
+        return False
+    try:
+        return not _pid_alive(int(pid))
+    except ValueError:
+        return True
+
+
 def stale_holder(path: Path) -> str | None:
     """Who left the lock file behind, when it names a process of this host that is gone."""
     try:
