@@ -61,9 +61,9 @@ def _writers_and_readers(project: Path, per_writer: int) -> None:
         repo.close()
         reads += 1
     outcomes = [(o.read_text(), e.read_text()) for o, e in logs.values()]
-    for w, (out, err) in zip(writers, outcomes, strict=True):
-        assert w.wait() == 0, err
-        assert len(orjson.loads(out)["records"]) == per_writer
+    for w, (stdout, stderr) in zip(writers, outcomes, strict=True):
+        assert w.wait() == 0, stderr
+        assert len(orjson.loads(stdout)["records"]) == per_writer
     # The one that came second waited, and said so.
     assert any("waiting for the repository lock held by pid" in err for _, err in outcomes)
     repo = Repository(project)
