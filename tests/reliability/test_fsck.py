@@ -237,3 +237,19 @@ def test_an_index_rebuild_cut_short_is_redone_on_the_next_open(project: Path) ->
     repo = Repository(project)
     assert repo.index.count() == 0
     repo.close()
+
+
+def test_fsck_reports_progress_over_every_object(project: Path) -> None:
+    from repro.api.maintenance import fsck
+
+    repo = Repository(project)
+    calls: list[tuple[str, int, int]] = []
+    hashed: list[int] = []
+    assert list(fsck(repo, progress=lambda *a: calls.append(a),
+                     byte_progress=hashed.append)) == []
+    total = len(list(repo.store))
+    repo.close()
+    assert [n for _, n, _ in calls] == list(range(1, total + 1))
+    assert {t for _, _, t in calls} == {total}
+    stored = sum(p.stat().st_size for p in (project / ".repro/objects").rglob("*") if p.is_file())
+    assert sum(hashed) == stored  # every byte of every object was re-read
