@@ -210,7 +210,7 @@ def test_hardlinked_model_edited_in_place(tmp_path: Path, capsys: Capsys) -> Non
     result = orjson.loads(out_text)
     assert code == 1 and result["ready"] is False
     [ckpt] = [m for m in result["models"] if m["role"] == "checkpoint"]
-    assert ckpt["status"] != "ok"
+    assert ckpt["status"] == "changed" and ckpt["in_store"] is False
     # Repair moves the damaged object aside; the user's (edited) file stays put.
     _fsck(capsys, root, "--repair")
     assert paths["ckpt"].exists() and not _object(root, oid).exists()
