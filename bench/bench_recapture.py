@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from repro.demo import (  # noqa: E402
+from repro.demo import (
     comfy_graph,
     model_bytes,
     set_mtime,

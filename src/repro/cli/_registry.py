@@ -2,6 +2,4 @@
 
 from __future__ import annotations
 
-from repro.cli import models  # noqa: F401
-from repro.cli import capture  # noqa: F401
-from repro.cli import lineage  # noqa: F401
+from repro.cli import capture, lineage, models  # noqa: F401
