@@ -220,13 +220,24 @@ def diff_graphs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str,
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested environment facts as ``a.b.c`` keys; lists of named things (custom
+    nodes, GPUs, packages) become ``list[name].field``, so one changed commit
+    reads as one change, not as a whole new list."""
+    if isinstance(d, list) and d and all(isinstance(x, dict) and x.get("name") for x in d):
+        out: dict[str, Any] = {}
+        for item in d:
+            name = item["name"]
+            out.update(_flatten({k: v for k, v in item.items() if k != "name"},
+                                f"{prefix}[{name}]"))
+        return out
     if not isinstance(d, dict):
         return {prefix: d} if prefix else {}
-    out: dict[str, Any] = {}
+    out = {}
     for k, v in d.items():
         key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, dict):
-            out.update(_flatten(v, key))
+        if isinstance(v, (dict, list)):
+            flat = _flatten(v, key)
+            out.update(flat if flat or isinstance(v, dict) else {key: v})
         else:
             out[key] = v
     return out
