@@ -6,7 +6,8 @@
 The same harness as tests/reliability/test_crash.py (see its docstring): first
 a kill at every write checkpoint of each command, each on a fresh project,
 then random kills (one to four in a row on one store before a clean re-run),
-split evenly across the three commands. After every kill the store must be
+split evenly across the three commands, in processes forked from a server
+that imported repro once (tests/reliability/forkserver.py). After every kill the store must be
 consistent (fsck: nothing but leftovers of the kill; every record's objects
 present and re-hashing right) and the user's files whole; every re-run must
 finish the work with fsck clean. The first failure stops the soak with its
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.reliability.harness import (
     COMMANDS,
+    ForkRunner,
     Tally,
     build_templates,
     enumerate_checkpoints,
@@ -54,8 +56,13 @@ def main() -> int:
         for scenario in COMMANDS:
             enumerate_checkpoints(templates, scenario, base / f"work-{scenario}", tally, rng)
         per = max(1, args.kills // len(COMMANDS))
-        for scenario in COMMANDS:
-            random_kills(templates, scenario, base / f"work-{scenario}", tally, rng, per)
+        forks = ForkRunner(base / "forks")
+        try:
+            for scenario in COMMANDS:
+                random_kills(templates, scenario, base / f"work-{scenario}", tally, rng, per,
+                             runner=forks)
+        finally:
+            forks.close()
     except AssertionError as exc:
         print(f"FAILED after {tally.kills} kills (seed {args.seed}): {exc}", file=sys.stderr)
         print(f"the failing store is kept in {base}", file=sys.stderr)

@@ -20,6 +20,7 @@ Used by ``tests/reliability/test_crash.py`` and ``bench/crash_soak.py``.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -29,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from repro.api.add import add
 from repro.api.maintenance import fsck, kept_objects, referenced_objects
@@ -37,6 +39,7 @@ from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, wri
 from repro.objects.hashing import hash_file
 
 REPRO = str(Path(sys.executable).with_name("repro"))
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_SIZE = 6_000_000
 OUTPUTS = ("o0.png", "o1.png", "o2.png")
 CKPT = "models/checkpoints/base.safetensors"
@@ -110,25 +113,96 @@ def fresh_copy(t: Templates, scenario: str, dest: Path, rng: random.Random) -> P
     return dest
 
 
+class ScriptRunner:
+    """Runs the installed ``repro`` console script in a new interpreter."""
+
+    def run(self, root: Path, args: list[str], *, crash_at: str | None = None,
+            kill_after: float | None = None, delay: float = 0.0,
+            timeout: float = 60.0) -> tuple[int, str]:
+        """Run ``repro`` in ``root``; returns (returncode, stderr). -9 means killed."""
+        proc = subprocess.Popen([REPRO, *args], cwd=root, env={**_clean_env(), **_hooks(
+            crash_at, delay)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if kill_after is not None:
+            try:
+                proc.wait(kill_after)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=timeout)
+        return proc.returncode, err
+
+    def close(self) -> None:
+        pass
+
+
+class ForkRunner:
+    """Runs ``repro`` in processes forked from a server that imported it once
+    (``tests/reliability/forkserver.py``): real processes, killed by real
+    SIGKILLs, without the interpreter start-up that dominates a short run."""
+
+    def __init__(self, scratch: Path):
+        scratch.mkdir(parents=True, exist_ok=True)
+        self.stderr = scratch / "stderr.txt"
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.forkserver"], cwd=ROOT, env=_clean_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def _ask(self, request: dict[str, object]) -> dict[str, Any]:
+        assert self.server.stdin is not None and self.server.stdout is not None
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        reply: dict[str, Any] = json.loads(self.server.stdout.readline())
+        return reply
+
+    def run(self, root: Path, args: list[str], *, crash_at: str | None = None,
+            kill_after: float | None = None, delay: float = 0.0,
+            timeout: float = 60.0) -> tuple[int, str]:
+        env = {"REPRO_NO_PROGRESS": "1", **_hooks(crash_at, delay)}
+        pid = int(self._ask({"run": args, "cwd": str(root), "env": env,
+                             "stderr": str(self.stderr)})["pid"])
+        status = None
+        if kill_after is not None:
+            status = self._ask({"wait": pid, "timeout": kill_after})["status"]
+            if status is None:
+                os.kill(pid, signal.SIGKILL)  # not reaped yet: the pid is still ours
+        if status is None:
+            status = self._ask({"wait": pid, "timeout": timeout})["status"]
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            self._ask({"wait": pid, "timeout": timeout})
+            raise AssertionError(f"repro {' '.join(args)} hung for {timeout} s")
+        return int(status), self.stderr.read_text()
+
+    def close(self) -> None:
+        assert self.server.stdin is not None and self.server.stdout is not None
+        self.server.stdin.close()
+        self.server.wait(10)
+        self.server.stdout.close()
+
+
+Runner = ScriptRunner | ForkRunner
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
+    env["REPRO_NO_PROGRESS"] = "1"
+    return env
+
+
+def _hooks(crash_at: str | None, delay: float) -> dict[str, str]:
+    hooks = {}
+    if crash_at:
+        hooks["REPRO_TEST_CRASH_AT"] = crash_at
+    if delay:
+        hooks["REPRO_TEST_CHECKPOINT_DELAY"] = str(delay)
+    return hooks
+
+
 def run_repro(root: Path, args: list[str], *, crash_at: str | None = None,
               kill_after: float | None = None, delay: float = 0.0,
               timeout: float = 60.0) -> tuple[int, str]:
-    """Run ``repro`` in ``root``; returns (returncode, stderr). -9 means killed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
-    env["REPRO_NO_PROGRESS"] = "1"
-    if crash_at:
-        env["REPRO_TEST_CRASH_AT"] = crash_at
-    if delay:
-        env["REPRO_TEST_CHECKPOINT_DELAY"] = str(delay)
-    proc = subprocess.Popen([REPRO, *args], cwd=root, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    if kill_after is not None:
-        try:
-            proc.wait(kill_after)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=timeout)
-    return proc.returncode, err
+    """The console script in ``root``; returns (returncode, stderr). -9 means killed."""
+    return ScriptRunner().run(root, args, crash_at=crash_at, kill_after=kill_after,
+                              delay=delay, timeout=timeout)
 
 
 def _problems(repo: Repository) -> list[dict[str, str]]:
@@ -199,60 +273,68 @@ class Tally:
         self.by_command[scenario] = self.by_command.get(scenario, 0) + 1
 
 
-def _finish(t: Templates, scenario: str, root: Path) -> None:
-    code, err = run_repro(root, COMMANDS[scenario])
+def _finish(t: Templates, scenario: str, root: Path, runner: Runner) -> None:
+    code, err = runner.run(root, COMMANDS[scenario])
     assert code == 0, f"re-run of {scenario} failed ({code}): {err}"
     check_done(t, scenario, root)
 
 
 def enumerate_checkpoints(t: Templates, scenario: str, work: Path, tally: Tally,
-                          rng: random.Random, limit: int = 200) -> None:
+                          rng: random.Random, limit: int = 200,
+                          runner: Runner | None = None) -> None:
     """Kill at every write checkpoint in turn, each on a fresh copy; re-run each time."""
+    runner = runner or ScriptRunner()
     for n in range(1, limit + 1):
         root = fresh_copy(t, scenario, work, rng)
-        code, err = run_repro(root, COMMANDS[scenario], crash_at=f"*:{n}")
+        code, err = runner.run(root, COMMANDS[scenario], crash_at=f"*:{n}")
         tally.runs += 1
         if code == 0:
             check_done(t, scenario, root)
             return
         assert code == -signal.SIGKILL, f"{scenario} at checkpoint {n}: exit {code}: {err}"
         tally.killed(scenario, check_after_kill(t, scenario, root))
-        _finish(t, scenario, root)
+        _finish(t, scenario, root, runner)
     raise AssertionError(f"{scenario} passed more than {limit} checkpoints")
 
 
-def clean_run_time(t: Templates, scenario: str, work: Path, rng: random.Random) -> float:
-    """How long one uninterrupted run takes here (random kills are spread over it)."""
-    root = fresh_copy(t, scenario, work, rng)
-    start = time.monotonic()
-    code, err = run_repro(root, COMMANDS[scenario])
-    assert code == 0, err
-    check_done(t, scenario, root)
-    return time.monotonic() - start
+def clean_run_time(t: Templates, scenario: str, work: Path, rng: random.Random,
+                   runner: Runner) -> float:
+    """How long an uninterrupted run takes here: the median of three (random
+    kills are spread over it)."""
+    times = []
+    for _ in range(3):
+        root = fresh_copy(t, scenario, work, rng)
+        start = time.monotonic()
+        code, err = runner.run(root, COMMANDS[scenario])
+        times.append(time.monotonic() - start)
+        assert code == 0, err
+        check_done(t, scenario, root)
+    return sorted(times)[1]
 
 
 def random_kills(t: Templates, scenario: str, work: Path, tally: Tally, rng: random.Random,
-                 kills: int) -> None:
+                 kills: int, runner: Runner | None = None) -> None:
     """Kill at random instants; one to four kills in a row on one store, then re-run.
 
     The instants are spread over the later 70% of a clean run (the first part
-    is interpreter start-up, before any write).
+    is start-up, before any write).
     """
-    span = clean_run_time(t, scenario, work, rng)
+    runner = runner or ScriptRunner()
+    span = clean_run_time(t, scenario, work, rng, runner)
     target = tally.by_command.get(scenario, 0) + kills
     root = fresh_copy(t, scenario, work, rng)
     streak, streak_len = 0, rng.randint(1, 4)
     while tally.by_command.get(scenario, 0) < target:
         delay = rng.choice((0.0, 0.0, 0.002))
-        code, err = run_repro(root, COMMANDS[scenario],
-                              kill_after=rng.uniform(0.3 * span, span), delay=delay)
+        code, err = runner.run(root, COMMANDS[scenario],
+                               kill_after=rng.uniform(0.3 * span, span), delay=delay)
         tally.runs += 1
         if code == -signal.SIGKILL:
             tally.killed(scenario, check_after_kill(t, scenario, root))
             streak += 1
             if streak < streak_len:
                 continue  # kill the next attempt too, before any clean run
-            _finish(t, scenario, root)
+            _finish(t, scenario, root, runner)
         else:
             assert code == 0, f"{scenario}: exit {code}: {err}"
             check_done(t, scenario, root)
