@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -52,6 +53,11 @@ class StoreMachine(RuleBasedStateMachine):
 
     def _models(self) -> dict[Path, str]:
         return {p: hash_file(p) for p in sorted((self.root / "models").rglob("*.safetensors"))}
+
+    @initialize()
+    def first_outputs(self) -> None:
+        self.add_output(0, True)
+        self.add_output(1, False)
 
     @rule(seed=st.integers(0, 3), with_lora=st.booleans())
     def add_output(self, seed: int, with_lora: bool) -> None:
@@ -126,7 +132,7 @@ def _settings(examples: int, steps: int) -> settings:
 
 
 def test_random_sequences_lose_nothing() -> None:
-    run_state_machine_as_test(StoreMachine, settings=_settings(12, 10))
+    run_state_machine_as_test(StoreMachine, settings=_settings(40, 15))
 
 
 @pytest.mark.slow
