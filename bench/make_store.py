@@ -110,7 +110,7 @@ def build(root: Path, count: int) -> dict[str, Any]:
             chain.append({**data, "_id": rid})
             if len(chain) > deepest[0]:
                 deepest = (len(chain), rid)
-    repo.index.add_many(records)
+    repo.index.load(records)
     elapsed = time.perf_counter() - started
     tip = deepest[1]
     return {"root": str(root), "records": repo.index.count(), "models": len(models),

@@ -122,6 +122,10 @@ class Index:
             self._derive(record.id, record.output)
 
     def add_many(self, records: Iterable[Record]) -> int:
+        """Index many records in one transaction (a writer's batch); returns the count."""
+        return self.load(records)
+
+    def load(self, records: Iterable[Record]) -> int:
         """Index many records in one transaction (bulk loads, rebuilds); returns the count.
 
         ``records`` may be a generator: only ids and output hashes are kept
