@@ -422,15 +422,21 @@ class Index:
         returns them and whether the family had more."""
         rows = list(self.conn.execute(
             "SELECT record, vary FROM record_vary WHERE core = ? AND record != ? LIMIT ?",
-            (core, exclude, limit)))
-        seen = {r[0] for r in rows}
-        more = self.conn.execute(
-            "SELECT v.record, v.vary FROM record_vary v JOIN records r ON r.id = v.record "
-            "WHERE v.family = ? AND v.core != ? ORDER BY r.captured_at DESC LIMIT ?",
-            (family, core, limit - len(rows) + 1))
-        extra = [r for r in more if r[0] not in seen and r[0] != exclude]
-        truncated = len(rows) + len(extra) > limit
-        rows += extra[:max(limit - len(rows), 0)]
+            (core, exclude, limit + 1)))
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        room = limit - len(rows)
+        if room > 0:
+            more = list(self.conn.execute(
+                "SELECT v.record, v.vary FROM record_vary v JOIN records r ON r.id = v.record "
+                "WHERE v.family = ? AND v.core != ? AND v.record != ? "
+                "ORDER BY r.captured_at DESC LIMIT ?", (family, core, exclude, room + 1)))
+            truncated = len(more) > room
+            rows += more[:room]
+        elif not truncated:
+            truncated = self.conn.execute(
+                "SELECT 1 FROM record_vary WHERE family = ? AND core != ? LIMIT 1",
+                (family, core)).fetchone() is not None
         return [(r[0], orjson.loads(r[1])) for r in rows], truncated
 
     def waiting_pixel_inputs(self) -> bool:
