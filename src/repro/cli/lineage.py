@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,10 @@ def graph(state: State, target: str | None, fmt: str, output: Path | None,
     from repro.objects.atomic import write_bytes
 
     dest = state.cwd / output
-    write_bytes(dest, text.encode("utf-8"), tmp_dir=dest.parent)
+    # A picture for people: readable like any file the user writes (mkstemp gives 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    write_bytes(dest, text.encode("utf-8"), tmp_dir=dest.parent, mode=0o666 & ~umask)
     click.echo(f"wrote {dest} ({fmt})", err=True)
 
 
