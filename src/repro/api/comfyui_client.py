@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.environment.comfyui_server import environment_from_system_stats
 from repro.errors import InputError, LimitExceeded, ReproError, UsageError
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.capture.common import (
     clean_hash,
     file_hash_key,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.capture.comfyui_nodes import (
     LOADERS,
     MAX_HOPS,

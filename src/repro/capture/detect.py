@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.capture.a1111 import parse_a1111
 from repro.capture.common import find_model
 from repro.capture.containers import Extracted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.capture.a1111 import parse_a1111
 from repro.capture.common import clean_hash, put, rate_flat, to_float, to_int
 from repro.capture.types import Generation, ModelRef

@@ -6,7 +6,7 @@ import re
 import shlex
 from typing import Any
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.capture.common import clean_hash, put, rate_flat, to_float, to_int
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.capture.common import put, rate_flat, to_float, to_int
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError

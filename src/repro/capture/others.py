@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from repro.capture import c2pa, jsonsafe
+from repro import jsonsafe
+from repro.capture import c2pa
 from repro.capture.a1111 import split_infotext
 from repro.capture.common import put, rate_flat, to_float, to_int
 from repro.capture.types import Generation, ModelRef

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from repro.capture.jsonsafe import loads as json_loads
 from repro.environment._files import is_dir, list_dir, read_text
 from repro.environment.extra_paths import resolve_extra_model_paths
 from repro.environment.gitstate import describe, git_state
@@ -22,6 +21,7 @@ from repro.environment.packages import (
     torch_info,
 )
 from repro.errors import InputError
+from repro.jsonsafe import loads as json_loads
 
 #: Folder names of a Python environment next to a tool, in the order looked for.
 #: ``python_embeded`` (sic) is the ComfyUI Windows portable build's Python,

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from repro.capture.jsonsafe import loads as json_loads
 from repro.environment._files import is_dir, list_dir, read_text
+from repro.jsonsafe import loads as json_loads
 
 # METADATA headers end at the first blank line; the long description after it
 # can be megabytes, so only the head is read.

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from repro.capture import jsonsafe
+from repro import jsonsafe
 from repro.errors import InputError, LimitExceeded, NotFound, TruncatedFile
 
 #: The reference safetensors parser refuses headers past 100 MB
