@@ -57,3 +57,15 @@ def gpu_fixtures() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/fixtures/gpu-env-h100 is not present")
     return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A project with a checkpoint and a LoRA under models/, and a repository."""
+    from tests.helpers import make_project, run
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    make_project(root)
+    assert run(capsys, "-C", root, "init")[0] == 0
+    return root

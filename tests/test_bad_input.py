@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.helpers import make_output, make_project, repro_subprocess, run
+from tests.helpers import make_output, repro_subprocess, run
 
 
 def store_state(root: Path) -> list[tuple[str, int]]:
@@ -17,13 +17,6 @@ def store_state(root: Path) -> list[tuple[str, int]]:
                   for p in objects.rglob("*") if p.is_file())
 
 
-@pytest.fixture
-def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    make_project(root)
-    run(capsys, "-C", root, "init")
-    return root
 
 
 def one_error_line(err: str) -> None:

@@ -11,16 +11,7 @@ import pytest
 from repro.api.repository import Repository
 from repro.demo import model_bytes, write_safetensors
 from repro.objects.hashing import hash_file
-from tests.helpers import make_output, make_project, run, run_json
-
-
-@pytest.fixture
-def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    make_project(root)
-    assert run(capsys, "-C", root, "init")[0] == 0
-    return root
+from tests.helpers import make_output, run, run_json
 
 
 def test_add_records_models_by_content(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,16 +23,7 @@ from repro.demo import (
     write_safetensors,
 )
 from repro.objects.hashing import hash_file
-from tests.helpers import make_output, make_project, run, run_json
-
-
-@pytest.fixture
-def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    make_project(root)
-    assert run(capsys, "-C", root, "init")[0] == 0
-    return root
+from tests.helpers import make_output, run, run_json
 
 
 @pytest.mark.parametrize("mode", ["copy", "reflink", "hardlink"])
