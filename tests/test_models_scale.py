@@ -230,6 +230,14 @@ def test_lora_links_to_its_base_model(project: Path, capsys: pytest.CaptureFixtu
     models = {m["role"]: m for m in run_json(capsys, "-C", project, "show", rec["id"])["models"]}
     assert models["lora"]["base_model"]["name"] == "base.safetensors"
     assert models["lora"]["base_model"]["blake3"] == hash_file(ckpt)
+    # The link is an edge of the lineage graph, in every format.
+    graph = run_json(capsys, "-C", project, "graph", img, "--format", "json")
+    base_edges = [e for e in graph["edges"] if e["kind"] == "base"]
+    assert base_edges == [{"source": f"model:{hash_file(ckpt)}",
+                           "target": f"model:{models['lora']['blake3']}", "kind": "base"}]
+    for fmt in ("dot", "graphml", "html"):
+        code, out, _ = run(capsys, "-C", project, "graph", img, "--format", fmt)
+        assert code == 0 and out
 
 
 def test_copy_mode_capture_reads_a_new_model_once(project: Path,

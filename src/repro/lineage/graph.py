@@ -93,6 +93,14 @@ def build_graph(index: Index, target: str | None = None, *,
             models[mid] = Node(mid, "model", label, {"role": role, "blake3": blake3,
                                                      "name": name, "path": path})
         edges.append(Edge(mid, rid, "model"))
+    known = [m.attrs["blake3"] for m in models.values() if m.attrs["blake3"]]
+    for model, base, base_name in index.model_bases(known):
+        bid = f"model:{base}" if base else f"model:name:checkpoint:{base_name}"
+        if bid not in models:
+            models[bid] = Node(bid, "model", PurePosixPath(base_name or base or "?").name,
+                               {"role": "checkpoint", "blake3": base, "name": base_name,
+                                "path": None})
+        edges.append(Edge(bid, f"model:{model}", "base"))
     nodes += sorted(models.values(), key=lambda n: (n.attrs["role"] or "", n.label, n.id))
     edges = list(dict.fromkeys(edges))
     return LineageGraph(nodes, edges, target, truncated)

@@ -25,7 +25,7 @@ import orjson
 
 from repro.lineage.record import Record
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -72,6 +72,9 @@ CREATE TABLE IF NOT EXISTS model_hashes (
     scheme TEXT NOT NULL, value TEXT NOT NULL, blake3 TEXT NOT NULL,
     PRIMARY KEY (value, scheme, blake3)
 );
+CREATE TABLE IF NOT EXISTS model_links (
+    model TEXT NOT NULL, base TEXT, base_name TEXT, PRIMARY KEY (model, base, base_name)
+);
 CREATE TABLE IF NOT EXISTS record_vary (
     record TEXT PRIMARY KEY, family TEXT NOT NULL, core TEXT NOT NULL, vary BLOB NOT NULL
 );
@@ -83,7 +86,7 @@ CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
 #: (the original ``parameters`` are kept verbatim).
 DERIVED_BLOBS = ("postprocessing", "extras")
 _TABLES = ("records", "record_models", "record_inputs", "record_source", "record_vary", "edges",
-           "model_hashes")
+           "model_hashes", "model_links")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -177,6 +180,12 @@ class Index:
             [(scheme, value.lower(), m["blake3"]) for m in record.models if m.get("blake3")
              for scheme, value in (m.get("hashes") or {}).items()
              if isinstance(value, str) and value and scheme != "blake3"])
+        # A LoRA's metadata names the checkpoint it was trained on (kohya ss_*).
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO model_links VALUES (?,?,?)",
+            [(m["blake3"], m["base_model"].get("blake3"), m["base_model"].get("name"))
+             for m in record.models
+             if m.get("blake3") and isinstance(m.get("base_model"), dict)])
         blobs = (d.get("source") or {}).get("blobs") or {}
         derived = any(k in blobs for k in DERIVED_BLOBS)
         self.conn.execute("INSERT OR REPLACE INTO record_source VALUES (?,?,?,?)",
@@ -395,6 +404,14 @@ class Index:
         """Edges (child, parent, kind) whose two ends are both among ``ids``."""
         wanted = set(ids)
         return [e for e in self.edges_from(sorted(wanted)) if e[1] in wanted]
+
+    def model_bases(self, blake3s: Iterable[str]) -> list[tuple[str, str | None, str | None]]:
+        """(model, base BLAKE3 or None, base name) for models whose metadata names a base."""
+        out = []
+        for b in blake3s:
+            out += self.conn.execute(
+                "SELECT model, base, base_name FROM model_links WHERE model = ?", (b,)).fetchall()
+        return [(m, base, name) for m, base, name in out]
 
     def models_of(self, ids: Iterable[str]) -> list[tuple[str, str | None, str | None,
                                                         str | None, str | None]]:
