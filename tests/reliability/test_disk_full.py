@@ -18,7 +18,7 @@ from repro.demo import model_bytes, set_mtime, write_safetensors
 from repro.lineage.index import Index
 from repro.objects import hashing, store
 from repro.objects.hashing import hash_file
-from tests.helpers import make_output, make_project, repro_subprocess, run
+from tests.helpers import make_output, repro_subprocess, run
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -76,13 +76,10 @@ def test_a_full_disk_during_add(small_fs: Path) -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path, capsys: Capsys) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    make_project(root)
-    assert run(capsys, "-C", root, "init")[0] == 0
-    make_output(root, "o.png", seed=1)
-    return root
+def project(project: Path, capsys: Capsys) -> Path:
+    """The shared project (tests/conftest.py) with outputs made for these tests."""
+    make_output(project, "o.png", seed=1)
+    return project
 
 
 def test_enospc_while_copying_a_model(project: Path, capsys: Capsys,

@@ -23,15 +23,12 @@ Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture
-def project(tmp_path: Path, capsys: Capsys) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    make_project(root)
-    assert run(capsys, "-C", root, "init")[0] == 0
+def project(project: Path, capsys: Capsys) -> Path:
+    """The shared project (tests/conftest.py) with outputs made for these tests."""
     for seed in (1, 2):
-        make_output(root, f"o{seed}.png", seed=seed)
-    assert run(capsys, "-C", root, "add", root / "outputs", "--no-env")[0] == 0
-    return root
+        make_output(project, f"o{seed}.png", seed=seed)
+    assert run(capsys, "-C", project, "add", project / "outputs", "--no-env")[0] == 0
+    return project
 
 
 def _fsck(capsys: Capsys, root: Path, *extra: str) -> tuple[int, dict[str, Any]]:

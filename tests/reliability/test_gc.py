@@ -15,21 +15,18 @@ from repro.api import maintenance
 from repro.api.repository import Repository
 from repro.demo import model_bytes, write_safetensors
 from repro.objects.hashing import hash_file
-from tests.helpers import make_output, make_project, run, run_json
+from tests.helpers import make_output, run, run_json
 
 Capsys = pytest.CaptureFixture[str]
 DAY = 86400.0
 
 
 @pytest.fixture
-def project(tmp_path: Path, capsys: Capsys) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    make_project(root)
-    assert run(capsys, "-C", root, "init")[0] == 0
-    make_output(root, "o1.png", seed=1)
-    assert run(capsys, "-C", root, "add", root / "outputs", "--no-env", "--tag", "final")[0] == 0
-    return root
+def project(project: Path, capsys: Capsys) -> Path:
+    """The shared project (tests/conftest.py) with outputs made for these tests."""
+    make_output(project, "o1.png", seed=1)
+    assert run(capsys, "-C", project, "add", project / "outputs", "--no-env", "--tag", "final")[0] == 0
+    return project
 
 
 def _later(monkeypatch: pytest.MonkeyPatch, days: float) -> None:

@@ -12,20 +12,17 @@ import pytest
 from repro.api.repository import Repository
 from repro.lineage.record import Record, canonical_bytes
 from repro.objects.hashing import hash_file
-from tests.helpers import make_output, make_project, repro_subprocess, run
+from tests.helpers import make_output, repro_subprocess, run
 
 Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture
-def project(tmp_path: Path, capsys: Capsys) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    make_project(root)
-    assert run(capsys, "-C", root, "init")[0] == 0
-    make_output(root, "o.png", seed=1)
-    assert run(capsys, "-C", root, "add", root / "outputs", "--no-env")[0] == 0
-    return root
+def project(project: Path, capsys: Capsys) -> Path:
+    """The shared project (tests/conftest.py) with outputs made for these tests."""
+    make_output(project, "o.png", seed=1)
+    assert run(capsys, "-C", project, "add", project / "outputs", "--no-env")[0] == 0
+    return project
 
 
 def _foreign_record(root: Path, **model: Any) -> str:
