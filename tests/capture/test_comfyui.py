@@ -823,3 +823,11 @@ def test_corpus(corpus: Path, row: dict[str, Any]) -> None:
 
 def test_corpus_has_comfy_rows(corpus: Path) -> None:
     assert len(comfy_rows()) >= 13
+
+
+def test_node_ids_with_non_ascii_digits_sort_without_error() -> None:
+    """str.isdigit() is true for '²', which int() refuses (found by the corpus fuzzer)."""
+    from repro.capture.comfyui_nodes import node_id_key
+
+    ids = ["10", "²", "9", "12:5", "3²"]
+    assert sorted(ids, key=node_id_key) == ["9", "10", "12:5", "3²", "²"]

@@ -231,7 +231,7 @@ def _tool(gen: Generation, pairs: dict[str, Any]) -> None:
         gen.tool, gen.tool_version = "sdnext", version
     elif version == "ComfyUI":
         gen.tool = "comfyui"
-    elif version and version[0] == "f" and version[1:2].isdigit():
+    elif version and re.match(r"f[0-9]", version):
         gen.tool, gen.tool_version = "forge", version
     else:
         gen.tool, gen.tool_version = "a1111", version

@@ -190,7 +190,8 @@ def node_id_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key for node ids: numeric where they are (``"9" < "10"``, ``"12:5"``)."""
     parts = []
     for part in node_id.split(":"):
-        if part.isdigit():
+        # isascii: str.isdigit() is also true for '²' and other digits int() refuses.
+        if part.isascii() and part.isdigit():
             parts.append((0, int(part), ""))
         else:
             parts.append((1, 0, part))

@@ -70,7 +70,7 @@ def _mib(value: str) -> int | None:
 
 def _gpu_value(key: str, value: str) -> Any:
     if key == "index":
-        return int(value) if value.isdigit() else value
+        return int(value) if value.isascii() and value.isdigit() else value
     if key == "memory_total_mib":
         return _mib(value)
     return value
@@ -166,7 +166,7 @@ def parse_nvidia_smi_xml(text: str) -> dict[str, Any]:
     for i, elem in enumerate(root.findall("gpu")):
         gpu: dict[str, Any] = {"index": i}
         minor = _text(elem, "minor_number")
-        if minor is not None and minor.isdigit():
+        if minor is not None and minor.isascii() and minor.isdigit():
             gpu["minor_number"] = int(minor)
         for key, path in (("name", "product_name"), ("uuid", "uuid"),
                           ("architecture", "product_architecture"),

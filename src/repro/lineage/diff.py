@@ -198,7 +198,7 @@ def diff_graphs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str,
         return out
 
     def order(node_id: str) -> tuple[int, str]:
-        return (int(node_id), "") if node_id.isdigit() else (1 << 62, node_id)
+        return (int(node_id), "") if node_id.isascii() and node_id.isdigit() else (1 << 62, node_id)
 
     na, nb = nodes(a), nodes(b)
     added = [{"node": k, "class_type": nb[k].get("class_type")}
