@@ -6,6 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline (this machine is shared: timing is noise). Under CI the
+# examples are derived from the test source, so a run is repeatable; locally each
+# run explores new examples.
+settings.register_profile("repro", deadline=None)
+settings.register_profile("ci", parent=settings.get_profile("repro"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "repro")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
