@@ -110,6 +110,17 @@ def test_lock_timeout_fails_with_exit_6(project: Path) -> None:
     assert lines[2].startswith("hint: ") and len(lines) == 3
 
 
+@pytest.mark.parametrize("command", [["checkout", "--force"], ["gc"], ["fsck", "--repair"]])
+def test_every_writer_takes_a_lock_timeout(project: Path, command: list[str]) -> None:
+    out = make_output(project, "o.png", seed=1)
+    assert repro_subprocess("add", out, "--no-env", cwd=project).returncode == 0
+    args = [command[0], *([out] if command[0] == "checkout" else []), *command[1:]]
+    with _lock_held(project, 30):
+        proc = repro_subprocess(*args, "--lock-timeout", "0.3", cwd=project)
+    assert proc.returncode == 6, proc.stderr
+    assert "error: the repository is locked by pid" in proc.stderr
+
+
 def test_a_waiting_writer_proceeds_when_the_lock_is_released(project: Path) -> None:
     out = make_output(project, "o.png", seed=1)
     with _lock_held(project, 1.0):

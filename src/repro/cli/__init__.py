@@ -32,12 +32,15 @@ class State:
     def __init__(self, cwd: Path, debug: bool):
         self.cwd = cwd
         self.debug = debug
+        self.lock_timeout: float | None = None
 
     def repo(self) -> Repository:
         from repro.api.repository import Repository
 
         repo = Repository.discover(self.cwd)
         repo.notify = _note
+        if self.lock_timeout is not None:
+            repo.config.values["lock"]["timeout"] = self.lock_timeout
         return repo
 
 
@@ -48,6 +51,18 @@ def _note(message: str) -> None:
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="Print machine-readable JSON on stdout.")(f)
+
+
+def lock_timeout_option(f: F) -> F:
+    """``--lock-timeout S`` on every command that writes."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: float | None) -> None:
+        if value is not None:
+            ctx.find_object(State).lock_timeout = value  # type: ignore[union-attr]
+
+    return click.option("--lock-timeout", type=float, expose_value=False, callback=remember,
+                        help="Seconds to wait for another writer (default: config "
+                             "lock.timeout), then fail with exit status 6.")(f)
 
 
 def emit_json(value: Any) -> None:
@@ -232,12 +247,12 @@ def _render_params(params: dict[str, Any], indent: str) -> None:
 @click.option("--allow-empty", is_flag=True,
               help="Also capture images that carry no generation metadata (level none).")
 @click.option("--no-env", is_flag=True, help="Do not record this machine's environment.")
-@click.option("--lock-timeout", type=float, help="Seconds to wait for another writer.")
+@lock_timeout_option
 @json_option
 @click.pass_obj
 def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message: str | None,
         tag: str | None, mode: str | None, allow_empty: bool, no_env: bool,
-        lock_timeout: float | None, as_json: bool) -> None:
+        as_json: bool) -> None:
     """Capture output images (folders recurse): metadata, models by content, lineage.
 
     \b
@@ -249,8 +264,6 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
     from repro.errors import InputError
 
     repo = state.repo()
-    if lock_timeout is not None:
-        repo.config.values["lock"]["timeout"] = lock_timeout
     full = [state.cwd / p for p in paths]
     for p in full:
         if not p.exists():
@@ -563,6 +576,7 @@ def verify(state: State, target: str | None, comfyui_url: str | None, as_json: b
 @click.option("--inputs", is_flag=True, help="Restore the recorded input images too.")
 @click.option("--mode", type=click.Choice(["copy", "reflink", "hardlink"]),
               help="How files are restored (default: config store.mode).")
+@lock_timeout_option
 @json_option
 @click.pass_obj
 def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: bool,
@@ -645,6 +659,7 @@ def uses(state: State, model: str, any_version: bool, as_json: bool) -> None:
 @click.option("--repair", is_flag=True,
               help="Rebuild the index, move corrupt objects aside (never deletes).")
 @click.option("--rebuild-index", is_flag=True, help="Only rebuild the derived index.")
+@lock_timeout_option
 @json_option
 @click.pass_obj
 def fsck(state: State, repair: bool, rebuild_index: bool, as_json: bool) -> None:
@@ -688,6 +703,7 @@ def fsck(state: State, repair: bool, rebuild_index: bool, as_json: bool) -> None
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="List what would be removed.")
 @click.option("--grace-days", type=float, help="Keep unreachable objects younger than this.")
+@lock_timeout_option
 @json_option
 @click.pass_obj
 def gc(state: State, dry_run: bool, grace_days: float | None, as_json: bool) -> None:
