@@ -8,6 +8,7 @@ and the tag.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import socket
 import time
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from repro.api.repository import Repository
+from repro.capture import read_bytes, read_file
+from repro.capture.containers import sniff
 from repro.capture.types import Generation, ModelRef, worst_level
-from repro.errors import InputError, NotFound, ReproError
-from repro.lineage.record import SCHEMA, Record, canonical_bytes, record_id
+from repro.errors import InputError, ReproError
+from repro.lineage.record import SCHEMA, Record, canonical_bytes
 from repro.models.resolve import Resolved, Resolver
 from repro.objects import hashing
 from repro.objects.faults import checkpoint
@@ -37,7 +40,6 @@ BATCH = 256
 A1111_TOOLS = ("a1111", "forge", "sdnext")
 #: A1111-family outputs decoded at most to find an ``Init image hash`` source.
 PIXEL_CANDIDATES = 64
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif", ".tiff")
 
 Progress = Callable[[str, int, int], None]
 """Called with (what, done, total)."""
@@ -154,12 +156,23 @@ class _Capture:
 
     def file(self, path: Path, *, parents: list[str], message: str | None,
              allow_empty: bool, live: Live | None = None) -> dict[str, Any]:
-        from repro.capture import read_file
-
         repo = self.repo
-        if path.suffix.lower() not in IMAGE_EXTS and not _sniff_image(path):
-            raise InputError(f"{path}: not an image")
-        gen = read_file(path)
+        # An image is read once: its metadata, hashes and stored copy all come
+        # from these bytes, and an output already captured is not parsed again.
+        data, out_stat = _read_image(path)
+        if data is not None:
+            blake3 = hashing.hash_bytes(data)
+            known = self.known_output(blake3, path)
+            if known is not None:
+                return known
+            gen = read_bytes(data, name=str(path), sidecar_path=str(path))
+        else:  # large, unreadable or not an image: read_file streams it or says why
+            gen = read_file(path)
+            blake3 = hashing.hash_file(path)
+            known = self.known_output(blake3, path)
+            if known is not None:
+                return known
+        out_stat = out_stat or path.stat()
         environment = self.environment
         if live is not None:
             gen = _with_live(gen, live)
@@ -168,15 +181,6 @@ class _Capture:
         if gen.metadata == "none" and not allow_empty:
             raise InputError(f"{path}: no generation metadata to capture",
                              hint="use --allow-empty to capture it as level none")
-        out_stat = path.stat()
-        # Outputs are images: read once and hash, store and checksum from memory.
-        data = path.read_bytes() if out_stat.st_size <= SMALL_OUTPUT else None
-        blake3 = hashing.hash_bytes(data) if data is not None else hashing.hash_file(path)
-        if blake3 in self.pending:
-            return _summary(self.pending[blake3], path, existing=True)
-        existing = repo.index.record_for_output(blake3)
-        if existing:
-            return _summary(repo.load_record(existing), path, existing=True)
 
         levels = [gen.level]
         reasons = list(gen.reasons)
@@ -185,15 +189,8 @@ class _Capture:
             self.live_reasons(live, models, levels, reasons)
         inputs, input_parents = self.inputs(gen, path, levels, reasons)
 
-        import hashlib
-
-        if data is not None:
-            oid = repo.store.put_bytes(data)
-            sha256 = hashlib.sha256(data).hexdigest()
-        else:
-            oid = repo.store.put_file(path, mode="copy")
-            with open(path, "rb") as f:
-                sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+        sha256 = _sha256(data, path)
+        oid = repo.store.put_bytes(data) if data is not None else repo.store.put_file(path)
         if oid != blake3:
             raise InputError(f"{path}: the file changed while it was captured",
                              hint="capture it again once it is completely written")
@@ -208,7 +205,7 @@ class _Capture:
                 "blake3": blake3, "sha256": sha256, "path": repo.relpath(path),
                 "size": out_stat.st_size, "media_type": gen.media_type,
                 "width": gen.width, "height": gen.height,
-                "mtime": _iso(out_stat.st_mtime), "pixels_md5": pixels,
+                "mtime": iso_time(out_stat.st_mtime), "pixels_md5": pixels,
             }),
             "tool": _drop_none({"name": gen.tool or "unknown", "version": gen.tool_version,
                                 "commit": (environment or {}).get("tool_commit")}),
@@ -221,17 +218,24 @@ class _Capture:
                                   "warnings": gen.warnings or None,
                                   "provenance": gen.provenance or None}),
             "environment": environment,
-            "reproducibility": {"level": level, "reasons": _unique(reasons)},
-            "captured": _drop_none({"at": _iso(time.time()), "host": self.host,
+            "reproducibility": {"level": level, "reasons": list(dict.fromkeys(reasons))},
+            "captured": _drop_none({"at": iso_time(time.time()), "host": self.host,
                                     "user": self.user, "store_mode": self.mode}),
             "message": message or "",
         }
-        data = canonical_bytes(record)
-        rid = repo.store.put_bytes(data, group=1)
-        assert rid == record_id(record)
+        rid = repo.store.put_bytes(canonical_bytes(record), group=1)
         stored = Record(rid, record)
         self.pending[blake3] = stored
         return _summary(stored, path, existing=False)
+
+    def known_output(self, blake3: str, path: Path) -> dict[str, Any] | None:
+        """The summary of the record these output bytes already have, if any."""
+        if blake3 in self.pending:
+            return _summary(self.pending[blake3], path, existing=True)
+        existing = self.repo.index.record_for_output(blake3)
+        if existing:
+            return _summary(self.repo.load_record(existing), path, existing=True)
+        return None
 
     def flush_index(self) -> None:
         """Index the records of the batch just made durable."""
@@ -326,7 +330,7 @@ class _Capture:
         if st.st_mtime > out_stat.st_mtime + 1:
             levels.append("approximate")
             reasons.append(f"{label}: the file was modified after the output was made "
-                           f"({_iso(st.st_mtime)} > {_iso(out_stat.st_mtime)}): the content "
+                           f"({iso_time(st.st_mtime)} > {iso_time(out_stat.st_mtime)}): the content "
                            "captured may not be the version that was used")
         return entry
 
@@ -409,17 +413,16 @@ class _Capture:
             hashes = dict(ref.hashes)
             found = _find_input(*_annotated(ref.name, search, repo)) if ref.name else None
             if found is not None:
-                import hashlib
-
-                with open(found, "rb") as f:
-                    sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+                data = found.read_bytes() if found.stat().st_size <= SMALL_OUTPUT else None
+                sha256 = _sha256(data, found)
                 if hashes.get("sha256") and not sha256.startswith(hashes["sha256"].lower()):
                     reasons.append(f"input {ref.name}: the file at {repo.relpath(found)} does "
                                    "not match the hash the image recorded")
                     levels.append("approximate")
                     found = None
                 else:
-                    blake3 = repo.store.put_file(found, mode="copy")
+                    blake3 = (repo.store.put_bytes(data) if data is not None
+                              else repo.store.put_file(found))
                     hashes.update(sha256=sha256)
                     entry.update(path=repo.relpath(found), blake3=blake3)
                     rid = self.output_record(blake3)
@@ -492,14 +495,28 @@ def _find_input(name: str, folders: list[Path]) -> Path | None:
     return None
 
 
-def _sniff_image(path: Path) -> bool:
+def _read_image(path: Path) -> tuple[bytes | None, os.stat_result | None]:
+    """An image's bytes when it is small enough to hold (and is an image at all:
+    the magic bytes are checked before the rest is read), with its stat; nothing
+    when it cannot be opened (``read_file`` then says why)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
+            st = os.fstat(f.fileno())
+            if st.st_size > SMALL_OUTPUT:
+                return None, st
+            head = f.read(16)
+            if sniff(head) is None:
+                return None, st
+            return head + f.read(), st
     except OSError:
-        return False
-    return (head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8")
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
+        return None, None
+
+
+def _sha256(data: bytes | None, path: Path) -> str:
+    if data is not None:
+        return hashlib.sha256(data).hexdigest()
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _summary(record: Record, path: Path, *, existing: bool) -> dict[str, Any]:
@@ -515,7 +532,8 @@ def _first_hash(hashes: dict[str, str]) -> str:
     return "?"
 
 
-def _iso(ts: float) -> str:
+def iso_time(ts: float) -> str:
+    """A POSIX time as records spell it: UTC ISO 8601 with milliseconds and ``Z``."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
 
@@ -524,8 +542,4 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-__all__ = ["AddResult", "Live", "NotFound", "add"]
+__all__ = ["AddResult", "Live", "add", "iso_time"]

@@ -115,7 +115,7 @@ def verify(repo: Repository, record: Record,
         ready = levels[0] != "none"
     ready = ready and all(s.blake3 for s in statuses)
     diffs = _environment_diffs(record, current, levels, reasons)
-    return VerifyResult(record.id, worst_level(*levels), ready, _unique(reasons), statuses,
+    return VerifyResult(record.id, worst_level(*levels), ready, list(dict.fromkeys(reasons)), statuses,
                         diffs)
 
 
@@ -205,7 +205,3 @@ def _same_tensors(repo: Repository, model: dict[str, Any], path: Path,
         return False
     current = resolver.cache.hashes(path, ("tensor_sha256",))
     return current.get("tensor_sha256") == recorded
-
-
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))

@@ -29,13 +29,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
 
-from repro.api.add import IMAGE_EXTS, Live, add
+from repro.api.add import Live, add, iso_time
 from repro.api.comfyui_client import ComfyClient, ServerUnreachable, server_environment
 from repro.api.repository import Repository
 from repro.errors import InputError, ReproError
@@ -69,12 +68,10 @@ def _quiet(_event: dict[str, Any]) -> None:
     pass
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
-
-
 # -- which files, and when they are complete -----------------------------------------
+
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif", ".tiff")
 
 
 def ignored(rel: PurePosixPath) -> bool:
@@ -675,15 +672,15 @@ class ComfyFollower:
             if load is not None:
                 if mtime_ms <= load.at_ms:
                     return []
-                when = (f"it was loaded for prompt #{load.number} at {_iso(load.at_ms / 1000)} "
+                when = (f"it was loaded for prompt #{load.number} at {iso_time(load.at_ms / 1000)} "
                         "and reused from ComfyUI's cache")
             elif server_since is not None and mtime_ms > server_since:
                 how = "reused from ComfyUI's cache" if cached is not None else "perhaps cached"
                 when = (f"{how}, it may have been loaded before that (the server was running "
-                        f"since at least {_iso(server_since / 1000)})")
+                        f"since at least {iso_time(server_since / 1000)})")
             else:
                 return []
-            return [f"{label}: the file was modified at {_iso(mtime_ms / 1000)}, while the "
+            return [f"{label}: the file was modified at {iso_time(mtime_ms / 1000)}, while the "
                     f"server was running; {when}. ComfyUI caches loaders by file name, so the "
                     "recorded content may not be what was loaded (POST /free makes it reload)"]
 

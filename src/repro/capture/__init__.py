@@ -53,9 +53,11 @@ def read_file(path: str | os.PathLike[str], *, stealth: bool = True,
                      sidecar_path=name if sidecar else None)
 
 
-def read_bytes(data: bytes, *, name: str = "<bytes>", stealth: bool = True) -> Generation:
-    """``read_file`` for an image already in memory (no sidecar lookup)."""
-    return _read(io.BytesIO(data), len(data), name, stealth=stealth, sidecar_path=None)
+def read_bytes(data: bytes, *, name: str = "<bytes>", stealth: bool = True,
+               sidecar_path: str | None = None) -> Generation:
+    """``read_file`` for an image already in memory; the A1111 sidecar of
+    ``sidecar_path`` is looked up only when one is given."""
+    return _read(io.BytesIO(data), len(data), name, stealth=stealth, sidecar_path=sidecar_path)
 
 
 def _read(stream: BinaryIO, size: int, name: str, *, stealth: bool,
