@@ -34,17 +34,6 @@ def parent_map(repo: Repository, records: list[Record]) -> dict[str, list[str]]:
     return parents
 
 
-def models(repo: Repository) -> list[dict[str, Any]]:
-    """Known model versions: ``{blake3, names, paths, roles, size, uses, in_store}``."""
-    out = []
-    for entry in repo.index.models():
-        blake3 = entry["blake3"]
-        entry["in_store"] = blake3 in repo.store
-        entry["size"] = repo.store.size(blake3) if entry["in_store"] else None
-        out.append(entry)
-    return out
-
-
 def model_versions(repo: Repository, model: str, *, cwd: Path | None = None) -> list[str]:
     """BLAKE3s a model argument names: a file path, a name, or a hash (prefix)."""
     cwd = cwd or Path.cwd()

@@ -70,12 +70,6 @@ class Extracted:
         if self._total > MAX_TOTAL:
             raise LimitExceeded(f"metadata adds up to more than {MAX_TOTAL} bytes")
 
-    def add_blob(self, key: str, raw: bytes) -> None:
-        if key in self.blobs:
-            self.warnings.append(f"metadata key {key!r} appears more than once; the first is used")
-            return
-        self.blobs[key] = raw
-
 
 class _Truncated(Exception):
     """Internal: the container ended mid-structure."""

@@ -326,12 +326,6 @@ class Index:
             ids.extend(r[0] for r in rows if r[0] not in ids)
         return ids
 
-    def records_with_input(self, blake3: str | None, sha256: str | None) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT DISTINCT record FROM record_inputs WHERE (blake3 = ? AND blake3 IS NOT NULL) "
-            "OR (sha256 = ? AND sha256 IS NOT NULL)", (blake3, sha256))
-        return [r[0] for r in rows]
-
     def models(self) -> list[dict[str, Any]]:
         """Known model versions with the names, paths and roles they were seen under."""
         rows = self.conn.execute(

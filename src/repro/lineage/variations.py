@@ -15,7 +15,6 @@ bounded candidate set and never loads every record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -100,10 +99,6 @@ def group_title(key: str) -> str:
     if key.startswith("strength "):
         return f"{key[9:]} strength"
     return key
-
-
-def short_name(path: str | None) -> str:
-    return PurePosixPath(path or "?").name
 
 
 def find_variations(index: Index, record: Record, load: Callable[[str], Record], *,

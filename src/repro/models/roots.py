@@ -60,15 +60,6 @@ def safe_relative(name: str) -> PurePosixPath:
     return p
 
 
-def inside(path: Path, root: Path) -> bool:
-    """Whether ``path`` (symlinks resolved) stays inside ``root``."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
 def candidate_paths(roots: Iterable[Path], name: str, *, folder: str | None,
                     role: str | None) -> Iterator[Path]:
     """Where a model called ``name`` would be under the roots, most likely first."""

@@ -41,11 +41,6 @@ def arm(spec: str | None, *, delay: float = 0.0) -> None:
     _armed = _target is not None or _delay > 0
 
 
-def disarm() -> None:
-    """Back to inert."""
-    arm(None)
-
-
 def checkpoint(name: str) -> None:
     """A point between two write steps where a crash must leave a consistent store."""
     global _seen

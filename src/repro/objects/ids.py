@@ -25,11 +25,6 @@ def check_id(value: str) -> ObjectId:
     return ObjectId(value)
 
 
-def spell(oid: str) -> str:
-    """The external spelling ``blake3:<hex>``."""
-    return PREFIX + oid
-
-
 def is_id(value: str) -> bool:
     try:
         check_id(value)
