@@ -153,3 +153,16 @@ def test_peak_memory_of_bombs_stays_bounded(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=True, timeout=120)
     peak_kib = int(result.stdout.strip().splitlines()[-1])
     assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
+
+
+def test_deeply_nested_jumbf_is_refused_not_a_recursion_error() -> None:
+    import struct
+
+    from repro.capture.c2pa import parse_jumbf
+    from repro.errors import InputError
+
+    data = b""
+    for _ in range(3000):
+        data = struct.pack(">I4s", 8 + len(data), b"jumb") + data
+    with pytest.raises(InputError, match="nested too deeply"):
+        parse_jumbf(data)

@@ -8,6 +8,7 @@ source type). No signature is verified: this says what a file *claims*.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,51 +32,40 @@ def parse_jumbf(data: bytes) -> list[Box]:
     return _boxes(data, 0)
 
 
-def _boxes(data: bytes, depth: int) -> list[Box]:
-    if depth > _MAX_DEPTH:
-        raise InputError("C2PA: JUMBF boxes nested too deeply")
-    found: list[Box] = []
+def _iter_boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(type, payload) of each box in ``data``; stops at the first malformed header."""
     pos = 0
     while pos + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
         header = 8
         if length == 1:
             if pos + 16 > len(data):
-                break
+                return
             (length,) = struct.unpack_from(">Q", data, pos + 8)
             header = 16
         elif length == 0:
             length = len(data) - pos
         if length < header or pos + length > len(data):
-            break
-        body = data[pos + header:pos + length]
-        if kind == b"jumb":
-            found.append(_superbox(body, depth))
+            return
+        yield kind, data[pos + header:pos + length]
         pos += length
-    return found
+
+
+def _boxes(data: bytes, depth: int) -> list[Box]:
+    return [_superbox(body, depth) for kind, body in _iter_boxes(data) if kind == b"jumb"]
 
 
 def _superbox(body: bytes, depth: int) -> Box:
+    if depth > _MAX_DEPTH:
+        raise InputError("C2PA: JUMBF boxes nested too deeply")
     box = Box()
-    pos = 0
-    while pos + 8 <= len(body):
-        length, kind = struct.unpack_from(">I4s", body, pos)
-        header = 8
-        if length == 1 and pos + 16 <= len(body):
-            (length,) = struct.unpack_from(">Q", body, pos + 8)
-            header = 16
-        elif length == 0:
-            length = len(body) - pos
-        if length < header or pos + length > len(body):
-            break
-        payload = body[pos + header:pos + length]
+    for kind, payload in _iter_boxes(body):
         if kind == b"jumd":
             box.label = _label(payload)
         elif kind == b"jumb":
             box.children.append(_superbox(payload, depth + 1))
         else:
             box.contents.append((kind, payload))
-        pos += length
     return box
 
 
