@@ -103,7 +103,7 @@ def scan(repo: Repository, *, schemes: tuple[str, ...] = ALL_SCHEMES,
         if progress:
             progress("scanning models", n, len(files))
         known = repo.stat_cache.lookup(path, st)
-        if set(schemes) <= known.keys() or _complete(known, st.st_size, schemes):
+        if set(schemes) <= known.keys():
             result.known += 1
             continue
         try:
@@ -117,8 +117,3 @@ def scan(repo: Repository, *, schemes: tuple[str, ...] = ALL_SCHEMES,
             byte_progress(st.st_size)
     return result
 
-
-def _complete(known: dict[str, str], size: int, schemes: tuple[str, ...]) -> bool:
-    """Schemes that do not apply (AutoV1 under 2 MiB, tensor hash of non-safetensors)
-    are absent after hashing; the blake3+sha256 pair says the file was fully hashed."""
-    return "blake3" in known and "sha256" in known and "crc32" in known

@@ -59,7 +59,12 @@ class StatCache:
         conn.executescript(SCHEMA)
 
     def lookup(self, path: Path, st: os.stat_result | None = None) -> dict[str, str]:
-        """Cached hashes for ``path`` if its stat still matches and is not racy, else {}."""
+        """Cached hashes for ``path`` if its stat still matches and is not racy, else {}.
+
+        A scheme that was computed but does not apply to the file (AutoV1 under
+        2 MiB, a tensor hash of a pickle) is present with the value ``""``, so it
+        is not computed again; ``hashes()`` leaves those out.
+        """
         st = st or os.stat(path)
         row = self.conn.execute(
             "SELECT size, mtime_ns, ctime_ns, hashed_at_ns, " + ", ".join(HASH_COLUMNS)
@@ -71,7 +76,7 @@ class StatCache:
             return {}
         if st.st_mtime_ns >= hashed_at_ns - RACY_NS:
             return {}
-        return {k: v for k, v in zip(HASH_COLUMNS, row[4:], strict=True) if v}
+        return {k: v for k, v in zip(HASH_COLUMNS, row[4:], strict=True) if v is not None}
 
     def hashes(self, path: Path, schemes: Iterable[str] = ("blake3",)) -> dict[str, str]:
         """Hashes of ``path`` for ``schemes``, computed only for what the cache lacks."""
@@ -79,8 +84,6 @@ class StatCache:
         st = os.stat(path)
         known = self.lookup(path, st)
         missing = {s for s in wanted if s not in known}
-        if "tensor_sha256" in missing and "tensor_sha256" in known:
-            missing.discard("tensor_sha256")
         if missing:
             # Take the clock before reading, so a write during hashing is racy.
             started = time.time_ns()
