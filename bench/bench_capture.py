@@ -69,6 +69,9 @@ def warm(path: Path) -> None:
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of a command, via /usr/bin/time when present."""
+    # Every command starts with no dirty pages left by the one before (writeback of
+    # an earlier copy would otherwise be charged to whoever runs next).
+    os.sync()
     time_bin = shutil.which("time") or "/usr/bin/time"
     use_time = Path(time_bin).exists()
     full = [time_bin, "-v", *cmd] if use_time else cmd
