@@ -145,3 +145,23 @@ def test_failed_copy_leaves_no_temp_file(store: ObjectStore, tmp_path: Path,
         store.put_file(src)
     assert list((tmp_path / "tmp").iterdir()) == []
     assert list(store) == []
+
+
+def test_large_copies_are_written_back_as_they_go(store: ObjectStore, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past WRITEBACK_MIN the copy streams to disk (sync_file_range); bytes are the same."""
+    import repro.objects.atomic as atomic
+
+    if not atomic._sync_file_range():
+        pytest.skip("no sync_file_range on this platform")
+    monkeypatch.setattr(atomic, "WRITEBACK_MIN", 1024)
+    monkeypatch.setattr(atomic, "WRITEBACK_WINDOW", 64 * 1024)
+    data = os.urandom(1024 * 1024 + 3)
+    src = make(tmp_path, "big.safetensors", data)
+    with open(tmp_path / "probe", "wb") as probe:
+        assert isinstance(atomic.streaming_writeback(probe, len(data)), atomic.StreamingWriteback)
+    oid = store.put_file(src)
+    assert store.path(oid).read_bytes() == data
+    dest = tmp_path / "restored.safetensors"
+    store.materialize(oid, dest)
+    assert dest.read_bytes() == data

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 from repro.errors import ChecksumMismatch, NotFound
 from repro.objects import hashing
-from repro.objects.atomic import atomic_writer, fsync_dir
+from repro.objects.atomic import atomic_writer, fsync_dir, streaming_writeback
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
@@ -202,8 +202,8 @@ class ObjectStore:
                 if cloned:
                     oid = hashing.hash_stream(fin, size, progress, rotational=rotational)
                 else:
-                    oid, _ = hashing.copy_and_hash(fin, tmp.file, size, progress,
-                                                   rotational=rotational)
+                    oid, _ = hashing.copy_and_hash(fin, streaming_writeback(tmp.file, size),
+                                                   size, progress, rotational=rotational)
                 if self._batch is not None:
                     tmp.defer(oid, self._batch, 0)
                 else:
@@ -278,7 +278,8 @@ class ObjectStore:
                 if mode == "reflink" and _try_reflink(fin.fileno(), fout.fileno()):
                     got = hashing.hash_stream(fin, size, progress)
                 else:
-                    got, _ = hashing.copy_and_hash(fin, fout, size, progress)
+                    got, _ = hashing.copy_and_hash(fin, streaming_writeback(fout, size), size,
+                                                   progress)
                 if got != oid:
                     raise ChecksumMismatch(f"object {oid} (store damaged)", oid, got)
 
