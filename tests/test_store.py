@@ -165,3 +165,24 @@ def test_large_copies_are_written_back_as_they_go(store: ObjectStore, tmp_path: 
     dest = tmp_path / "restored.safetensors"
     store.materialize(oid, dest)
     assert dest.read_bytes() == data
+
+
+def test_a_file_written_to_while_it_is_stored_is_refused(store: ObjectStore, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from repro.errors import InputError
+    from repro.objects import hashing
+
+    src = make(tmp_path, "model.safetensors", b"v1" * 50_000)
+    real = hashing.copy_and_hash
+
+    def meddling(fin: object, dst: object, *args: object, **kwargs: object) -> object:
+        result = real(fin, dst, *args, **kwargs)  # type: ignore[arg-type]
+        with open(src, "r+b") as f:  # another program writes into the model meanwhile
+            f.write(b"v2")
+        return result
+
+    monkeypatch.setattr(hashing, "copy_and_hash", meddling)
+    with pytest.raises(InputError, match="changed while it was stored"):
+        store.put_file(src)
+    assert list(store) == []
+    assert list((tmp_path / "tmp").iterdir()) == []

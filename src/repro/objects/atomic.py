@@ -8,6 +8,7 @@ at any instant leaves either the old file or the new one, never a mix.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -92,28 +93,51 @@ class StreamingWriteback:
     Starting writeback of each chunk at once, and waiting for the range
     ``WRITEBACK_WINDOW`` behind, keeps the dirty set small and the disk busy
     from the start, so the durable copy costs about what the disk takes.
+
+    With ``source`` (the file the chunks are read from, in order from its
+    start), each chunk is copied inside the kernel (``copy_file_range``) from
+    the page cache the read just filled, instead of through this process; the
+    caller must check that the source did not change while it was copied.
     """
 
     SYNC_WRITE = 2
     WAIT = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
 
-    def __init__(self, f: BinaryIO, sync_file_range: Any):
+    def __init__(self, f: BinaryIO, sync_file_range: Any, source: BinaryIO | None = None):
         self.f = f
         self.fd = f.fileno()
         self.offset = 0
         self.sync_file_range = sync_file_range
+        self.source_fd = source.fileno() if source is not None else None
 
     def write(self, data: bytes | memoryview) -> int:
-        n = self.f.write(data)
-        self.f.flush()
+        n = len(data)
+        if self.source_fd is not None:
+            try:
+                self._copy_range(self.source_fd, n)
+            except OSError:
+                self.source_fd = None  # another filesystem, an old kernel: write it
+                self.f.seek(self.offset)
+        if self.source_fd is None:
+            self.f.write(data)
+            self.f.flush()
         self.sync_file_range(self.fd, self.offset, n, self.SYNC_WRITE)
         if self.offset >= WRITEBACK_WINDOW:
             self.sync_file_range(self.fd, self.offset - WRITEBACK_WINDOW, n, self.WAIT)
         self.offset += n
         return n
 
+    def _copy_range(self, source_fd: int, n: int) -> None:
+        done = 0
+        while done < n:
+            at = self.offset + done
+            copied = os.copy_file_range(source_fd, self.fd, n - done, at, at)
+            if copied == 0:
+                raise OSError(errno.EIO, "the source ended while it was copied")
+            done += copied
 
-def streaming_writeback(f: BinaryIO, size: int) -> BinaryIO:
+
+def streaming_writeback(f: BinaryIO, size: int, source: BinaryIO | None = None) -> BinaryIO:
     """``f`` wrapped in ``StreamingWriteback`` when ``size`` is large and Linux allows."""
     fn = _sync_file_range() if size >= WRITEBACK_MIN else False
-    return StreamingWriteback(f, fn) if fn else f  # type: ignore[return-value]
+    return StreamingWriteback(f, fn, source) if fn else f  # type: ignore[return-value]

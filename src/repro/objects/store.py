@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from repro.errors import ChecksumMismatch, NotFound
+from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import hashing
 from repro.objects.atomic import atomic_writer, fsync_dir, streaming_writeback
 from repro.objects.faults import checkpoint
@@ -195,15 +195,24 @@ class ObjectStore:
                   reflink: bool) -> ObjectId:
         rotational = hashing.is_rotational(src)
         with open(src, "rb", buffering=0) as fin:
-            size = os.fstat(fin.fileno()).st_size
+            before = os.fstat(fin.fileno())
+            size = before.st_size
             tmp = _TempObject(self.tmp_dir)
             with tmp:
                 cloned = reflink and _try_reflink(fin.fileno(), tmp.file.fileno())
                 if cloned:
                     oid = hashing.hash_stream(fin, size, progress, rotational=rotational)
                 else:
-                    oid, _ = hashing.copy_and_hash(fin, streaming_writeback(tmp.file, size),
-                                                   size, progress, rotational=rotational)
+                    dst = streaming_writeback(tmp.file, size, source=fin)
+                    oid, _ = hashing.copy_and_hash(fin, dst, size, progress,
+                                                   rotational=rotational)
+                # The bytes hashed and the bytes stored are the same file's only if
+                # nothing wrote to it meanwhile (a kernel-side copy reads it again).
+                after = os.fstat(fin.fileno())
+                if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+                        before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+                    raise InputError(f"{src}: the file changed while it was stored",
+                                     hint="run the command again once nothing writes to it")
                 if self._batch is not None:
                     tmp.defer(oid, self._batch, 0)
                 else:
@@ -278,8 +287,9 @@ class ObjectStore:
                 if mode == "reflink" and _try_reflink(fin.fileno(), fout.fileno()):
                     got = hashing.hash_stream(fin, size, progress)
                 else:
-                    got, _ = hashing.copy_and_hash(fin, streaming_writeback(fout, size), size,
-                                                   progress)
+                    # Objects are read-only: the kernel may copy from the source.
+                    got, _ = hashing.copy_and_hash(
+                        fin, streaming_writeback(fout, size, source=fin), size, progress)
                 if got != oid:
                     raise ChecksumMismatch(f"object {oid} (store damaged)", oid, got)
 
