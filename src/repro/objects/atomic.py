@@ -66,7 +66,7 @@ def write_bytes(dest: str | os.PathLike[str], data: bytes, *,
 #: Files at least this large are written back to disk while they are written.
 WRITEBACK_MIN = 64 * 1024 * 1024
 #: How far behind the writer the finished writeback may trail.
-WRITEBACK_WINDOW = 32 * 1024 * 1024
+WRITEBACK_WINDOW = 256 * 1024 * 1024
 _SYNC_FILE_RANGE: Any = None
 
 
