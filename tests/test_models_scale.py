@@ -244,10 +244,10 @@ def test_copy_mode_capture_reads_a_new_model_once(project: Path,
                                                   capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Hash while copying: a new model costs one read pass."""
-    import repro.objects.hashing as hashing
+    import repro.objects.copying as copying
 
     reads: dict[str, int] = {}
-    real = hashing.iter_chunks
+    real = copying.iter_chunks
 
     def counting(f: Any, *args: Any, **kwargs: Any) -> Any:
         name = getattr(f, "name", "")
@@ -256,7 +256,7 @@ def test_copy_mode_capture_reads_a_new_model_once(project: Path,
                 reads[name] = reads.get(name, 0) + len(chunk)
             yield chunk
 
-    monkeypatch.setattr(hashing, "iter_chunks", counting)
+    monkeypatch.setattr(copying, "iter_chunks", counting)
     img = make_output(project, "a.png", seed=1)
     run_json(capsys, "-C", project, "add", img)
     ckpt = project / "models/checkpoints/base.safetensors"

@@ -140,40 +140,20 @@ def test_failed_copy_leaves_no_temp_file(store: ObjectStore, tmp_path: Path,
     def broken(*args: object, **kwargs: object) -> tuple[str, int]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("repro.objects.hashing.copy_and_hash", broken)
+    monkeypatch.setattr("repro.objects.copying.copy_and_hash", broken)
     with pytest.raises(OSError):
         store.put_file(src)
     assert list((tmp_path / "tmp").iterdir()) == []
     assert list(store) == []
 
 
-def test_large_copies_are_written_back_as_they_go(store: ObjectStore, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past WRITEBACK_MIN the copy streams to disk (sync_file_range); bytes are the same."""
-    import repro.objects.atomic as atomic
-
-    if not atomic._sync_file_range():
-        pytest.skip("no sync_file_range on this platform")
-    monkeypatch.setattr(atomic, "WRITEBACK_MIN", 1024)
-    monkeypatch.setattr(atomic, "WRITEBACK_WINDOW", 64 * 1024)
-    data = os.urandom(1024 * 1024 + 3)
-    src = make(tmp_path, "big.safetensors", data)
-    with open(tmp_path / "probe", "wb") as probe:
-        assert isinstance(atomic.streaming_writeback(probe, len(data)), atomic.StreamingWriteback)
-    oid = store.put_file(src)
-    assert store.path(oid).read_bytes() == data
-    dest = tmp_path / "restored.safetensors"
-    store.materialize(oid, dest)
-    assert dest.read_bytes() == data
-
-
 def test_a_file_written_to_while_it_is_stored_is_refused(store: ObjectStore, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from repro.errors import InputError
-    from repro.objects import hashing
+    from repro.objects import copying
 
     src = make(tmp_path, "model.safetensors", b"v1" * 50_000)
-    real = hashing.copy_and_hash
+    real = copying.copy_and_hash
 
     def meddling(fin: object, dst: object, *args: object, **kwargs: object) -> object:
         result = real(fin, dst, *args, **kwargs)  # type: ignore[arg-type]
@@ -181,7 +161,7 @@ def test_a_file_written_to_while_it_is_stored_is_refused(store: ObjectStore, tmp
             f.write(b"v2")
         return result
 
-    monkeypatch.setattr(hashing, "copy_and_hash", meddling)
+    monkeypatch.setattr(copying, "copy_and_hash", meddling)
     with pytest.raises(InputError, match="changed while it was stored"):
         store.put_file(src)
     assert list(store) == []

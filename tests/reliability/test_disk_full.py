@@ -16,7 +16,7 @@ from repro.api.maintenance import fsck
 from repro.api.repository import Repository
 from repro.demo import model_bytes, set_mtime, write_safetensors
 from repro.lineage.index import Index
-from repro.objects import hashing, store
+from repro.objects import copying, store
 from repro.objects.hashing import hash_file
 from tests.helpers import make_output, repro_subprocess, run
 
@@ -84,19 +84,19 @@ def project(project: Path, capsys: Capsys) -> Path:
 
 def test_enospc_while_copying_a_model(project: Path, capsys: Capsys,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    real = hashing.copy_and_hash
+    real = copying.copy_and_hash
 
     def fills_up(src: BinaryIO, dst: BinaryIO, *args: Any, **kw: Any) -> tuple[str, int]:
         dst.write(src.read(1000))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(hashing, "copy_and_hash", fills_up)
+    monkeypatch.setattr(copying, "copy_and_hash", fills_up)
     code, _, err = run(capsys, "-C", project, "add", "outputs/o.png", "--no-env")
     assert code == 1
     _one_error_line(err, "No space left on device")
     assert list((project / ".repro/tmp").iterdir()) == []
     assert _problems(project) == []
-    monkeypatch.setattr(hashing, "copy_and_hash", real)
+    monkeypatch.setattr(copying, "copy_and_hash", real)
     assert run(capsys, "-C", project, "add", "outputs/o.png", "--no-env")[0] == 0
     assert _problems(project) == []
 

@@ -15,8 +15,6 @@ from typing import BinaryIO
 
 import blake3
 
-from repro.objects.faults import checkpoint
-
 #: Read size for streaming. Large enough for BLAKE3's threads to pay off,
 #: small enough that memory stays flat whatever the file size.
 CHUNK = 8 * 1024 * 1024
@@ -88,17 +86,3 @@ def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) ->
 def hash_bytes(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()
 
-
-def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
-                  progress: Progress | None = None, *, rotational: bool = False) -> tuple[str, int]:
-    """Copy ``src`` to ``dst`` while hashing it: one read pass. Returns (hex, bytes)."""
-    h = new_hasher(size_hint, rotational=rotational)
-    total = 0
-    for chunk in iter_chunks(src, size_hint=size_hint or None):
-        h.update(chunk)
-        dst.write(chunk)
-        checkpoint("copy.chunk")
-        total += len(chunk)
-        if progress:
-            progress(len(chunk))
-    return h.hexdigest(), total

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
-from repro.objects import hashing
-from repro.objects.atomic import atomic_writer, fsync_dir, streaming_writeback
+from repro.objects import copying, hashing
+from repro.objects.atomic import atomic_writer, fsync_dir
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
@@ -203,11 +203,10 @@ class ObjectStore:
                 if cloned:
                     oid = hashing.hash_stream(fin, size, progress, rotational=rotational)
                 else:
-                    dst = streaming_writeback(tmp.file, size, source=fin)
-                    oid, _ = hashing.copy_and_hash(fin, dst, size, progress,
+                    oid, _ = copying.copy_and_hash(fin, tmp.file, size, progress,
                                                    rotational=rotational)
-                # The bytes hashed and the bytes stored are the same file's only if
-                # nothing wrote to it meanwhile (a kernel-side copy reads it again).
+                # The bytes stored are the bytes hashed, but they are one version
+                # of the file only if nothing wrote to it while it was read.
                 after = os.fstat(fin.fileno())
                 if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
                         before.st_size, before.st_mtime_ns, before.st_ctime_ns):
@@ -287,9 +286,7 @@ class ObjectStore:
                 if mode == "reflink" and _try_reflink(fin.fileno(), fout.fileno()):
                     got = hashing.hash_stream(fin, size, progress)
                 else:
-                    # Objects are read-only: the kernel may copy from the source.
-                    got, _ = hashing.copy_and_hash(
-                        fin, streaming_writeback(fout, size, source=fin), size, progress)
+                    got, _ = copying.copy_and_hash(fin, fout, size, progress)
                 if got != oid:
                     raise ChecksumMismatch(f"object {oid} (store damaged)", oid, got)
 
