@@ -105,3 +105,39 @@ def test_a_killed_add_is_healed_by_the_next_writer(fast_tmp: Path) -> None:
     repo = Repository(root)
     assert repo.index.count() == 3 and list(fsck(repo)) == []
     repo.close()
+
+
+@pytest.mark.parametrize("crash_at", ["copy.chunk:2", "copy.chunk:9", "batch.synced",
+                                      "batch.renamed"])
+def test_a_kill_inside_the_large_copy_pipeline(fast_tmp: Path, crash_at: str) -> None:
+    """A model above PIPELINE_MIN (reader and writer threads, direct I/O) killed
+    mid-copy: no partial object, and the next ``add`` stores it whole."""
+    from repro.api.maintenance import fsck
+    from repro.api.repository import Repository
+    from repro.demo import set_mtime, write_safetensors
+    from repro.objects import copying
+    from repro.objects.hashing import hash_file
+    from tests.helpers import make_output
+
+    root = fast_tmp / "big"
+    size = copying.PIPELINE_MIN + 8 * 1024 * 1024 + 5  # 9 chunks, an unaligned tail
+    model = write_safetensors(root / "models/checkpoints/base.safetensors",
+                              random.Random(3).randbytes(size))
+    set_mtime(model, 7200)
+    make_output(root, "o.png", seed=1, lora=None)
+    assert run_repro(root, ["init"])[0] == 0
+    code, _ = run_repro(root, ["add", "outputs/o.png", "--no-env"], crash_at=crash_at)
+    assert code == -9
+    repo = Repository(root)
+    assert [p for p in fsck(repo) if p.kind != "tmp"] == []
+    repo.close()
+    code, err = run_repro(root, ["add", "outputs/o.png", "--no-env"])
+    assert code == 0, err
+    repo = Repository(root)
+    try:
+        assert list(fsck(repo)) == []
+        want = hash_file(model)
+        assert want in repo.store
+        repo.store.check(want)
+    finally:
+        repo.close()
