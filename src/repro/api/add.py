@@ -391,7 +391,8 @@ class _Capture:
         byte_progress = None
         if self.progress is not None and st.st_size >= BIG_FILE and not (
                 known and (self.mode == "reference" or known in self.repo.store)):
-            byte_progress = _ByteCounter(self.progress, f"hashing {path.name}", st.st_size)
+            verb = "hashing" if self.mode == "reference" else "storing"
+            byte_progress = _ByteCounter(self.progress, f"{verb} {path.name}", st.st_size)
         oid = self.repo.store.put_file(path, mode=self.mode, known=known,
                                        progress=byte_progress)
         if oid != known:
