@@ -182,3 +182,17 @@ def test_store_round_trips_a_large_file_through_the_pipeline(
     store.materialize(oid, dest, mode=mode)
     assert dest.read_bytes() == data
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.usefixtures("small_pipeline")
+@pytest.mark.parametrize("cores", [1, 2, 16])
+@pytest.mark.parametrize("rotational", [False, True])
+def test_pipeline_hash_is_the_same_whatever_the_threads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int, rotational: bool) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    data = os.urandom(64 * KIB * 5 + 9)
+    src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
+    src.write_bytes(data)
+    with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
+        oid, n = copying.copy_and_hash(fin, fout, len(data), rotational=rotational)
+    assert (oid, n, dst.read_bytes()) == (hash_bytes(data), len(data), data)
