@@ -190,6 +190,7 @@ def test_store_round_trips_a_large_file_through_the_pipeline(
 def test_pipeline_hash_is_the_same_whatever_the_threads(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int, rotational: bool) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr("repro.objects.hashing.THREADS_MIN_BYTES", 1)  # threads at this size
     data = os.urandom(64 * KIB * 5 + 9)
     src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
     src.write_bytes(data)

@@ -55,7 +55,8 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     """
     if size_hint >= PIPELINE_MIN:
         dst.flush()
-        return _Pipeline(src.fileno(), dst.fileno(), src.tell()).run(progress, rotational)
+        return _Pipeline(src.fileno(), dst.fileno(), src.tell()).run(progress, size_hint,
+                                                                    rotational)
     h = new_hasher(size_hint, rotational=rotational)
     total = 0
     for chunk in iter_chunks(src, size_hint=size_hint or None):
@@ -81,12 +82,13 @@ class _Pipeline:
         self.direct = _set_direct(dst_fd, True)
         self.sync_file_range = _sync_file_range()
 
-    def run(self, progress: Progress | None, rotational: bool) -> tuple[str, int]:
+    def run(self, progress: Progress | None, size_hint: int, rotational: bool
+            ) -> tuple[str, int]:
         # The writer needs a core of its own: on two cores a threaded BLAKE3
         # made the whole copy 1.1-4x slower (measured), so it hashes with
         # threads only where cores are left over.
         spare_cores = (os.cpu_count() or 1) > 2
-        h = new_hasher(CHUNK if spare_cores else 0, rotational=rotational)
+        h = new_hasher(size_hint if spare_cores else 0, rotational=rotational)
         ring = [mmap.mmap(-1, CHUNK) for _ in range(BUFFERS)]
         for buf in ring:
             self.free.put(buf)
