@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from repro.capture.types import Generation, ModelRef
@@ -117,3 +118,30 @@ def put(params: dict[str, Any], key: str, value: Any) -> None:
     """Set ``params[key]`` unless the value is None (absent means unknown)."""
     if value is not None:
         params[key] = value
+
+
+#: The numeric parameters, and how a recorded value becomes one.
+NUMBERS: dict[str, Callable[[Any], Any]] = {
+    "seed": to_int, "steps": to_int, "width": to_int, "height": to_int, "clip_skip": to_int,
+    "batch_size": to_int, "cfg": to_float, "denoise": to_float,
+}
+
+
+def take(params: dict[str, Any], data: dict[str, Any], fields: dict[str, str]) -> set[str]:
+    """Set ``params[name]`` from ``data[key]`` for each ``name: key`` of ``fields``.
+
+    Numeric parameters are converted (``NUMBERS``); any other is kept only
+    when it is a string. Absent or unreadable values are left out. Returns
+    the keys of ``data`` this read, to tell the rest apart as extras.
+    """
+    for name, key in fields.items():
+        put(params, name, convert(name, data.get(key)))
+    return set(fields.values())
+
+
+def convert(name: str, value: Any) -> Any:
+    """``value`` as parameter ``name`` holds it (a number for ``NUMBERS``, else a string), or None."""
+    to_number = NUMBERS.get(name)
+    if to_number is not None:
+        return to_number(value)
+    return value if isinstance(value, str) else None

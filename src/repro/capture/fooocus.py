@@ -7,7 +7,7 @@ from typing import Any
 
 from repro import jsonsafe
 from repro.capture.a1111 import parse_a1111
-from repro.capture.common import clean_hash, put, rate_flat, to_float, to_int
+from repro.capture.common import clean_hash, rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
 
@@ -16,8 +16,10 @@ _RESOLUTION_RE = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 MARKERS = frozenset({"base_model", "base_model_hash", "full_prompt", "metadata_scheme",
                      "performance", "prompt_expansion", "adm_guidance"})
 
-_USED = {"prompt", "negative_prompt", "seed", "steps", "guidance_scale", "sampler", "scheduler",
-         "resolution", "clip_skip", "base_model", "base_model_hash", "refiner_model",
+_FIELDS = {"prompt": "prompt", "negative_prompt": "negative_prompt", "sampler": "sampler",
+           "scheduler": "scheduler", "seed": "seed", "steps": "steps", "cfg": "guidance_scale",
+           "clip_skip": "clip_skip"}
+_USED = {*_FIELDS.values(), "resolution", "base_model", "base_model_hash", "refiner_model",
          "refiner_model_hash", "loras", "vae", "version"}
 
 
@@ -53,13 +55,7 @@ def fooocus_from_dict(data: dict[str, Any]) -> Generation:
     """Normalise a Fooocus ``fooocus``-scheme parameters dict."""
     gen = Generation(tool="fooocus", metadata="execution", tool_version=_version(data.get("version")))
     p = gen.params
-    for key in ("prompt", "negative_prompt", "sampler", "scheduler"):
-        if isinstance(data.get(key), str):
-            p[key] = data[key]
-    put(p, "seed", to_int(data.get("seed")))
-    put(p, "steps", to_int(data.get("steps")))
-    put(p, "cfg", to_float(data.get("guidance_scale")))
-    put(p, "clip_skip", to_int(data.get("clip_skip")))
+    take(p, data, _FIELDS)
     resolution = data.get("resolution")
     if isinstance(resolution, str) and (m := _RESOLUTION_RE.fullmatch(resolution.strip())):
         p["width"], p["height"] = int(m[1]), int(m[2])

@@ -7,19 +7,17 @@ import shlex
 from typing import Any
 
 from repro import jsonsafe
-from repro.capture.common import clean_hash, put, rate_flat, to_float, to_int
+from repro.capture.common import clean_hash, convert, put, rate_flat, take, to_float
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError
 
 _NEGATIVE_RE = re.compile(r"\[([^\[\]]*)\]")
-_DREAM_FLAGS: dict[str, tuple[str, Any]] = {
-    "-s": ("steps", to_int), "--steps": ("steps", to_int),
-    "-S": ("seed", to_int), "--seed": ("seed", to_int),
-    "-W": ("width", to_int), "--width": ("width", to_int),
-    "-H": ("height", to_int), "--height": ("height", to_int),
-    "-C": ("cfg", to_float), "--cfg_scale": ("cfg", to_float),
-    "-A": ("sampler", str), "--sampler": ("sampler", str),
-    "-f": ("denoise", to_float), "--strength": ("denoise", to_float),
+#: Dream flag -> parameter.
+_DREAM_FLAGS = {
+    "-s": "steps", "--steps": "steps", "-S": "seed", "--seed": "seed",
+    "-W": "width", "--width": "width", "-H": "height", "--height": "height",
+    "-C": "cfg", "--cfg_scale": "cfg", "-A": "sampler", "--sampler": "sampler",
+    "-f": "denoise", "--strength": "denoise",
 }
 
 
@@ -55,9 +53,9 @@ def parse_dream(text: str) -> Generation:
             i += 1
         known = _DREAM_FLAGS.get(flag)
         if known is not None and len(values) == 1:
-            converted = known[1](values[0])
+            converted = convert(known, values[0])
             if converted is not None:
-                gen.params[known[0]] = converted
+                gen.params[known] = converted
                 continue
         if flag in ("-m", "--model") and values:
             gen.models.append(ModelRef(role="checkpoint", name=values[0]))
@@ -85,15 +83,9 @@ def parse_sd_metadata(text: str) -> Generation:
         positive, negative = _split_negative(prompt)
         gen.params["prompt"] = positive
         put(gen.params, "negative_prompt", negative)
-    put(gen.params, "seed", to_int(image.get("seed")))
-    put(gen.params, "steps", to_int(image.get("steps")))
-    put(gen.params, "cfg", to_float(image.get("cfg_scale")))
-    put(gen.params, "width", to_int(image.get("width")))
-    put(gen.params, "height", to_int(image.get("height")))
-    put(gen.params, "denoise", to_float(image.get("strength")))
-    if isinstance(image.get("sampler"), str):
-        gen.params["sampler"] = image["sampler"]
-    used = {"prompt", "seed", "steps", "cfg_scale", "width", "height", "strength", "sampler"}
+    used = {"prompt"} | take(gen.params, image, {
+        "seed": "seed", "steps": "steps", "cfg": "cfg_scale", "width": "width",
+        "height": "height", "denoise": "strength", "sampler": "sampler"})
     extra = {k: v for k, v in image.items() if k not in used}
     if extra:
         gen.params["extra"] = extra
@@ -146,21 +138,12 @@ def metadata_to_generation(data: dict[str, Any]) -> Generation:
     version = data.get("app_version")
     gen.tool_version = version if isinstance(version, str) else None
     p = gen.params
-    for key, name in (("positive_prompt", "prompt"), ("negative_prompt", "negative_prompt"),
-                      ("scheduler", "sampler"), ("rand_device", "rng")):
-        if isinstance(data.get(key), str):
-            p[name] = data[key]
-    put(p, "seed", to_int(data.get("seed")))
-    put(p, "steps", to_int(data.get("steps")))
-    put(p, "cfg", to_float(data.get("cfg_scale")))
-    put(p, "width", to_int(data.get("width")))
-    put(p, "height", to_int(data.get("height")))
-    put(p, "clip_skip", to_int(data.get("clip_skip")))
-    put(p, "denoise", to_float(data.get("strength")))
-    model_keys = {"model", "vae", "loras", "controlnets", "ipAdapters", "t2iAdapters",
-                  "refiner_model", "init_image"}
-    used = {"positive_prompt", "negative_prompt", "scheduler", "rand_device", "seed", "steps",
-            "cfg_scale", "width", "height", "clip_skip", "strength", "app_version"} | model_keys
+    used = take(p, data, {"prompt": "positive_prompt", "negative_prompt": "negative_prompt",
+                          "sampler": "scheduler", "rng": "rand_device", "seed": "seed",
+                          "steps": "steps", "cfg": "cfg_scale", "width": "width",
+                          "height": "height", "clip_skip": "clip_skip", "denoise": "strength"})
+    used |= {"app_version", "model", "vae", "loras", "controlnets", "ipAdapters", "t2iAdapters",
+             "refiner_model", "init_image"}
     extra = {k: v for k, v in data.items() if k not in used}
     if extra:
         p["extra"] = extra

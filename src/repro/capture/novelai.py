@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from repro import jsonsafe
-from repro.capture.common import put, rate_flat, to_float, to_int
+from repro.capture.common import put, rate_flat, take
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
 
@@ -43,20 +43,10 @@ def parse_novelai(fields: dict[str, Any]) -> Generation:
             comment.get("v4_prompt"), dict) else None
         prompt = caption.get("base_caption") if isinstance(caption, dict) else None
     put(p, "prompt", prompt if isinstance(prompt, str) else None)
-    if isinstance(comment.get("uc"), str):
-        p["negative_prompt"] = comment["uc"]
-    put(p, "seed", to_int(comment.get("seed")))
-    put(p, "steps", to_int(comment.get("steps")))
-    put(p, "cfg", to_float(comment.get("scale")))
-    put(p, "width", to_int(comment.get("width")))
-    put(p, "height", to_int(comment.get("height")))
-    put(p, "batch_size", to_int(comment.get("n_samples")))
-    if isinstance(comment.get("sampler"), str):
-        p["sampler"] = comment["sampler"]
-    if isinstance(comment.get("noise_schedule"), str):
-        p["scheduler"] = comment["noise_schedule"]
-    used = {"prompt", "uc", "seed", "steps", "scale", "width", "height", "n_samples", "sampler",
-            "noise_schedule"}
+    used = {"prompt"} | take(p, comment, {
+        "negative_prompt": "uc", "seed": "seed", "steps": "steps", "cfg": "scale",
+        "width": "width", "height": "height", "batch_size": "n_samples", "sampler": "sampler",
+        "scheduler": "noise_schedule"})
     extra = {k: v for k, v in comment.items() if k not in used}
     for key in ("Title", "Generation time"):
         if isinstance(fields.get(key), str):

@@ -8,25 +8,22 @@ from typing import Any
 from repro import jsonsafe
 from repro.capture import c2pa
 from repro.capture.a1111 import split_infotext
-from repro.capture.common import put, rate_flat, to_float, to_int
+from repro.capture.common import NUMBERS, convert, put, rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.capture.xmp import xmp_field
 from repro.errors import InputError
 
 # --- Easy Diffusion ----------------------------------------------------------
 
-#: Easy Diffusion field -> (canonical name, converter); snake_case and Title-case variants.
-_ED_FIELDS: dict[str, tuple[str, Any]] = {
-    "prompt": ("prompt", str), "Prompt": ("prompt", str),
-    "negative_prompt": ("negative_prompt", str), "Negative Prompt": ("negative_prompt", str),
-    "seed": ("seed", to_int), "Seed": ("seed", to_int),
-    "num_inference_steps": ("steps", to_int), "Steps": ("steps", to_int),
-    "guidance_scale": ("cfg", to_float), "Guidance Scale": ("cfg", to_float),
-    "sampler_name": ("sampler", str), "Sampler": ("sampler", str),
-    "width": ("width", to_int), "Width": ("width", to_int),
-    "height": ("height", to_int), "Height": ("height", to_int),
-    "clip_skip": ("clip_skip", to_int), "Clip Skip": ("clip_skip", to_int),
-    "prompt_strength": ("denoise", to_float), "Prompt Strength": ("denoise", to_float),
+#: Easy Diffusion field -> parameter; snake_case and Title-case variants.
+_ED_FIELDS = {
+    "prompt": "prompt", "Prompt": "prompt",
+    "negative_prompt": "negative_prompt", "Negative Prompt": "negative_prompt",
+    "seed": "seed", "Seed": "seed", "num_inference_steps": "steps", "Steps": "steps",
+    "guidance_scale": "cfg", "Guidance Scale": "cfg", "sampler_name": "sampler", "Sampler": "sampler",
+    "width": "width", "Width": "width", "height": "height", "Height": "height",
+    "clip_skip": "clip_skip", "Clip Skip": "clip_skip",
+    "prompt_strength": "denoise", "Prompt Strength": "denoise",
 }
 _ED_MODELS = {
     "use_stable_diffusion_model": "checkpoint", "Stable Diffusion model": "checkpoint",
@@ -56,12 +53,14 @@ def parse_easydiffusion(fields: dict[str, Any]) -> Generation:
                     strength = to_float(fields.get("lora_alpha", fields.get("LoRA Strength")))
                 gen.models.append(ModelRef(role=_ED_MODELS[key], name=value, strength=strength))
             continue
-        known = _ED_FIELDS.get(key)
-        converted = known[1](value) if known and isinstance(value, str | int | float) else None
-        if known is not None and converted is not None:
-            gen.params[known[0]] = converted
-        else:
-            extra[key] = value
+        name = _ED_FIELDS.get(key)
+        if name is not None:
+            text_as_number = name not in NUMBERS and isinstance(value, int | float)
+            converted = convert(name, str(value) if text_as_number else value)
+            if converted is not None:
+                gen.params[name] = converted
+                continue
+        extra[key] = value
     extra["generator"] = "Easy Diffusion"
     gen.params["extra"] = extra
     rate_flat(gen)
@@ -85,17 +84,13 @@ def parse_drawthings(xmp: str) -> Generation:
         data = jsonsafe.loads(raw, what="Draw Things UserComment")
     if isinstance(data, dict):
         p = gen.params
-        for key, name in (("c", "prompt"), ("uc", "negative_prompt"), ("sampler", "sampler")):
-            if isinstance(data.get(key), str):
-                p[name] = data[key]
-        put(p, "seed", to_int(data.get("seed")))
-        put(p, "steps", to_int(data.get("steps")))
-        put(p, "cfg", to_float(data.get("scale")))
-        put(p, "denoise", to_float(data.get("strength")))
+        used = take(p, data, {"prompt": "c", "negative_prompt": "uc", "sampler": "sampler",
+                              "seed": "seed", "steps": "steps", "cfg": "scale",
+                              "denoise": "strength"})
         size = data.get("size")
         if isinstance(size, str) and (m := re.fullmatch(r"(\d+)x(\d+)", size.strip())):
             p["width"], p["height"] = int(m[1]), int(m[2])
-        used = {"c", "uc", "sampler", "seed", "steps", "scale", "strength", "size", "model", "lora"}
+        used |= {"size", "model", "lora"}
         extra = {k: v for k, v in data.items() if k not in used}
         if extra:
             p["extra"] = extra
@@ -124,12 +119,10 @@ def _drawthings_text(gen: Generation, text: str) -> None:
     gen.params["prompt"] = info.prompt
     put(gen.params, "negative_prompt", info.negative_prompt)
     pairs = dict(info.pairs)
-    for key, name, convert in (("Seed", "seed", to_int), ("Steps", "steps", to_int),
-                               ("Guidance Scale", "cfg", to_float), ("Sampler", "sampler", str),
-                               ("Strength", "denoise", to_float)):
+    for key, name in (("Seed", "seed"), ("Steps", "steps"), ("Guidance Scale", "cfg"),
+                      ("Sampler", "sampler"), ("Strength", "denoise")):
         if key in pairs:
-            value = convert(pairs.pop(key))
-            put(gen.params, name, value)
+            put(gen.params, name, convert(name, pairs.pop(key)))
     size = pairs.pop("Size", None)
     if isinstance(size, str) and (m := re.fullmatch(r"(\d+)x(\d+)", size)):
         gen.params["width"], gen.params["height"] = int(m[1]), int(m[2])
