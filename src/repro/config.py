@@ -8,12 +8,14 @@ silently does nothing.
 from __future__ import annotations
 
 import copy
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from repro.errors import UsageError
+
+#: How a file's bytes enter the store (see ``repro.objects.store``).
+STORE_MODES = ("copy", "reflink", "hardlink", "reference")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "models": {"roots": ["models"]},
@@ -85,6 +87,8 @@ def _merge(into: dict[str, dict[str, Any]], data: dict[str, Any], source: Path) 
 
 def load_config(root: Path, *, home: Path | None = None) -> Config:
     """Read ``~/.reprorc`` and ``root/.reprorc`` (the project wins)."""
+    import tomllib  # only commands that open a project pay for it
+
     config = Config(root=root)
     home = home if home is not None else Path.home()
     for source in (home / ".reprorc", root / ".reprorc"):
@@ -96,6 +100,6 @@ def load_config(root: Path, *, home: Path | None = None) -> Config:
             raise UsageError(f"{source}: not valid TOML ({exc})") from None
         _merge(config.values, data, source)
     mode = config.get("store", "mode")
-    if mode not in ("copy", "reflink", "hardlink", "reference"):
+    if mode not in STORE_MODES:
         raise UsageError(f"store.mode must be copy, reflink, hardlink or reference, not {mode!r}")
     return config

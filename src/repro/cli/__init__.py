@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from repro import __version__
+from repro.config import STORE_MODES
 from repro.errors import ReproError
 
 if TYPE_CHECKING:
@@ -63,6 +64,12 @@ def lock_timeout_option(f: F) -> F:
     return click.option("--lock-timeout", type=float, expose_value=False, callback=remember,
                         help="Seconds to wait for another writer (default: config "
                              "lock.timeout), then fail with exit status 6.")(f)
+
+
+def store_mode_option(f: F) -> F:
+    """``--mode`` on the commands that put model files into the store."""
+    return click.option("--mode", type=click.Choice(STORE_MODES),
+                        help="How model files enter the store (default: config store.mode).")(f)
 
 
 def emit_json(value: Any) -> None:
@@ -242,8 +249,7 @@ def _render_params(params: dict[str, Any], indent: str) -> None:
               help="A record this output derives from (repeatable).")
 @click.option("-m", "--message", help="A note stored with the record.")
 @click.option("--tag", help="Name the (last) captured record.")
-@click.option("--mode", type=click.Choice(["copy", "reflink", "hardlink", "reference"]),
-              help="How model files enter the store (default: config store.mode).")
+@store_mode_option
 @click.option("--allow-empty", is_flag=True,
               help="Also capture images that carry no generation metadata (level none).")
 @click.option("--no-env", is_flag=True, help="Do not record this machine's environment.")
@@ -574,7 +580,7 @@ def verify(state: State, target: str | None, comfyui_url: str | None, as_json: b
               help="Overwrite files with other content (they are stored first).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be written.")
 @click.option("--inputs", is_flag=True, help="Restore the recorded input images too.")
-@click.option("--mode", type=click.Choice(["copy", "reflink", "hardlink"]),
+@click.option("--mode", type=click.Choice([m for m in STORE_MODES if m != "reference"]),
               help="How files are restored (default: config store.mode).")
 @lock_timeout_option
 @json_option

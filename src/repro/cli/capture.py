@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from repro.cli import State, emit_json, json_option, short
+from repro.cli import State, emit_json, json_option, short, store_mode_option
 from repro.cli import cli as group
 from repro.errors import NotARepository, UsageError
 
@@ -197,8 +197,7 @@ def _render_event(event: dict[str, Any], as_json: bool) -> None:
 @click.option("--allow-empty", is_flag=True,
               help="Also capture images without generation metadata (folder mode).")
 @click.option("--no-env", is_flag=True, help="Do not record the environment.")
-@click.option("--mode", type=click.Choice(["copy", "reflink", "hardlink", "reference"]),
-              help="How model files enter the store (default: config store.mode).")
+@store_mode_option
 @json_option
 @click.pass_obj
 def watch(state: State, folder: Path | None, url: str | None, output_dir: Path | None,

@@ -33,7 +33,6 @@ from repro.objects.atomic import atomic_writer, fsync_dir
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
-STORE_MODES = ("copy", "reflink", "hardlink", "reference")
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
@@ -394,4 +393,4 @@ def verify_readonly(store: ObjectStore, oid: str) -> str | None:
     return None
 
 
-__all__ = ["STORE_MODES", "ObjectStore", "verify_readonly"]
+__all__ = ["ObjectStore", "verify_readonly"]
