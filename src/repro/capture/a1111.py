@@ -16,8 +16,9 @@ those are lifted out first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from repro import jsonsafe
 from repro.capture.common import (
@@ -31,6 +32,8 @@ from repro.capture.common import (
 )
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError
+
+T = TypeVar("T")
 
 # The reader regex of A1111 (modules/infotext_utils.py), as documented in FORMATS.md §1.2.
 _PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -237,16 +240,16 @@ def _tool(gen: Generation, pairs: dict[str, Any]) -> None:
         gen.tool, gen.tool_version = "a1111", version
 
 
-def _named_hashes(value: Any) -> list[tuple[str, str]]:
-    """``"name: hash, name2: hash2"`` -> [(name, hash), ...]."""
+def _named_values(value: Any, convert: Callable[[str], T | None]) -> list[tuple[str, T]]:
+    """``"name: v1, name2: v2"`` -> [(name, convert(v1)), ...], leaving out what does not convert."""
     if not isinstance(value, str):
         return []
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, T]] = []
     for item in value.split(","):
-        name, sep, digest = item.rpartition(":")
-        cleaned = clean_hash(digest)
-        if sep and name.strip() and cleaned:
-            found.append((name.strip(), cleaned))
+        name, sep, raw = item.rpartition(":")
+        converted = convert(raw)
+        if sep and name.strip() and converted is not None:
+            found.append((name.strip(), converted))
     return found
 
 
@@ -286,16 +289,16 @@ def _models(gen: Generation, info: Infotext) -> None:
         weight = next((to_float(a) for a in args.split(":") if to_float(a) is not None), None)
         if ref.strength is None:
             ref.strength = weight if weight is not None else 1.0
-    for name, digest in _named_hashes(pairs.get("Lora hashes")):
+    for name, digest in _named_values(pairs.get("Lora hashes"), clean_hash):
         # A1111 writes 12 hex of the tensor-data hash; Fooocus and saver nodes
         # write 10 hex of the whole-file SHA-256.
         key = "tensor_sha256" if len(digest) == 12 else "sha256"
         _model(gen, "lora", name).hashes.setdefault(key, digest)
-    for name, weight in _named_hashes_weights(pairs.get("Lora weights")):
+    for name, weight in _named_values(pairs.get("Lora weights"), to_float):
         ref = _model(gen, "lora", name)
         if ref.strength is None:
             ref.strength = weight
-    for name, digest in _named_hashes(pairs.get("TI hashes")):
+    for name, digest in _named_values(pairs.get("TI hashes"), clean_hash):
         _model(gen, "embedding", name).hashes.setdefault("sha256", digest)
     for key, value in hashes_json.items():
         json_digest = clean_hash(value)
@@ -320,14 +323,3 @@ def _models(gen: Generation, info: Infotext) -> None:
     if init_hash:
         gen.inputs.append(InputRef(role="init_image", hashes={"sha256": init_hash}))
 
-
-def _named_hashes_weights(value: Any) -> list[tuple[str, float]]:
-    if not isinstance(value, str):
-        return []
-    found: list[tuple[str, float]] = []
-    for item in value.split(","):
-        name, sep, weight = item.rpartition(":")
-        number = to_float(weight)
-        if sep and name.strip() and number is not None:
-            found.append((name.strip(), number))
-    return found

@@ -74,27 +74,26 @@ def _head(repo: Repo) -> tuple[str | None, str | None]:
     return branch, sha.decode("ascii")
 
 
+def _tag_commits(repo: Repo) -> dict[str, str]:
+    """Each tag's name -> the commit it points to (a tag whose object is missing is left out)."""
+    commits: dict[str, str] = {}
+    for ref in repo.refs.as_dict(_TAGS):
+        full = Ref(_TAGS + b"/" + ref)
+        try:
+            obj = repo[repo.refs.get_peeled(full) or repo.refs[full]]
+            # Annotated tags (possibly of tags) point through to the commit.
+            for _ in range(10):
+                if not isinstance(obj, Tag):
+                    break
+                obj = repo[obj.object[1]]
+        except KeyError:
+            continue
+        commits[ref.decode("utf-8", "replace")] = obj.id.decode("ascii")
+    return commits
+
+
 def _tags_at(repo: Repo, sha: str) -> list[str]:
-    names: list[str] = []
-    for ref, value in repo.refs.as_dict(_TAGS).items():
-        target = value
-        peeled = repo.refs.get_peeled(Ref(_TAGS + b"/" + ref))
-        if peeled is not None:
-            target = peeled
-        else:
-            try:
-                obj = repo[value]
-                # Annotated tags (possibly of tags) point through to the commit.
-                for _ in range(10):
-                    if not isinstance(obj, Tag):
-                        break
-                    obj = repo[obj.object[1]]
-                target = obj.id
-            except KeyError:
-                continue
-        if target.decode("ascii") == sha:
-            names.append(ref.decode("utf-8", "replace"))
-    return sorted(names)
+    return sorted(name for name, commit in _tag_commits(repo).items() if commit == sha)
 
 
 def _remote_url(repo: Repo, name: bytes = b"origin") -> str | None:
@@ -260,19 +259,8 @@ def describe(
             return None
         try:
             by_commit: dict[str, list[str]] = {}
-            for ref in repo.refs.as_dict(_TAGS):
-                full = Ref(_TAGS + b"/" + ref)
-                target = repo.refs.get_peeled(full) or repo.refs[full]
-                try:
-                    obj = repo[target]
-                    for _ in range(10):
-                        if not isinstance(obj, Tag):
-                            break
-                        obj = repo[obj.object[1]]
-                except KeyError:
-                    continue
-                name = ref.decode("utf-8", "replace")
-                by_commit.setdefault(obj.id.decode("ascii"), []).append(name)
+            for name, commit in _tag_commits(repo).items():
+                by_commit.setdefault(commit, []).append(name)
             if by_commit:
                 walker = repo.get_walker(include=[ObjectID(sha.encode("ascii"))],
                                          max_entries=max_commits)
