@@ -41,15 +41,17 @@ class Config:
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
 
+    def _resolve(self, value: str) -> Path:
+        """A configured path: ``~`` expanded, relative to the project root."""
+        return (self.root / Path(value).expanduser()).resolve()
+
     def path(self, section: str, key: str) -> Path | None:
         value = self.values[section][key]
-        if not value:
-            return None
-        return (self.root / Path(value).expanduser()).resolve()
+        return self._resolve(value) if value else None
 
     @property
     def model_roots(self) -> list[Path]:
-        roots = [(self.root / Path(r).expanduser()).resolve() for r in self.get("models", "roots")]
+        roots = [self._resolve(r) for r in self.get("models", "roots")]
         comfy = self.path("comfyui", "root")
         if comfy is not None:
             roots.append(comfy / "models")
@@ -66,7 +68,7 @@ class Config:
 
     @property
     def input_dirs(self) -> list[Path]:
-        dirs = [(self.root / Path(d).expanduser()).resolve() for d in self.get("capture", "inputs")]
+        dirs = [self._resolve(d) for d in self.get("capture", "inputs")]
         comfy = self.path("comfyui", "root")
         if comfy is not None:
             dirs.append(comfy / "input")

@@ -8,11 +8,12 @@ at any instant leaves either the old file or the new one, never a mix.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from repro.objects.faults import checkpoint
 
@@ -61,3 +62,14 @@ def write_bytes(dest: str | os.PathLike[str], data: bytes, *,
     with atomic_writer(dest, tmp_dir=tmp_dir, mode=mode) as f:
         f.write(data)
 
+
+@functools.cache
+def libc(name: str) -> Any:
+    """The C library's function ``name`` (``syncfs``, ``sync_file_range``...), or None
+    where this platform has none."""
+    try:
+        import ctypes
+
+        return getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return None

@@ -30,6 +30,7 @@ import queue
 import threading
 from typing import Any, BinaryIO
 
+from repro.objects.atomic import libc
 from repro.objects.faults import checkpoint
 from repro.objects.hashing import CHUNK, Progress, iter_chunks, new_hasher
 
@@ -193,19 +194,13 @@ def _set_direct(fd: int, on: bool) -> bool:
 
 _SYNC_FILE_RANGE_WRITE = 2
 _SYNC_FILE_RANGE_WAIT = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
-_SYNC_FILE_RANGE_FN: Any = None
 
 
 def _sync_file_range() -> Any:
-    """libc ``sync_file_range`` (Linux), or False where there is none."""
-    global _SYNC_FILE_RANGE_FN
-    if _SYNC_FILE_RANGE_FN is None:
-        try:
-            import ctypes
+    """libc ``sync_file_range`` (Linux, 64-bit offsets), or None where there is none."""
+    fn = libc("sync_file_range")
+    if fn is not None:
+        import ctypes
 
-            fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-            fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-            _SYNC_FILE_RANGE_FN = fn
-        except (OSError, AttributeError):
-            _SYNC_FILE_RANGE_FN = False
-    return _SYNC_FILE_RANGE_FN
+        fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    return fn

@@ -25,11 +25,11 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing
-from repro.objects.atomic import atomic_writer, fsync_dir
+from repro.objects.atomic import atomic_writer, fsync_dir, libc
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
@@ -346,25 +346,14 @@ class _TempObject:
 
 def _syncfs(folder: Path) -> None:
     """Flush the filesystem holding ``folder`` (Linux ``syncfs``; else a full sync)."""
-    global _LIBC_SYNCFS
-    if _LIBC_SYNCFS is None:
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            _LIBC_SYNCFS = libc.syncfs
-        except (OSError, AttributeError):
-            _LIBC_SYNCFS = False
+    syncfs = libc("syncfs")
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if _LIBC_SYNCFS and _LIBC_SYNCFS(fd) == 0:
+        if syncfs and syncfs(fd) == 0:
             return
         os.sync()
     finally:
         os.close(fd)
-
-
-_LIBC_SYNCFS: Any = None
 
 
 def _same_device(a: Path, b: Path) -> bool:
