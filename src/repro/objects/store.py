@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import stat
 from collections.abc import Iterator
@@ -34,7 +33,6 @@ from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
 class ObjectStore:
@@ -198,12 +196,8 @@ class ObjectStore:
             size = before.st_size
             tmp = _TempObject(self.tmp_dir)
             with tmp:
-                cloned = reflink and _try_reflink(fin.fileno(), tmp.file.fileno())
-                if cloned:
-                    oid = hashing.hash_stream(fin, size, progress, rotational=rotational)
-                else:
-                    oid, _ = copying.copy_and_hash(fin, tmp.file, size, progress,
-                                                   rotational=rotational)
+                oid = copying.clone_or_copy(fin, tmp.file, size, progress, reflink=reflink,
+                                            rotational=rotational)
                 # The bytes stored are the bytes hashed, but they are one version
                 # of the file only if nothing wrote to it while it was read.
                 after = os.fstat(fin.fileno())
@@ -282,10 +276,7 @@ class ObjectStore:
         with open(src, "rb", buffering=0) as fin:
             size = os.fstat(fin.fileno()).st_size
             with atomic_writer(dest, tmp_dir=tmp_dir) as fout:
-                if mode == "reflink" and _try_reflink(fin.fileno(), fout.fileno()):
-                    got = hashing.hash_stream(fin, size, progress)
-                else:
-                    got, _ = copying.copy_and_hash(fin, fout, size, progress)
+                got = copying.clone_or_copy(fin, fout, size, progress, reflink=mode == "reflink")
                 if got != oid:
                     raise ChecksumMismatch(f"object {oid} (store damaged)", oid, got)
 
@@ -361,14 +352,6 @@ def _same_device(a: Path, b: Path) -> bool:
         return os.stat(a).st_dev == os.stat(b).st_dev
     except OSError:
         return False
-
-
-def _try_reflink(src_fd: int, dst_fd: int) -> bool:
-    try:
-        fcntl.ioctl(dst_fd, FICLONE, src_fd)
-    except OSError:
-        return False
-    return True
 
 
 def verify_readonly(store: ObjectStore, oid: str) -> str | None:
