@@ -168,7 +168,7 @@ def _finish(replay: Replay, comfy: Path, fixtures: Path, *runs: str) -> None:
 def test_follow_runs_as_they_finish_then_an_outage(tmp_path: Path,
                                                    comfy_fixtures: Path) -> None:
     from repro.demo import comfy_graph, write_comfy_png
-    from repro.environment import current_environment
+    from repro.environment.current import current_environment
 
     comfy, repo, replay = _follower_setup(tmp_path, comfy_fixtures)
     replay.visible = set()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from repro.environment import clear_cache, current_environment
 from repro.environment.compare import compare_environments
+from repro.environment.current import clear_cache, current_environment
 from tests.environment.test_installs import build_comfyui
 
 

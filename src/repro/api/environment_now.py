@@ -29,7 +29,7 @@ def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> Curr
     InvokeAI: their configured folders. Scans are made once (fresh: git
     states and packages are read again) and shared by every record.
     """
-    from repro.environment import current_environment
+    from repro.environment.current import current_environment
 
     config = repo.config
     roots: dict[str, Path | None] = {kind: config.path(kind, "root")

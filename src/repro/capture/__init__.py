@@ -14,7 +14,6 @@ from typing import BinaryIO
 from repro.capture.containers import Extracted, extract
 from repro.capture.detect import Candidate, assemble, classify_parameters, find_candidates
 from repro.capture.exif import decode_text
-from repro.capture.stealth import read_stealth
 from repro.capture.types import LEVELS, MODEL_ROLES, Generation, InputRef, ModelRef, worst_level
 from repro.errors import InputError, LimitExceeded, NotFound
 
@@ -72,6 +71,8 @@ def _read(stream: BinaryIO, size: int, name: str, *, stealth: bool,
 
 
 def _stealth_candidates(stream: BinaryIO, ex: Extracted) -> list[Candidate]:
+    from repro.capture.stealth import read_stealth  # Pillow: only for files with no metadata
+
     try:
         found = read_stealth(stream, ex.warnings)
     except LimitExceeded:

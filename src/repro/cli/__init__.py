@@ -304,7 +304,7 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
 
 def _environment(repo: Repository) -> dict[str, Any] | None:
     try:
-        from repro.environment import current_environment
+        from repro.environment.current import current_environment
     except ImportError:
         return None
     cfg = repo.config

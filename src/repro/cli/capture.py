@@ -56,7 +56,7 @@ def env(state: State, comfyui_root: Path | None, a1111_root: Path | None,
       repro env --comfyui-root ~/ComfyUI --json
       repro env --comfyui http://127.0.0.1:8188
     """
-    from repro.environment import current_environment
+    from repro.environment.current import current_environment
 
     config = _config(state)
     comfy = _root(comfyui_root and state.cwd / comfyui_root, config, "comfyui")
@@ -231,7 +231,7 @@ def watch(state: State, folder: Path | None, url: str | None, output_dir: Path |
     def environment() -> dict[str, Any] | None:
         if not record_env:
             return None
-        from repro.environment import current_environment
+        from repro.environment.current import current_environment
 
         if url is not None:
             from repro.api.comfyui_client import is_loopback
