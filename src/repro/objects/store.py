@@ -212,6 +212,10 @@ class ObjectStore:
         return ObjectId(oid)
 
     def _put_hardlink(self, src: Path, progress: hashing.Progress | None) -> ObjectId:
+        self.objects_dir.mkdir(parents=True, exist_ok=True)
+        if not _same_device(src, self.objects_dir):
+            # No link can cross filesystems: copy at once rather than hash, fail, re-read.
+            return self._put_copy(src, progress, reflink=True)
         oid = ObjectId(hashing.hash_file(src, progress))
         dest = self.path(oid)
         if dest.exists():
@@ -246,7 +250,7 @@ class ObjectStore:
         # after a crash) rather than into the user's model folder, whenever
         # a rename from there can reach ``dest``.
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        if mode == "hardlink":
+        if mode == "hardlink" and _same_device(src, dest.parent):
             self.check(oid, progress)
             tmp_name = self.tmp_dir / f"tmp-link-{oid[:16]}-{os.getpid()}"
             with contextlib.suppress(FileNotFoundError):
