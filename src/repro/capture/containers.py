@@ -121,16 +121,15 @@ def _read(stream: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
-def _inflate(data: bytes, what: str, out: Extracted, wbits: int = zlib.MAX_WBITS) -> bytes | None:
-    """Bounded zlib inflate; None (with a warning) for corrupt data."""
-    inflater = zlib.decompressobj(wbits)
+def _inflate(data: bytes, what: str, out: Extracted) -> bytes | None:
+    """``inflate_bounded`` to ``MAX_INFLATE``, counted; None (with a warning) for corrupt data."""
     try:
-        result = inflater.decompress(data, MAX_INFLATE + 1)
-    except zlib.error as exc:
-        out.warnings.append(f"{what}: compressed data is corrupt ({exc})")
+        result = inflate_bounded(data, MAX_INFLATE, what)
+    except LimitExceeded:
+        raise
+    except InputError as exc:
+        out.warnings.append(str(exc))
         return None
-    if len(result) > MAX_INFLATE:
-        raise LimitExceeded(f"{what}: inflates past {MAX_INFLATE} bytes")
     out.account(len(result))
     return result
 
@@ -192,17 +191,17 @@ def _png_text(ctype: bytes, data: bytes, out: Extracted) -> None:
         return
     key = keyword.decode("latin-1")
     raw: bytes | None
-    if ctype == b"tEXt":
-        raw = body
-        text = _decode_latin1_text(raw)
-    elif ctype == b"comf":
+    # tEXt/zTXt are Latin-1 by the PNG spec, and Pillow writes them so; some
+    # writers put UTF-8 there anyway. Bytes that are valid UTF-8 and not plain
+    # ASCII are almost never intended Latin-1, so UTF-8 is tried first.
+    if ctype in (b"tEXt", b"comf"):
         raw = body
         text = decode_text(raw)
     elif ctype == b"zTXt":
         raw = _inflate(body[1:], f"PNG zTXt {key!r}", out) if body else b""
         if raw is None:
             return
-        text = _decode_latin1_text(raw)
+        text = decode_text(raw)
     else:  # iTXt
         if len(body) < 2:
             out.warnings.append(f"PNG iTXt {key!r} is malformed and was skipped")
@@ -223,18 +222,6 @@ def _png_text(ctype: bytes, data: bytes, out: Extracted) -> None:
     if key == "XML:com.adobe.xmp" and out.xmp is None:
         out.xmp = text
         out.blobs.setdefault("xmp", raw)
-
-
-def _decode_latin1_text(raw: bytes) -> str:
-    # tEXt/zTXt are Latin-1 by the PNG spec, and Pillow writes them so; some
-    # writers put UTF-8 there anyway. Bytes that are valid UTF-8 and not plain
-    # ASCII are almost never intended Latin-1, so UTF-8 is tried first.
-    if raw.isascii():
-        return raw.decode("ascii")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
 
 
 def _take_exif(data: bytes, out: Extracted, where: str) -> None:

@@ -62,12 +62,8 @@ class Candidate:
 
 
 def _comfy(prompt: str | None, workflow: str | None) -> Generation:
-    try:
-        from repro.capture.comfyui import parse_comfyui
-    except ImportError:
-        return Generation(tool="comfyui", metadata="execution" if prompt else "workflow-only",
-                          level="partial",
-                          reasons=["the ComfyUI graph reader is not available in this build"])
+    from repro.capture.comfyui import parse_comfyui  # the largest reader: only when needed
+
     return parse_comfyui(prompt, workflow)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repro.capture.common import clean_hash, find_model, rate_flat, stem, to_float, to_int
+from repro.capture.common import clean_hash, find_model, rate_flat, to_float, to_int
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
 
@@ -79,9 +79,6 @@ def _merge_hashes(gen: Generation, entries: Any) -> None:
         digest = clean_hash(entry.get("hash"))
         role = roles.get(str(entry.get("param")), "other")
         ref = find_model(gen.models, role, entry["name"])
-        if ref is None and role == "checkpoint":
-            ref = next((m for m in gen.models if m.role == "checkpoint"
-                        and stem(m.name or "") == stem(entry["name"])), None)
         if ref is None:
             ref = ModelRef(role=role, name=entry["name"])
             gen.models.append(ref)

@@ -232,9 +232,6 @@ class Index:
         self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
                               [e for e in found if e[0] != e[1]])
 
-    def add_edge(self, child: str, parent: str, kind: str = "input") -> None:
-        self.conn.execute("INSERT OR IGNORE INTO edges VALUES (?,?,?)", (child, parent, kind))
-
     def clear(self) -> None:
         """Empty every derived table (a rebuild follows)."""
         with self.conn:
