@@ -51,7 +51,8 @@ from repro.capture.comfyui_workflow import (
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError, LimitExceeded
 
-__all__ = ["graph_from_history_entry", "parse_comfyui", "parse_prompt_graph", "saved_outputs"]
+__all__ = ["comfyui_from_objects", "graph_from_history_entry", "parse_comfyui", "parse_prompt_graph",
+           "saved_outputs"]
 
 _MISSING = object()
 
@@ -631,6 +632,17 @@ def parse_comfyui(prompt: str | bytes | None, workflow: str | bytes | None) -> G
         raise InputError("ComfyUI metadata: neither a prompt nor a workflow is present")
     graph, prompt_problem = _load_object(prompt, "ComfyUI prompt")
     flow, workflow_problem = _load_object(workflow, "ComfyUI workflow")
+    return comfyui_from_objects(graph, flow, prompt_problem=prompt_problem,
+                                workflow_problem=workflow_problem)
+
+
+def comfyui_from_objects(graph: dict[str, Any] | None, flow: dict[str, Any] | None, *,
+                         prompt_problem: str | None = None,
+                         workflow_problem: str | None = None) -> Generation:
+    """``parse_comfyui`` for a prompt and workflow already parsed from JSON.
+
+    ``*_problem`` say why a text given could not be parsed (kept as warnings).
+    """
     if graph is not None:
         if _looks_like_graph(graph):
             gen = parse_prompt_graph(graph, flow)

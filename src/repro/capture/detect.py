@@ -61,10 +61,10 @@ class Candidate:
         return f"{self.scheme.removesuffix('-workflow')}-{self.container}"
 
 
-def _comfy(prompt: str | None, workflow: str | None) -> Generation:
-    from repro.capture.comfyui import parse_comfyui  # the largest reader: only when needed
+def _comfy(graph: dict[str, Any] | None, flow: dict[str, Any] | None) -> Generation:
+    from repro.capture.comfyui import comfyui_from_objects  # the largest reader: when needed
 
-    return parse_comfyui(prompt, workflow)
+    return comfyui_from_objects(graph, flow)
 
 
 def _json_object(text: str | None, what: str, warnings: list[str]) -> dict[str, Any] | None:
@@ -126,9 +126,9 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
                 workflow = value[9:]
                 ex.blobs.setdefault("workflow", workflow.encode("utf-8"))
     comfy_prompt = _json_object(prompt, "ComfyUI prompt", ex.warnings)
-    comfy_workflow = workflow if _json_object(workflow, "ComfyUI workflow", ex.warnings) else None
+    comfy_workflow = _json_object(workflow, "ComfyUI workflow", ex.warnings)
     if comfy_prompt is not None:
-        found.append(Candidate("comfyui", container, lambda: _comfy(prompt, comfy_workflow)))
+        found.append(Candidate("comfyui", container, lambda: _comfy(comfy_prompt, comfy_workflow)))
     elif comfy_workflow is not None:
         found.append(Candidate("comfyui-workflow", container, lambda: _comfy(None, comfy_workflow)))
     found.extend(_invokeai(texts))
