@@ -17,7 +17,7 @@ from repro.environment.installs import (
     invokeai_install,
 )
 from repro.environment.machine import machine_info
-from repro.environment.packages import read_site_packages, torch_info
+from repro.environment.packages import scan_sites
 
 __all__ = ["clear_cache", "current_environment"]
 
@@ -42,14 +42,7 @@ def _install(kind: str, root: str) -> dict[str, Any]:
 @functools.cache
 def _own_packages() -> tuple[dict[str, str], dict[str, Any]]:
     """Packages and torch of the Python running repro (for diffusers scripts)."""
-    packages: dict[str, str] = {}
-    torch: dict[str, Any] = {}
-    for entry in sys.path:
-        if entry.endswith("site-packages") and Path(entry).is_dir():
-            packages.update(read_site_packages(entry))
-            if not torch:
-                torch = torch_info(entry)
-    return packages, torch
+    return scan_sites(e for e in sys.path if e.endswith("site-packages") and Path(e).is_dir())
 
 
 def clear_cache() -> None:
@@ -101,9 +94,10 @@ def current_environment(
         if root is not None:
             installs.append(_install(kind, str(Path(root).resolve())))
 
-    packages, torch = _own_packages()
     tool_env = next((i["env"] for i in installs if "env" in i), None)
-    if tool_env is not None:
+    if tool_env is None:
+        packages, torch = _own_packages()
+    else:
         packages = dict(tool_env.get("packages", {}))
         torch = dict(tool_env.get("torch", {}))
         if tool_env.get("python", {}).get("version"):

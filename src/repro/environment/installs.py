@@ -14,12 +14,7 @@ from typing import Any
 from repro.environment._files import is_dir, list_dir, read_text
 from repro.environment.extra_paths import resolve_extra_model_paths
 from repro.environment.gitstate import describe, git_state
-from repro.environment.packages import (
-    find_site_packages,
-    python_of_env,
-    read_site_packages,
-    torch_info,
-)
+from repro.environment.packages import find_site_packages, python_of_env, scan_sites
 from repro.errors import InputError
 from repro.jsonsafe import loads as json_loads
 
@@ -66,12 +61,7 @@ def python_env_info(env: Path) -> dict[str, Any]:
     python = python_of_env(env)
     if python:
         info["python"] = python
-    packages: dict[str, str] = {}
-    torch: dict[str, Any] = {}
-    for site in find_site_packages(env):
-        packages.update(read_site_packages(site))
-        if not torch:
-            torch = torch_info(site)
+    packages, torch = scan_sites(find_site_packages(env))
     if torch:
         info["torch"] = torch
     relevant = {k: v for k, v in packages.items() if k in RELEVANT_PACKAGES}

@@ -9,6 +9,7 @@ Python version, and cannot execute code from it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,20 @@ def local_version_tag(version: str) -> str | None:
     return local if sep and local else None
 
 
-def torch_info(site_dir: str | Path) -> dict[str, Any]:
+def scan_sites(sites: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, Any]]:
+    """(packages, torch) of site-packages folders, each folder's files read once;
+    torch from the first folder that has it."""
+    packages: dict[str, str] = {}
+    torch: dict[str, Any] = {}
+    for site in sites:
+        found = read_site_packages(site)
+        packages.update(found)
+        if not torch:
+            torch = torch_info(site, found)
+    return packages, torch
+
+
+def torch_info(site_dir: str | Path, packages: dict[str, str] | None = None) -> dict[str, Any]:
     """PyTorch and its GPU stack as installed in ``site_dir``, without running it.
 
     Returns any of ``version`` (``"2.14.1+cu130"``), ``local`` (``"cu130"``),
@@ -138,9 +152,11 @@ def torch_info(site_dir: str | Path) -> dict[str, Any]:
     ``git_version``, ``cudnn`` (``nvidia-cudnn-cu*`` wheel, else
     ``torch/version.py`` if it names one), and the versions of ``torchvision``,
     ``xformers``, ``triton`` when installed. ``{}`` when torch is not there.
+    ``packages`` is ``read_site_packages(site_dir)`` when the caller has it.
     """
     site = Path(site_dir)
-    packages = read_site_packages(site)
+    if packages is None:
+        packages = read_site_packages(site)
     out: dict[str, Any] = {}
     text = read_text(site / "torch" / "version.py", limit=_HEADER_LIMIT)
     if text is not None:
