@@ -165,6 +165,22 @@ def test_a1111_init_image_hash_is_the_md5_of_the_source_pixels(
     assert Repository.discover(tmp_path).index.parents(ids[child]) == [ids[source]]
 
 
+def test_a1111_init_image_source_in_the_same_add_is_found(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The source is still in the store's tmp folder (same batch) when the child is read."""
+    text = a1111_parameters(prompt="a lighthouse", negative="text", seed=42, model="dream",
+                            model_hash="0123456789")
+    source = write_a1111_png(tmp_path / "outputs" / "a.png", text, pixel_seed=42)
+    child_text = text.replace("Seed: 42", "Seed: 7, Denoising strength: 0.55, "
+                              f"Init image hash: {_pixels_md5(source)}")
+    child = write_a1111_png(tmp_path / "outputs" / "b.png", child_text, pixel_seed=7)
+    init(capsys, tmp_path)
+    records = run_json(capsys, "-C", tmp_path, "add", source, child, "--no-env")["records"]
+    ids = {Path(r["path"]).name: r["id"] for r in records}
+    repo = Repository.discover(tmp_path)
+    assert repo.load_record(ids["b.png"]).parents == [ids["a.png"]]
+
+
 def test_annotated_output_name_is_found_in_the_comfyui_output_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sc = build(tmp_path)

@@ -257,8 +257,12 @@ class _Capture:
                       if r.tool_name in A1111_TOOLS]
         candidates += repo.index.recent_outputs(A1111_TOOLS, PIXEL_CANDIDATES)
         for rid, blake3 in candidates[:PIXEL_CANDIDATES]:
-            if blake3 in repo.store and pixels_md5(repo.store.path(blake3)) == md5.lower():
-                return rid, blake3
+            if blake3 not in repo.store:
+                continue
+            # Through open(): an output of this batch is still in the store's tmp folder.
+            with repo.store.open(blake3) as f:
+                if pixels_md5(f) == md5.lower():
+                    return rid, blake3
         return None
 
     def pixels_if_wanted(self, source: bytes | Path, inputs: list[dict[str, Any]]

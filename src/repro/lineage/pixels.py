@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -23,16 +25,20 @@ def is_pixels_md5(value: str | None) -> bool:
         c in "0123456789abcdef" for c in value.lower())
 
 
-def pixels_md5(source: bytes | Path) -> str | None:
+def pixels_md5(source: bytes | Path | BinaryIO) -> str | None:
     """``md5(Image.open(source).tobytes())`` as A1111 computes it, or None when
-    the source is not a decodable image within bounds."""
+    the source (bytes, a path or an open file) is not a decodable image within bounds."""
     from PIL import Image
 
     try:
         if isinstance(source, Path):
             if source.stat().st_size > MAX_SOURCE_BYTES:
                 return None
-            stream: io.BytesIO | Path = source
+            stream: io.BytesIO | Path | BinaryIO = source
+        elif not isinstance(source, bytes):
+            if os.fstat(source.fileno()).st_size > MAX_SOURCE_BYTES:
+                return None
+            stream = source
         else:
             if len(source) > MAX_SOURCE_BYTES:
                 return None
