@@ -89,14 +89,9 @@ def write_lock(path: Path, *, timeout: float = 60.0,
                 if time.monotonic() >= deadline:
                     raise LockError(f"the repository is locked by {_describe(path)}") from None
                 time.sleep(0.05)
-        previous = _describe(path)
-        if previous.startswith("pid ") and notify:
-            try:
-                old_pid = int(previous.split()[1].rstrip(","))
-            except (IndexError, ValueError):
-                old_pid = -1
-            if old_pid > 0 and old_pid != os.getpid() and not _pid_alive(old_pid):
-                notify(f"took over a stale lock left by a process that is gone ({previous})")
+        previous = stale_holder(path) if notify else None
+        if notify and previous:
+            notify(f"took over a stale lock left by a process that is gone ({previous})")
         info = (f"pid {os.getpid()}\nhost {socket.gethostname()}\n"
                 f"started {datetime.now(UTC).isoformat(timespec='seconds')}\n")
         os.ftruncate(fd, 0)
