@@ -22,13 +22,14 @@ import contextlib
 import errno
 import os
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing
-from repro.objects.atomic import atomic_writer, fsync_dir, libc
+from repro.objects.atomic import TMP_PREFIX, atomic_writer, fsync_dir, libc
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
@@ -123,18 +124,17 @@ class ObjectStore:
         oid = ObjectId(hashing.hash_bytes(data))
         if oid in self:
             return oid
-        dest = self.path(oid)
-        if self._batch is not None:
-            tmp = _TempObject(self.tmp_dir)
-            with tmp:
-                tmp.file.write(data)
-                tmp.defer(oid, self._batch, group)
-            return oid
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_writer(dest, tmp_dir=self.tmp_dir, mode=READ_ONLY) as f:
-            f.write(data)
+        with _TempObject(self.tmp_dir) as tmp:
+            tmp.file.write(data)
+            self._keep(tmp, oid, group)
         return oid
+
+    def _keep(self, tmp: _TempObject, oid: str, group: int) -> None:
+        """Make a written temp file object ``oid``: now, or at the end of the batch."""
+        if self._batch is not None:
+            tmp.defer(oid, self._batch, group)
+        else:
+            tmp.commit(self.path(oid))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -194,8 +194,7 @@ class ObjectStore:
         with open(src, "rb", buffering=0) as fin:
             before = os.fstat(fin.fileno())
             size = before.st_size
-            tmp = _TempObject(self.tmp_dir)
-            with tmp:
+            with _TempObject(self.tmp_dir) as tmp:
                 oid = copying.clone_or_copy(fin, tmp.file, size, progress, reflink=reflink,
                                             rotational=rotational)
                 # The bytes stored are the bytes hashed, but they are one version
@@ -205,10 +204,7 @@ class ObjectStore:
                         before.st_size, before.st_mtime_ns, before.st_ctime_ns):
                     raise InputError(f"{src}: the file changed while it was stored",
                                      hint="run the command again once nothing writes to it")
-                if self._batch is not None:
-                    tmp.defer(oid, self._batch, 0)
-                else:
-                    tmp.commit(self.path(oid))
+                self._keep(tmp, oid, 0)
         return ObjectId(oid)
 
     def _put_hardlink(self, src: Path, progress: hashing.Progress | None) -> ObjectId:
@@ -289,10 +285,8 @@ class _TempObject:
     """A temp file in the store's tmp folder that becomes an object on commit."""
 
     def __init__(self, tmp_dir: Path):
-        import tempfile
-
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="tmp-", dir=tmp_dir)
+        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=tmp_dir)
         self.name = name
         self.file: BinaryIO = os.fdopen(fd, "wb")
         self.done = False
