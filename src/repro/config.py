@@ -60,11 +60,7 @@ class Config:
             roots.append(a1111 / "models")
             roots.append(a1111 / "embeddings")
         roots.extend(self.extra_model_roots)
-        seen: list[Path] = []
-        for r in roots:
-            if r not in seen:
-                seen.append(r)
-        return seen
+        return list(dict.fromkeys(roots))
 
     @property
     def input_dirs(self) -> list[Path]:
@@ -103,5 +99,6 @@ def load_config(root: Path, *, home: Path | None = None) -> Config:
         _merge(config.values, data, source)
     mode = config.get("store", "mode")
     if mode not in STORE_MODES:
-        raise UsageError(f"store.mode must be copy, reflink, hardlink or reference, not {mode!r}")
+        choices = ", ".join(STORE_MODES[:-1]) + " or " + STORE_MODES[-1]
+        raise UsageError(f"store.mode must be {choices}, not {mode!r}")
     return config
