@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from repro.lineage.record import Record
+from repro.objects.ids import prefix_upper
 
 INDEX_VERSION = 4
 
@@ -264,7 +265,7 @@ class Index:
         return [r[0] for r in rows]
 
     def ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        upper = prefix_upper(prefix)
         rows = self.conn.execute(
             "SELECT id FROM records WHERE id >= ? AND id < ? LIMIT ?", (prefix, upper, limit))
         return [r[0] for r in rows]
@@ -356,7 +357,7 @@ class Index:
         """Versions with a recorded or computed hash (sha256, autov1, tensor_sha256...)
         starting with ``prefix``, or a recorded short hash that ``prefix`` starts with."""
         prefix = prefix.lower()
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        upper = prefix_upper(prefix)
         rows = self.conn.execute(
             "SELECT DISTINCT blake3 FROM model_hashes WHERE value >= ? AND value < ?",
             (prefix, upper)).fetchall()
@@ -368,7 +369,7 @@ class Index:
         return sorted(r[0] for r in rows)
 
     def model_blake3s_with_prefix(self, prefix: str) -> list[str]:
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        upper = prefix_upper(prefix)
         rows = self.conn.execute(
             "SELECT DISTINCT blake3 FROM record_models WHERE blake3 >= ? AND blake3 < ?",
             (prefix, upper))

@@ -31,3 +31,9 @@ def is_id(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def prefix_upper(prefix: str) -> str:
+    """The smallest string after every string that starts with ``prefix`` (non-empty):
+    ``value >= prefix AND value < prefix_upper(prefix)`` is a prefix match an index can serve."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.objects.ids import prefix_upper
+
 RACY_NS = 2_000_000_000
 HASH_COLUMNS = ("blake3", "sha256", "tensor_sha256", "autov1", "crc32")
 
@@ -111,7 +113,7 @@ class StatCache:
         if scheme not in HASH_COLUMNS or len(value) < 8:
             return
         value = value.lower()
-        upper = value[:-1] + chr(ord(value[-1]) + 1)
+        upper = prefix_upper(value)
         rows = self.conn.execute(
             f"SELECT path, size, {', '.join(HASH_COLUMNS)} FROM stat_cache "
             f"WHERE {scheme} >= ? AND {scheme} < ?", (value, upper)).fetchall()
