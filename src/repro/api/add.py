@@ -190,8 +190,9 @@ class _Capture:
         inputs, input_parents = self.inputs(gen, path, levels, reasons)
 
         sha256 = _sha256(data, path)
-        oid = repo.store.put_bytes(data) if data is not None else repo.store.put_file(path)
-        if oid != blake3:
+        if data is not None:
+            repo.store.put_bytes(data, known=blake3)
+        elif repo.store.put_file(path) != blake3:
             raise InputError(f"{path}: the file changed while it was captured",
                              hint="capture it again once it is completely written")
         blobs = {key: repo.store.put_bytes(value) for key, value in sorted(gen.blobs.items())}
@@ -418,16 +419,16 @@ class _Capture:
             hashes = dict(ref.hashes)
             found = _find_input(*_annotated(ref.name, search, repo)) if ref.name else None
             if found is not None:
-                data = found.read_bytes() if found.stat().st_size <= SMALL_OUTPUT else None
-                sha256 = _sha256(data, found)
+                # Through the stat cache: an input shared by many outputs is read once.
+                got = repo.stat_cache.hashes(found, ("blake3", "sha256"))
+                sha256 = got["sha256"]
                 if hashes.get("sha256") and not sha256.startswith(hashes["sha256"].lower()):
                     reasons.append(f"input {ref.name}: the file at {repo.relpath(found)} does "
                                    "not match the hash the image recorded")
                     levels.append("approximate")
                     found = None
                 else:
-                    blake3 = (repo.store.put_bytes(data) if data is not None
-                              else repo.store.put_file(found))
+                    blake3 = repo.store.put_file(found, known=got["blake3"])
                     hashes.update(sha256=sha256)
                     entry.update(path=repo.relpath(found), blake3=blake3)
                     rid = self.output_record(blake3)

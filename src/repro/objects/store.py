@@ -119,9 +119,10 @@ class ObjectStore:
 
     # -- writing --------------------------------------------------------------
 
-    def put_bytes(self, data: bytes, *, group: int = 0) -> ObjectId:
-        """Store bytes. ``group`` orders durability inside a batch (records: 1)."""
-        oid = ObjectId(hashing.hash_bytes(data))
+    def put_bytes(self, data: bytes, *, group: int = 0, known: str | None = None) -> ObjectId:
+        """Store bytes. ``group`` orders durability inside a batch (records: 1);
+        ``known`` is their BLAKE3 when the caller has just computed it."""
+        oid = check_id(known) if known is not None else ObjectId(hashing.hash_bytes(data))
         if oid in self:
             return oid
         with _TempObject(self.tmp_dir) as tmp:
