@@ -25,11 +25,9 @@ class Resolved:
 
     path: Path | None
     how: str  # "name", "hash", "basename", "missing"
-    size: int | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     #: a hash the image recorded that the file at the expected name contradicts
     mismatch: str | None = None
-    matched_scheme: str | None = None
 
 
 class Resolver:
@@ -60,30 +58,26 @@ class Resolver:
                     continue
                 if recorded:
                     hashes = self.cache.hashes(candidate, {"blake3", *needed_schemes(recorded)})
-                    scheme = match_recorded(recorded, hashes)
-                    if scheme is None:
+                    if match_recorded(recorded, hashes) is None:
                         mismatch = str(candidate)
                         break
-                    return Resolved(candidate, "name", candidate.stat().st_size, hashes,
-                                    matched_scheme=scheme)
+                    return Resolved(candidate, "name", hashes)
                 # No hash yet: the caller stores the file and hashes it in that one pass.
-                return Resolved(candidate, "name", candidate.stat().st_size)
+                return Resolved(candidate, "name")
         if recorded:
             found = self.find_by_recorded(recorded)
             if found is not None:
-                path, hashes, scheme = found
-                return Resolved(path, "hash", path.stat().st_size, hashes, mismatch=mismatch,
-                                matched_scheme=scheme)
+                path, hashes = found
+                return Resolved(path, "hash", hashes, mismatch=mismatch)
         if name and mismatch is None:
             base = Path(name.replace("\\", "/")).name
             stems = {base, *(base + ext for ext in (".safetensors", ".ckpt", ".pt", ".pth"))}
-            for path, st in self.files():
+            for path, _st in self.files():
                 if path.name in stems:
-                    return Resolved(path, "basename", st.st_size)
+                    return Resolved(path, "basename")
         return Resolved(None, "missing", mismatch=mismatch)
 
-    def find_by_recorded(self, recorded: dict[str, str]
-                         ) -> tuple[Path, dict[str, str], str] | None:
+    def find_by_recorded(self, recorded: dict[str, str]) -> tuple[Path, dict[str, str]] | None:
         """The first file under the roots whose hashes match a recorded hash."""
         from repro.models.hashes import match_recorded, needed_schemes
 
@@ -93,16 +87,14 @@ class Resolver:
         for path, st in self.files():
             known = self.cache.lookup(path, st)
             if schemes <= known.keys():
-                scheme = match_recorded(recorded, known)
-                if scheme:
-                    return path, known, scheme
+                if match_recorded(recorded, known):
+                    return path, known
             else:
                 pending.append(path)
         for path in pending:
             hashes = self.cache.hashes(path, schemes)
-            scheme = match_recorded(recorded, hashes)
-            if scheme:
-                return path, hashes, scheme
+            if match_recorded(recorded, hashes):
+                return path, hashes
         return None
 
     def find_by_content(self, blake3: str, size: int | None) -> Path | None:
