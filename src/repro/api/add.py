@@ -391,7 +391,8 @@ class _Capture:
     def store_model(self, path: Path, st: os.stat_result, known: str | None) -> str:
         """Put a model file into the store; read it at most once, never if already known."""
         cache = self.repo.stat_cache
-        known = known or cache.lookup(path, st).get("blake3")
+        prior = cache.lookup(path, st)
+        known = known or prior.get("blake3")
         started = time.time_ns()
         byte_progress = None
         if self.progress is not None and st.st_size >= BIG_FILE and not (
@@ -403,7 +404,6 @@ class _Capture:
         if oid != known:
             after = path.stat()
             if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
-                prior = cache.lookup(path, st)
                 cache.store(path, st, {**prior, "blake3": oid}, started)
         return oid
 

@@ -16,11 +16,8 @@ from typing import Any
 
 from repro.api.repository import Repository
 from repro.errors import ReproError
+from repro.models.hashes import SCHEMES
 from repro.models.roots import iter_model_files
-
-ALL_SCHEMES = ("blake3", "sha256", "autov1", "tensor_sha256", "crc32")
-
-ByteProgress = Callable[[int], None]
 
 
 def version_path(repo: Repository, blake3: str, paths: list[str]) -> Path | None:
@@ -40,7 +37,7 @@ def ecosystem_hashes(repo: Repository, path: Path) -> dict[str, str]:
     """Every hash scheme of a file (cached), plus the short forms people record."""
     from repro.models.hashes import civitai_crc32, short_forms
 
-    hashes = repo.stat_cache.hashes(path, ALL_SCHEMES)
+    hashes = repo.stat_cache.hashes(path, SCHEMES)
     out = dict(hashes)
     out.update(short_forms(hashes))
     if "crc32" in hashes:
@@ -58,8 +55,7 @@ def header_info(path: Path) -> dict[str, Any] | None:
         return {"error": str(exc)}
 
 
-def list_models(repo: Repository, *, hashes: bool = False,
-                headers: bool = True) -> list[dict[str, Any]]:
+def list_models(repo: Repository, *, hashes: bool = False) -> list[dict[str, Any]]:
     """Known model versions with names, paths, roles, uses, and optionally every hash."""
     out = []
     for entry in repo.index.models():
@@ -67,7 +63,7 @@ def list_models(repo: Repository, *, hashes: bool = False,
         entry["in_store"] = blake3 in repo.store
         path = version_path(repo, blake3, entry["paths"])
         entry["size"] = path.stat().st_size if path is not None else None
-        if path is not None and headers:
+        if path is not None:
             info = header_info(path)
             if info and info.get("format"):
                 entry["format"] = info.get("format")
@@ -92,9 +88,8 @@ class ScanResult:
                 "known": self.known, "errors": self.errors}
 
 
-def scan(repo: Repository, *, schemes: tuple[str, ...] = ALL_SCHEMES,
-         progress: Callable[[str, int, int], None] | None = None,
-         byte_progress: ByteProgress | None = None) -> ScanResult:
+def scan(repo: Repository, *,
+         progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
     """Hash every model file under the roots with every scheme (cached per file)."""
     result = ScanResult()
     files = list(iter_model_files(repo.config.model_roots))
@@ -103,17 +98,15 @@ def scan(repo: Repository, *, schemes: tuple[str, ...] = ALL_SCHEMES,
         if progress:
             progress("scanning models", n, len(files))
         known = repo.stat_cache.lookup(path, st)
-        if set(schemes) <= known.keys():
+        if set(SCHEMES) <= known.keys():
             result.known += 1
             continue
         try:
-            repo.stat_cache.hashes(path, schemes)
+            repo.stat_cache.hashes(path, SCHEMES, st)
         except OSError as exc:
             result.errors.append({"path": str(path), "error": exc.strerror or str(exc)})
             continue
         result.hashed += 1
         result.bytes_hashed += st.st_size
-        if byte_progress:
-            byte_progress(st.st_size)
     return result
 

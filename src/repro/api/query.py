@@ -58,12 +58,9 @@ def model_versions(repo: Repository, model: str, *, cwd: Path | None = None) -> 
     return list(dict.fromkeys(found))
 
 
-def uses(repo: Repository, model: str, *, any_version: bool = False,
-         cwd: Path | None = None) -> list[Record]:
+def uses(repo: Repository, model: str, *, cwd: Path | None = None) -> list[Record]:
     """Outputs made with the version(s) ``model`` names, newest first."""
     versions = _exact_versions(repo, model_versions(repo, model, cwd=cwd), model, cwd)
-    if any_version:
-        versions = _every_version(repo, versions)
     return [repo.load_record(i) for i in repo.index.records_using(versions)]
 
 

@@ -90,9 +90,9 @@ class Resolver:
                 if match_recorded(recorded, known):
                     return path, known
             else:
-                pending.append(path)
-        for path in pending:
-            hashes = self.cache.hashes(path, schemes)
+                pending.append((path, st))
+        for path, st in pending:
+            hashes = self.cache.hashes(path, schemes, st)
             if match_recorded(recorded, hashes):
                 return path, hashes
         return None
@@ -102,6 +102,6 @@ class Resolver:
         for path, st in self.files():
             if size is not None and st.st_size != size:
                 continue
-            if self.cache.hashes(path, ("blake3",)).get("blake3") == blake3:
+            if self.cache.hashes(path, ("blake3",), st).get("blake3") == blake3:
                 return path
         return None

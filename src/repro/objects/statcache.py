@@ -80,10 +80,12 @@ class StatCache:
             return {}
         return {k: v for k, v in zip(HASH_COLUMNS, row[4:], strict=True) if v is not None}
 
-    def hashes(self, path: Path, schemes: Iterable[str] = ("blake3",)) -> dict[str, str]:
-        """Hashes of ``path`` for ``schemes``, computed only for what the cache lacks."""
+    def hashes(self, path: Path, schemes: Iterable[str] = ("blake3",),
+               st: os.stat_result | None = None) -> dict[str, str]:
+        """Hashes of ``path`` for ``schemes``, computed only for what the cache lacks
+        (``st``: the file's stat, when the caller has just taken it)."""
         wanted = set(schemes)
-        st = os.stat(path)
+        st = st or os.stat(path)
         known = self.lookup(path, st)
         missing = {s for s in wanted if s not in known}
         if missing:
