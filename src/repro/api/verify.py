@@ -68,11 +68,13 @@ class VerifyResult:
 
 
 def verify(repo: Repository, record: Record,
-           current: CurrentEnvironment | None = None) -> VerifyResult:
+           current: CurrentEnvironment | None = None, *,
+           resolver: Resolver | None = None) -> VerifyResult:
     """Check ``record`` against the disk now; with ``current`` (``environment_now``), also
     against the current environment of its tool: a difference known to change outputs
-    makes it at most approximate."""
-    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+    makes it at most approximate. Pass one ``resolver`` when verifying many records,
+    so that the model roots are walked once."""
+    resolver = resolver or Resolver(repo.config.model_roots, repo.stat_cache)
     captured = record.data.get("reproducibility") or {}
     levels = [str(captured.get("level", "none"))]
     reasons = list(captured.get("reasons") or [])

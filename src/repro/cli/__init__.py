@@ -556,7 +556,10 @@ def verify(state: State, target: str | None, comfyui_url: str | None, as_json: b
         from repro.api.query import log as log_records
 
         records = log_records(repo, None)
-    results = [verify_record(repo, r, current) for r in records]
+    from repro.models.resolve import Resolver
+
+    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+    results = [verify_record(repo, r, current, resolver=resolver) for r in records]
     if as_json:
         emit_json(results[0].to_dict() if target else [r.to_dict() for r in results])
     else:
