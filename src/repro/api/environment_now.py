@@ -13,11 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from repro.api.repository import Repository
+from repro.config import Config
 
 #: ``current(tool_name)`` -> the current environment for that tool, or None when unknown.
 CurrentEnvironment = Callable[[str | None], dict[str, Any] | None]
 
 _A1111_LIKE = ("a1111", "forge", "reforge", "sdnext")
+_TOOL_KINDS = ("comfyui", "a1111", "invokeai")
+
+
+def configured_environment(config: Config, *, refresh: bool = False) -> dict[str, Any]:
+    """This machine's environment now, with the tool folders the config names."""
+    from repro.environment.current import current_environment
+
+    return current_environment(refresh=refresh, **{f"{kind}_root": config.path(kind, "root")
+                                                   for kind in _TOOL_KINDS})
 
 
 def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> CurrentEnvironment:
@@ -32,8 +42,7 @@ def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> Curr
     from repro.environment.current import current_environment
 
     config = repo.config
-    roots: dict[str, Path | None] = {kind: config.path(kind, "root")
-                                     for kind in ("comfyui", "a1111", "invokeai")}
+    roots: dict[str, Path | None] = {kind: config.path(kind, "root") for kind in _TOOL_KINDS}
     cache: dict[str, dict[str, Any] | None] = {}
     refreshed: list[bool] = []
 

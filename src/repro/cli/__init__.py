@@ -276,7 +276,9 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
             raise ReproError(f"{p}: no such file or folder")
     environment = None
     if not no_env and repo.config.get("capture", "environment"):
-        environment = _environment(repo)
+        from repro.api.environment_now import configured_environment
+
+        environment = configured_environment(repo.config)
     progress = Progress()
     result = add_files(repo, full, parents=parents, message=message, tag=tag, mode=mode,
                        allow_empty=allow_empty, environment=environment, progress=progress)
@@ -300,17 +302,6 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
         raise InputError(f"nothing captured ({len(result.skipped)} file(s) skipped)",
                          hint="repro add takes PNG, JPEG or WebP outputs that carry "
                               "generation metadata")
-
-
-def _environment(repo: Repository) -> dict[str, Any] | None:
-    try:
-        from repro.environment.current import current_environment
-    except ImportError:
-        return None
-    cfg = repo.config
-    return current_environment(comfyui_root=cfg.path("comfyui", "root"),
-                               a1111_root=cfg.path("a1111", "root"),
-                               invokeai_root=cfg.path("invokeai", "root"))
 
 
 # -- show / log / diff --------------------------------------------------------------

@@ -231,18 +231,17 @@ def watch(state: State, folder: Path | None, url: str | None, output_dir: Path |
     def environment() -> dict[str, Any] | None:
         if not record_env:
             return None
-        from repro.environment.current import current_environment
-
         if url is not None:
             from repro.api.comfyui_client import is_loopback
+            from repro.environment.current import current_environment
 
             # This machine's probe describes a server elsewhere only through its folder.
             if comfy_root is None and not is_loopback(url):
                 return None
             return current_environment(comfyui_root=comfy_root)
-        return current_environment(comfyui_root=comfy_root,
-                                   a1111_root=config.path("a1111", "root"),
-                                   invokeai_root=config.path("invokeai", "root"))
+        from repro.api.environment_now import configured_environment
+
+        return configured_environment(config)
 
     stop = threading.Event()
 
