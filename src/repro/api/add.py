@@ -22,6 +22,7 @@ from repro.api.repository import Repository
 from repro.capture import read_bytes, read_file
 from repro.capture.containers import sniff
 from repro.capture.types import Generation, ModelRef, worst_level
+from repro.environment.comfyui_server import A1111_TOOLS
 from repro.errors import InputError, ReproError
 from repro.lineage.record import SCHEMA, Record, canonical_bytes
 from repro.models.resolve import Resolved, Resolver
@@ -37,7 +38,6 @@ SMALL_OUTPUT = 64 * 1024 * 1024
 #: Files captured per durable commit (see ``ObjectStore.batch``).
 BATCH = 256
 
-A1111_TOOLS = ("a1111", "forge", "sdnext")
 #: A1111-family outputs decoded at most to find an ``Init image hash`` source.
 PIXEL_CANDIDATES = 64
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from repro.api.repository import Repository
 from repro.config import Config
+from repro.environment.comfyui_server import A1111_TOOLS
 
 #: ``current(tool_name)`` -> the current environment for that tool, or None when unknown.
 CurrentEnvironment = Callable[[str | None], dict[str, Any] | None]
 
-_A1111_LIKE = ("a1111", "forge", "reforge", "sdnext")
 _TOOL_KINDS = ("comfyui", "a1111", "invokeai")
 
 
@@ -66,7 +66,7 @@ def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> Curr
 
     def current(tool: str | None) -> dict[str, Any] | None:
         name = (tool or "").lower()
-        kind = "a1111" if name in _A1111_LIKE else name
+        kind = "a1111" if name in A1111_TOOLS else name
         if kind not in ("comfyui", "a1111", "invokeai"):
             return None
         if kind not in cache:

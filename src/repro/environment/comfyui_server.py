@@ -83,7 +83,8 @@ def environment_from_system_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_A1111_LIKE = {"a1111", "forge", "reforge", "sdnext"}
+#: Tool names of the AUTOMATIC1111 family, as records spell them.
+A1111_TOOLS = ("a1111", "forge", "reforge", "sdnext")
 _RNG_VALUES = {"gpu": "gpu", "cpu": "cpu", "nv": "nv"}
 
 
@@ -101,7 +102,7 @@ def noise_device(tool: str | None, params: Mapping[str, Any]) -> str | None:
     name = (tool or "").lower()
     if name == "comfyui":
         return "cpu"
-    if name in _A1111_LIKE:
+    if name in A1111_TOOLS:
         raw = params.get("rng", params.get("RNG"))
         if raw is None:
             return "gpu"
