@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from repro.environment.packages import local_version_tag
+
 # "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync" -> device, GPU name, allocator.
 _DEVICE_NAME = re.compile(r"^(?P<device>[a-z]+(?::\d+)?)\s+(?P<name>.*?)(?:\s+:\s+(?P<alloc>\S+))?$")
 # ComfyUI's system_stats "os" is Python's os.name.
@@ -62,7 +64,7 @@ def environment_from_system_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
     torch = system.get("pytorch_version")
     if isinstance(torch, str) and torch:
         out["torch"] = {"version": torch}
-        local = torch.partition("+")[2]
+        local = local_version_tag(torch)
         if local:
             out["torch"]["local"] = local
     os_name = system.get("os")

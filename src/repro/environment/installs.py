@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.environment._files import is_dir, list_dir, read_text
+from repro.environment.compare import OUTPUT_PACKAGES
 from repro.environment.extra_paths import resolve_extra_model_paths
 from repro.environment.gitstate import describe, git_state
 from repro.environment.packages import find_site_packages, python_of_env, scan_sites
@@ -24,15 +25,12 @@ from repro.jsonsafe import loads as json_loads
 VENV_NAMES = ("venv", ".venv", "python_embeded", "python_embedded", "env")
 
 #: Packages whose versions can change what an image looks like, or tell which build ran.
-RELEVANT_PACKAGES = (
-    "torch", "torchvision", "torchaudio", "torchsde", "xformers", "triton", "diffusers",
-    "transformers", "safetensors", "numpy", "spandrel", "accelerate", "open-clip-torch",
-    "k-diffusion", "einops", "kornia", "scipy", "pillow", "opencv-python",
-    "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "sageattention",
-    "flash-attn", "peft", "compel", "gguf", "bitsandbytes", "comfyui-frontend-package",
-    "invokeai", "nvidia-cublas-cu12", "nvidia-cublas", "nvidia-cudnn-cu11",
-    "nvidia-cudnn-cu12", "nvidia-cudnn-cu13",
-)
+RELEVANT_PACKAGES = OUTPUT_PACKAGES | {
+    # Recorded for the reader, though a change of version alone is not taken to
+    # change pixels (torch itself is compared on its own).
+    "torch", "torchaudio", "safetensors", "numpy", "accelerate", "einops", "kornia",
+    "scipy", "pillow", "opencv-python", "opencv-python-headless", "comfyui-frontend-package",
+}
 
 _A1111_MODEL_DIRS = (
     "models/Stable-diffusion", "models/Lora", "models/LyCORIS", "models/VAE",
@@ -93,8 +91,7 @@ def _plugin_folders(folder: Path, *, disabled_names: set[str] | None = None) -> 
         if state is None:
             item["git"] = False
         else:
-            item.update({"commit": state["commit"], "branch": state["branch"]})
-            item.update({k: v for k, v in _git_fields(state).items() if k not in item})
+            item.update(_git_fields(state))
         if disabled:
             item["disabled"] = True
         plugins.append(item)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from repro.errors import InputError, UsageError
 from repro.models.headers import (
     GGUF_MAGIC,
+    HEX_DIGITS,
     open_binary,
     read_gguf_header,
     safetensors_header_size,
@@ -41,7 +42,6 @@ AUTOV1_MIN_SIZE = 2 * 0x100000
 #: Recorded hashes shorter than this are too weak to identify a file.
 MIN_PREFIX = 8
 
-_HEX = frozenset("0123456789abcdef")
 
 
 class _Hasher(Protocol):
@@ -223,7 +223,7 @@ def civitai_crc32(crc_hex: str) -> str:
     ``civitai_crc32("0d4a1185") == "85114A0D"`` (the CRC32 of ``hello world``).
     """
     v = crc_hex.strip().lower()
-    if len(v) != 8 or not set(v) <= _HEX:
+    if len(v) != 8 or not set(v) <= HEX_DIGITS:
         raise InputError(f"{crc_hex!r} is not an 8-hex CRC32")
     return bytes.fromhex(v)[::-1].hex().upper()
 
@@ -271,7 +271,7 @@ def _normalise(value: str) -> str | None:
     v = value.strip().lower()
     for prefix in ("blake3:", "sha256:", "0x"):
         v = v.removeprefix(prefix)
-    if len(v) < MIN_PREFIX or not set(v) <= _HEX:
+    if len(v) < MIN_PREFIX or not set(v) <= HEX_DIGITS:
         return None
     return v
 

@@ -474,14 +474,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-_HEX = frozenset("0123456789abcdef")
+HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def _hex_or_none(value: str | None, lengths: tuple[int, ...]) -> str | None:
     if value is None:
         return None
     v = value.strip().lower().removeprefix("0x")
-    return v if len(v) in lengths and set(v) <= _HEX else None
+    return v if len(v) in lengths and set(v) <= HEX_DIGITS else None
 
 
 def base_model_refs(metadata: dict[str, str]) -> dict[str, str]:
