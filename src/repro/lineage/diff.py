@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 IGNORED_PARAMS = {"samplers", "extra"}
+#: Compared word by word, apart from the other parameters.
+_PROMPTS = ("prompt", "negative_prompt")
 
 # A1111 attention syntax: ``(a b:1.2)`` sets a weight, ``(a)`` multiplies by
 # 1.1, ``[a]`` divides by 1.1, ``\(`` is a literal parenthesis, ``<lora:x:0.8>``
@@ -101,18 +103,23 @@ def diff_words(a: str | None, b: str | None) -> dict[str, list[Any]]:
     return {"added": added, "removed": removed, "reweighted": reweighted}
 
 
-def _flat_params(params: dict[str, Any]) -> dict[str, Any]:
-    flat = {k: v for k, v in params.items() if k not in IGNORED_PARAMS
-            and k not in ("prompt", "negative_prompt")}
+def flat_params(params: dict[str, Any], *, skip: tuple[str, ...] = (),
+                unmirrored: bool = False) -> dict[str, Any]:
+    """Parameters as one flat map: ``extra.K`` for extras and ``samplers[N].K`` for
+    each stage of a multi-stage run (a single stage mirrors the top level: listing
+    it again would count every change twice). ``skip``: top-level keys left out;
+    ``unmirrored``: stage values equal to the top-level ones are left out too."""
+    flat = {k: v for k, v in params.items() if k not in IGNORED_PARAMS and k not in skip}
     for k, v in (params.get("extra") or {}).items():
         flat[f"extra.{k}"] = v
     stages = params.get("samplers") or []
-    # A single stage mirrors the top-level parameters: listing it again would
-    # report every change twice.
     for n, stage in enumerate(stages if len(stages) > 1 else []):
+        if not isinstance(stage, dict):
+            continue
         for k, v in stage.items():
-            if k not in ("node", "class_type"):
-                flat[f"samplers[{n}].{k}"] = v
+            if k in ("node", "class_type") or (unmirrored and params.get(k) == v):
+                continue
+            flat[f"samplers[{n}].{k}"] = v
     return flat
 
 
@@ -251,7 +258,7 @@ def diff_records(a: dict[str, Any], b: dict[str, Any], *, a_id: str, b_id: str
     return {
         "a": a_id,
         "b": b_id,
-        "params": diff_dicts(_flat_params(pa), _flat_params(pb)),
+        "params": diff_dicts(flat_params(pa, skip=_PROMPTS), flat_params(pb, skip=_PROMPTS)),
         "prompt": diff_words(pa.get("prompt"), pb.get("prompt")),
         "negative_prompt": diff_words(pa.get("negative_prompt"), pb.get("negative_prompt")),
         "models": diff_models(a.get("models") or [], b.get("models") or []),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from repro.lineage.diff import flat_params
 from repro.lineage.record import Record
 from repro.objects.hashing import hash_bytes
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 #: How many same-family records a variations query compares at most.
 MAX_CANDIDATES = 5000
-
-_IGNORED = {"samplers", "extra"}
 
 
 def _model_label(m: dict[str, Any]) -> str:
@@ -39,19 +38,7 @@ def _model_label(m: dict[str, Any]) -> str:
 
 def variation_keys(data: dict[str, Any]) -> dict[str, Any]:
     """The flat ``{key: value}`` map of what decides a record's output."""
-    params: dict[str, Any] = data.get("params") or {}
-    keys: dict[str, Any] = {k: v for k, v in params.items() if k not in _IGNORED}
-    for k, v in (params.get("extra") or {}).items():
-        keys[f"extra.{k}"] = v
-    stages = params.get("samplers") or []
-    if len(stages) > 1:
-        # Stage values that mirror the top-level ones would count one change twice.
-        for n, stage in enumerate(stages):
-            if not isinstance(stage, dict):
-                continue
-            for k, v in stage.items():
-                if k not in ("node", "class_type") and params.get(k) != v:
-                    keys[f"samplers[{n}].{k}"] = v
+    keys = flat_params(data.get("params") or {}, unmirrored=True)
     seen: dict[str, int] = {}
     for m in data.get("models") or []:
         label = _model_label(m)
