@@ -287,11 +287,13 @@ class Index:
                                  (record_id,))
         return [r[0] for r in rows]
 
-    def edges_from(self, ids: Iterable[str]) -> Iterator[tuple[str, str, str]]:
-        for rid in ids:
-            for row in self.conn.execute("SELECT child, parent, kind FROM edges WHERE child = ?",
-                                         (rid,)):
-                yield row[0], row[1], row[2]
+    def _select_in(self, sql: str, values: Iterable[str]) -> Iterator[Any]:
+        """Rows of ``sql``, whose ``{marks}`` is filled with placeholders for ``values``,
+        in chunks below SQLite's limit on parameters."""
+        values = list(values)
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
+            yield from self.conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
 
     def ancestors(self, record_id: str, limit: int | None = None) -> list[str]:
         """Every ancestor, nearest first (breadth-first through the edges table)."""
@@ -380,22 +382,20 @@ class Index:
     def summaries(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """``{id: {name, tool, seed, level, path, output}}`` from the index alone."""
         out: dict[str, dict[str, Any]] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for rid, summary, path, output, captured in self.conn.execute(
-                    f"SELECT id, summary, path, output, captured_at FROM records "
-                    f"WHERE id IN ({marks})", chunk):
-                entry = orjson.loads(summary) if summary else {}
-                entry.update(path=path, output=output, captured_at=captured)
-                out[rid] = entry
+        for rid, summary, path, output, captured in self._select_in(
+                "SELECT id, summary, path, output, captured_at FROM records "
+                "WHERE id IN ({marks})", ids):
+            entry = orjson.loads(summary) if summary else {}
+            entry.update(path=path, output=output, captured_at=captured)
+            out[rid] = entry
         return out
 
     def edges_within(self, ids: Iterable[str]) -> list[tuple[str, str, str]]:
         """Edges (child, parent, kind) whose two ends are both among ``ids``."""
         wanted = set(ids)
-        return [e for e in self.edges_from(sorted(wanted)) if e[1] in wanted]
+        rows = self._select_in("SELECT child, parent, kind FROM edges WHERE child IN ({marks}) "
+                               "ORDER BY child, parent", sorted(wanted))
+        return [(c, p, k) for c, p, k in rows if p in wanted]
 
     def model_bases(self, blake3s: Iterable[str]) -> list[tuple[str, str | None, str | None]]:
         """(model, base BLAKE3 or None, base name) for models whose metadata names a base."""
@@ -408,15 +408,8 @@ class Index:
     def models_of(self, ids: Iterable[str]) -> list[tuple[str, str | None, str | None,
                                                         str | None, str | None]]:
         """``(record, blake3, role, name, path)`` of every model the records used."""
-        ids = list(ids)
-        rows: list[tuple[str, str | None, str | None, str | None, str | None]] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += self.conn.execute(
-                f"SELECT record, blake3, role, name, path FROM record_models "
-                f"WHERE record IN ({marks})", chunk).fetchall()
-        return rows
+        return list(self._select_in("SELECT record, blake3, role, name, path FROM record_models "
+                                    "WHERE record IN ({marks})", ids))
 
     def fingerprint(self, record_id: str) -> tuple[str, str, dict[str, str]] | None:
         row = self.conn.execute("SELECT family, core, vary FROM record_vary WHERE record = ?",
