@@ -23,12 +23,12 @@ from typing import Any, TypeVar
 from repro import jsonsafe
 from repro.capture.common import (
     clean_hash,
+    convert,
     file_hash_key,
     find_model,
     put,
     rate_flat,
     to_float,
-    to_int,
 )
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError
@@ -42,17 +42,11 @@ _NETWORK_RE = re.compile(r"<(lora|lyco|hypernet):([^:>]+)((?::[^:>]*)*)>", re.IG
 _JSON_KEYS = ("Hashes", "Civitai resources", "Civitai metadata")
 _MAX_JSON_SCAN = 1024 * 1024
 
-#: Infotext keys with a canonical name: key -> (canonical name, converter).
-CANONICAL: dict[str, tuple[str, Any]] = {
-    "Seed": ("seed", to_int),
-    "Steps": ("steps", to_int),
-    "CFG scale": ("cfg", to_float),
-    "Sampler": ("sampler", str),
-    "Schedule type": ("scheduler", str),
-    "Denoising strength": ("denoise", to_float),
-    "Clip skip": ("clip_skip", to_int),
-    "RNG": ("rng", str),
-    "Batch size": ("batch_size", to_int),
+#: Infotext keys with a canonical name: key -> parameter.
+CANONICAL = {
+    "Seed": "seed", "Steps": "steps", "CFG scale": "cfg", "Sampler": "sampler",
+    "Schedule type": "scheduler", "Denoising strength": "denoise", "Clip skip": "clip_skip",
+    "RNG": "rng", "Batch size": "batch_size",
 }
 
 
@@ -205,15 +199,14 @@ def parse_a1111(text: str) -> Generation:
     put(params, "negative_prompt", info.negative_prompt)
     extra: dict[str, Any] = {}
     for key, value in info.pairs.items():
-        canonical = CANONICAL.get(key)
-        if canonical is None and key == "Scheduler" and "Schedule type" not in info.pairs:
-            canonical = ("scheduler", str)  # Fooocus's a1111 scheme
+        name = CANONICAL.get(key)
+        if name is None and key == "Scheduler" and "Schedule type" not in info.pairs:
+            name = "scheduler"  # Fooocus's a1111 scheme
         if key == "Size" and isinstance(value, str) and (size := _SIZE_RE.match(value)):
             params["width"], params["height"] = int(size[1]), int(size[2])
             continue
-        if canonical is not None:
-            name, convert = canonical
-            converted = convert(value) if isinstance(value, str | int | float) else None
+        if name is not None:
+            converted = convert(name, value, lenient=True)
             if converted is not None:
                 params[name] = converted
                 continue

@@ -139,9 +139,14 @@ def take(params: dict[str, Any], data: dict[str, Any], fields: dict[str, str]) -
     return set(fields.values())
 
 
-def convert(name: str, value: Any) -> Any:
-    """``value`` as parameter ``name`` holds it (a number for ``NUMBERS``, else a string), or None."""
+def convert(name: str, value: Any, *, lenient: bool = False) -> Any:
+    """``value`` as parameter ``name`` holds it (a number for ``NUMBERS``, else a string), or None.
+
+    ``lenient``: a text parameter written as a number is kept as its text.
+    """
     to_number = NUMBERS.get(name)
     if to_number is not None:
         return to_number(value)
-    return value if isinstance(value, str) else None
+    if isinstance(value, str):
+        return value
+    return str(value) if lenient and isinstance(value, int | float) else None

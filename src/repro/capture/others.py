@@ -8,7 +8,7 @@ from typing import Any
 from repro import jsonsafe
 from repro.capture import c2pa
 from repro.capture.a1111 import split_infotext
-from repro.capture.common import NUMBERS, convert, put, rate_flat, take, to_float
+from repro.capture.common import convert, put, rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.capture.xmp import xmp_field
 from repro.errors import InputError
@@ -55,8 +55,7 @@ def parse_easydiffusion(fields: dict[str, Any]) -> Generation:
             continue
         name = _ED_FIELDS.get(key)
         if name is not None:
-            text_as_number = name not in NUMBERS and isinstance(value, int | float)
-            converted = convert(name, str(value) if text_as_number else value)
+            converted = convert(name, value, lenient=True)
             if converted is not None:
                 gen.params[name] = converted
                 continue

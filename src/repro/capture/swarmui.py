@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from repro.capture.common import clean_hash, find_model, rate_flat, to_float, to_int
+from repro.capture.common import clean_hash, convert, find_model, rate_flat, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
 
-_CANONICAL: dict[str, tuple[str, Any]] = {
-    "prompt": ("prompt", str),
-    "negativeprompt": ("negative_prompt", str),
-    "seed": ("seed", to_int),
-    "steps": ("steps", to_int),
-    "cfgscale": ("cfg", to_float),
-    "width": ("width", to_int),
-    "height": ("height", to_int),
-    "sampler": ("sampler", str),
-    "scheduler": ("scheduler", str),
-    "clipstopatlayer": ("clip_skip", to_int),
-    "initimagecreativity": ("denoise", to_float),
+#: SwarmUI parameter -> repro parameter.
+_CANONICAL = {
+    "prompt": "prompt", "negativeprompt": "negative_prompt", "seed": "seed", "steps": "steps",
+    "cfgscale": "cfg", "width": "width", "height": "height", "sampler": "sampler",
+    "scheduler": "scheduler", "clipstopatlayer": "clip_skip", "initimagecreativity": "denoise",
 }
 _MODEL_KEYS = {"model", "vae", "loras", "loraweights", "swarm_version"}
 
@@ -34,11 +27,11 @@ def swarm_from_dict(data: dict[str, Any]) -> Generation:
     gen.tool_version = str(version) if version is not None else None
     extra: dict[str, Any] = {}
     for key, value in params.items():
-        known = _CANONICAL.get(key)
-        if known is not None:
-            converted = known[1](value) if isinstance(value, str | int | float) else None
+        name = _CANONICAL.get(key)
+        if name is not None:
+            converted = convert(name, value, lenient=True)
             if converted is not None:
-                gen.params[known[0]] = converted
+                gen.params[name] = converted
                 continue
         if key not in _MODEL_KEYS:
             extra[key] = value
