@@ -191,9 +191,10 @@ def test_pipeline_hash_is_the_same_whatever_the_threads(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int, rotational: bool) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr("repro.objects.hashing.THREADS_MIN_BYTES", 1)  # threads at this size
+    monkeypatch.setattr("repro.objects.hashing.is_rotational", lambda _file: rotational)
     data = os.urandom(64 * KIB * 5 + 9)
     src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
     src.write_bytes(data)
     with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
-        oid, n = copying.copy_and_hash(fin, fout, len(data), rotational=rotational)
+        oid, n = copying.copy_and_hash(fin, fout, len(data))
     assert (oid, n, dst.read_bytes()) == (hash_bytes(data), len(data), data)

@@ -51,18 +51,16 @@ WRITEBACK_WINDOW = 256 * 1024 * 1024
 
 
 def clone_or_copy(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
-                  progress: Progress | None = None, *, reflink: bool = False,
-                  rotational: bool = False) -> str:
+                  progress: Progress | None = None, *, reflink: bool = False) -> str:
     """Make ``dst`` a copy-on-write clone of ``src`` when ``reflink`` is asked for and the
     filesystem can (btrfs, XFS, bcachefs), else a copy. Returns the BLAKE3 of the bytes."""
     if reflink and _try_reflink(src.fileno(), dst.fileno()):
-        return hash_stream(src, size_hint, progress, rotational=rotational)
-    return copy_and_hash(src, dst, size_hint, progress, rotational=rotational)[0]
+        return hash_stream(src, size_hint, progress)
+    return copy_and_hash(src, dst, size_hint, progress)[0]
 
 
 def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
-                  progress: Progress | None = None, *, rotational: bool = False
-                  ) -> tuple[str, int]:
+                  progress: Progress | None = None) -> tuple[str, int]:
     """Copy ``src`` (from its position) to ``dst`` while hashing it. Returns (hex, bytes).
 
     ``size_hint`` is the source's size; large files take the pipeline, which
@@ -70,9 +68,8 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     """
     if size_hint >= PIPELINE_MIN:
         dst.flush()
-        return _Pipeline(src.fileno(), dst.fileno(), src.tell()).run(progress, size_hint,
-                                                                    rotational)
-    h = new_hasher(size_hint, rotational=rotational)
+        return _Pipeline(src.fileno(), dst.fileno(), src.tell()).run(progress, size_hint)
+    h = new_hasher(size_hint, fd=src.fileno())
     total = 0
     for chunk in iter_chunks(src, size_hint=size_hint or None):
         h.update(chunk)
@@ -97,13 +94,12 @@ class _Pipeline:
         self.direct = _set_direct(dst_fd, True)
         self.sync_file_range = _sync_file_range()
 
-    def run(self, progress: Progress | None, size_hint: int, rotational: bool
-            ) -> tuple[str, int]:
+    def run(self, progress: Progress | None, size_hint: int) -> tuple[str, int]:
         # The writer needs a core of its own: on two cores a threaded BLAKE3
         # made the whole copy 1.1-4x slower (measured), so it hashes with
         # threads only where cores are left over.
         spare_cores = (os.cpu_count() or 1) > 2
-        h = new_hasher(size_hint if spare_cores else 0, rotational=rotational)
+        h = new_hasher(size_hint if spare_cores else 0, fd=self.src_fd)
         ring = [mmap.mmap(-1, CHUNK) for _ in range(BUFFERS)]
         for buf in ring:
             self.free.put(buf)

@@ -8,6 +8,7 @@ rotational device are hashed with one thread.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,12 +26,18 @@ Progress = Callable[[int], None]
 """Called with the number of bytes just processed."""
 
 
-def is_rotational(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` lives on a spinning disk (Linux sysfs; False when unknown)."""
+def is_rotational(file: str | os.PathLike[str] | int) -> bool:
+    """Whether a file (a path or an open descriptor) lives on a spinning disk
+    (Linux sysfs; False when unknown)."""
     try:
-        dev = os.stat(path).st_dev
+        st = os.fstat(file) if isinstance(file, int) else os.stat(file)
     except OSError:
         return False
+    return _device_rotational(st.st_dev)
+
+
+@functools.cache
+def _device_rotational(dev: int) -> bool:
     major, minor = os.major(dev), os.minor(dev)
     sys_dev = Path(f"/sys/dev/block/{major}:{minor}")
     for candidate in (sys_dev / "queue" / "rotational", sys_dev / ".." / "queue" / "rotational"):
@@ -41,9 +48,10 @@ def is_rotational(path: str | os.PathLike[str]) -> bool:
     return False
 
 
-def new_hasher(size_hint: int = 0, *, rotational: bool = False) -> blake3.blake3:
-    """A BLAKE3 hasher with threads when the input is large and not on a spinning disk."""
-    if size_hint >= THREADS_MIN_BYTES and not rotational:
+def new_hasher(size_hint: int = 0, *, fd: int | None = None) -> blake3.blake3:
+    """A BLAKE3 hasher with threads when the input is large and not read from a
+    spinning disk (``fd``: the file the input comes from)."""
+    if size_hint >= THREADS_MIN_BYTES and not (fd is not None and is_rotational(fd)):
         return blake3.blake3(max_threads=blake3.blake3.AUTO)
     return blake3.blake3()
 
@@ -65,10 +73,9 @@ def iter_chunks(f: BinaryIO, size: int = CHUNK, *, size_hint: int | None = None
         yield view[:n]
 
 
-def hash_stream(f: BinaryIO, size_hint: int = 0, progress: Progress | None = None,
-                *, rotational: bool = False) -> str:
-    """BLAKE3 hex digest of everything left in ``f``."""
-    h = new_hasher(size_hint, rotational=rotational)
+def hash_stream(f: BinaryIO, size_hint: int = 0, progress: Progress | None = None) -> str:
+    """BLAKE3 hex digest of everything left in ``f`` (an open file)."""
+    h = new_hasher(size_hint, fd=f.fileno())
     for chunk in iter_chunks(f, size_hint=size_hint or None):
         h.update(chunk)
         if progress:
@@ -80,7 +87,7 @@ def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) ->
     """BLAKE3 hex digest of a file's bytes, read once in chunks."""
     with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
-        return hash_stream(f, size, progress, rotational=is_rotational(path))
+        return hash_stream(f, size, progress)
 
 
 def hash_bytes(data: bytes) -> str:

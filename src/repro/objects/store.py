@@ -191,13 +191,11 @@ class ObjectStore:
 
     def _put_copy(self, src: Path, progress: hashing.Progress | None, *,
                   reflink: bool) -> ObjectId:
-        rotational = hashing.is_rotational(src)
         with open(src, "rb", buffering=0) as fin:
             before = os.fstat(fin.fileno())
             size = before.st_size
             with _TempObject(self.tmp_dir) as tmp:
-                oid = copying.clone_or_copy(fin, tmp.file, size, progress, reflink=reflink,
-                                            rotational=rotational)
+                oid = copying.clone_or_copy(fin, tmp.file, size, progress, reflink=reflink)
                 # The bytes stored are the bytes hashed, but they are one version
                 # of the file only if nothing wrote to it while it was read.
                 after = os.fstat(fin.fileno())
