@@ -31,42 +31,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from _common import clean_env, parse_size, repro_exe, warm, write_model  # noqa: E402
+
 from repro.demo import comfy_graph, set_mtime, write_comfy_png  # noqa: E402
-
-CHUNK = 64 * 1024 * 1024
-
-
-def parse_size(text: str) -> int:
-    m = re.fullmatch(r"(\d+)([KMG]?)", text.upper())
-    if not m:
-        raise SystemExit(f"bad size {text!r}")
-    return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)]
-
-
-def make_model(path: Path, size: int) -> None:
-    """A safetensors file of ``size`` bytes of incompressible data."""
-    import json
-    import struct
-
-    n = size - 8 - 128
-    header = json.dumps({"w": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}},
-                        separators=(",", ":")).encode().ljust(128)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header)
-        left = n
-        while left:
-            step = min(CHUNK, left)
-            f.write(os.urandom(step))
-            left -= step
-    set_mtime(path, 3600)
-
-
-def warm(path: Path) -> None:
-    with open(path, "rb") as f:
-        while f.read(CHUNK):
-            pass
-
 
 #: Set by --prime: a file as large as the model, copied and deleted before each command.
 PRIME: tuple[Path, Path] | None = None
@@ -125,15 +92,16 @@ def main() -> None:
     args = ap.parse_args()
     global PRIME
     size = parse_size(args.size)
-    repro = shutil.which("repro") or str(Path(sys.executable).with_name("repro"))
+    repro = repro_exe()
     work = Path(tempfile.mkdtemp(prefix="repro-bench-", dir=args.dir))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
+    env = clean_env()
     results: dict[str, float] = {}
     rss: dict[str, int] = {}
     try:
         model = work / "src" / "models" / "checkpoints" / "big.safetensors"
         print(f"making a {size / (1 << 30):.2f} GiB model in {work} ...", flush=True)
-        make_model(model, size)
+        write_model(model, size)
+        set_mtime(model, 3600)
         warm(model)
         if args.prime:
             PRIME = (model, work / "prime.bin")

@@ -14,9 +14,7 @@ times, are what DESIGN.md "Speed and scale" bounds.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import random
 import shutil
 import subprocess
 import tempfile
@@ -24,40 +22,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import parse_size, warm, write_model
+
 from repro.models.hashes import compute_hashes
 from repro.objects.hashing import hash_file
-
-UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-def parse_size(text: str) -> int:
-    text = text.strip().upper().removesuffix("IB").removesuffix("B")
-    unit = text[-1:] if text[-1:] in UNITS else ""
-    return int(float(text[: len(text) - len(unit)]) * UNITS[unit])
-
-
-def write_model(path: Path, size: int) -> None:
-    """A safetensors file of ``size`` bytes: one U8 tensor of incompressible bytes."""
-    header_len = 256
-    data_len = size - 8 - header_len
-    header = json.dumps({"__metadata__": {"format": "pt"},
-                         "w": {"dtype": "U8", "shape": [data_len],
-                               "data_offsets": [0, data_len]}}).encode()
-    block = random.Random(0).randbytes(64 << 20)
-    with open(path, "wb") as f:
-        f.write(header_len.to_bytes(8, "little"))
-        f.write(header.ljust(header_len))
-        left = data_len
-        while left:
-            n = min(left, len(block))
-            f.write(block[:n])
-            left -= n
-
-
-def warm(path: Path) -> None:
-    with open(path, "rb", buffering=0) as f:
-        while f.read(16 << 20):
-            pass
 
 
 def timed(fn: Callable[[], object]) -> float:

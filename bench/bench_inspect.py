@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import repro_exe
 from PIL import Image
 
 from repro.capture import read_file
@@ -58,7 +59,7 @@ def main() -> None:
         files = _replicate(corpus, Path(tmp), count)
         ours = _rate(files, read_file)
         pillow = _rate(files, _pillow)
-        repro = shutil.which("repro") or str(Path(sys.executable).with_name("repro"))
+        repro = repro_exe()
         start = time.perf_counter()
         proc = subprocess.run([repro, "inspect", "--json", *map(str, files)],
                               capture_output=True)

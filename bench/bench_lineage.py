@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import orjson
+from _common import clean_env, repro_exe
 
 GOAL_SECONDS = 0.3
 GOAL_MB = 300
@@ -24,7 +25,7 @@ GOAL_MB = 300
 
 def timed(argv: list[str], cwd: Path) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit code) of one process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
+    env = clean_env()
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env)
@@ -40,7 +41,7 @@ def main(argv: list[str]) -> None:
     root = Path(argv[1]) if len(argv) > 1 else Path("/tmp/repro-bench-store")
     runs = int(argv[2]) if len(argv) > 2 else 3
     info = orjson.loads((root / "bench.json").read_bytes())
-    exe = str(Path(sys.executable).with_name("repro"))
+    exe = repro_exe()
     tip, other, lora = info["tip"], info["other"], info["lora"]
     commands = [
         ["--version"],

@@ -15,7 +15,6 @@ Usage: python bench/bench_recapture.py [--images 1000] [--dir /tmp]
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from _common import clean_env, repro_exe
 
 from repro.demo import (
     comfy_graph,
@@ -39,8 +40,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--dir", default=tempfile.gettempdir())
     args = ap.parse_args()
-    repro = shutil.which("repro") or str(Path(sys.executable).with_name("repro"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
+    repro = repro_exe()
+    env = clean_env()
     root = Path(tempfile.mkdtemp(prefix="repro-recapture-", dir=args.dir))
     try:
         models = [write_safetensors(root / "models/checkpoints/base.safetensors",

@@ -1,0 +1,59 @@
+"""Helpers the benchmark scripts share: sizes, big model files, the command under test."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+#: Written again and again to make a big file: incompressible, and cheap to make.
+_BLOCK = 64 << 20
+
+
+def parse_size(text: str) -> int:
+    """``2G``, ``512M``, ``1.5GiB``, ``4096`` -> bytes."""
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = text[-1:] if text[-1:] in UNITS else ""
+    try:
+        return int(float(text[: len(text) - len(unit)]) * UNITS[unit])
+    except ValueError:
+        raise SystemExit(f"bad size {text!r}") from None
+
+
+def write_model(path: Path, size: int) -> None:
+    """A safetensors file of ``size`` bytes: one U8 tensor of random bytes."""
+    header_len = 256
+    data_len = size - 8 - header_len
+    header = json.dumps({"__metadata__": {"format": "pt"},
+                         "w": {"dtype": "U8", "shape": [data_len],
+                               "data_offsets": [0, data_len]}}).encode()
+    block = os.urandom(min(_BLOCK, data_len))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(header_len.to_bytes(8, "little"))
+        f.write(header.ljust(header_len))
+        left = data_len
+        while left:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+
+
+def warm(path: Path) -> None:
+    """Read a file once so that it is in the page cache."""
+    with open(path, "rb", buffering=0) as f:
+        while f.read(16 << 20):
+            pass
+
+
+def repro_exe() -> str:
+    """The ``repro`` console script of this environment."""
+    return shutil.which("repro") or str(Path(sys.executable).with_name("repro"))
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without ``REPRO_*`` variables (test hooks must not leak in)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
