@@ -12,8 +12,6 @@ image decode plus work proportional to the payload.
 
 from __future__ import annotations
 
-import struct
-import warnings
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -22,6 +20,7 @@ from PIL import Image
 
 from repro.capture.containers import inflate_bounded
 from repro.errors import LimitExceeded
+from repro.imaging import ImageTooLarge, ImageUnreadable, open_image
 
 #: Largest image (in pixels) whose pixels are decoded to look for stealth bits.
 MAX_PIXELS = 24_000_000
@@ -37,10 +36,6 @@ _MAGICS = {
 _HEADER_BITS = 15 * 8 + 32
 _LSB = bytes(0x30 + (i & 1) for i in range(256))  # byte -> ASCII "0"/"1" of its low bit
 
-# Pillow raises many exception types on corrupt pixel data; any of them only
-# means "no stealth payload readable here".
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
-               struct.error, zlib.error, Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 
 @dataclass
@@ -60,19 +55,14 @@ def read_stealth(stream: BinaryIO, warnings_out: list[str]) -> Stealth | None:
     """
     stream.seek(0)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    warnings_out.append(f"stealth metadata not checked: image of {width}x{height} "
-                                        f"is over {MAX_PIXELS} pixels")
-                    return None
-                image.load()
-                return _find(image)
-    except _PIL_ERRORS as exc:
+        with open_image(stream, max_pixels=MAX_PIXELS) as image:
+            image.load()
+            return _find(image)
+    except ImageTooLarge as exc:
+        warnings_out.append(f"stealth metadata not checked: {exc}")
+    except ImageUnreadable as exc:
         warnings_out.append(f"stealth metadata not checked: pixels unreadable ({exc})")
-        return None
+    return None
 
 
 def _find(image: Image.Image) -> Stealth | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import warnings
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,7 +27,7 @@ def is_pixels_md5(value: str | None) -> bool:
 def pixels_md5(source: bytes | Path | BinaryIO) -> str | None:
     """``md5(Image.open(source).tobytes())`` as A1111 computes it, or None when
     the source (bytes, a path or an open file) is not a decodable image within bounds."""
-    from PIL import Image
+    from repro.imaging import ImageUnreadable, open_image
 
     try:
         if isinstance(source, Path):
@@ -43,12 +42,7 @@ def pixels_md5(source: bytes | Path | BinaryIO) -> str | None:
             if len(source) > MAX_SOURCE_BYTES:
                 return None
             stream = io.BytesIO(source)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    return None
-                return hashlib.md5(im.tobytes(), usedforsecurity=False).hexdigest()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError):
+        with open_image(stream, max_pixels=MAX_PIXELS) as im:
+            return hashlib.md5(im.tobytes(), usedforsecurity=False).hexdigest()
+    except (OSError, ImageUnreadable):
         return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,26 +33,21 @@ def thumbnail(data: bytes) -> str | None:
     when the bytes are not a decodable image within bounds."""
     if len(data) > MAX_THUMB_SOURCE:
         return None
-    from PIL import Image
+    from repro.imaging import ImageUnreadable, open_image
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                if im.width * im.height > MAX_THUMB_PIXELS:
-                    return None
-                im.draft("RGB", (THUMB * 2, THUMB * 2))
-                im.thumbnail((THUMB, THUMB))
-                transparent = im.mode in ("RGBA", "LA", "P") and "A" in im.convert("RGBA").getbands()
-                out = io.BytesIO()
-                if transparent and im.mode != "RGB":
-                    im.convert("RGBA").save(out, format="PNG", optimize=True)
-                    kind = "png"
-                else:
-                    im.convert("RGB").save(out, format="JPEG", quality=80)
-                    kind = "jpeg"
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError):
+        with open_image(io.BytesIO(data), max_pixels=MAX_THUMB_PIXELS) as im:
+            im.draft("RGB", (THUMB * 2, THUMB * 2))
+            im.thumbnail((THUMB, THUMB))
+            transparent = im.mode in ("RGBA", "LA", "P") and "A" in im.convert("RGBA").getbands()
+            out = io.BytesIO()
+            if transparent and im.mode != "RGB":
+                im.convert("RGBA").save(out, format="PNG", optimize=True)
+                kind = "png"
+            else:
+                im.convert("RGB").save(out, format="JPEG", quality=80)
+                kind = "jpeg"
+    except ImageUnreadable:
         return None
     return f"data:image/{kind};base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
