@@ -88,12 +88,12 @@ def _check_schemes(schemes: Iterable[str]) -> set[str]:
     return wanted
 
 
-def tensor_data_offset(path: str | os.PathLike[str]) -> int | None:
-    """Where tensor data starts: 8 + N for safetensors, the aligned data offset
-    for GGUF, None for anything else (or a GGUF whose header cannot be read)."""
-    with open_binary(path) as f:
-        size = os.fstat(f.fileno()).st_size
-        head = f.read(16)
+def tensor_data_offset(f: Any, path: str | os.PathLike[str]) -> int | None:
+    """Where tensor data starts in the open model file ``f`` (at ``path``): 8 + N for
+    safetensors, the aligned data offset for GGUF, None for anything else (or a
+    GGUF whose header cannot be read)."""
+    size = os.fstat(f.fileno()).st_size
+    head = os.pread(f.fileno(), 16, 0)
     n = safetensors_header_size(head, size)
     if n is not None:
         return 8 + n
@@ -124,8 +124,8 @@ def compute_hashes(path: str | os.PathLike[str], schemes: Iterable[str], *,
     wanted = _check_schemes(schemes)
     if not wanted:
         return {}
-    tensor_offset = tensor_data_offset(path) if "tensor_sha256" in wanted else None
     with open_binary(path) as f:
+        tensor_offset = tensor_data_offset(f, path) if "tensor_sha256" in wanted else None
         size = os.fstat(f.fileno()).st_size
         if wanted == {"autov1"}:
             return _autov1_only(f, size, progress)
