@@ -144,6 +144,8 @@ class _Capture:
         self.environment = environment
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
+        #: Pixel MD5s decoded so far, by output BLAKE3 (None: not decodable).
+        self.decoded: dict[str, str | None] = {}
         self.bases: dict[str, dict[str, Any] | None] = {}
         #: whether outputs need their pixel MD5 (None: not asked the index yet)
         self.pixels_wanted: bool | None = None
@@ -254,16 +256,19 @@ class _Capture:
         repo = self.repo
         for rid in repo.index.records_with_pixels(md5):
             return rid, repo.load_record(rid).output["blake3"]
+        for b, r in reversed(self.pending.items()):
+            if r.output.get("pixels_md5") == md5.lower():
+                return r.id, b
         candidates = [(r.id, b) for b, r in reversed(self.pending.items())
-                      if r.tool_name in A1111_TOOLS]
+                      if r.tool_name in A1111_TOOLS and not r.output.get("pixels_md5")]
         candidates += repo.index.recent_outputs(A1111_TOOLS, PIXEL_CANDIDATES)
         for rid, blake3 in candidates[:PIXEL_CANDIDATES]:
-            if blake3 not in repo.store:
-                continue
-            # Through open(): an output of this batch is still in the store's tmp folder.
-            with repo.store.open(blake3) as f:
-                if pixels_md5(f) == md5.lower():
-                    return rid, blake3
+            if blake3 not in self.decoded and blake3 in repo.store:
+                # Through open(): an output of this batch is still in the store's tmp folder.
+                with repo.store.open(blake3) as f:
+                    self.decoded[blake3] = pixels_md5(f)
+            if self.decoded.get(blake3) == md5.lower():
+                return rid, blake3
         return None
 
     def pixels_if_wanted(self, source: bytes | Path, inputs: list[dict[str, Any]]

@@ -454,12 +454,15 @@ class Index:
         return [r[0] for r in rows]
 
     def recent_outputs(self, tools: Iterable[str], limit: int) -> list[tuple[str, str]]:
-        """``(record id, output BLAKE3)`` of the newest records made by ``tools``."""
+        """``(record id, output BLAKE3)`` of the newest records made by ``tools`` whose
+        pixel MD5 is not recorded (those are found by ``records_with_pixels``)."""
         tools = list(tools)
         marks = ",".join("?" * len(tools))
         rows = self.conn.execute(
-            f"SELECT id, output FROM records WHERE tool IN ({marks}) "
-            f"ORDER BY captured_at DESC LIMIT ?", (*tools, limit))
+            f"SELECT id, output FROM records WHERE tool IN ({marks}) AND NOT EXISTS ("
+            "SELECT 1 FROM record_source s WHERE s.record = records.id "
+            "AND s.pixels_md5 IS NOT NULL) "
+            "ORDER BY captured_at DESC LIMIT ?", (*tools, limit))
         return [(r[0], r[1]) for r in rows]
 
     def model_names(self, blake3s: Iterable[str]) -> dict[str, list[str]]:
