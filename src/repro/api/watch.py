@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -227,6 +227,50 @@ class _Pending:
     since: float
 
 
+def _settled(pending: dict[str, _Pending], folder: Path, now: float,
+             skip: Callable[[str, tuple[int, int]], bool],
+             ready: Callable[[_Pending], bool] = lambda _p: True) -> list[str]:
+    """Images under ``folder`` (``skip`` aside) unchanged since the poll before and
+    whole (or unchanged for ``GIVE_UP_SECONDS``). ``pending`` remembers the ones
+    still changing across polls and forgets those that are gone."""
+    found: list[str] = []
+    present: set[str] = set()
+    for rel, size, mtime_ns in iter_images(folder):
+        signature = (size, mtime_ns)
+        if skip(rel, signature):
+            continue
+        present.add(rel)
+        before = pending.get(rel)
+        if before is None or before.signature != signature or size == 0:
+            pending[rel] = _Pending(signature, now)
+            continue
+        if (container_complete(folder / rel) or now - before.since > GIVE_UP_SECONDS) \
+                and ready(before):
+            found.append(rel)
+    for rel in list(pending):
+        if rel not in present:
+            del pending[rel]
+    return found
+
+
+def _notify_added(notify: Callable[[dict[str, Any]], None], result: Any, paths: Iterable[Path],
+                  *, unexplained: str | None = None,
+                  extra: Callable[[Path], dict[str, Any]] = lambda _p: {}) -> None:
+    """One event per path ``add`` was given: captured, known or skipped (a path the
+    result does not mention is reported skipped for ``unexplained``, if given)."""
+    by_path = {r["path"]: r for r in result.records}
+    skipped = {s["path"]: s["reason"] for s in result.skipped}
+    for path in paths:
+        record = by_path.get(str(path))
+        if record is not None:
+            notify({"event": "known" if record["existing"] else "captured", "path": str(path),
+                    "id": record["id"], "level": record["level"], "reasons": record["reasons"],
+                    **extra(path)})
+        elif str(path) in skipped or unexplained is not None:
+            notify({"event": "skipped", "path": str(path),
+                    "reason": skipped.get(str(path), unexplained), **extra(path)})
+
+
 @dataclass
 class FolderWatcher:
     """Captures new images under ``folder`` (see the module docstring)."""
@@ -252,23 +296,8 @@ class FolderWatcher:
 
     def poll(self) -> bool:
         """One scan: capture what has become complete. True while files are still settling."""
-        now = self.clock()
-        ready: list[str] = []
-        present: set[str] = set()
-        for rel, size, mtime_ns in iter_images(self.folder):
-            present.add(rel)
-            signature = (size, mtime_ns)
-            if self.captured.get(rel) == list(signature):
-                continue
-            before = self.pending.get(rel)
-            if before is None or before.signature != signature or size == 0:
-                self.pending[rel] = _Pending(signature, now)
-                continue
-            if container_complete(self.folder / rel) or now - before.since > GIVE_UP_SECONDS:
-                ready.append(rel)
-        for rel in list(self.pending):
-            if rel not in present:
-                del self.pending[rel]
+        ready = _settled(self.pending, self.folder, self.clock(),
+                         lambda rel, signature: self.captured.get(rel) == list(signature))
         if ready:
             self.capture(ready)
         return bool(self.pending)
@@ -278,17 +307,8 @@ class FolderWatcher:
         signatures = {rel: self.pending[rel].signature for rel in rels}
         result = add(self.repo, list(paths.values()), environment=self.environment(),
                      allow_empty=self.allow_empty, mode=self.mode)
-        by_path = {r["path"]: r for r in result.records}
-        skipped = {s["path"]: s["reason"] for s in result.skipped}
-        for rel, path in paths.items():
-            record = by_path.get(str(path))
-            if record is not None:
-                self.notify({"event": "known" if record["existing"] else "captured",
-                             "path": str(path), "id": record["id"], "level": record["level"],
-                             "reasons": record["reasons"]})
-            elif str(path) in skipped:
-                self.notify({"event": "skipped", "path": str(path),
-                             "reason": skipped[str(path)]})
+        _notify_added(self.notify, result, paths.values())
+        for rel in paths:
             # Skipped files are remembered too: they are retried only when they change.
             self.captured[rel] = list(signatures[rel])
             del self.pending[rel]
@@ -589,18 +609,10 @@ class ComfyFollower:
         env = live[next(iter(live))].environment
         result = add(self.repo, list(live), environment=env, mode=self.mode, live=live,
                      allow_empty=True)
-        by_path = {r["path"]: r for r in result.records}
-        skipped = {s["path"]: s["reason"] for s in result.skipped}
+        _notify_added(self.notify, result, live, unexplained="not captured",
+                      extra=lambda path: {"prompt_id": owners.get(path, ("", ""))[0] or None})
         for path in live:
-            pid, rel = owners.get(path, ("", ""))
-            record = by_path.get(str(path))
-            if record is not None:
-                self.notify({"event": "known" if record["existing"] else "captured",
-                             "path": str(path), "id": record["id"], "level": record["level"],
-                             "reasons": record["reasons"], "prompt_id": pid or None})
-            else:
-                self.notify({"event": "skipped", "path": str(path), "prompt_id": pid or None,
-                             "reason": skipped.get(str(path), "not captured")})
+            rel = owners.get(path, ("", ""))[1]
             try:
                 st = path.stat()
             except OSError:
@@ -692,25 +704,10 @@ class ComfyFollower:
         """Capture stable new output files that no history entry claimed, from the files."""
         if not self.output_dir.is_dir():
             return False
-        now = self.clock()
         since_ns = int((self.since - 2) * 1e9)
-        found: list[str] = []
-        present: set[str] = set()
-        for rel, size, mtime_ns in iter_images(self.output_dir):
-            if rel in self.files or mtime_ns < since_ns:
-                continue
-            present.add(rel)
-            signature = (size, mtime_ns)
-            before = self.pending.get(rel)
-            if before is None or before.signature != signature or size == 0:
-                self.pending[rel] = _Pending(signature, now)
-                continue
-            if (container_complete(self.output_dir / rel)
-                    or now - before.since > GIVE_UP_SECONDS) and ready(before):
-                found.append(rel)
-        for rel in list(self.pending):
-            if rel not in present:
-                del self.pending[rel]
+        found = _settled(self.pending, self.output_dir, self.clock(),
+                         lambda rel, signature: rel in self.files or signature[1] < since_ns,
+                         ready)
         if found:
             env = self.environment() if self.record_environment else None
             live = {self.output_dir / rel: Live(environment=env, reasons=[gap])
