@@ -37,6 +37,7 @@ import orjson
 from repro.api.add import Live, add, iso_time
 from repro.api.comfyui_client import ComfyClient, ServerUnreachable, server_environment
 from repro.api.repository import Repository
+from repro.capture.containers import sniff
 from repro.errors import InputError, ReproError
 from repro.objects import hashing
 from repro.objects.atomic import write_bytes
@@ -134,14 +135,15 @@ def container_complete(path: Path) -> bool:
         with open(path, "rb") as f:
             head = f.read(12)
             size = os.fstat(f.fileno()).st_size
-            if head.startswith(b"\x89PNG\r\n\x1a\n"):
+            kind = sniff(head)
+            if kind == "image/png":
                 f.seek(max(0, size - 12))
                 return f.read(12) == b"\x00\x00\x00\x00IEND\xaeB`\x82"
-            if head.startswith(b"\xff\xd8"):
+            if kind == "image/jpeg":
                 # Some writers pad after EOI; look at the last few bytes.
                 f.seek(max(0, size - 64))
                 return b"\xff\xd9" in f.read(64)
-            if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            if kind == "image/webp":
                 declared = int.from_bytes(head[4:8], "little") + 8
                 return size >= declared
             return size > 0
