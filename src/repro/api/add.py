@@ -141,6 +141,7 @@ class _Capture:
         self.progress = progress
         self.mode = mode
         self.resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+        self.input_dirs = repo.config.input_dirs
         self.environment = environment
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
@@ -242,7 +243,7 @@ class _Capture:
 
     def flush_index(self) -> None:
         """Index the records of the batch just made durable."""
-        self.repo.index.add_many(list(self.pending.values()))
+        self.repo.index.load(list(self.pending.values()))
         self.pending.clear()
 
     def by_pixels(self, md5: str) -> tuple[str, str] | None:
@@ -417,7 +418,7 @@ class _Capture:
         repo = self.repo
         entries: list[dict[str, Any]] = []
         parents: list[str] = []
-        search = [*repo.config.input_dirs, out_path.parent]
+        search = [*self.input_dirs, out_path.parent]
         for ref in gen.inputs:
             entry: dict[str, Any] = _drop_none({"role": ref.role, "name": ref.name,
                                                 "node": ref.node})
