@@ -126,7 +126,7 @@ def test_a_full_disk_while_indexing_is_healed_by_the_next_writer(
     def full(self: Index, records: Any) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(Index, "load", full)
+    monkeypatch.setattr(Index, "add_many", full)
     code, _, err = run(capsys, "-C", project, "add", "outputs/o.png", "--no-env")
     assert code == 1
     _one_error_line(err, "database or disk is full")

@@ -243,7 +243,7 @@ class _Capture:
 
     def flush_index(self) -> None:
         """Index the records of the batch just made durable."""
-        self.repo.index.load(list(self.pending.values()))
+        self.repo.index.add_many(list(self.pending.values()))
         self.pending.clear()
 
     def by_pixels(self, md5: str) -> tuple[str, str] | None:

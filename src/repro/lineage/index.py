@@ -125,8 +125,12 @@ class Index:
             self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)", list(edges))
             self._derive(record.id, record.output)
 
+    def add_many(self, records: Iterable[Record]) -> int:
+        """Index many records in one transaction (a writer's batch); returns the count."""
+        return self.load(records)
+
     def load(self, records: Iterable[Record]) -> int:
-        """Index many records in one transaction (a writer's batch, a rebuild); returns the count.
+        """Index many records in one transaction (bulk loads, rebuilds); returns the count.
 
         ``records`` may be a generator: only ids and output hashes are kept
         until the content edges are derived, once every row is in."""
