@@ -26,6 +26,7 @@ from repro.capture.common import (
     convert,
     file_hash_key,
     find_model,
+    parse_size,
     put,
     rate_flat,
     to_float,
@@ -37,7 +38,6 @@ T = TypeVar("T")
 
 # The reader regex of A1111 (modules/infotext_utils.py), as documented in FORMATS.md §1.2.
 _PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-_SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
 _NETWORK_RE = re.compile(r"<(lora|lyco|hypernet):([^:>]+)((?::[^:>]*)*)>", re.IGNORECASE)
 _JSON_KEYS = ("Hashes", "Civitai resources", "Civitai metadata")
 _MAX_JSON_SCAN = 1024 * 1024
@@ -202,8 +202,8 @@ def parse_a1111(text: str) -> Generation:
         name = CANONICAL.get(key)
         if name is None and key == "Scheduler" and "Schedule type" not in info.pairs:
             name = "scheduler"  # Fooocus's a1111 scheme
-        if key == "Size" and isinstance(value, str) and (size := _SIZE_RE.match(value)):
-            params["width"], params["height"] = int(size[1]), int(size[2])
+        if key == "Size" and (size := parse_size(value)):
+            params["width"], params["height"] = size
             continue
         if name is not None:
             converted = convert(name, value, lenient=True)

@@ -9,6 +9,7 @@ from typing import Any
 from repro.capture.types import Generation, ModelRef
 
 _INT_RE = re.compile(r"[+-]?\d+")
+_SIZE_RE = re.compile(r"(\d+)x(\d+)")
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -51,6 +52,13 @@ def to_float(value: Any) -> float | None:
             return float(text)
         except ValueError:
             return None
+    return None
+
+
+def parse_size(value: Any) -> tuple[int, int] | None:
+    """``"512x768"`` -> ``(512, 768)``; None for anything else."""
+    if isinstance(value, str) and (m := _SIZE_RE.fullmatch(value.strip())):
+        return int(m[1]), int(m[2])
     return None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from repro import jsonsafe
 from repro.capture import c2pa
 from repro.capture.a1111 import split_infotext
-from repro.capture.common import convert, put, rate_flat, take, to_float
+from repro.capture.common import convert, parse_size, put, rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.capture.xmp import xmp_field
 from repro.errors import InputError
@@ -86,9 +86,8 @@ def parse_drawthings(xmp: str) -> Generation:
         used = take(p, data, {"prompt": "c", "negative_prompt": "uc", "sampler": "sampler",
                               "seed": "seed", "steps": "steps", "cfg": "scale",
                               "denoise": "strength"})
-        size = data.get("size")
-        if isinstance(size, str) and (m := re.fullmatch(r"(\d+)x(\d+)", size.strip())):
-            p["width"], p["height"] = int(m[1]), int(m[2])
+        if size := parse_size(data.get("size")):
+            p["width"], p["height"] = size
         used |= {"size", "model", "lora"}
         extra = {k: v for k, v in data.items() if k not in used}
         if extra:
@@ -122,9 +121,8 @@ def _drawthings_text(gen: Generation, text: str) -> None:
                       ("Sampler", "sampler"), ("Strength", "denoise")):
         if key in pairs:
             put(gen.params, name, convert(name, pairs.pop(key)))
-    size = pairs.pop("Size", None)
-    if isinstance(size, str) and (m := re.fullmatch(r"(\d+)x(\d+)", size)):
-        gen.params["width"], gen.params["height"] = int(m[1]), int(m[2])
+    if size := parse_size(pairs.pop("Size", None)):
+        gen.params["width"], gen.params["height"] = size
     if isinstance(pairs.get("Model"), str):
         gen.models.append(ModelRef(role="checkpoint", name=pairs["Model"]))
     if pairs:
