@@ -147,6 +147,17 @@ def take(params: dict[str, Any], data: dict[str, Any], fields: dict[str, str]) -
     return set(fields.values())
 
 
+def put_known(params: dict[str, Any], names: dict[str, str], key: str, value: Any) -> bool:
+    """Set the parameter ``names`` maps ``key`` to, when ``value`` converts to it
+    (leniently); whether it was set (if not, the caller keeps the value as an extra)."""
+    name = names.get(key)
+    converted = convert(name, value, lenient=True) if name is not None else None
+    if name is None or converted is None:
+        return False
+    params[name] = converted
+    return True
+
+
 def convert(name: str, value: Any, *, lenient: bool = False) -> Any:
     """``value`` as parameter ``name`` holds it (a number for ``NUMBERS``, else a string), or None.
 

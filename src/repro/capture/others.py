@@ -8,7 +8,7 @@ from typing import Any
 from repro import jsonsafe
 from repro.capture import c2pa
 from repro.capture.a1111 import split_infotext
-from repro.capture.common import convert, parse_size, put, rate_flat, take, to_float
+from repro.capture.common import convert, parse_size, put, put_known, rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.capture.xmp import xmp_field
 from repro.errors import InputError
@@ -53,13 +53,8 @@ def parse_easydiffusion(fields: dict[str, Any]) -> Generation:
                     strength = to_float(fields.get("lora_alpha", fields.get("LoRA Strength")))
                 gen.models.append(ModelRef(role=_ED_MODELS[key], name=value, strength=strength))
             continue
-        name = _ED_FIELDS.get(key)
-        if name is not None:
-            converted = convert(name, value, lenient=True)
-            if converted is not None:
-                gen.params[name] = converted
-                continue
-        extra[key] = value
+        if not put_known(gen.params, _ED_FIELDS, key, value):
+            extra[key] = value
     extra["generator"] = "Easy Diffusion"
     gen.params["extra"] = extra
     rate_flat(gen)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repro.capture.common import clean_hash, convert, find_model, rate_flat, to_float
+from repro.capture.common import clean_hash, find_model, put_known, rate_flat, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
 
@@ -27,12 +27,8 @@ def swarm_from_dict(data: dict[str, Any]) -> Generation:
     gen.tool_version = str(version) if version is not None else None
     extra: dict[str, Any] = {}
     for key, value in params.items():
-        name = _CANONICAL.get(key)
-        if name is not None:
-            converted = convert(name, value, lenient=True)
-            if converted is not None:
-                gen.params[name] = converted
-                continue
+        if put_known(gen.params, _CANONICAL, key, value):
+            continue
         if key not in _MODEL_KEYS:
             extra[key] = value
     if isinstance(data.get("sui_extra_data"), dict):
