@@ -1,0 +1,63 @@
+"""A record's canonical bytes and id, and numbers JSON can carry exactly.
+
+Canonical bytes are ``orjson.dumps(record, option=OPT_SORT_KEYS)``; the id is
+their BLAKE3. orjson (like most JSON readers) carries integers of at most 64
+bits; a metadata value past that (a 4,000-digit "seed") is kept exactly as
+text, and said so, rather than refused or rounded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import blake3
+import orjson
+
+from repro.record.types import SCHEMAS, Record
+
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
+
+
+def canonical_bytes(record: Record) -> bytes:
+    return orjson.dumps(record.to_dict(), option=orjson.OPT_SORT_KEYS)
+
+
+def record_id(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+def from_bytes(data: bytes) -> Record:
+    """A record from its stored bytes (``SchemaError`` or ``orjson.JSONDecodeError``
+    when they are not one)."""
+    return Record.from_dict(orjson.loads(data))
+
+
+def looks_like_record(data: bytes) -> bool:
+    """Cheap test used when scanning raw objects for records."""
+    return data[:1] == b"{" and any(f'"schema":"{s}"'.encode() in data for s in SCHEMAS)
+
+
+def exact_numbers(value: Any, where: str = "") -> tuple[Any, list[str]]:
+    """``value`` with every integer JSON cannot carry exactly turned into its
+    decimal text, and the places where that happened (``params.seed``)."""
+    changed: list[str] = []
+
+    def walk(v: Any, at: str) -> Any:
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, int):
+            if INT_MIN <= v <= INT_MAX:
+                return v
+            changed.append(at)
+            try:
+                return str(v)
+            except ValueError:  # past Python's int-to-text digit limit: hex is exact too
+                return hex(v)
+        if isinstance(v, dict):
+            return {k: walk(x, f"{at}.{k}" if at else str(k)) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [walk(x, f"{at}[{i}]") for i, x in enumerate(v)]
+        return v
+
+    return walk(value, where), changed
