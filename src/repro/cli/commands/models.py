@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from repro.cli import Progress, State, cli, emit_json, json_option, short
+from repro.cli.options import State, json_option
+from repro.cli.render import Progress, emit_json, short
 
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @click.option("--hashes", is_flag=True,
               help="Also show every ecosystem hash (AutoV1/V2/V3, SHA-256, CRC32...).")
 @json_option

@@ -1,0 +1,1 @@
+"""One module per ``repro`` command: options, one library call, rendering."""

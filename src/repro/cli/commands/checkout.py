@@ -1,0 +1,58 @@
+"""``repro checkout``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from repro.cli.options import State, json_option, lock_timeout_option, target_record
+from repro.cli.render import emit_json, short
+from repro.config import STORE_MODES
+
+
+@click.command()
+@click.argument("target")
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
+              help="Restore under DIR instead of the model roots.")
+@click.option("--force", is_flag=True,
+              help="Overwrite files with other content (they are stored first).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be written.")
+@click.option("--inputs", is_flag=True, help="Restore the recorded input images too.")
+@click.option("--mode", type=click.Choice([m for m in STORE_MODES if m != "reference"]),
+              help="How files are restored (default: config store.mode).")
+@lock_timeout_option
+@json_option
+@click.pass_obj
+def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: bool,
+             inputs: bool, mode: str | None, as_json: bool) -> None:
+    """Put the exact recorded model versions back where the tool looks for them.
+
+    Never overwrites a file with other content unless --force, and then the
+    displaced file is stored first, so nothing is lost.
+
+    \b
+    Example:
+      repro checkout outputs/ComfyUI_00042_.png --dry-run
+      repro checkout outputs/ComfyUI_00042_.png --force
+    """
+    from repro.api.checkout import checkout as checkout_record
+
+    repo = state.repo()
+    record = target_record(state, repo, target)
+    result = checkout_record(repo, record, to=(state.cwd / to) if to else None, force=force,
+                             dry_run=dry_run, inputs=inputs, mode=mode)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    verb = "would restore" if dry_run else "restored"
+    for e in result.restored:
+        click.echo(f"{verb} {e['path']} ({e['role']} {e['name']}, blake3 {short(e['blake3'])})")
+    for e in result.displaced:
+        click.echo(f"stored the displaced {e['path']} as {short(e['blake3'])}")
+    for e in result.unchanged:
+        click.echo(f"unchanged {e['path']}")
+    for e in result.conflicts:
+        click.echo(f"conflict {e['path']}: other content (use --force)")
+    for e in result.unavailable:
+        click.echo(f"unavailable {e['role']} {e['name']}: {e['reason']}")

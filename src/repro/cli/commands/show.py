@@ -1,0 +1,27 @@
+"""``repro show``."""
+
+from __future__ import annotations
+
+import click
+
+from repro.cli.options import State, json_option, target_record
+from repro.cli.render import emit_json, render_record
+
+
+@click.command()
+@click.argument("target")
+@json_option
+@click.pass_obj
+def show(state: State, target: str, as_json: bool) -> None:
+    """Show one record: output, tool, parameters, models, inputs, parents, level.
+
+    \b
+    Example:
+      repro show outputs/ComfyUI_00042_.png
+    """
+    repo = state.repo()
+    record = target_record(state, repo, target)
+    if as_json:
+        emit_json(record.to_dict())
+        return
+    render_record(record, full=True)

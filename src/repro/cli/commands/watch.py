@@ -1,0 +1,131 @@
+"""``repro watch``: capture outputs as they are made."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from repro.cli.options import State, json_option, store_mode_option
+from repro.cli.render import emit_json, short
+from repro.errors import UsageError
+
+
+def _render_event(event: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(event)
+        return
+    kind = event["event"]
+    if kind in ("captured", "known"):
+        word = "added" if kind == "captured" else "known"
+        click.echo(f"{word} {short(event['id'])} {event['path']} ({event['level']})")
+        if kind == "captured":
+            for reason in event.get("reasons") or []:
+                click.echo(f"    - {reason}")
+    elif kind == "failed":
+        click.echo(f"failed prompt #{event.get('number')} {event['prompt_id']}: "
+                   f"{event['reason']} (nothing to capture)", err=True)
+    elif kind == "empty":
+        click.echo(f"prompt #{event.get('number')} {event['prompt_id']} saved no output")
+    elif kind == "unreachable":
+        click.echo(f"server unreachable: {event['reason']}; outputs that appear meanwhile "
+                   "are captured from their files", err=True)
+    elif kind == "reachable":
+        click.echo(f"server {event['url']} answers again", err=True)
+    else:
+        where = event.get("path") or event.get("prompt_id") or ""
+        click.echo(f"{kind} {where}: {event.get('reason', '')}", err=True)
+
+
+@click.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--comfyui", "url", metavar="URL",
+              help="Follow a running ComfyUI server instead of a folder.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The server's output folder (default: config comfyui.root/output).")
+@click.option("--once", is_flag=True, help="Catch up with what is there now, then exit.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="Seconds between polls.")
+@click.option("--allow-empty", is_flag=True,
+              help="Also capture images without generation metadata (folder mode).")
+@click.option("--no-env", is_flag=True, help="Do not record the environment.")
+@store_mode_option
+@json_option
+@click.pass_obj
+def watch(state: State, folder: Path | None, url: str | None, output_dir: Path | None,
+          once: bool, interval: float, allow_empty: bool, no_env: bool, mode: str | None,
+          as_json: bool) -> None:
+    """Capture outputs as they are made: from a folder, or from a running ComfyUI.
+
+    FOLDER: new images are captured once completely written; temp and preview
+    files are ignored; a restart catches up and never captures twice.
+    --comfyui URL: each finished prompt's outputs are captured with the
+    executed prompt (/history), the server's versions, GPU and launch flags
+    (/system_stats) and the install's git state. Stops on Ctrl-C.
+
+    \b
+    Example:
+      repro watch outputs/
+      repro watch --comfyui http://127.0.0.1:8188 --once
+    """
+    from repro.api.watch import follow_comfyui, watch_folder
+
+    if (folder is None) == (url is None):
+        raise UsageError("give either FOLDER or --comfyui URL",
+                         hint="repro watch outputs/  or  repro watch --comfyui "
+                              "http://127.0.0.1:8188")
+    repo = state.repo()
+    config = repo.config
+    url = url or None
+    record_env = not no_env and bool(config.get("capture", "environment"))
+    comfy_root = config.path("comfyui", "root")
+
+    def environment() -> dict[str, Any] | None:
+        if not record_env:
+            return None
+        if url is not None:
+            from repro.api.comfyui_client import is_loopback
+            from repro.environment.current import current_environment
+
+            # This machine's probe describes a server elsewhere only through its folder.
+            if comfy_root is None and not is_loopback(url):
+                return None
+            return current_environment(comfyui_root=comfy_root)
+        from repro.api.environment_now import configured_environment
+
+        return configured_environment(config)
+
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+
+    def notify(event: dict[str, Any]) -> None:
+        _render_event(event, as_json)
+
+    try:
+        if url is not None:
+            out = state.cwd / output_dir if output_dir else (
+                comfy_root / "output" if comfy_root else None)
+            if out is None:
+                raise UsageError("where does the server save its outputs?",
+                                 hint="give --output-dir DIR or set [comfyui] root in .reprorc")
+            follow_comfyui(repo, url, output_dir=out, once=once, interval=interval, stop=stop,
+                           environment=environment, record_environment=record_env,
+                           notify=notify, mode=mode)
+        else:
+            assert folder is not None
+            if not once and not as_json:
+                click.echo(f"watching {state.cwd / folder} (Ctrl-C to stop)", err=True)
+            watch_folder(repo, state.cwd / folder, once=once, interval=interval, stop=stop,
+                         environment=environment, notify=notify, allow_empty=allow_empty,
+                         mode=mode)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

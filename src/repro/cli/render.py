@@ -1,0 +1,110 @@
+"""Rendering shared by several commands: JSON on stdout, progress, paths, records."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from repro.lineage.record import Record
+
+
+def note(message: str) -> None:
+    """A message from the library (``repo.notify``), on stderr."""
+    click.echo(f"repro: {message}", err=True)
+
+
+def emit_json(value: Any) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2
+                                         | orjson.OPT_NON_STR_KEYS) + b"\n")
+    sys.stdout.flush()
+
+
+class Progress:
+    """A one-line progress indicator on stderr, shown only on a terminal."""
+
+    def __init__(self, label: str = "") -> None:
+        self.enabled = sys.stderr.isatty() and not os.environ.get("REPRO_NO_PROGRESS")
+        self.label = label
+        self.shown = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.enabled or total < 2:
+            return
+        width = 30
+        filled = int(width * done / total)
+        count = (f"{done / 2**20:.0f}/{total / 2**20:.0f} MiB" if total >= 2**20
+                 else f"{done}/{total}")
+        click.echo(f"\r\x1b[K{what} [{'#' * filled}{'.' * (width - filled)}] {count}",
+                   err=True, nl=False)
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False)
+
+
+def display_path(path: str, cwd: Path) -> str:
+    """A path as a person typed it: relative to where the command ran, when below it."""
+    try:
+        return str(Path(path).relative_to(cwd))
+    except ValueError:
+        return path
+
+
+def short(oid: str | None) -> str:
+    return (oid or "?")[:12]
+
+
+def render_params(params: dict[str, Any], indent: str) -> None:
+    for key in ("prompt", "negative_prompt"):
+        if params.get(key):
+            text = str(params[key]).replace("\n", " ")
+            click.echo(f"{indent}{key:<9} {text[:200]}{'...' if len(text) > 200 else ''}")
+    line = ", ".join(f"{k} {params[k]}" for k in (
+        "seed", "steps", "cfg", "sampler", "scheduler", "denoise", "width", "height",
+        "clip_skip", "rng") if params.get(k) is not None)
+    if line:
+        click.echo(f"{indent}params    {line}")
+    stages = params.get("samplers") or []
+    if len(stages) > 1:
+        for s in stages:
+            click.echo(f"{indent}  stage   node {s.get('node')} {s.get('class_type')}: seed "
+                       f"{s.get('seed')}, steps {s.get('steps')}, cfg {s.get('cfg')}, "
+                       f"{s.get('sampler')}/{s.get('scheduler')}, denoise {s.get('denoise')}")
+
+
+def render_record(record: Record, *, full: bool) -> None:
+    d = record.data
+    out = record.output
+    click.secho(f"record {record.id}", fg="yellow")
+    click.echo(f"  output    {out.get('path')}  (blake3 {short(out.get('blake3'))}, "
+               f"{out.get('width')}x{out.get('height')})")
+    tool = d.get("tool") or {}
+    click.echo(f"  tool      {tool.get('name')} {tool.get('version') or ''}".rstrip())
+    click.echo(f"  captured  {(d.get('captured') or {}).get('at')}")
+    if full:
+        render_params(record.params, indent="  ")
+        for m in record.models:
+            where = m.get("path") or "not found"
+            extra = f" strength {m['strength']}" if m.get("strength") is not None else ""
+            click.echo(f"  model     {m.get('role'):<12} {m.get('name')}{extra} -> {where} "
+                       f"(blake3 {short(m.get('blake3'))})")
+        for i in record.inputs:
+            click.echo(f"  input     {i.get('role'):<12} {i.get('name')} "
+                       f"(blake3 {short(i.get('blake3'))})")
+    for p in record.parents:
+        click.echo(f"  parent    {short(p)}")
+    repro = d.get("reproducibility") or {}
+    click.echo(f"  level     {repro.get('level')}")
+    if full:
+        for reason in repro.get("reasons") or []:
+            click.echo(f"    - {reason}")
+    if d.get("message"):
+        click.echo(f"\n    {d['message']}")
