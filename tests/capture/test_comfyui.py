@@ -638,6 +638,14 @@ def test_workflow_provenance_and_model_hashes() -> None:
     assert lora.hashes == {"sha256": "beef"}
 
 
+def test_workflow_model_hash_that_is_not_hex_is_left_out() -> None:
+    flow = workflow_v04([wf_node(4, "CheckpointLoaderSimple", ["dreamshaper_8.safetensors"],
+                                 models=[{"name": "dreamshaper_8.safetensors", "hash": "see civitai",
+                                          "directory": "checkpoints"}])])
+    gen = parse_prompt_graph(txt2img(), flow)
+    assert next(m for m in gen.models if m.role == "checkpoint").hashes == {}
+
+
 @pytest.mark.parametrize("builder", [workflow_v04, workflow_v1])
 def test_workflow_only_reads_models_and_rates_partial(builder: Any) -> None:
     sub_id = "9b1e0c4e-0000-4000-8000-000000000001"

@@ -22,9 +22,7 @@ from typing import Any, TypeVar
 
 from repro import jsonsafe
 from repro.capture.common import (
-    clean_hash,
     convert,
-    file_hash_key,
     find_model,
     parse_size,
     put,
@@ -33,6 +31,7 @@ from repro.capture.common import (
 )
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError
+from repro.record.hashes import file_hash_scheme, normalise_hash
 
 T = TypeVar("T")
 
@@ -265,13 +264,13 @@ def _models(gen: Generation, info: Infotext) -> None:
         # Saver nodes write {"Model:<name>": hash} when they have no Model key.
         model_name = next((k.split(":", 1)[1] for k in hashes_json
                            if isinstance(k, str) and k.lower().startswith("model:")), None)
-    checkpoint_hash = clean_hash(pairs.get("Model hash")) or clean_hash(hashes_json.get("model"))
+    checkpoint_hash = normalise_hash(pairs.get("Model hash")) or normalise_hash(hashes_json.get("model"))
     if model_name or checkpoint_hash:
         ckpt = _model(gen, "checkpoint", model_name)
         if checkpoint_hash:
-            ckpt.hashes.setdefault(file_hash_key(checkpoint_hash), checkpoint_hash)
+            ckpt.hashes.setdefault(file_hash_scheme(checkpoint_hash), checkpoint_hash)
     vae_name: str | None = pairs["VAE"] if isinstance(pairs.get("VAE"), str) else None
-    vae_hash = clean_hash(pairs.get("VAE hash")) or clean_hash(hashes_json.get("vae"))
+    vae_hash = normalise_hash(pairs.get("VAE hash")) or normalise_hash(hashes_json.get("vae"))
     if vae_name or vae_hash:
         vae = _model(gen, "vae", vae_name)
         if vae_hash:
@@ -282,7 +281,7 @@ def _models(gen: Generation, info: Infotext) -> None:
         weight = next((to_float(a) for a in args.split(":") if to_float(a) is not None), None)
         if ref.strength is None:
             ref.strength = weight if weight is not None else 1.0
-    for name, digest in _named_values(pairs.get("Lora hashes"), clean_hash):
+    for name, digest in _named_values(pairs.get("Lora hashes"), normalise_hash):
         # A1111 writes 12 hex of the tensor-data hash; Fooocus and saver nodes
         # write 10 hex of the whole-file SHA-256.
         key = "tensor_sha256" if len(digest) == 12 else "sha256"
@@ -291,10 +290,10 @@ def _models(gen: Generation, info: Infotext) -> None:
         ref = _model(gen, "lora", name)
         if ref.strength is None:
             ref.strength = weight
-    for name, digest in _named_values(pairs.get("TI hashes"), clean_hash):
+    for name, digest in _named_values(pairs.get("TI hashes"), normalise_hash):
         _model(gen, "embedding", name).hashes.setdefault("sha256", digest)
     for key, value in hashes_json.items():
-        json_digest = clean_hash(value)
+        json_digest = normalise_hash(value)
         if not isinstance(key, str) or json_digest is None or ":" not in key:
             continue
         prefix, _, name = key.partition(":")
@@ -312,7 +311,7 @@ def _models(gen: Generation, info: Infotext) -> None:
             low = value.lower()
             role = "vae" if "vae" in low or low.startswith("ae.") else "text_encoder"
             _model(gen, role, value.strip())
-    init_hash = clean_hash(pairs.get("Init image hash"))
+    init_hash = normalise_hash(pairs.get("Init image hash"))
     if init_hash:
         gen.inputs.append(InputRef(role="init_image", hashes={"sha256": init_hash}))
 

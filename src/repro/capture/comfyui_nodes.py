@@ -198,15 +198,6 @@ def node_id_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(parts)
 
 
-def normalise_hash(value: str) -> str:
-    """A recorded hash as the record keeps it: lower-case hex, no ``0x``/``sha256:`` prefix."""
-    text = value.strip().lower()
-    for prefix in ("0x", "sha256:"):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    return text
-
-
 def same_folder(a: str | None, b: str | None) -> bool:
     """Whether two ComfyUI folder names are the same folder (or one is unknown)."""
     if a is None or b is None:

@@ -28,11 +28,11 @@ from repro.capture.comfyui_nodes import (
     has_model_extension,
     is_int,
     node_id_key,
-    normalise_hash,
     same_folder,
 )
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import LimitExceeded
+from repro.record.hashes import normalise_hash
 
 WORKFLOW_ONLY_REASON = ("only the editor workflow is embedded, not the executed prompt: "
                         "parameters may differ from what ran")

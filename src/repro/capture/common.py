@@ -10,7 +10,6 @@ from repro.capture.types import Generation, ModelRef
 
 _INT_RE = re.compile(r"[+-]?\d+")
 _SIZE_RE = re.compile(r"(\d+)x(\d+)")
-_HEX_RE = re.compile(r"[0-9a-fA-F]+")
 
 
 def to_int(value: Any) -> int | None:
@@ -60,23 +59,6 @@ def parse_size(value: Any) -> tuple[int, int] | None:
     if isinstance(value, str) and (m := _SIZE_RE.fullmatch(value.strip())):
         return int(m[1]), int(m[2])
     return None
-
-
-def clean_hash(value: Any) -> str | None:
-    """A recorded hash as lower-case hex without ``0x``, or None if it is not hex."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower()
-    if text.startswith("0x"):
-        text = text[2:]
-    if not text or len(text) > 128 or not _HEX_RE.fullmatch(text):
-        return None
-    return text
-
-
-def file_hash_key(hexdigits: str) -> str:
-    """Scheme key for a whole-file model hash: 8 hex is A1111's AutoV1, else SHA-256."""
-    return "autov1" if len(hexdigits) == 8 else "sha256"
 
 
 def stem(name: str) -> str:

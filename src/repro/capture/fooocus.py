@@ -7,9 +7,10 @@ from typing import Any
 
 from repro import jsonsafe
 from repro.capture.a1111 import parse_a1111
-from repro.capture.common import clean_hash, rate_flat, take, to_float
+from repro.capture.common import rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
+from repro.record.hashes import normalise_hash
 
 _RESOLUTION_RE = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 #: Keys that only Fooocus JSON carries; any of them marks a parameters dict as Fooocus.
@@ -68,7 +69,7 @@ def fooocus_from_dict(data: dict[str, Any]) -> Generation:
         if not isinstance(name, str) or name in ("", "None"):
             continue
         ref = ModelRef(role=role, name=name)
-        digest = clean_hash(data.get(hash_key))
+        digest = normalise_hash(data.get(hash_key))
         if digest:
             ref.hashes["sha256"] = digest  # Fooocus: first 10 hex of the whole-file SHA-256
         gen.models.append(ref)
@@ -79,7 +80,7 @@ def fooocus_from_dict(data: dict[str, Any]) -> Generation:
         if isinstance(item, list | tuple) and item and isinstance(item[0], str):
             ref = ModelRef(role="lora", name=item[0],
                            strength=to_float(item[1]) if len(item) > 1 else None)
-            digest = clean_hash(item[2]) if len(item) > 2 else None
+            digest = normalise_hash(item[2]) if len(item) > 2 else None
             if digest:
                 ref.hashes["sha256"] = digest
             gen.models.append(ref)

@@ -7,9 +7,10 @@ import shlex
 from typing import Any
 
 from repro import jsonsafe
-from repro.capture.common import clean_hash, convert, put, rate_flat, take, to_float
+from repro.capture.common import convert, put, rate_flat, take, to_float
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError
+from repro.record.hashes import normalise_hash
 
 _NEGATIVE_RE = re.compile(r"\[([^\[\]]*)\]")
 #: Dream flag -> parameter.
@@ -90,7 +91,7 @@ def parse_sd_metadata(text: str) -> Generation:
     if extra:
         gen.params["extra"] = extra
     name = data.get("model_weights")
-    digest = clean_hash(data.get("model_hash"))
+    digest = normalise_hash(data.get("model_hash"))
     if isinstance(name, str) or digest:
         ref = ModelRef(role="checkpoint", name=name if isinstance(name, str) else None)
         if digest:
@@ -112,7 +113,7 @@ def _model_ref(role: str, value: Any, *, strength: Any = None) -> ModelRef | Non
     recorded = value.get("hash")
     if isinstance(recorded, str) and ":" in recorded:
         algo, _, hexdigits = recorded.partition(":")
-        digest = clean_hash(hexdigits)
+        digest = normalise_hash(hexdigits)
         if digest and algo.lower() in ("blake3", "sha256"):
             ref.hashes[algo.lower()] = digest
     return ref

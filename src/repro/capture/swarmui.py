@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from repro.capture.common import clean_hash, find_model, put_known, rate_flat, to_float
+from repro.capture.common import find_model, put_known, rate_flat, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
+from repro.record.hashes import normalise_hash
 
 #: SwarmUI parameter -> repro parameter.
 _CANONICAL = {
@@ -65,7 +66,7 @@ def _merge_hashes(gen: Generation, entries: Any) -> None:
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
-        digest = clean_hash(entry.get("hash"))
+        digest = normalise_hash(entry.get("hash"))
         role = roles.get(str(entry.get("param")), "other")
         ref = find_model(gen.models, role, entry["name"])
         if ref is None:

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 from repro.errors import InputError, UsageError
 from repro.models.headers import (
     GGUF_MAGIC,
-    HEX_DIGITS,
     open_binary,
     read_gguf_header,
     safetensors_header_size,
 )
 from repro.objects import hashing
+from repro.record.hashes import HEX_DIGITS, MIN_PREFIX, normalise_hash
 
 SCHEMES = ("blake3", "sha256", "autov1", "tensor_sha256", "crc32")
 
@@ -39,9 +39,6 @@ AUTOV1_LENGTH = 0x10000
 # 64 KiB buffer. Three answers for the same small file; we follow Civitai and
 # give none, since no real checkpoint is that small.
 AUTOV1_MIN_SIZE = 2 * 0x100000
-#: Recorded hashes shorter than this are too weak to identify a file.
-MIN_PREFIX = 8
-
 
 
 class _Hasher(Protocol):
@@ -266,16 +263,6 @@ _CANDIDATES: dict[str, tuple[str, ...]] = {
 _ANY = ("sha256", "tensor_sha256", "blake3", "autov1")
 
 
-def _normalise(value: str) -> str | None:
-    """Lower-case hex without ``0x``/``blake3:``/``sha256:``, or None if unusable."""
-    v = value.strip().lower()
-    for prefix in ("blake3:", "sha256:", "0x"):
-        v = v.removeprefix(prefix)
-    if len(v) < MIN_PREFIX or not set(v) <= HEX_DIGITS:
-        return None
-    return v
-
-
 def _candidates(scheme: str, value: str) -> tuple[str, ...]:
     found = _CANDIDATES.get(scheme.strip().lower(), _ANY)
     # AutoV1 is exactly 8 hex: nothing longer can be one.
@@ -293,7 +280,7 @@ def match_recorded(recorded: dict[str, str], computed: dict[str, str]) -> str | 
     tensor hash and vice versa. Prefixes under 8 hex never match.
     """
     for scheme, raw in recorded.items():
-        value = _normalise(raw)
+        value = normalise_hash(raw, min_length=MIN_PREFIX)
         if value is None:
             continue
         for candidate in _candidates(scheme, value):
@@ -314,7 +301,7 @@ def needed_schemes(recorded: dict[str, str]) -> set[str]:
     ``match_recorded`` (so SHA-256 is computed only when something needs it)."""
     needed: set[str] = set()
     for scheme, raw in recorded.items():
-        value = _normalise(raw)
+        value = normalise_hash(raw, min_length=MIN_PREFIX)
         if value is not None:
             needed.update(_candidates(scheme, value))
     return needed

@@ -22,6 +22,7 @@ import orjson
 
 from repro import jsonsafe
 from repro.errors import InputError, LimitExceeded, NotFound, TruncatedFile
+from repro.record.hashes import normalise_hash
 
 #: The reference safetensors parser refuses headers past 100 MB
 #: (huggingface/safetensors MAX_HEADER_SIZE).
@@ -474,16 +475,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-HEX_DIGITS = frozenset("0123456789abcdef")
-
-
-def _hex_or_none(value: str | None, lengths: tuple[int, ...]) -> str | None:
-    if value is None:
-        return None
-    v = value.strip().lower().removeprefix("0x")
-    return v if len(v) in lengths and set(v) <= HEX_DIGITS else None
-
-
 def base_model_refs(metadata: dict[str, str]) -> dict[str, str]:
     """The base checkpoint a kohya-trained LoRA names in its metadata.
 
@@ -493,10 +484,10 @@ def base_model_refs(metadata: dict[str, str]) -> dict[str, str]:
     This is the lineage edge LoRA -> base model.
     """
     refs: dict[str, str] = {}
-    autov1 = _hex_or_none(metadata.get("ss_sd_model_hash"), (8,))
+    autov1 = normalise_hash(metadata.get("ss_sd_model_hash"), lengths=(8,))
     if autov1:
         refs["autov1"] = autov1
-    sha = _hex_or_none(metadata.get("ss_new_sd_model_hash"), (64,))
+    sha = normalise_hash(metadata.get("ss_new_sd_model_hash"), lengths=(64,))
     if sha:
         refs["sha256"] = sha
     name = (metadata.get("ss_sd_model_name") or "").strip()
