@@ -11,12 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from repro.capture.comfyui import (
-    graph_from_history_entry,
-    parse_comfyui,
-    parse_prompt_graph,
-    saved_outputs,
-)
+from repro.capture.comfyui import parse_comfyui, parse_prompt_graph
 from repro.capture.comfyui_workflow import WORKFLOW_ONLY_REASON
 from repro.capture.types import Generation
 from repro.errors import InputError, LimitExceeded, ReproError
@@ -700,68 +695,6 @@ def test_workflow_node_limit() -> None:
 
 
 # --- server history (real ComfyUI 0.3.64 responses) -----------------------------------
-
-
-def history_entry(folder: Path, name: str) -> dict[str, Any]:
-    response = json.loads((folder / name).read_text())
-    [entry] = response.values()
-    assert isinstance(entry, dict)
-    return entry
-
-
-def test_history_upscale(comfy_fixtures: Path) -> None:
-    entry = history_entry(comfy_fixtures, "history_upscale_v1.json")
-    graph, flow, prompt_id = graph_from_history_entry(entry)
-    assert prompt_id == "b3b36bcb-db55-4771-a402-0f9b59ef80bd"
-    assert flow is not None and flow["last_node_id"] == 4
-    assert saved_outputs(entry) == [{"node": "4", "filename": "repro_upscale_00001_.png",
-                                     "subfolder": "", "type": "output"}]
-    gen = parse_prompt_graph(graph, flow, output_node="4")
-    assert [(m.role, m.name, m.folder) for m in gen.models] == [
-        ("upscaler", "tiny_compact_x2.safetensors", "upscale_models")]
-    assert [(i.role, i.name) for i in gen.inputs] == [("image", "repro_input.png")]
-    assert gen.level == "full" and "samplers" not in gen.params
-    assert gen.provenance["frontend_version"] == "1.27.10"
-    assert {"class_type": "UpscaleModelLoader", "cnr_id": "comfy-core",
-            "ver": "0.3.64"} in gen.provenance["nodes"]
-
-
-def test_history_chain_and_webp(comfy_fixtures: Path) -> None:
-    chain = history_entry(comfy_fixtures, "history_chain.json")
-    graph, _flow, _id = graph_from_history_entry(chain)
-    gen = parse_prompt_graph(graph)
-    assert [i.name for i in gen.inputs] == ["repro_upscale_00001_.png"]
-    webp = history_entry(comfy_fixtures, "history_webp.json")
-    assert [o["filename"] for o in saved_outputs(webp)] == ["repro_webp_00001_.webp"]
-
-
-def test_history_empty_image_graph_is_full(comfy_fixtures: Path) -> None:
-    entry = history_entry(comfy_fixtures, "history_empty.json")
-    graph, _flow, prompt_id = graph_from_history_entry(entry)
-    assert prompt_id == "d3ca5068-a0ba-4199-90cc-151adebe0826"
-    gen = parse_prompt_graph(graph)
-    assert gen.models == [] and gen.inputs == [] and gen.params == {}
-    assert gen.level == "full"
-
-
-def test_history_error_has_no_outputs(comfy_fixtures: Path) -> None:
-    response = json.loads((comfy_fixtures / "history_error_missing_model.json").read_text())
-    assert saved_outputs(response) == []  # the whole {prompt_id: entry} response works too
-    graph, _flow, _id = graph_from_history_entry(response)
-    assert parse_prompt_graph(graph).models[0].name == "missing_model.safetensors"
-
-
-def test_history_all_lists_every_run(comfy_fixtures: Path) -> None:
-    response = json.loads((comfy_fixtures / "history_all.json").read_text())
-    files = [f["filename"] for entry in response.values() for f in saved_outputs(entry)]
-    assert len(response) == 7 and len(files) == 6
-
-
-@pytest.mark.parametrize("entry", [
-    {"prompt": "x"}, {"prompt": [1, 2, 3]}, {"prompt": [1, "id", []]}, [], {"outputs": {}}])
-def test_malformed_history_entry(entry: Any) -> None:
-    with pytest.raises(InputError):
-        graph_from_history_entry(entry)
 
 
 def read_comfy_texts(path: Path) -> dict[str, str]:

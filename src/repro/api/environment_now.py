@@ -53,7 +53,8 @@ def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> Curr
 
     def make(kind: str) -> dict[str, Any] | None:
         if kind == "comfyui" and comfyui_url:
-            from repro.api.comfyui_client import ComfyClient, is_loopback, server_environment
+            from repro.comfyui.client import ComfyClient, is_loopback
+            from repro.comfyui.system_stats import server_environment
 
             _raw, stats = ComfyClient(comfyui_url, timeout=5.0).system_stats()
             local = scan(comfyui_root=roots["comfyui"]) \

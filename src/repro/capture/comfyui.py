@@ -51,8 +51,7 @@ from repro.capture.comfyui_workflow import (
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError, LimitExceeded
 
-__all__ = ["comfyui_from_objects", "graph_from_history_entry", "parse_comfyui", "parse_prompt_graph",
-           "saved_outputs"]
+__all__ = ["comfyui_from_objects", "parse_comfyui", "parse_prompt_graph"]
 
 _MISSING = object()
 
@@ -544,7 +543,7 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
 
     ``params`` mirror the last sampling stage upstream of the output node
     (``output_node`` when the caller knows which node saved the file, e.g.
-    from ``saved_outputs``; else the first saver by node id), and
+    from ``repro.comfyui.history.saved_outputs``; else the first saver by node id), and
     ``params["samplers"]`` lists every stage in execution order. Raises
     ``LimitExceeded`` past ``MAX_NODES`` nodes and ``InputError`` for a
     graph with no nodes. Level is ``full`` unless a seed, a model name or
@@ -677,67 +676,3 @@ def _load_object(text: str | bytes | None, what: str) -> tuple[dict[str, Any] | 
 def _looks_like_graph(graph: dict[str, Any]) -> bool:
     return any(isinstance(node, dict) and isinstance(node.get("class_type"), str)
                for node in graph.values())
-
-
-def graph_from_history_entry(
-        entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
-    """``(graph, workflow, prompt_id)`` from one ``GET /history/{prompt_id}`` entry.
-
-    The entry's ``prompt`` is the queue tuple ``[number, prompt_id, graph,
-    extra_data, outputs_to_execute, ...]``; the workflow is
-    ``extra_data.extra_pnginfo.workflow`` (None when absent). The whole
-    response ``{prompt_id: entry}`` with one entry is accepted too.
-    """
-    entry = _unwrap_history(entry)
-    queued = entry.get("prompt")
-    if not isinstance(queued, list) or len(queued) < 3:
-        raise InputError("ComfyUI history: the entry's prompt is not a "
-                         "[number, prompt_id, graph, ...] list")
-    prompt_id, graph = queued[1], queued[2]
-    if not isinstance(prompt_id, str) or not isinstance(graph, dict):
-        raise InputError("ComfyUI history: the entry has no prompt_id and graph")
-    workflow = None
-    extra = queued[3] if len(queued) > 3 else None
-    if isinstance(extra, dict):
-        pnginfo = extra.get("extra_pnginfo")
-        if isinstance(pnginfo, dict) and isinstance(pnginfo.get("workflow"), dict):
-            workflow = pnginfo["workflow"]
-    return graph, workflow, prompt_id
-
-
-def saved_outputs(entry: dict[str, Any]) -> list[dict[str, str]]:
-    """Every file a history entry's ``outputs`` saved: ``[{node, filename, subfolder, type}]``.
-
-    Listed by node id, then in the order ComfyUI reported them. A failed run
-    has no outputs and gives ``[]``.
-    """
-    entry = _unwrap_history(entry)
-    outputs = entry.get("outputs")
-    if not isinstance(outputs, dict):
-        return []
-    files = []
-    for node_id in sorted(outputs, key=lambda n: node_id_key(str(n))):
-        produced = outputs[node_id]
-        if not isinstance(produced, dict):
-            continue
-        for items in produced.values():
-            if not isinstance(items, list):
-                continue
-            for item in items:
-                if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
-                    continue
-                subfolder, kind = item.get("subfolder"), item.get("type")
-                files.append({"node": str(node_id), "filename": item["filename"],
-                              "subfolder": subfolder if isinstance(subfolder, str) else "",
-                              "type": kind if isinstance(kind, str) else "output"})
-    return files
-
-
-def _unwrap_history(entry: Any) -> dict[str, Any]:
-    if not isinstance(entry, dict):
-        raise InputError("ComfyUI history: the entry is not a JSON object")
-    if "prompt" not in entry and len(entry) == 1:
-        (inner,) = entry.values()
-        if isinstance(inner, dict) and "prompt" in inner:
-            return inner
-    return entry

@@ -64,7 +64,8 @@ def env(state: State, comfyui_root: Path | None, a1111_root: Path | None,
         invokeai_root=_root(invokeai_root and state.cwd / invokeai_root, config, "invokeai"))
     url = url or (config.get("comfyui", "url") if config is not None else None)
     if url:
-        from repro.api.comfyui_client import ComfyClient, server_environment
+        from repro.comfyui.client import ComfyClient
+        from repro.comfyui.system_stats import server_environment
 
         _raw, stats = ComfyClient(url, timeout=5.0).system_stats()
         environment = server_environment(stats, environment, url=url)

@@ -11,7 +11,6 @@ import click
 
 from repro.cli.options import State, json_option, store_mode_option
 from repro.cli.render import emit_json, short
-from repro.errors import UsageError
 
 
 def _render_event(event: dict[str, Any], as_json: bool) -> None:
@@ -71,60 +70,22 @@ def watch(state: State, folder: Path | None, url: str | None, output_dir: Path |
       repro watch outputs/
       repro watch --comfyui http://127.0.0.1:8188 --once
     """
-    from repro.api.watch import follow_comfyui, watch_folder
+    from repro.watch.policy import watch as run_watch
 
-    if (folder is None) == (url is None):
-        raise UsageError("give either FOLDER or --comfyui URL",
-                         hint="repro watch outputs/  or  repro watch --comfyui "
-                              "http://127.0.0.1:8188")
     repo = state.repo()
-    config = repo.config
-    url = url or None
-    record_env = not no_env and bool(config.get("capture", "environment"))
-    comfy_root = config.path("comfyui", "root")
-
-    def environment() -> dict[str, Any] | None:
-        if not record_env:
-            return None
-        if url is not None:
-            from repro.api.comfyui_client import is_loopback
-            from repro.environment.current import current_environment
-
-            # This machine's probe describes a server elsewhere only through its folder.
-            if comfy_root is None and not is_loopback(url):
-                return None
-            return current_environment(comfyui_root=comfy_root)
-        from repro.api.environment_now import configured_environment
-
-        return configured_environment(config)
-
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: Any) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
-
-    def notify(event: dict[str, Any]) -> None:
-        _render_event(event, as_json)
-
+    if folder is not None and url is None and not once and not as_json:
+        click.echo(f"watching {state.cwd / folder} (Ctrl-C to stop)", err=True)
     try:
-        if url is not None:
-            out = state.cwd / output_dir if output_dir else (
-                comfy_root / "output" if comfy_root else None)
-            if out is None:
-                raise UsageError("where does the server save its outputs?",
-                                 hint="give --output-dir DIR or set [comfyui] root in .reprorc")
-            follow_comfyui(repo, url, output_dir=out, once=once, interval=interval, stop=stop,
-                           environment=environment, record_environment=record_env,
-                           notify=notify, mode=mode)
-        else:
-            assert folder is not None
-            if not once and not as_json:
-                click.echo(f"watching {state.cwd / folder} (Ctrl-C to stop)", err=True)
-            watch_folder(repo, state.cwd / folder, once=once, interval=interval, stop=stop,
-                         environment=environment, notify=notify, allow_empty=allow_empty,
-                         mode=mode)
+        run_watch(repo, state.cwd / folder if folder is not None else None, comfyui=url or None,
+                  output_dir=state.cwd / output_dir if output_dir else None, once=once,
+                  interval=interval, allow_empty=allow_empty, no_env=no_env, mode=mode,
+                  notify=lambda event: _render_event(event, as_json), stop=stop)
     except KeyboardInterrupt:
         stop.set()
     finally:

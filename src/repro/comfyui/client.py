@@ -1,7 +1,8 @@
 """A small client for a running ComfyUI server's HTTP API (standard library only).
 
 Only the read-only routes repro needs: ``GET /system_stats``, ``GET /history``
-(``?max_items=N``), ``GET /history/{prompt_id}`` and ``GET /queue``. Answers
+(``?max_items=N``), ``GET /history/{prompt_id}``, ``GET /queue`` and
+``GET /object_info``. Answers
 are untrusted input: each is read up to a size bound and parsed with the
 bounded JSON reader. Polling these routes is all the follower needs; the
 ``/ws`` event stream would only tell sooner what ``/history`` tells anyway.
@@ -13,11 +14,9 @@ import ipaddress
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from typing import Any
 
 from repro import jsonsafe
-from repro.environment.comfyui_server import environment_from_system_stats
 from repro.errors import InputError, LimitExceeded, ReproError, UsageError
 
 #: Largest answer read from the server. ``/history`` holds whole workflows
@@ -114,44 +113,9 @@ class ComfyClient:
         """``GET /queue``: ``{"queue_running": [...], "queue_pending": [...]}``."""
         return self._object("/queue")[1]
 
-
-def server_environment(stats: Mapping[str, Any], local: Mapping[str, Any] | None,
-                       *, url: str) -> dict[str, Any]:
-    """The environment of a job run by a server: its ``/system_stats`` over the local scan.
-
-    ``local`` is ``current_environment(comfyui_root=...)`` when the install's
-    folder (git state, custom nodes, venv packages) or this machine is known
-    to be the server's, else None. What the server says wins: its Python,
-    PyTorch, devices and launch flags are the ones that ran the job. A CUDA or
-    cuDNN version read from the venv is kept only when the venv's torch is the
-    version the server runs.
-    """
-    server = environment_from_system_stats(stats)
-    env: dict[str, Any] = {k: v for k, v in (local or {}).items()}
-    env["tool"] = "comfyui"
-    version = server["tool"].get("version")
-    if version:
-        env["tool_version"] = version
-    if "python" in server:
-        env["python"] = server["python"]
-    if "torch" in server:
-        local_torch = env.get("torch") if isinstance(env.get("torch"), dict) else {}
-        torch = dict(server["torch"])
-        if local_torch and local_torch.get("version") == torch["version"]:
-            torch = {**local_torch, **torch}
-        else:
-            for key in ("cuda", "cudnn"):
-                env.pop(key, None)
-        env["torch"] = torch
-    if "os" in server and "os" not in env:
-        env["os"] = server["os"]
-    env["gpu"] = server["gpu"]
-    for key in ("argv", "embedded_python", "frontend_version"):
-        if key in server:
-            env[key] = server[key]
-    env["server"] = {"url": normalize_url(url)}
-    return env
+    def object_info(self) -> dict[str, Any]:
+        """``GET /object_info``: every node class the server knows, by class name."""
+        return self._object("/object_info")[1]
 
 
-__all__ = ["ComfyClient", "ServerError", "ServerUnreachable", "is_loopback", "normalize_url",
-           "server_environment"]
+__all__ = ["ComfyClient", "ServerError", "ServerUnreachable", "is_loopback", "normalize_url"]

@@ -11,9 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
-from repro.api.comfyui_client import ComfyClient
 from repro.api.repository import Repository
-from repro.api.watch import GAP_UNREACHABLE, ComfyFollower, failure
+from repro.comfyui.client import ComfyClient
+from repro.comfyui.history import failure
+from repro.watch.comfyui import GAP_UNREACHABLE, ComfyFollower
 from tests.capture_live.replay import RUNS, Replay, serve
 from tests.helpers import run
 
@@ -251,6 +252,7 @@ def test_failure_reads_the_recorded_error(comfy_fixtures: Path) -> None:
     entry = next(iter(orjson.loads(
         (comfy_fixtures / "history_error_missing_model.json").read_bytes()).values()))
     why = failure(entry)
-    assert why is not None and why.startswith("node 2 UpscaleModelLoader:")
+    assert why is not None and str(why).startswith("node 2 UpscaleModelLoader:")
+    assert (why.node, why.node_type) == ("2", "UpscaleModelLoader")
     ok = next(iter(orjson.loads((comfy_fixtures / "history_chain.json").read_bytes()).values()))
     assert failure(ok) is None

@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from repro.api.repository import Repository
-from repro.api.watch import FolderWatcher, container_complete, ignored
 from repro.demo import comfy_graph
+from repro.watch.folder import FolderWatcher, container_complete, ignored
 from tests.helpers import run
 
 
