@@ -21,7 +21,7 @@ from PIL import Image
 
 from repro.capture import read_file
 
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "corpus"
 
 
 def _replicate(corpus: Path, folder: Path, count: int) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Shared test fixtures: a clean environment, the shared corpus and fixtures."""
+"""Shared test fixtures: a clean environment, the vendored corpus and recordings."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.paths import COMFYUI, CORPUS, GPU_ENV
+
 # No per-example deadline (this machine is shared: timing is noise). Under CI the
 # examples are derived from the test source, so a run is repeatable; locally each
 # run explores new examples.
 settings.register_profile("repro", deadline=None)
 settings.register_profile("ci", parent=settings.get_profile("repro"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "repro")
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
-FIXTURES = SHARED / "fixtures"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,25 +43,20 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not present")
+    """tests/fixtures/corpus: real generators' files, with EXPECTED.json."""
     return CORPUS
 
 
 @pytest.fixture
 def comfy_fixtures() -> Path:
-    path = FIXTURES / "comfyui-0.3.64"
-    if not path.is_dir():
-        pytest.skip("../shared/fixtures/comfyui-0.3.64 is not present")
-    return path
+    """tests/fixtures/comfyui-0.3.64: a real ComfyUI server's outputs and answers."""
+    return COMFYUI
 
 
 @pytest.fixture
 def gpu_fixtures() -> Path:
-    path = FIXTURES / "gpu-env-h100"
-    if not path.is_dir():
-        pytest.skip("../shared/fixtures/gpu-env-h100 is not present")
-    return path
+    """tests/fixtures/gpu-env-h100: environment-probe output from an H100 machine."""
+    return GPU_ENV
 
 
 @pytest.fixture

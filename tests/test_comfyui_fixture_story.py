@@ -1,4 +1,4 @@
-"""The core loop on real ComfyUI 0.3.64 outputs (../shared/fixtures/comfyui-0.3.64).
+"""The core loop on real ComfyUI 0.3.64 outputs (tests/fixtures/comfyui-0.3.64).
 
 Run 2 made repro_upscale_00001_.png with toy model v1; v2 was then copied over
 the same file name and run 5 made repro_upscale_00002_.png. Both PNGs carry

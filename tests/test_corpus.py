@@ -1,4 +1,4 @@
-"""Every file of the shared corpus, read by ``read_file``, against EXPECTED.json."""
+"""Every file of the corpus (tests/fixtures/corpus), read by ``read_file``, against EXPECTED.json."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ import pytest
 
 from repro.capture import Generation, read_file
 from repro.errors import ReproError
-
-EXPECTED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "EXPECTED.json"
+from tests.paths import EXPECTED
 
 
 def _rows() -> list[dict[str, Any]]:
-    if not EXPECTED.is_file():
-        return []
     rows: list[dict[str, Any]] = json.loads(EXPECTED.read_text())["files"]
     return rows
+
+
+ROWS = _rows()
+assert len(ROWS) >= 30, f"{EXPECTED} lists {len(ROWS)} files"
 
 
 def _norm(value: str) -> str:
@@ -38,7 +39,7 @@ def _check_model(gen: Generation, want: dict[str, Any]) -> None:
             f"hash {recorded} not recorded on {[m.to_dict() for m in candidates]}")
 
 
-@pytest.mark.parametrize("row", _rows(), ids=lambda row: row["file"])
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row["file"])
 def test_corpus_file(corpus: Path, row: dict[str, Any]) -> None:
     path = corpus / row["file"]
     if "error" in row:
@@ -70,7 +71,7 @@ def test_corpus_file(corpus: Path, row: dict[str, Any]) -> None:
 
 
 def test_corpus_is_complete(corpus: Path) -> None:
-    listed = {row["file"] for row in _rows()}
+    listed = {row["file"] for row in ROWS}
     on_disk = {str(p.relative_to(corpus)) for p in corpus.glob("*/*")
                if p.parent.name != "LICENSES"}
     assert listed == on_disk

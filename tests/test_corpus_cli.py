@@ -4,35 +4,30 @@ corpus file: every fact EXPECTED.json lists must be in the JSON it prints."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from tests.helpers import repro_subprocess
-from tests.test_corpus import _norm, _rows
+from tests.paths import CORPUS
+from tests.test_corpus import ROWS, _norm
 
 FAMILY = {"comfyui", "a1111", "forge", "sdnext"}
-
-
-def _family_rows() -> list[dict[str, Any]]:
-    return [r for r in _rows() if r.get("tool") in FAMILY]
+FAMILY_ROWS = [r for r in ROWS if r.get("tool") in FAMILY]
+assert FAMILY_ROWS, f"no {sorted(FAMILY)} file in the corpus"
 
 
 @pytest.fixture(scope="module")
 def inspected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-    if not corpus.is_dir():
-        pytest.skip("../shared/corpus is not present")
-    files = [r["file"] for r in _family_rows()]
-    proc = repro_subprocess("inspect", "--json", *files, cwd=corpus)
+    files = [r["file"] for r in FAMILY_ROWS]
+    proc = repro_subprocess("inspect", "--json", *files, cwd=CORPUS)
     assert proc.returncode == 0, proc.stderr
     results = orjson.loads(proc.stdout)
     return {f: r for f, r in zip(files, results, strict=True)}
 
 
-@pytest.mark.parametrize("row", _family_rows(), ids=lambda row: row["file"])
+@pytest.mark.parametrize("row", FAMILY_ROWS, ids=lambda row: row["file"])
 def test_inspect_json_has_every_expected_fact(inspected: dict[str, dict[str, Any]],
                                               row: dict[str, Any]) -> None:
     got = inspected[row["file"]]

@@ -10,8 +10,7 @@ import pytest
 
 from repro.cli import cli
 from repro.config import DEFAULTS, load_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def commands() -> list[str]:

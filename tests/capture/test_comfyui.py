@@ -1,4 +1,4 @@
-"""The ComfyUI reader: prompt graphs built here, the shared corpus, real server fixtures."""
+"""The ComfyUI reader: prompt graphs built here, the corpus, real server fixtures."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from repro.capture.comfyui import parse_comfyui, parse_prompt_graph
 from repro.capture.comfyui_workflow import WORKFLOW_ONLY_REASON
 from repro.capture.types import Generation
 from repro.errors import InputError, LimitExceeded, ReproError
+from tests.test_corpus import ROWS
 
 # --- builders -------------------------------------------------------------------------
 
@@ -730,18 +731,14 @@ def test_fixture_outputs(comfy_fixtures: Path, name: str, model: str | None,
     assert [i.name for i in gen.inputs] == ([input_name] if input_name else [])
 
 
-# --- the shared corpus ----------------------------------------------------------------
+# --- the corpus -----------------------------------------------------------------------
 
 
-def comfy_rows() -> list[dict[str, Any]]:
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "EXPECTED.json"
-    if not path.is_file():
-        return []
-    rows = json.loads(path.read_text())["files"]
-    return [r for r in rows if r.get("tool") == "comfyui" and r["file"].startswith("comfyui/")]
+COMFY_ROWS = [r for r in ROWS if r.get("tool") == "comfyui" and r["file"].startswith("comfyui/")]
+assert len(COMFY_ROWS) >= 13, f"the corpus has {len(COMFY_ROWS)} ComfyUI files"
 
 
-@pytest.mark.parametrize("row", comfy_rows(), ids=lambda r: r["file"])
+@pytest.mark.parametrize("row", COMFY_ROWS, ids=lambda r: r["file"])
 def test_corpus(corpus: Path, row: dict[str, Any]) -> None:
     texts = read_comfy_texts(corpus / row["file"])
     gen = parse_comfyui(texts.get("prompt"), texts.get("workflow"))
@@ -760,10 +757,6 @@ def test_corpus(corpus: Path, row: dict[str, Any]) -> None:
     if "sampler_seeds" in row:
         seeds = sorted(s["seed"] for s in gen.params["samplers"])
         assert seeds == row["sampler_seeds"]
-
-
-def test_corpus_has_comfy_rows(corpus: Path) -> None:
-    assert len(comfy_rows()) >= 13
 
 
 def test_node_ids_with_non_ascii_digits_sort_without_error() -> None:

@@ -16,10 +16,11 @@ from repro.capture import Generation, read_bytes, read_file
 from repro.capture.containers import MAX_CHUNK
 from repro.errors import LimitExceeded, NotAnImage, ReproError, TruncatedFile
 from tests.capture import builders as b
-from tests.conftest import CORPUS
+from tests.paths import CORPUS
 
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*/*") if p.suffix in (".png", ".jpg", ".jpeg", ".webp")
-                      and p.stat().st_size < 300_000) if CORPUS.is_dir() else []
+                      and p.stat().st_size < 300_000)
+assert len(CORPUS_FILES) >= 10, f"{CORPUS} has {len(CORPUS_FILES)} small images"
 SEEDS = [p.read_bytes() for p in CORPUS_FILES] + [
     b.png([b.text("parameters", "x\nSteps: 1, Seed: 2, Sampler: Euler")]),
     b.jpeg(b.app1_exif(b.tiff({}, {0x9286: (b.UNDEFINED, b.user_comment("a\nSteps: 1, Seed: 2, "

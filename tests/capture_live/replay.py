@@ -1,6 +1,6 @@
 """A loopback HTTP server replaying a real ComfyUI 0.3.64 server's recorded answers.
 
-It replays the recording in ``../shared/fixtures/comfyui-0.3.64/`` (see its
+It replays the recording in ``tests/fixtures/comfyui-0.3.64/`` (see its
 README): ``GET /system_stats`` -> ``system_stats.json``, ``GET /queue`` ->
 ``queue.json``, ``GET /history`` -> ``history_all.json`` (the seven runs, in
 queue order), ``GET /history/{prompt_id}`` -> that run's ``history_<run>.json``

@@ -37,9 +37,9 @@ from repro.api.maintenance import fsck, kept_objects, referenced_objects
 from repro.api.repository import Repository
 from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, write_safetensors
 from repro.objects.hashing import hash_file
+from tests.paths import ROOT
 
 REPRO = str(Path(sys.executable).with_name("repro"))
-ROOT = Path(__file__).resolve().parents[2]
 MODEL_SIZE = 6_000_000
 OUTPUTS = ("o0.png", "o1.png", "o2.png")
 CKPT = "models/checkpoints/base.safetensors"
