@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,14 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Any:
     return orjson.loads(out)
 
 
-def repro_subprocess(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def repro_subprocess(*args: str | Path, cwd: Path,
+                     preexec_fn: Callable[[], None] | None = None,
+                     ) -> subprocess.CompletedProcess[str]:
     """Run the real ``repro`` console script in a subprocess."""
     exe = Path(sys.executable).with_name("repro")
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_")}
     return subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=120, preexec_fn=preexec_fn)
 
 
 def make_project(root: Path, *, ckpt_seed: int = 1, lora_seed: int = 2) -> dict[str, Path]:

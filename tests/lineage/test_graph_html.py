@@ -20,7 +20,7 @@ def chromium() -> str:
                       shutil.which("chromium-browser")):
         if candidate and Path(candidate).is_file():
             return candidate
-    pytest.skip("chromium is not installed")
+    pytest.skip("chromium is not installed: apt-get install chromium")
 
 
 @pytest.fixture
