@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from repro.capture.invokeai import metadata_to_generation
 from repro.environment.comfyui_server import noise_device
 
 
@@ -12,11 +13,18 @@ from repro.environment.comfyui_server import noise_device
     ("forge", {"rng": "NV"}, "nv"),
     ("a1111", {"rng": "GPU"}, "gpu"),
     ("a1111", {"rng": "quantum"}, None),
-    ("invokeai", {"rand_device": "cpu"}, "cpu"),
-    ("invokeai", {"rand_device": "cuda"}, "gpu"),
+    ("invokeai", {"rng": "cpu"}, "cpu"),
+    ("invokeai", {"rng": "cuda"}, "gpu"),
     ("invokeai", {}, None),
     ("novelai", {}, None),
     (None, {}, None),
 ])
 def test_noise_device(tool: str | None, params: dict[str, str], expected: str | None) -> None:
     assert noise_device(tool, params) == expected
+
+
+@pytest.mark.parametrize(("rand_device", "expected"), [("cpu", "cpu"), ("cuda", "gpu")])
+def test_noise_device_of_what_the_invokeai_reader_produces(rand_device: str,
+                                                           expected: str) -> None:
+    gen = metadata_to_generation({"app_version": "5.4.2", "seed": 1, "rand_device": rand_device})
+    assert noise_device(gen.tool, gen.params) == expected

@@ -22,7 +22,7 @@ def noise_device(tool: str | None, params: Mapping[str, Any]) -> str | None:
     CPU generator. A1111 and its forks record ``RNG`` (canonical ``rng``):
     ``GPU`` (their default, so absent means GPU), ``CPU`` or ``NV`` (a CPU
     reimplementation of NVIDIA's generator: GPU-like noise on any device).
-    InvokeAI records ``rand_device`` (``cpu``/``cuda``). Unknown -> None.
+    InvokeAI records ``rand_device`` (``cpu``/``cuda``), read as ``rng``. Unknown -> None.
     """
     name = (tool or "").lower()
     if name == "comfyui":
@@ -33,7 +33,7 @@ def noise_device(tool: str | None, params: Mapping[str, Any]) -> str | None:
             return "gpu"
         return _RNG_VALUES.get(str(raw).strip().lower())
     if name == "invokeai":
-        raw = params.get("rand_device")
+        raw = params.get("rng")
         if raw is None:
             return None
         value = str(raw).strip().lower()
