@@ -1,8 +1,10 @@
 """Value types produced by the metadata readers.
 
-These are leaves: they import nothing else from repro. A reader turns bytes
-into a ``Generation``; the lineage layer turns a ``Generation`` plus resolved
-model files into a record.
+These are leaves: they import nothing from repro but the leaf ``repro.record``
+(whose vocabulary gives the levels and model roles). A reader turns bytes into
+a ``Generation``; the capture steps in ``repro.api`` turn a ``Generation`` plus
+the resolved model and input files into a record made of ``repro.record``
+types.
 """
 
 from __future__ import annotations
@@ -10,19 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Reproducibility levels, best first.
-LEVELS = ("full", "approximate", "partial", "none")
+from repro.record.vocabulary import LEVELS, MODEL_ROLES, worst_level
 
-#: Model roles of the record schema.
-MODEL_ROLES = (
-    "checkpoint", "unet", "vae", "text_encoder", "lora", "hypernetwork", "embedding",
-    "controlnet", "upscaler", "clip_vision", "ip_adapter", "style_model", "config", "other",
-)
-
-
-def worst_level(*levels: str) -> str:
-    """The lowest of the given levels (``full`` if none given)."""
-    return max(levels, key=LEVELS.index, default="full")
+__all__ = ["LEVELS", "MODEL_ROLES", "Generation", "InputRef", "ModelRef", "worst_level"]
 
 
 @dataclass

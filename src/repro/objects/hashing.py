@@ -1,6 +1,6 @@
 """BLAKE3 over files: one streaming read, both cores, never a whole file in memory.
 
-``Hasher`` wraps blake3 so that the thread count follows the disk: BLAKE3's
+``new_hasher`` makes a blake3 hasher whose thread count follows the disk: BLAKE3's
 multi-threaded mode reads a large buffer in parallel pieces, which is fast on
 SSDs and page cache and much slower on a spinning disk (seeks), so files on a
 rotational device are hashed with one thread.

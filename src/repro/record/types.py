@@ -7,8 +7,8 @@ BLAKE3 of those bytes. Values a tool did not record are absent, never guessed.
 Every part is a frozen dataclass with ``to_dict`` and ``from_dict``; ``from_dict``
 also reads records of schema ``repro.record/1`` (parents as bare ids, reasons
 as sentences, recorded and computed hashes in one map), so that a store made
-by earlier versions reads right. ``Record.check`` (in ``repro.record.check``)
-validates every field; ``fsck`` uses it.
+by earlier versions reads right. ``check`` (in ``repro.record.check``)
+validates every field of a record's dict; ``fsck`` uses it.
 
 A leaf: it imports nothing from repro outside this package.
 """
