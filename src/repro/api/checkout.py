@@ -66,8 +66,11 @@ def _check_inside(dest: Path, root: Path, what: str) -> None:
     """No symlink on the way may lead out of ``root``."""
     real_root = root.resolve()
     probe = dest
-    # The file itself may not exist yet: resolve its nearest existing ancestor.
+    # The file itself may not exist yet: resolve its nearest existing ancestor. A root
+    # that does not exist yet (``--to NEW_DIR``) holds nothing that could lead out.
     while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        if probe == root:
+            return
         probe = probe.parent
     try:
         probe.resolve().relative_to(real_root)
