@@ -92,9 +92,13 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         allow_empty: bool = False, environment: dict[str, Any] | None = None,
         progress: Progress | None = None, live: dict[Path, Live] | None = None) -> AddResult:
     """Capture every image under ``paths``. Files that cannot be captured are skipped
-    with a reason; a single named file that cannot be read raises. ``live`` gives,
+    with a reason; a path that does not exist, or a single named file that cannot be
+    read, raises ``InputError``. ``live`` gives,
     per file path, what a capture at creation time observed (see ``Live``)."""
     paths = list(paths)
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
     mode = mode or repo.config.get("store", "mode")
     result = AddResult()
     files = list(iter_files(paths))

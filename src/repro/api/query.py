@@ -156,13 +156,16 @@ def diff_now(repo: Repository, record: Record) -> dict[str, Any]:
 
 
 def inspect(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Generation metadata of files; needs no repository. Unreadable files raise."""
+    """Generation metadata of files; needs no repository. Missing or unreadable files
+    raise ``InputError``."""
     from repro.capture import read_file
 
     results = []
     for path in paths:
         if path.is_dir():
             raise InputError(f"{path}: is a folder", hint="name image files to inspect")
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
         gen = read_file(path)
         results.append({"path": str(path), **gen.to_dict()})
     return results

@@ -8,7 +8,6 @@ import click
 
 from repro.cli.options import State, json_option, lock_timeout_option, store_mode_option
 from repro.cli.render import Progress, display_path, emit_json, short
-from repro.errors import ReproError
 
 
 @click.command()
@@ -39,9 +38,6 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
 
     repo = state.repo()
     full = [state.cwd / p for p in paths]
-    for p in full:
-        if not p.exists():
-            raise ReproError(f"{p}: no such file or folder")
     environment = None
     if not no_env and repo.config.get("capture", "environment"):
         from repro.api.environment_now import configured_environment

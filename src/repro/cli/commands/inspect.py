@@ -9,7 +9,6 @@ import click
 
 from repro.cli.options import State, json_option
 from repro.cli.render import emit_json, render_params
-from repro.errors import ReproError
 
 
 @click.command()
@@ -25,11 +24,7 @@ def inspect(state: State, files: tuple[Path, ...], as_json: bool) -> None:
     """
     from repro.api.query import inspect as inspect_files
 
-    paths = [state.cwd / f for f in files]
-    for p in paths:
-        if not p.exists():
-            raise ReproError(f"{p}: no such file")
-    results = inspect_files(paths)
+    results = inspect_files([state.cwd / f for f in files])
     if as_json:
         emit_json(results)
         return
