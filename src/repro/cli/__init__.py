@@ -35,7 +35,7 @@ from repro.cli.commands.variations import variations
 from repro.cli.commands.verify import verify
 from repro.cli.commands.watch import watch
 from repro.cli.options import State
-from repro.errors import ReproError
+from repro.errors import ReproError, UsageError
 
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
@@ -66,7 +66,7 @@ def cli(ctx: click.Context, directory: Path | None, debug: bool) -> None:
     """
     cwd = (directory or Path.cwd()).resolve() if directory else Path.cwd()
     if directory and not cwd.is_dir():
-        raise ReproError(f"-C {directory}: no such folder")
+        raise UsageError(f"-C {directory}: no such folder")
     ctx.obj = State(cwd, debug)
 
 

@@ -8,7 +8,7 @@ import click
 
 from repro.cli.options import State, json_option, target_record
 from repro.cli.render import emit_json, short
-from repro.errors import ReproError
+from repro.errors import UsageError
 
 
 @click.command()
@@ -35,7 +35,7 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
     ra = target_record(state, repo, a)
     if now or b is None:
         if b is not None or not now:
-            raise ReproError("give two records, or one record and --now",
+            raise UsageError("give two records, or one record and --now",
                              hint="repro diff A B, or repro diff A --now")
         from repro.api.query import diff_now
 
