@@ -8,6 +8,7 @@ silently does nothing.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,10 @@ def _merge(into: dict[str, dict[str, Any]], data: dict[str, Any], source: Path) 
             into[section][key] = value
 
 
-def load_config(root: Path, *, home: Path | None = None) -> Config:
-    """Read ``~/.reprorc`` and ``root/.reprorc`` (the project wins)."""
+def load_config(root: Path, *, home: Path | None = None,
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """Read ``~/.reprorc`` and ``root/.reprorc`` (the project wins), then ``overrides``
+    (``{"lock": {"timeout": 5.0}}``: what a command's options say wins over both)."""
     import tomllib  # only commands that open a project pay for it
 
     config = Config(root=root)
@@ -97,6 +100,8 @@ def load_config(root: Path, *, home: Path | None = None) -> Config:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"{source}: not valid TOML ({exc})") from None
         _merge(config.values, data, source)
+    if overrides:
+        _merge(config.values, {k: dict(v) for k, v in overrides.items()}, Path("<options>"))
     mode = config.get("store", "mode")
     if mode not in STORE_MODES:
         choices = ", ".join(STORE_MODES[:-1]) + " or " + STORE_MODES[-1]

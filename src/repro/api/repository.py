@@ -6,10 +6,11 @@ import contextlib
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -42,8 +43,11 @@ def _compute_hashes(path: Path, schemes: set[str]) -> dict[str, str]:
 class Repository:
     """A project with a ``.repro`` folder: config, object store, index, refs."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *,
+                 overrides: Mapping[str, Mapping[str, Any]] | None = None):
         self.root = root
+        #: Settings that win over the config files (``load_config``'s ``overrides``).
+        self.overrides = overrides
         self.dot = root / DOT
         self.tmp_dir = self.dot / "tmp"
         self.store = ObjectStore(self.dot / "objects", self.tmp_dir)
@@ -69,12 +73,14 @@ class Repository:
         return cls(root)
 
     @classmethod
-    def discover(cls, start: Path) -> Repository:
-        """The nearest repository at or above ``start`` (as git finds ``.git``)."""
+    def discover(cls, start: Path, *,
+                 overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Repository:
+        """The nearest repository at or above ``start`` (as git finds ``.git``);
+        ``overrides`` win over its config files (``{"lock": {"timeout": 5.0}}``)."""
         here = start.resolve()
         for candidate in (here, *here.parents):
             if (candidate / DOT / "repo.json").is_file():
-                repo = cls(candidate)
+                repo = cls(candidate, overrides=overrides)
                 repo._check_format()
                 return repo
         raise NotARepository(f"not in a repro repository (no {DOT} in {here} or above)")
@@ -92,7 +98,7 @@ class Repository:
 
     @cached_property
     def config(self) -> Config:
-        config = load_config(self.root)
+        config = load_config(self.root, overrides=self.overrides)
         comfy = config.path("comfyui", "root")
         if comfy is not None:
             from repro.api.environment_now import comfyui_extra_model_roots
