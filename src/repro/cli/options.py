@@ -29,10 +29,10 @@ class State:
         from repro.api.repository import Repository
         from repro.cli.render import note
 
-        repo = Repository.discover(self.cwd)
+        overrides = ({"lock": {"timeout": self.lock_timeout}}
+                     if self.lock_timeout is not None else None)
+        repo = Repository.discover(self.cwd, overrides=overrides)
         repo.notify = note
-        if self.lock_timeout is not None:
-            repo.config.values["lock"]["timeout"] = self.lock_timeout
         return repo
 
 
