@@ -16,6 +16,7 @@ pressing "generate" would load the recorded versions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,19 @@ def _same_tensors(repo: Repository, model: dict[str, Any], path: Path,
         return False
     current = resolver.cache.hashes(path, ("tensor_sha256",))
     return current.get("tensor_sha256") == recorded
+
+
+def verify_records(repo: Repository, records: Sequence[Record] | None = None, *,
+                   comfyui: str | None = None) -> list[tuple[Record, VerifyResult]]:
+    """``verify`` for each of ``records`` (default: every record, newest first), each
+    with its result. The environment now is known from the configured tool folders
+    or, with ``comfyui`` (a URL), from that running server; it is scanned once, and
+    the model roots are walked once, for all the records."""
+    from repro.api.environment_now import environment_now
+    from repro.api.query import log
+
+    current = environment_now(repo, comfyui_url=comfyui)
+    if records is None:
+        records = log(repo, None)
+    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+    return [(r, verify(repo, r, current, resolver=resolver)) for r in records]
