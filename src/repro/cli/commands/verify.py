@@ -10,11 +10,11 @@ from repro.cli.render import emit_json, short
 
 @click.command()
 @click.argument("target", required=False)
-@click.option("--comfyui", "comfyui_url", metavar="URL",
+@click.option("--comfyui", metavar="URL",
               help="Compare the environment with this running ComfyUI's (/system_stats).")
 @json_option
 @click.pass_obj
-def verify(state: State, target: str | None, comfyui_url: str | None, as_json: bool) -> None:
+def verify(state: State, target: str | None, comfyui: str | None, as_json: bool) -> None:
     """Can TARGET be reproduced now, and if not, exactly why (without TARGET: every record).
 
     Exit status 0 when ready (every model at its recorded version), 1 otherwise.
@@ -25,25 +25,15 @@ def verify(state: State, target: str | None, comfyui_url: str | None, as_json: b
     Example:
       repro verify outputs/ComfyUI_00042_.png --comfyui http://127.0.0.1:8188
     """
-    from repro.api.environment_now import environment_now
-    from repro.api.verify import verify as verify_record
+    from repro.api.verify import verify_records
 
     repo = state.repo()
-    current = environment_now(repo, comfyui_url=comfyui_url)
-    if target:
-        records = [target_record(state, repo, target)]
-    else:
-        from repro.api.query import log as log_records
-
-        records = log_records(repo, None)
-    from repro.models.resolve import Resolver
-
-    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
-    results = [verify_record(repo, r, current, resolver=resolver) for r in records]
+    records = [target_record(state, repo, target)] if target else None
+    results = verify_records(repo, records, comfyui=comfyui)
     if as_json:
-        emit_json(results[0].to_dict() if target else [r.to_dict() for r in results])
+        emit_json(results[0][1].to_dict() if target else [r.to_dict() for _, r in results])
     else:
-        for r, rec in zip(results, records, strict=True):
+        for rec, r in results:
             ready = "ready" if r.ready else "NOT ready"
             click.echo(f"{short(r.id)} {rec.output.get('path')}: {r.level}, {ready}")
             for m in r.models:
@@ -51,5 +41,5 @@ def verify(state: State, target: str | None, comfyui_url: str | None, as_json: b
                            + ("" if m.in_store else "  (not in store)"))
             for reason in r.reasons:
                 click.echo(f"  - {reason}")
-    if not all(r.ready for r in results):
+    if not all(r.ready for _, r in results):
         raise click.exceptions.Exit(1)
