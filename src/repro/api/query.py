@@ -124,6 +124,22 @@ def graph_document(repo: Repository, target: Record | None, fmt: str) -> str:
     return render(graph, fmt, load_record=repo.load_record, read_object=read_object)
 
 
+def graph(repo: Repository, target: Record | None, *, format: str = "dot",
+          output: Path | None = None) -> str:
+    """``graph_document`` in ``format``; with ``output``, also written to that file
+    atomically, readable like any file the user writes."""
+    text = graph_document(repo, target, format)
+    if output is not None:
+        import os
+
+        from repro.objects.atomic import write_bytes
+
+        umask = os.umask(0)  # mkstemp gives 0600; os.umask is the only way to read it
+        os.umask(umask)
+        write_bytes(output, text.encode("utf-8"), tmp_dir=output.parent, mode=0o666 & ~umask)
+    return text
+
+
 def diff(repo: Repository, a: Record, b: Record) -> dict[str, Any]:
     """The ``repro diff`` document; ComfyUI graphs are compared node by node."""
     result = diff_records(a.data, b.data, a_id=a.id, b_id=b.id)
