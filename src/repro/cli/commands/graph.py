@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -32,19 +31,13 @@ def graph(state: State, target: str | None, fmt: str, output: Path | None,
       repro graph outputs/final.png --format html -o lineage.html
       repro graph --format dot | dot -Tsvg > lineage.svg
     """
-    from repro.api.query import graph_document
+    from repro.api.query import graph as lineage_graph
 
     repo = state.repo()
     record = target_record(state, repo, target) if target else None
-    text = graph_document(repo, record, "json" if as_json else fmt)
-    if output is None:
+    dest = state.cwd / output if output else None
+    text = lineage_graph(repo, record, format="json" if as_json else fmt, output=dest)
+    if dest is None:
         click.echo(text, nl=False)
-        return
-    from repro.objects.atomic import write_bytes
-
-    dest = state.cwd / output
-    # A picture for people: readable like any file the user writes (mkstemp gives 0600).
-    umask = os.umask(0)
-    os.umask(umask)
-    write_bytes(dest, text.encode("utf-8"), tmp_dir=dest.parent, mode=0o666 & ~umask)
-    click.echo(f"wrote {dest} ({fmt})", err=True)
+    else:
+        click.echo(f"wrote {dest} ({fmt})", err=True)
