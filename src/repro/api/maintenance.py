@@ -192,6 +192,40 @@ def repair(repo: Repository, problems: list[Problem]) -> list[str]:
 
 
 @dataclass
+class FsckResult:
+    problems: list[Problem] = field(default_factory=list)
+    #: What ``repair`` did (it ran when this is not empty).
+    repaired: list[str] = field(default_factory=list)
+    #: Records indexed, when only the index was rebuilt.
+    rebuilt: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Nothing left to fix: no problem but leftover temp files (which the next
+        writer removes), or every problem went through ``repair``."""
+        return bool(self.repaired) or all(p.kind == "tmp" for p in self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.rebuilt is not None:
+            return {"problems": [], "rebuilt": self.rebuilt}
+        return {"problems": [p.to_dict() for p in self.problems], "repaired": self.repaired}
+
+
+def check_repository(repo: Repository, *, repair: bool = False, rebuild_index: bool = False,
+                     progress: Callable[[str, int, int], None] | None = None) -> FsckResult:
+    """``repro fsck``: every problem ``fsck`` finds, then, with ``repair``, what
+    ``repair`` did about them; with ``rebuild_index``, only rebuild the index."""
+    if rebuild_index:
+        with repo.lock():
+            return FsckResult(rebuilt=repo.rebuild_index())
+    problems = list(fsck(repo, progress=progress))
+    return FsckResult(problems, _repair(repo, problems) if repair else [])
+
+
+_repair = repair  # check_repository's keyword ``repair`` (the option's name) hides it
+
+
+@dataclass
 class GcResult:
     removed: int = 0
     bytes: int = 0
