@@ -24,30 +24,22 @@ def fsck(state: State, repair: bool, rebuild_index: bool, as_json: bool) -> None
     Example:
       repro fsck
     """
-    from repro.api import maintenance
+    from repro.api.maintenance import check_repository
 
-    repo = state.repo()
-    if rebuild_index:
-        with repo.lock():
-            n = repo.rebuild_index()
-        if as_json:
-            emit_json({"problems": [], "rebuilt": n})
-        else:
-            click.echo(f"rebuilt the index from {n} records")
-        return
     progress = Progress()
-    problems = list(maintenance.fsck(repo, progress=progress))
+    result = check_repository(state.repo(), repair=repair, rebuild_index=rebuild_index,
+                              progress=progress)
     progress.done()
-    actions = maintenance.repair(repo, problems) if repair else []
     if as_json:
-        emit_json({"problems": [p.to_dict() for p in problems], "repaired": actions})
+        emit_json(result.to_dict())
+    elif result.rebuilt is not None:
+        click.echo(f"rebuilt the index from {result.rebuilt} records")
     else:
-        for p in problems:
+        for p in result.problems:
             click.echo(f"{p.kind}: {p.message}")
-        for a in actions:
+        for a in result.repaired:
             click.echo(f"repaired: {a}")
-        if not problems:
+        if not result.problems:
             click.echo("no problems found")
-    serious = [p for p in problems if p.kind != "tmp"]
-    if serious and not repair:
+    if not result.ok:
         raise click.exceptions.Exit(1)
