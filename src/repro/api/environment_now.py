@@ -30,6 +30,15 @@ def configured_environment(config: Config, *, refresh: bool = False) -> dict[str
                                                    for kind in _TOOL_KINDS})
 
 
+def capture_environment(config: Config, *, no_env: bool = False) -> dict[str, Any] | None:
+    """The environment a capture records (``add``'s ``environment``): this machine's,
+    as ``configured_environment``, unless ``no_env`` or config ``capture.environment``
+    is off (then None: nothing is recorded)."""
+    if no_env or not config.get("capture", "environment"):
+        return None
+    return configured_environment(config)
+
+
 def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> CurrentEnvironment:
     """A function giving the current environment of the tool a record names.
 
