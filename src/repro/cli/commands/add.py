@@ -34,18 +34,16 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
       repro add outputs/ --json
     """
     from repro.api.add import add as add_files
+    from repro.api.environment_now import capture_environment
     from repro.errors import InputError
 
     repo = state.repo()
     full = [state.cwd / p for p in paths]
-    environment = None
-    if not no_env and repo.config.get("capture", "environment"):
-        from repro.api.environment_now import configured_environment
-
-        environment = configured_environment(repo.config)
     progress = Progress()
     result = add_files(repo, full, parents=parents, message=message, tag=tag, mode=mode,
-                       allow_empty=allow_empty, environment=environment, progress=progress)
+                       allow_empty=allow_empty,
+                       environment=capture_environment(repo.config, no_env=no_env),
+                       progress=progress)
     progress.done()
     if as_json:
         emit_json(result.to_dict())
