@@ -25,6 +25,10 @@ class State:
         self.debug = debug
         self.lock_timeout: float | None = None
 
+    def here(self, path: Path | None) -> Path | None:
+        """A path option as the user meant it: relative to ``-C DIR`` (or None)."""
+        return self.cwd / path if path is not None else None
+
     def repo(self) -> Repository:
         from repro.api.repository import Repository
         from repro.cli.render import note

@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from repro.cli.options import State, json_option
 from repro.cli.render import emit_json
-from repro.errors import NotARepository
-
-if TYPE_CHECKING:
-    from repro.config import Config
-
-
-def _config(state: State) -> Config | None:
-    """The repository's config when run inside one (``env`` works anywhere)."""
-    try:
-        return state.repo().config
-    except NotARepository:
-        return None
-
-
-def _root(option: Path | None, config: Config | None, section: str) -> Path | None:
-    if option is not None:
-        return option.resolve()
-    return config.path(section, "root") if config is not None else None
 
 
 @click.command()
@@ -36,12 +18,12 @@ def _root(option: Path | None, config: Config | None, section: str) -> Path | No
               help="An AUTOMATIC1111 / Forge folder (default: config a1111.root).")
 @click.option("--invokeai-root", type=click.Path(file_okay=False, path_type=Path),
               help="An InvokeAI root folder (default: config invokeai.root).")
-@click.option("--comfyui", "url", metavar="URL",
+@click.option("--comfyui", metavar="URL",
               help="Also ask a running ComfyUI server (/system_stats).")
 @json_option
 @click.pass_obj
 def env(state: State, comfyui_root: Path | None, a1111_root: Path | None,
-        invokeai_root: Path | None, url: str | None, as_json: bool) -> None:
+        invokeai_root: Path | None, comfyui: str | None, as_json: bool) -> None:
     """The environment a capture records: OS, Python, CPU, GPU, PyTorch, tool, custom nodes.
 
     Tool folders come from the options or the config ([comfyui] root, [a1111]
@@ -54,21 +36,11 @@ def env(state: State, comfyui_root: Path | None, a1111_root: Path | None,
       repro env --comfyui-root ~/ComfyUI --json
       repro env --comfyui http://127.0.0.1:8188
     """
-    from repro.environment.current import current_environment
+    from repro.api.env import env as environment_of
 
-    config = _config(state)
-    comfy = _root(comfyui_root and state.cwd / comfyui_root, config, "comfyui")
-    environment = current_environment(
-        comfyui_root=comfy,
-        a1111_root=_root(a1111_root and state.cwd / a1111_root, config, "a1111"),
-        invokeai_root=_root(invokeai_root and state.cwd / invokeai_root, config, "invokeai"))
-    url = url or (config.get("comfyui", "url") if config is not None else None)
-    if url:
-        from repro.comfyui.client import ComfyClient
-        from repro.comfyui.system_stats import server_environment
-
-        _raw, stats = ComfyClient(url, timeout=5.0).system_stats()
-        environment = server_environment(stats, environment, url=url)
+    environment = environment_of(state.cwd, comfyui_root=state.here(comfyui_root),
+                                 a1111_root=state.here(a1111_root),
+                                 invokeai_root=state.here(invokeai_root), comfyui=comfyui)
     if as_json:
         emit_json(environment)
         return

@@ -35,7 +35,7 @@ def graph(state: State, target: str | None, fmt: str, output: Path | None,
 
     repo = state.repo()
     record = target_record(state, repo, target) if target else None
-    dest = state.cwd / output if output else None
+    dest = state.here(output)
     text = lineage_graph(repo, record, format="json" if as_json else fmt, output=dest)
     if dest is None:
         click.echo(text, nl=False)
