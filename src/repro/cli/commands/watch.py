@@ -82,8 +82,8 @@ def watch(state: State, folder: Path | None, url: str | None, output_dir: Path |
     if folder is not None and url is None and not once and not as_json:
         click.echo(f"watching {state.cwd / folder} (Ctrl-C to stop)", err=True)
     try:
-        run_watch(repo, state.cwd / folder if folder is not None else None, comfyui=url or None,
-                  output_dir=state.cwd / output_dir if output_dir else None, once=once,
+        run_watch(repo, state.here(folder), comfyui=url or None,
+                  output_dir=state.here(output_dir), once=once,
                   interval=interval, allow_empty=allow_empty, no_env=no_env, mode=mode,
                   notify=lambda event: _render_event(event, as_json), stop=stop)
     except KeyboardInterrupt:
