@@ -1,7 +1,8 @@
 """The lineage graph as a picture or a document: outputs, models and the edges between them.
 
 ``build_graph`` collects a bounded part of the index (one record's ancestry
-and descendants, or the newest records) into plain ``Node``/``Edge`` values;
+and descendants, or the newest records) into plain ``Node``/``Edge`` values
+(``lineage.graph_types``);
 ``to_json`` and ``to_dot`` write them without further imports. networkx is
 imported only here, and only for what needs a graph library: GraphML and the
 generation layout of the HTML picture. Its types never leave this module.
@@ -10,11 +11,11 @@ generation layout of the HTML picture. Its types never leave this module.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from repro.errors import UsageError
+from repro.lineage.graph_types import Edge, LineageGraph, Node
 
 if TYPE_CHECKING:
     from repro.lineage.index import Index
@@ -22,45 +23,6 @@ if TYPE_CHECKING:
 #: Records drawn at most when no target narrows the graph (newest first).
 MAX_RECORDS = 2000
 FORMATS = ("dot", "json", "graphml", "html")
-
-
-@dataclass(frozen=True)
-class Node:
-    """An output (``kind="output"``, id = record id) or a model version
-    (``kind="model"``, id = ``model:<blake3>`` or ``model:name:<name>``)."""
-
-    id: str
-    kind: str
-    label: str
-    attrs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Edge:
-    """``source`` flows into ``target``: parent -> child or model -> output.
-
-    Kinds: ``parent`` (named in the child's record), ``input`` (found by
-    content by the index, e.g. a parent captured after its child), ``extras``
-    (an A1111 Extras result and its source), ``model``."""
-
-    source: str
-    target: str
-    kind: str
-
-
-@dataclass
-class LineageGraph:
-    nodes: list[Node]
-    edges: list[Edge]
-    target: str | None = None
-    truncated: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "truncated": self.truncated,
-                "nodes": [{"id": n.id, "kind": n.kind, "label": n.label, **n.attrs}
-                          for n in self.nodes],
-                "edges": [{"source": e.source, "target": e.target, "kind": e.kind}
-                          for e in self.edges]}
 
 
 def build_graph(index: Index, target: str | None = None, *,

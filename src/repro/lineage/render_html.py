@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from repro.lineage.graph import LineageGraph
+    from repro.lineage.graph_types import LineageGraph
 
 THUMB = 160
 #: Output objects larger than this are not decoded for a thumbnail.

@@ -15,7 +15,7 @@ bounded candidate set and never loads every record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -23,11 +23,18 @@ from repro.lineage.diff import flat_params
 from repro.lineage.record import Record
 from repro.objects.hashing import hash_bytes
 
-if TYPE_CHECKING:
-    from repro.lineage.index import Index
-
 #: How many same-family records a variations query compares at most.
 MAX_CANDIDATES = 5000
+
+
+class Digests(Protocol):
+    """What ``find_variations`` reads from the index (``lineage.index.Index`` is one),
+    spelled here so that this module does not import the index, which imports it."""
+
+    def fingerprint(self, record_id: str) -> tuple[str, str, dict[str, str]] | None: ...
+
+    def variation_candidates(self, family: str, core: str, exclude: str, limit: int
+                             ) -> tuple[list[tuple[str, dict[str, str]]], bool]: ...
 
 
 def _model_label(m: dict[str, Any]) -> str:
@@ -88,7 +95,7 @@ def group_title(key: str) -> str:
     return key
 
 
-def find_variations(index: Index, record: Record, load: Callable[[str], Record], *,
+def find_variations(index: Digests, record: Record, load: Callable[[str], Record], *,
                     limit: int = MAX_CANDIDATES) -> dict[str, Any]:
     """Records that differ from ``record`` in exactly one variation key, grouped by it.
 
