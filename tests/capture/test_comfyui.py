@@ -67,6 +67,14 @@ def workflow_v1(nodes: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
             "reroutes": [], "extra": {}, **extra}
 
 
+def used(graph: dict[str, Any], *node_ids: str) -> dict[str, Any]:
+    """The graph with a saver consuming each of ``node_ids``: ComfyUI executes only what
+    output nodes need, so a node nothing consumes is not part of any output."""
+    for node_id in node_ids:
+        graph[f"9{node_id}"] = node("SaveAnything", source=link(int(node_id)))
+    return graph
+
+
 def model_names(gen: Generation, role: str | None = None) -> list[str | None]:
     return [m.name for m in gen.models if role is None or m.role == role]
 
@@ -84,6 +92,8 @@ def test_txt2img_params_models_and_level() -> None:
         "batch_size": 2, "denoise": 1.0,
         "samplers": [{"node": "3", "class_type": "KSampler", "seed": 42, "steps": 20,
                       "cfg": 7.5, "sampler": "euler", "scheduler": "normal", "denoise": 1.0}],
+        # Every other literal input of the executed nodes, by node and input.
+        "5.width": 512, "5.height": 768, "5.batch_size": 2, "9.filename_prefix": "ComfyUI",
     }
     [model] = gen.models
     assert (model.role, model.name, model.folder, model.node) == (
@@ -438,7 +448,7 @@ def test_custom_loaders_by_input_name_and_extension() -> None:
                        config_path="cfg/anim.yaml", beta_schedule="linear")
     graph["34"] = node("Efficient Loader", ckpt_name="base.safetensors", vae_name="Baked VAE",
                        lora_name="None")
-    gen = parse_prompt_graph(graph)
+    gen = parse_prompt_graph(used(graph, "30", "31", "32", "33", "34"))
     found = {(m.role, m.name) for m in gen.models}
     assert {("ip_adapter", "ip-adapter_sd15.bin"), ("clip_vision", "CLIP-ViT-H-14.safetensors"),
             ("other", "sam_vit_b_01ec64.pth"), ("lora", "detail.safetensors"),
@@ -454,7 +464,7 @@ def test_lora_stack_entries_are_models() -> None:
     graph["40"] = node("Power Lora Loader (rgthree)", model=link(4), clip=link(4, 1),
                        lora_1={"on": True, "lora": "a.safetensors", "strength": 0.8},
                        lora_2={"on": False, "lora": "off.safetensors", "strength": 1.0})
-    gen = parse_prompt_graph(graph)
+    gen = parse_prompt_graph(used(graph, "40"))
     assert model_names(gen, "lora") == ["a.safetensors"]
 
 
@@ -501,7 +511,7 @@ def test_known_loaders_roles_and_folders() -> None:
                        ckpt_name="old.ckpt")
     graph["54"] = node("VAELoader", vae_name="taesd")
     graph["55"] = node("UpscaleModelLoader", model_name="4x.pth")
-    gen = parse_prompt_graph(graph)
+    gen = parse_prompt_graph(used(graph, "50", "51", "52", "53", "54", "55"))
     rows = {(m.role, m.name, m.folder, m.node) for m in gen.models}
     assert {("text_encoder", "clip_l.safetensors", "text_encoders", "50"),
             ("text_encoder", "t5xxl.safetensors", "text_encoders", "50"),
@@ -518,7 +528,7 @@ def test_known_loaders_roles_and_folders() -> None:
 def test_same_model_in_two_nodes_is_kept_per_node() -> None:
     graph = txt2img()
     graph["60"] = node("CheckpointLoaderSimple", ckpt_name="sd15/dreamshaper_8.safetensors")
-    gen = parse_prompt_graph(graph)
+    gen = parse_prompt_graph(used(graph, "60"))
     assert [m.node for m in gen.models if m.role == "checkpoint"] == ["4", "60"]
 
 
@@ -533,6 +543,65 @@ def test_unresolvable_model_name_is_partial() -> None:
                for r in gen.reasons)
 
 
+# --- what belongs to an output: the saving node's ancestors (issue 12 items 3, 14) ---------
+
+
+def two_branches() -> dict[str, Any]:
+    """Two savers, each with its own loader and input, and a loader nothing consumes."""
+    return {
+        "1": node("LoadImage", image="left.png", upload="image"),
+        "2": node("UpscaleModelLoader", model_name="left.safetensors"),
+        "3": node("ImageUpscaleWithModel", upscale_model=link(2), image=link(1)),
+        "4": node("SaveImage", filename_prefix="left", images=link(3)),
+        "11": node("LoadImage", image="right.png", upload="image"),
+        "12": node("UpscaleModelLoader", model_name="right.safetensors"),
+        "13": node("ImageUpscaleWithModel", upscale_model=link(12), image=link(11)),
+        "14": node("SaveImage", filename_prefix="right", images=link(13)),
+        "20": node("UpscaleModelLoader", model_name="missing.safetensors"),
+    }
+
+
+def test_models_and_inputs_come_from_the_saving_nodes_ancestors() -> None:
+    left = parse_prompt_graph(two_branches(), output_node="4")
+    assert model_names(left) == ["left.safetensors"]
+    assert [i.name for i in left.inputs] == ["left.png"]
+    assert left.params["4.filename_prefix"] == "left" and "14.filename_prefix" not in left.params
+    right = parse_prompt_graph(two_branches(), output_node="14")
+    assert model_names(right) == ["right.safetensors"] and right.level == "full"
+    # Saver unknown (a file's own chunks): every output's ancestors, never the loader
+    # nothing consumes (ComfyUI does not run it).
+    either = parse_prompt_graph(two_branches())
+    assert model_names(either) == ["left.safetensors", "right.safetensors"]
+
+
+def test_every_input_of_the_ancestors_is_a_parameter() -> None:
+    def job(seed: int) -> dict[str, Any]:
+        return {
+            "1": node("LoadImage", image="in.png", upload="image"),
+            "2": node("ImageAddNoise", seed=seed, strength=0.5, image=link(1)),
+            "3": node("UpscaleModelLoader", model_name="x2.safetensors"),
+            "4": node("ImageUpscaleWithModel", upscale_model=link(3), image=link(2)),
+            "5": node("SaveImage", filename_prefix="noisy", images=link(4)),
+        }
+
+    a, b = (parse_prompt_graph(job(seed), output_node="5").params for seed in (1, 2))
+    assert a == {"seed": 1, "1.image": "in.png", "1.upload": "image", "2.seed": 1,
+                 "2.strength": 0.5, "5.filename_prefix": "noisy"}
+    assert {k for k in a if a[k] != b[k]} == {"seed", "2.seed"}
+
+
+def test_usual_names_only_when_one_value_is_carried() -> None:
+    graph = {
+        "1": node("EmptyImage", width=64, height=64, batch_size=1, color=0),
+        "2": node("ImageAddNoise", seed=3, strength=0.5, image=link(1)),
+        "3": node("ImageAddNoise", seed=4, strength=0.5, image=link(2)),
+        "4": node("SaveImage", filename_prefix="x", images=link(3)),
+    }
+    params = parse_prompt_graph(graph, output_node="4").params
+    assert "seed" not in params and (params["2.seed"], params["3.seed"]) == (3, 4)
+    assert (params["width"], params["height"]) == (64, 64)
+
+
 # --- inputs ---------------------------------------------------------------------------
 
 
@@ -545,7 +614,7 @@ def test_load_image_is_changed_string_and_list() -> None:
     graph["14"] = node("LoadImageFromUrlOrPath", image="refs/pose.webp")
     graph["15"] = node("SomethingElse", image="not-an-image.txt")
     graph["16"] = {**node("LoadImage", image="c.png [output]"), "is_changed": ["nope"]}
-    gen = parse_prompt_graph(graph)
+    gen = parse_prompt_graph(used(graph, "12", "13", "14", "15", "16"))
     rows = [(i.role, i.name, i.node, i.hashes) for i in gen.inputs]
     assert rows == [("image", "a.png", "12", {"sha256": digest_a}),
                     ("mask", "m.png", "13", {"sha256": digest_b.lower()}),
@@ -617,7 +686,7 @@ def test_workflow_provenance_and_model_hashes() -> None:
     graph = txt2img()
     graph["10"] = node("LoraLoader", lora_name="blurry.safetensors", strength_model=1.0,
                        strength_clip=1.0, model=link(4), clip=link(4, 1))
-    gen = parse_prompt_graph(graph, flow)
+    gen = parse_prompt_graph(used(graph, "10"), flow)
     prov = gen.provenance
     assert prov["frontend_version"] == "1.27.10"
     assert prov["nodes"] == [

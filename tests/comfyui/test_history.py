@@ -53,7 +53,10 @@ def test_history_empty_image_graph_is_full(comfy_fixtures: Path) -> None:
     graph, prompt_id = executed.graph, executed.prompt_id
     assert prompt_id == "d3ca5068-a0ba-4199-90cc-151adebe0826"
     gen = parse_prompt_graph(graph)
-    assert gen.models == [] and gen.inputs == [] and gen.params == {}
+    assert gen.models == [] and gen.inputs == []
+    assert gen.params == {"width": 64, "height": 64, "1.width": 64, "1.height": 64,
+                          "1.batch_size": 1, "1.color": 3368652,
+                          "2.filename_prefix": "repro_empty"}
     assert gen.level == "full"
 
 

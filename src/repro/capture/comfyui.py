@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from repro import jsonsafe
@@ -76,6 +76,7 @@ class _Node:
     class_type: str
     inputs: dict[str, Any]
     raw: dict[str, Any]
+    node_id: str = ""
 
 
 class _Graph:
@@ -95,7 +96,8 @@ class _Graph:
                 continue
             inputs = raw.get("inputs")
             self.nodes[str(node_id)] = _Node(raw["class_type"],
-                                             inputs if isinstance(inputs, dict) else {}, raw)
+                                             inputs if isinstance(inputs, dict) else {}, raw,
+                                             str(node_id))
         if not self.nodes:
             raise InputError("ComfyUI prompt: no node has a class_type; "
                              "this is not an API-format graph")
@@ -239,6 +241,8 @@ class _Stage:
     positive: Any = None
     negative: Any = None
     latent: Any = None
+    #: ``(node id, input)`` of every input this stage read (its own and its helpers')
+    read: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _read_stage(g: _Graph, node_id: str) -> _Stage:
@@ -252,6 +256,7 @@ def _read_stage(g: _Graph, node_id: str) -> _Stage:
         """Read one field; False when it is there but unreadable (reported)."""
         if holder is None or key not in holder.inputs:
             return True
+        stage.read.add((holder.node_id, key))
         raw = holder.inputs[key]
         value, problem = g.resolve(raw, key, kind)
         if problem is None:
@@ -404,12 +409,73 @@ def _latent_size(g: _Graph, start: Any) -> dict[str, int]:
     return {}
 
 
+# --- every input as a parameter ---------------------------------------------------------
+
+#: Usual parameter names and the node inputs that carry them when no sampling stage does.
+_USUAL_NAMES = {"seed": ("seed", "noise_seed"), "steps": ("steps",), "cfg": ("cfg",),
+                "sampler": ("sampler_name",), "scheduler": ("scheduler",),
+                "denoise": ("denoise",), "width": ("width",), "height": ("height",)}
+
+#: Integers JSON carries exactly (a record refuses others).
+_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def _node_params(g: _Graph, scope: set[str]) -> dict[str, Any]:
+    """Every literal input of the nodes in ``scope``, named ``NODE.INPUT``, in execution order.
+
+    Links, lists and objects are not parameters (a link's value is its source
+    node's); numbers JSON cannot carry exactly are left out.
+    """
+    params: dict[str, Any] = {}
+    for node_id in g.all_ids():
+        if node_id not in scope:
+            continue
+        for name, value in g.nodes[node_id].inputs.items():
+            if isinstance(value, (bool, str)):
+                params[f"{node_id}.{name}"] = value
+            elif isinstance(value, int):
+                if _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+                    params[f"{node_id}.{name}"] = value
+            elif isinstance(value, float) and value == value and value not in (
+                    float("inf"), float("-inf")):
+                params[f"{node_id}.{name}"] = value
+    return params
+
+
+def _model_inputs(g: _Graph, models: list[ModelRef]) -> set[tuple[str, str]]:
+    """``(node id, input)`` of the inputs a model entry records: the file name and the
+    strengths (already in ``models``, by node)."""
+    found: set[tuple[str, str]] = set()
+    for model in models:
+        node = g.nodes.get(model.node or "")
+        if node is None:
+            continue
+        for key, value in node.inputs.items():
+            if value == model.name or key in ("strength_model", "strength_clip", "strength"):
+                found.add((node.node_id, key))
+    return found
+
+
+def _usual_names(node_params: dict[str, Any]) -> dict[str, Any]:
+    """The usual names (seed, steps, cfg, sampler, scheduler, denoise, width, height) of
+    the node parameters that carry them, when exactly one value is carried."""
+    found: dict[str, Any] = {}
+    for usual, inputs in _USUAL_NAMES.items():
+        values = {repr(v): v for key, v in node_params.items()
+                  if key.rsplit(".", 1)[-1] in inputs and not isinstance(v, bool)}
+        if len(values) == 1:
+            found[usual] = next(iter(values.values()))
+    return found
+
+
 # --- models and inputs ---------------------------------------------------------------
 
 
-def _models(g: _Graph) -> list[ModelRef]:
+def _models(g: _Graph, scope: set[str]) -> list[ModelRef]:
     models: list[ModelRef] = []
     for node_id in g.all_ids():
+        if node_id not in scope:
+            continue
         node = g.nodes[node_id]
         if node.class_type in LOADERS:
             models.extend(_loader_models(g, node_id, node))
@@ -505,9 +571,11 @@ def _first_number(node: _Node, keys: tuple[str, ...]) -> float | None:
     return None
 
 
-def _inputs(g: _Graph) -> list[InputRef]:
+def _inputs(g: _Graph, scope: set[str]) -> list[InputRef]:
     found: dict[tuple[str, str, str], InputRef] = {}
     for node_id in g.all_ids():
+        if node_id not in scope:
+            continue
         node = g.nodes[node_id]
         name = node.inputs.get("image")
         if not isinstance(name, str):
@@ -544,7 +612,15 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     ``params`` mirror the last sampling stage upstream of the output node
     (``output_node`` when the caller knows which node saved the file, e.g.
     from ``repro.comfyui.history.saved_outputs``; else the first saver by node id), and
-    ``params["samplers"]`` lists every stage in execution order. Raises
+    ``params["samplers"]`` lists every stage in execution order. Models,
+    inputs, stages and parameters come from what the output depends on: the
+    ancestors of ``output_node``, or of every output node when it is not
+    known (ComfyUI runs nothing else; a loader nothing consumes is not part
+    of any output). Every literal input of those nodes is a parameter named
+    ``NODE.INPUT``, unless a sampling stage or a model entry already records
+    it by node; seed, steps, cfg, sampler, scheduler, denoise, width and
+    height also get their usual names when no sampling stage gives them and
+    exactly one value is carried. Raises
     ``LimitExceeded`` past ``MAX_NODES`` nodes and ``InputError`` for a
     graph with no nodes. Level is ``full`` unless a seed, a model name or
     a sampler setting cannot be read as a literal, or the graph is broken.
@@ -561,13 +637,22 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     outputs = sorted((n for n in g.order if is_output_class(g.nodes[n].class_type)),
                      key=lambda n: ("Save" not in g.nodes[n].class_type, node_id_key(n)))
     primary = outputs[0] if outputs else None
+    known_output = False
     if output_node is not None:
         if output_node in g.nodes:
-            primary = output_node
+            primary, known_output = output_node, True
         else:
             g.warnings.append(f"output node {output_node} is not in the prompt; params follow "
                               f"node {primary}" if primary else
                               f"output node {output_node} is not in the prompt")
+    # What the output depends on: ComfyUI executes only the nodes its output nodes
+    # need. With the saving node known, its ancestors; else every output's.
+    scope = set(g.nodes)
+    if known_output and primary is not None:
+        scope = g.ancestors(primary) | {primary}
+    elif outputs:
+        scope = set(outputs).union(*(g.ancestors(n) for n in outputs))
+    samplers = [n for n in samplers if n in scope]
     top: _Stage | None = None
     if primary is not None:
         upstream = g.ancestors(primary)
@@ -580,9 +665,13 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
                           f"stage, node {top.node_id} {g.nodes[top.node_id].class_type}")
 
     params: dict[str, Any] = {}
+    covered: set[tuple[str, str]] = {pair for n in samplers for pair in stages[n].read}
     if top is not None:
         prompt, encoder = _prompt_text(g, top.positive, "positive")
-        negative, _neg_encoder = _prompt_text(g, top.negative, "negative")
+        negative, neg_encoder = _prompt_text(g, top.negative, "negative")
+        for text_node in (encoder, neg_encoder):
+            if text_node is not None:
+                covered.update((text_node, k) for k in _TEXT_INPUTS)
         if prompt is not None:
             params["prompt"] = prompt
         if negative is not None:
@@ -596,11 +685,17 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
         clip_skip = _clip_skip(g, encoder) if encoder is not None else None
         if clip_skip is not None:
             params["clip_skip"] = clip_skip
-    if stages:
+    if samplers:
         params["samplers"] = [stages[n].values for n in samplers]
+    gen.models = _models(g, scope)
+    covered.update(_model_inputs(g, gen.models))
+    node_params = _node_params(g, scope)
+    for name, value in _usual_names(node_params).items():
+        params.setdefault(name, value)
+    params.update((k, v) for k, v in node_params.items()
+                  if tuple(k.rsplit(".", 1)) not in covered)
     gen.params = params
-    gen.models = _models(g)
-    gen.inputs = _inputs(g)
+    gen.inputs = _inputs(g, scope)
 
     if workflow is not None:
         if isinstance(workflow, dict):
