@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from repro.lineage.record import SCHEMA, Record, canonical_bytes
 
 from repro.api.repository import Repository
 from repro.demo import write_safetensors
-from repro.lineage.record import SCHEMA, Record, canonical_bytes
 from repro.objects.hashing import hash_bytes
 
 N_CHECKPOINTS = 200

@@ -58,3 +58,16 @@ def make_output(root: Path, name: str, *, seed: int, strength: float = 0.8,
     path = write_comfy_png(root / "outputs" / name, graph, pixel_seed=seed)
     set_mtime(path, 3600)
     return path
+
+
+def record_bytes(data: dict[str, Any]) -> bytes:
+    """A record's JSON as canonical bytes, whatever it holds (tests write hostile ones)."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def record_of(data: dict[str, Any], rid: str | None = None) -> Any:
+    """A typed record from JSON written by a test (schema 1 unless it says)."""
+    from repro.record import Record, record_id
+
+    data = {"schema": "repro.record/1", **data}
+    return Record.from_dict(data, id=rid or record_id(record_bytes(data)))

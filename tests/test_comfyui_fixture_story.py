@@ -101,7 +101,7 @@ def test_chain_output_links_its_parent_without_being_told(
     shutil.copy(parent, root / "input/repro_upscale_00001_.png")
     rc = run_json(capsys, "-C", root, "add", root / "output/repro_chain_00001_.png")["records"][0]
     shown = run_json(capsys, "-C", root, "show", rc["id"])
-    assert shown["parents"] == [rp["id"]]
+    assert shown["parents"] == [{"id": rp["id"], "relation": "input"}]
     chain = run_json(capsys, "-C", root, "log", root / "output/repro_chain_00001_.png")
     assert [r["id"] for r in chain] == [rc["id"], rp["id"]]
 

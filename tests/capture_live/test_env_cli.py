@@ -110,6 +110,6 @@ def test_a_model_under_an_extra_path_is_found(tmp_path: Path,
     output = make_output(project, "x.png", seed=3)
     [record] = run_json(capsys, "-C", project, "add", output, "--no-env")["records"]
     assert record["level"] == "full", record["reasons"]
-    data = Repository.discover(project).load_record(record["id"]).data
+    data = Repository.discover(project).load_record(record["id"]).to_dict()
     assert {m["role"]: Path(m["path"]).name for m in data["models"]} == {
         "checkpoint": "base.safetensors", "lora": "style.safetensors"}

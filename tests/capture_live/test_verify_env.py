@@ -39,7 +39,7 @@ def captured(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, 
 def test_env_lands_in_records(captured: tuple[Path, Path, str],
                               capsys: pytest.CaptureFixture[str]) -> None:
     _comfy, project, rid = captured
-    env = Repository.discover(project).load_record(rid).data["environment"]
+    env = Repository.discover(project).load_record(rid).environment
     assert env["tool"] == "comfyui" and env["tool_version"] == "0.3.64"
     assert env["torch"]["version"] == "2.14.1+cu130"
     [node] = env["custom_nodes"]
@@ -86,7 +86,7 @@ def test_no_env_and_config_switch_leave_it_out(tmp_path: Path,
            run_json(capsys, "-C", project, "add", two, "--no-env")["records"][0]["id"]]
     (project / ".reprorc").write_text("[capture]\nenvironment = false\n")
     ids.append(run_json(capsys, "-C", project, "add", three)["records"][0]["id"])
-    envs = [repo.load_record(i).data["environment"] for i in ids]
+    envs = [repo.load_record(i).environment for i in ids]
     assert envs[0] is not None and "os" in envs[0] and "python" in envs[0]
     assert envs[1] is None and envs[2] is None
     # Without a tool folder, verify does not compare the environment at all.

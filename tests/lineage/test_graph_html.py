@@ -87,7 +87,7 @@ def test_graph_without_repository_objects_still_renders(
     path, ids = page
     root = path.parent
     repo = Repository.discover(root)
-    blake3 = repo.load_record(ids["base.png"]).output["blake3"]
+    blake3 = repo.load_record(ids["base.png"]).output.blake3
     stored = repo.store.path(blake3)
     stored.chmod(0o644)
     stored.unlink()

@@ -37,8 +37,8 @@ def test_load_image_found_in_the_comfyui_install_input_folder(
     [i2i] = add(capsys, tmp_path, sc.img2img)
     [up] = add(capsys, tmp_path, sc.upscaled)
     record = Repository.discover(tmp_path).load_record(up)
-    assert record.parents == [i2i]
-    assert record.inputs[0]["path"] == "ComfyUI/input/img2img.png"
+    assert record.parent_ids == [i2i]
+    assert record.inputs[0].path == "ComfyUI/input/img2img.png"
     assert record.level == "full"
 
 
@@ -60,7 +60,7 @@ def test_is_changed_sha256_links_without_the_input_file(
     # And the other way round, the record names it.
     other = generate(tmp_path, "old_upscale2.png", graph, 12)
     [other_id] = add(capsys, tmp_path, other)
-    assert repo.load_record(other_id).parents == [base_id]
+    assert repo.load_record(other_id).parent_ids == [base_id]
 
 
 def _extras_png(path: Path, parameters: str, pixel_seed: int) -> Path:
@@ -156,11 +156,11 @@ def test_a1111_init_image_hash_is_the_md5_of_the_source_pixels(
     assert repo.index.parents(ids[unrelated]) == []
     record = repo.load_record(ids[child])
     if source_first:
-        assert record.parents == [ids[source]]
-        assert record.inputs[0]["blake3"] == repo.load_record(ids[source]).output["blake3"]
+        assert record.parent_ids == [ids[source]]
+        assert record.inputs[0].blake3 == repo.load_record(ids[source]).output.blake3
     else:
-        assert record.parents == []
-        assert repo.load_record(ids[source]).output["pixels_md5"] == _pixels_md5(source)
+        assert record.parent_ids == []
+        assert repo.load_record(ids[source]).output.pixels_md5 == _pixels_md5(source)
     assert run(capsys, "-C", tmp_path, "fsck", "--rebuild-index")[0] == 0
     assert Repository.discover(tmp_path).index.parents(ids[child]) == [ids[source]]
 
@@ -178,7 +178,7 @@ def test_a1111_init_image_source_in_the_same_add_is_found(
     records = run_json(capsys, "-C", tmp_path, "add", source, child, "--no-env")["records"]
     ids = {Path(r["path"]).name: r["id"] for r in records}
     repo = Repository.discover(tmp_path)
-    assert repo.load_record(ids["b.png"]).parents == [ids["a.png"]]
+    assert repo.load_record(ids["b.png"]).parent_ids == [ids["a.png"]]
 
 
 def test_annotated_output_name_is_found_in_the_comfyui_output_folder(
@@ -193,5 +193,5 @@ def test_annotated_output_name_is_found_in_the_comfyui_output_folder(
     [i2i] = add(capsys, tmp_path, sc.img2img)
     [up] = add(capsys, tmp_path, child)
     record = Repository.discover(tmp_path).load_record(up)
-    assert record.parents == [i2i]
-    assert record.inputs[0]["path"] == "ComfyUI/output/img2img.png"
+    assert record.parent_ids == [i2i]
+    assert record.inputs[0].path == "ComfyUI/output/img2img.png"

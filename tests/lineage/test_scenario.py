@@ -34,7 +34,7 @@ def test_parents_are_found_without_being_told(
     for name in ("base.png", "strength.png", "seed_a.png", "seed_b.png"):
         assert repo.index.parents(ids[name]) == []
     # The records themselves name the parent (it was known at capture).
-    assert repo.load_record(ids["upscaled.png"]).parents == [ids["img2img.png"]]
+    assert repo.load_record(ids["upscaled.png"]).parent_ids == [ids["img2img.png"]]
 
     log = run_json(capsys, "-C", scenario.root, "log", "outputs/upscaled.png")
     assert [r["id"] for r in log] == [ids["upscaled.png"], ids["img2img.png"], ids["base.png"]]
@@ -57,7 +57,7 @@ def test_a_parent_captured_later_links_its_existing_children(
     i2i = run_json(capsys, "-C", root, "add", scenario.img2img, "--no-env")["records"][0]["id"]
     base = run_json(capsys, "-C", root, "add", scenario.base, "--no-env")["records"][0]["id"]
     repo = Repository.discover(root)
-    assert repo.load_record(up).parents == [] and repo.load_record(i2i).parents == []
+    assert repo.load_record(up).parent_ids == [] and repo.load_record(i2i).parent_ids == []
     assert repo.index.ancestors(up) == [i2i, base]
     # The edges live in the index only: a rebuild, whatever its order, derives them again.
     assert run(capsys, "-C", root, "fsck", "--rebuild-index")[0] == 0
@@ -78,7 +78,7 @@ def test_uses_exact_version_and_any_version(
     assert {r["id"] for r in by_path} == lora_users
     by_name = run_json(capsys, "-C", scenario.root, "uses", LORA)
     assert {r["id"] for r in by_name} == lora_users
-    blake3 = Repository.discover(scenario.root).load_record(ids["base.png"]).models[1]["blake3"]
+    blake3 = Repository.discover(scenario.root).load_record(ids["base.png"]).models[1].blake3
     by_prefix = run_json(capsys, "-C", scenario.root, "uses", blake3[:10])
     assert {r["id"] for r in by_prefix} == lora_users
     upscaler = run_json(capsys, "-C", scenario.root, "uses", "4x_ultra.safetensors")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from repro.lineage.record import Record
 from repro.lineage.textgraph import render_text_graph
+from repro.record import Record
+from tests.helpers import record_of
 
 
 def graph(spec: list[tuple[str, str]]) -> list[Record]:
     """Records from ``[(name, parent names)]``, listed children first."""
-    return [Record(name * 64, {"parents": [p * 64 for p in parents],
-                               "output": {"path": f"out/{name}.png"}, "tool": {"name": "comfyui"},
-                               "params": {"seed": ord(name)},
-                               "reproducibility": {"level": "full"}})
+    return [record_of({"parents": [p * 64 for p in parents],
+                       "output": {"blake3": name * 64, "path": f"out/{name}.png"},
+                       "tool": {"name": "comfyui"}, "params": {"seed": ord(name)},
+                       "reproducibility": {"level": "full"}}, name * 64)
             for name, parents in spec]
 
 

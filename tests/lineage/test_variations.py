@@ -7,8 +7,9 @@ import sqlite3
 from typing import Any
 
 from repro.lineage.index import Index
-from repro.lineage.record import Record, record_id
 from repro.lineage.variations import find_variations, variation_keys
+from repro.record import Record, record_id
+from tests.helpers import record_of
 
 BASE: dict[str, Any] = {
     "tool": {"name": "comfyui"},
@@ -25,8 +26,8 @@ BASE: dict[str, Any] = {
 def variant(name: str, change: Any) -> Record:
     data = copy.deepcopy(BASE)
     change(data)
-    data["output"] = {"blake3": record_id({"n": name}), "path": f"outputs/{name}.png"}
-    return Record(record_id(data), data)
+    data["output"] = {"blake3": record_id(name.encode()), "path": f"outputs/{name}.png"}
+    return record_of(data)
 
 
 def setup(records: list[Record]) -> tuple[Index, dict[str, Record]]:

@@ -15,9 +15,8 @@ import orjson
 import pytest
 
 from repro.api.repository import Repository
-from repro.lineage.record import canonical_bytes
 from repro.objects.hashing import hash_file
-from tests.helpers import make_output, make_project, repro_subprocess, run, run_json
+from tests.helpers import make_output, make_project, record_bytes, repro_subprocess, run, run_json
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -85,7 +84,7 @@ def test_truncated_output_object_is_moved_aside_and_then_reported_missing(
     repo = Repository(project)
     record = next(repo.iter_record_objects())
     repo.close()
-    oid = record.output["blake3"]
+    oid = record.output.blake3
     path = _object(project, oid)
     os.chmod(path, 0o644)
     os.truncate(path, path.stat().st_size // 2)
@@ -181,7 +180,7 @@ def test_writable_object_is_reported_and_made_read_only(project: Path, capsys: C
 def test_record_missing_from_the_index_and_a_broken_record(project: Path,
                                                            capsys: Capsys) -> None:
     repo = Repository(project)
-    orphan = repo.store.put_bytes(canonical_bytes(
+    orphan = repo.store.put_bytes(record_bytes(
         {"schema": "repro.record/1", "output": {"blake3": "0" * 64}}))
     repo.close()
     code, report = _fsck(capsys, project)

@@ -69,7 +69,7 @@ class StoreMachine(RuleBasedStateMachine):
             [entry] = add(repo, [out]).records
         finally:
             repo.close()
-        self.records.append(entry["id"])
+        self.records.append(entry.id)
 
     @rule(version=st.integers(0, 3))
     def replace_checkpoint(self, version: int) -> None:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from repro.api.repository import Repository
-from repro.lineage.record import Record, canonical_bytes
 from repro.objects.hashing import hash_file
-from tests.helpers import make_output, repro_subprocess, run
+from tests.helpers import make_output, record_bytes, record_of, repro_subprocess, run
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -28,12 +27,12 @@ def project(project: Path, capsys: Capsys) -> Path:
 def _foreign_record(root: Path, **model: Any) -> str:
     """A record as someone else's store might hold it, written and indexed by hand."""
     repo = Repository(root)
-    data = dict(next(repo.iter_record_objects()).data)
+    data = next(repo.iter_record_objects()).to_dict()
     [ckpt] = [m for m in data["models"] if m["role"] == "checkpoint"]
     data["models"] = [{**ckpt, **model}]
     data["message"] = f"foreign {model}"
-    rid = repo.store.put_bytes(canonical_bytes(data))
-    repo.index.add(Record(rid, data))
+    rid = repo.store.put_bytes(record_bytes(data))
+    repo.index.add(record_of(data, rid))
     repo.close()
     return rid
 

@@ -76,11 +76,15 @@ def _events(out: str) -> list[dict[str, Any]]:
     return events
 
 
+def _texts(record: dict[str, Any]) -> list[str]:
+    return [r["text"] for r in record["reproducibility"]["reasons"]]
+
+
 def _records(project: Path) -> dict[str, dict[str, Any]]:
     repo = Repository.discover(project)
     by_name = {}
     for record in repo.iter_record_objects():
-        by_name[Path(record.output["path"]).name] = {"id": record.id, **record.data}
+        by_name[Path(record.output.path).name] = record.show()
     return by_name
 
 
@@ -127,16 +131,16 @@ def test_watch_comfyui_captures_each_run_with_the_executed_prompt_and_server(
     # Run 3 reused the loader cached by run 2; the file was replaced since: the trap.
     chain = records["repro_chain_00001_.png"]
     assert chain["reproducibility"]["level"] == "approximate"
-    trap = [r for r in chain["reproducibility"]["reasons"] if "caches loaders" in r]
+    trap = [r["text"] for r in chain["reproducibility"]["reasons"] if "caches loaders" in r["text"]]
     assert len(trap) == 1 and "prompt #2" in trap[0] and "POST /free" in trap[0]
-    assert chain["parents"] == [records["repro_upscale_00001_.png"]["id"]]
+    assert [p["id"] for p in chain["parents"]] == [records["repro_upscale_00001_.png"]["id"]]
     webp = records["repro_webp_00001_.webp"]
-    assert any("caches loaders" in r for r in webp["reproducibility"]["reasons"])
+    assert any("caches loaders" in r for r in _texts(webp))
     # Run 2 loaded the file afresh; only the after-the-fact mtime check applies.
     v1 = records["repro_upscale_00001_.png"]
-    assert not any("caches loaders" in r for r in v1["reproducibility"]["reasons"])
+    assert not any("caches loaders" in r for r in _texts(v1))
     assert any("modified after the output was made" in r
-               for r in v1["reproducibility"]["reasons"])
+               for r in _texts(v1))
     assert model["blake3"] != V1
 
     # A restart (same server, same URL) captures nothing twice.
@@ -220,11 +224,11 @@ def test_follow_runs_as_they_finish_then_an_outage(tmp_path: Path,
                                "repro_upscale_00001_.png"]
     assert GAP_UNREACHABLE in by_name[late.name]["reasons"]
     record = repo.load_record(by_name["repro_chain_00001_.png"]["id"])
-    assert "history" in record.data["source"]["blobs"]
+    assert "history" in record.source.blobs
     gap_record = repo.load_record(by_name[late.name]["id"])
-    assert "history" not in gap_record.data["source"]["blobs"]
-    assert gap_record.data["environment"] is not None  # the local scan, no server fields
-    assert "server" not in gap_record.data["environment"]
+    assert "history" not in gap_record.source.blobs
+    assert gap_record.environment is not None  # the local scan, no server fields
+    assert "server" not in gap_record.environment
 
 
 def test_once_while_the_server_is_down_captures_from_files(tmp_path: Path,

@@ -182,7 +182,7 @@ def test_burst_of_100_with_a_restart_in_the_middle(tmp_path: Path,
         {f"ComfyUI_{n:05d}_.png" for n in range(120)}, "a file was missed"
     records = list(Repository.discover(project).iter_record_objects())
     assert len(records) == 120
-    assert len({r.output["path"] for r in records}) == 120
+    assert len({r.output.path for r in records}) == 120
     assert 0 < len(first) < 100
     print(f"burst: {len(first)} captured before the kill, "
           f"{sum(e['event'] == 'captured' for e in second)} after the restart "

@@ -15,10 +15,10 @@ from typing import Any
 
 from repro.api.repository import Repository
 from repro.errors import ConflictError, IntegrityError, UnsafePath
-from repro.lineage.record import Record
 from repro.models.roots import safe_relative
 from repro.objects.faults import checkpoint
 from repro.objects.ids import check_id
+from repro.record import InputEntry, ModelEntry, Record
 
 
 @dataclass
@@ -98,14 +98,14 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
     stores nothing, so it restores by copy)."""
     result = CheckoutResult()
     roots = repo.config.model_roots
-    items = [("model", m) for m in record.models]
+    items: list[tuple[str, ModelEntry | InputEntry]] = [("model", m) for m in record.models]
     if inputs:
         items += [("input", i) for i in record.inputs]
     plan: list[tuple[dict[str, Any], str, Path]] = []
     for kind, item in items:
-        blake3 = item.get("blake3")
-        recorded_path = item.get("path")
-        label = {"kind": kind, "role": item.get("role"), "name": item.get("name")}
+        blake3 = item.blake3
+        recorded_path = item.path
+        label: dict[str, Any] = {"kind": kind, "role": item.role, "name": item.name}
         if not blake3 or not recorded_path:
             result.unavailable.append({**label, "reason": "not identified by content"})
             continue

@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from repro.api.repository import Repository
 from repro.errors import ChecksumMismatch, IntegrityError, NotFound
-from repro.lineage.record import Record, check_record
 from repro.objects.faults import checkpoint
 from repro.objects.hashing import Progress
 from repro.objects.ids import check_id
 from repro.objects.lock import stale_holder
 from repro.objects.store import verify_readonly
+from repro.record import Record, SchemaError, from_bytes, is_blake3
+from repro.record import check as check_record
+
+#: Anything in a record's bytes that could be an object id.
+_ANY_ID = re.compile(rb"[0-9a-f]{64}")
 
 KEEP_DIR = "refs/keep"
 
@@ -45,20 +52,16 @@ class Problem:
 
 def referenced_objects(record: Record) -> Iterator[tuple[str, str]]:
     """(object id, what) for every object a record names and expects in the store."""
-    d = record.data
-    out = d.get("output") or {}
-    if out.get("blake3"):
-        yield out["blake3"], "output"
-    for key, oid in ((d.get("source") or {}).get("blobs") or {}).items():
+    yield record.output.blake3, "output"
+    for key, oid in record.source.blobs.items():
         yield oid, f"metadata blob {key}"
-    stores_models = (d.get("captured") or {}).get("store_mode") != "reference"
-    if stores_models:
+    if record.captured.store_mode != "reference":
         for m in record.models:
-            if m.get("blake3"):
-                yield m["blake3"], f"{m.get('role')} {m.get('name')}"
+            if m.blake3:
+                yield m.blake3, f"{m.role} {m.name}"
     for i in record.inputs:
-        if i.get("blake3"):
-            yield i["blake3"], f"input {i.get('name')}"
+        if i.blake3:
+            yield i.blake3, f"input {i.name}"
 
 
 def kept_objects(repo: Repository) -> set[str]:
@@ -101,16 +104,25 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
         problem = verify_readonly(repo.store, oid)
         if problem:
             yield Problem("readonly", problem, oid)
-    for record in repo.iter_record_objects():
+    for rid, data in repo.iter_record_bytes():
+        try:
+            raw = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            yield Problem("schema", f"record {rid}: not readable JSON ({exc})", rid)
+            continue
+        for problem in check_record(raw):
+            yield Problem("schema", f"record {rid}: {problem}", rid)
+        try:
+            record = from_bytes(data, id=rid)
+        except SchemaError:
+            continue
         records.append(record)
-        for problem in check_record(record.data):
-            yield Problem("schema", f"record {record.id}: {problem}", record.id)
         for ref, what in referenced_objects(record):
-            if ref not in present:
+            if is_blake3(ref) and ref not in present:
                 yield Problem("missing", f"record {record.id}: {what} object {ref} is missing",
                               ref)
-        for parent in record.parents:
-            if parent not in present:
+        for parent in record.parent_ids:
+            if is_blake3(parent) and parent not in present:
                 yield Problem("missing", f"record {record.id}: parent record {parent} is missing",
                               parent)
     try:
@@ -243,9 +255,13 @@ def gc(repo: Repository, *, dry_run: bool = False, grace_days: float | None = No
     result = GcResult()
     with repo.lock():
         reachable = kept_objects(repo)
-        for record in repo.iter_record_objects():
-            reachable.add(record.id)
-            reachable.update(oid for oid, _ in referenced_objects(record))
+        for rid, data in repo.iter_record_bytes():
+            reachable.add(rid)
+            try:
+                reachable.update(oid for oid, _ in referenced_objects(from_bytes(data, id=rid)))
+            except (orjson.JSONDecodeError, SchemaError):
+                # Never delete what could not be read: keep every id it mentions.
+                reachable.update(m.decode() for m in _ANY_ID.findall(data))
         for oid in list(repo.store):
             if oid in reachable:
                 continue

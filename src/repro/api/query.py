@@ -9,8 +9,8 @@ from typing import Any
 from repro.api.repository import Repository
 from repro.errors import InputError, NotFound
 from repro.lineage.diff import diff_graphs, diff_records
-from repro.lineage.record import Record
 from repro.objects.ids import is_id
+from repro.record import Record
 
 
 def log(repo: Repository, target: Record | None, *, limit: int | None = None,
@@ -142,7 +142,7 @@ def graph(repo: Repository, target: Record | None, *, format: str = "dot",
 
 def diff(repo: Repository, a: Record, b: Record) -> dict[str, Any]:
     """The ``repro diff`` document; ComfyUI graphs are compared node by node."""
-    result = diff_records(a.data, b.data, a_id=a.id, b_id=b.id)
+    result = diff_records(a.to_dict(), b.to_dict(), a_id=a.id, b_id=b.id)
     result["graph"] = diff_graphs(_prompt_graph(repo, a), _prompt_graph(repo, b))
     return result
 
@@ -150,7 +150,7 @@ def diff(repo: Repository, a: Record, b: Record) -> dict[str, Any]:
 def _prompt_graph(repo: Repository, record: Record) -> dict[str, Any] | None:
     import orjson
 
-    oid = ((record.data.get("source") or {}).get("blobs") or {}).get("prompt")
+    oid = record.source.blobs.get("prompt")
     if not oid:
         return None
     try:

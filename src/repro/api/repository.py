@@ -18,7 +18,6 @@ from repro.config import Config, load_config
 from repro.errors import AmbiguousTarget, IntegrityError, NotARepository, NotFound, UsageError
 from repro.lineage.index import Index, connect
 from repro.lineage.journal import Journal
-from repro.lineage.record import Record, looks_like_record
 from repro.lineage.refs import Refs
 from repro.objects.atomic import write_bytes
 from repro.objects.hashing import hash_file
@@ -26,6 +25,8 @@ from repro.objects.ids import check_id
 from repro.objects.lock import owner_gone, owner_tag, write_lock
 from repro.objects.statcache import StatCache
 from repro.objects.store import ObjectStore
+from repro.record import Record, SchemaError, from_bytes, looks_like_record
+from repro.record.codec import MAX_RECORD_BYTES
 
 DOT = ".repro"
 FORMAT = 1
@@ -164,8 +165,8 @@ class Repository:
             except (IntegrityError, NotFound):
                 continue  # damaged: fsck reports it
             if looks_like_record(data):
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    self.index.add(Record(rid, orjson.loads(data)))
+                with contextlib.suppress(orjson.JSONDecodeError, SchemaError):
+                    self.index.add(from_bytes(data, id=rid))
                     n += 1
         self.journal.clear()
         if n and self.notify:
@@ -190,24 +191,33 @@ class Repository:
         except NotFound:
             raise NotFound(f"record {record_id} is not in the store",
                            hint="run `repro fsck`") from None
-        return Record(record_id, orjson.loads(data))
+        try:
+            return from_bytes(data, id=record_id)
+        except (orjson.JSONDecodeError, SchemaError) as exc:
+            raise IntegrityError(f"record {record_id} is not a readable record: {exc}") from None
 
     def iter_record_objects(self) -> Iterator[Record]:
-        """Every record among the objects (slow: reads each small object)."""
+        """Every readable record among the objects (slow: reads each small object)."""
+        for oid, data in self.iter_record_bytes():
+            with contextlib.suppress(orjson.JSONDecodeError, SchemaError):
+                yield from_bytes(data, id=oid)
+
+    def iter_record_bytes(self) -> Iterator[tuple[str, bytes]]:
+        """(id, bytes) of every object that looks like a record, readable or not.
+        Records are never larger than ``MAX_RECORD_BYTES`` (``add`` refuses one)."""
         for oid in self.store:
             try:
                 size = self.store.size(oid)
             except NotFound:
                 continue
-            if size > 16 * 1024 * 1024:
+            if size > MAX_RECORD_BYTES:
                 continue
             with self.store.open(oid) as f:
                 if f.read(1) != b"{":
                     continue
                 data = b"{" + f.read()
             if looks_like_record(data):
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    yield Record(oid, orjson.loads(data))
+                yield oid, data
 
     def _rebuild(self, index: Index) -> int:
         # Marked, so that an index whose rebuild was cut short is rebuilt on the next open.

@@ -10,22 +10,30 @@ Per recorded model, the disk is looked at now:
 - ``changed``: the file at the path has other content;
 - ``missing``: no file with the recorded content anywhere under the roots.
 
-``ready`` is true when every model is ``ok`` (or ``metadata-only``), i.e.
-pressing "generate" would load the recorded versions.
+``ready`` is true when every model is ``ok`` (or ``metadata-only``) and every
+recorded input is where it was, i.e. pressing "generate" would load the
+recorded versions (``repro.verdict.ready``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from repro.api.environment_now import CurrentEnvironment
 from repro.api.repository import Repository
-from repro.capture.types import worst_level
-from repro.lineage.record import Record
 from repro.models.resolve import Resolver
+from repro.record import ModelEntry, Record
+from repro.verdict import (
+    EnvironmentChange,
+    Evidence,
+    InputNow,
+    ModelNow,
+    assess,
+    ready,
+)
 
 
 @dataclass
@@ -59,10 +67,12 @@ class VerifyResult:
     models: list[ModelStatus] = field(default_factory=list)
     #: Differences from the current environment; None when it could not be known.
     environment: list[dict[str, Any]] | None = None
+    codes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"id": self.id, "level": self.level, "ready": self.ready,
-             "reasons": self.reasons, "models": [m.to_dict() for m in self.models]}
+             "reasons": self.reasons, "codes": self.codes,
+             "models": [m.to_dict() for m in self.models]}
         if self.environment is not None:
             d["environment"] = self.environment
         return d
@@ -76,89 +86,63 @@ def verify(repo: Repository, record: Record,
     makes it at most approximate. Pass one ``resolver`` when verifying many records,
     so that the model roots are walked once."""
     resolver = resolver or Resolver(repo.config.model_roots, repo.stat_cache)
-    captured = record.data.get("reproducibility") or {}
-    levels = [str(captured.get("level", "none"))]
-    reasons = list(captured.get("reasons") or [])
-    statuses = []
-    for model in record.models:
-        status = model_status(repo, resolver, model)
-        statuses.append(status)
-        label = f"{status.role} {status.name or status.path}"
-        short = (status.blake3 or "")[:12]
-        if status.status == "changed" and status.edited_in_place:
-            levels.append("approximate")
-            reasons.append(f"{label}: the file was edited in place, and it is hardlinked to "
-                           "the store (store mode hardlink), so the recorded version is "
-                           "damaged too: `repro fsck` lists it; restore the file from a backup")
-        elif status.status == "changed":
-            if status.in_store:
-                reasons.append(f"{label}: file on disk is a different version (recorded "
-                               f"{short}..., now {(status.now or '')[:12]}...); the recorded "
-                               "version is in the store: run `repro checkout`")
-            else:
-                levels.append("approximate")
-                reasons.append(f"{label}: file on disk is a different version (recorded "
-                               f"{short}..., now {(status.now or '')[:12]}...) and the recorded "
-                               "version is not in the store (captured in reference mode)")
-        elif status.status == "missing" and status.blake3:
-            if status.in_store:
-                reasons.append(f"{label}: missing from disk; the recorded version is in the "
-                               "store: run `repro checkout`")
-            else:
-                levels.append("approximate")
-                reasons.append(f"{label}: missing from disk and not in the store")
-        elif status.status == "moved":
-            reasons.append(f"{label}: renamed or moved: the recorded version is now at "
-                           f"{status.path}")
-        elif status.status == "metadata-only":
-            reasons.append(f"{label}: only the safetensors header changed (same tensors); "
-                           "outputs are unaffected")
-    ready = bool(statuses) and all(s.status in ("ok", "metadata-only") for s in statuses)
-    if not statuses:
-        ready = levels[0] != "none"
-    ready = ready and all(s.blake3 for s in statuses)
-    diffs = _environment_diffs(record, current, levels, reasons)
-    return VerifyResult(record.id, worst_level(*levels), ready, list(dict.fromkeys(reasons)), statuses,
-                        diffs)
+    statuses = [model_status(repo, resolver, m) for m in record.models]
+    diffs = _environment_diffs(record, current)
+    evidence = Evidence(
+        captured=record.assessment,
+        models_now=tuple(ModelNow(f"{s.role} {s.name or s.path}", _state(s), s.blake3, s.now,
+                                  s.in_store, s.path) for s in statuses),
+        inputs_now=tuple(_inputs_now(repo, record)),
+        environment=tuple(EnvironmentChange(d["reason"], d["recorded"], d["current"],
+                                            bool(d["changes_output"])) for d in diffs or ()))
+    verdict = assess(evidence)
+    return VerifyResult(record.id, verdict.level, ready(evidence, verdict.level),
+                        verdict.texts, statuses, diffs, verdict.codes)
 
 
-def _environment_diffs(record: Record, current: CurrentEnvironment | None, levels: list[str],
-                       reasons: list[str]) -> list[dict[str, Any]] | None:
-    recorded = record.data.get("environment")
-    if current is None or not isinstance(recorded, dict):
+def _state(s: ModelStatus) -> str:
+    return "edited-in-place" if s.edited_in_place else s.status
+
+
+def _inputs_now(repo: Repository, record: Record) -> list[InputNow]:
+    """Recorded input files that are no longer on disk as recorded."""
+    found = []
+    for i in record.inputs:
+        if not (i.path and i.blake3):
+            continue
+        path = repo.abspath(i.path)
+        if not path.is_file():
+            found.append(InputNow(i.label, "missing", i.blake3 in repo.store))
+        elif repo.stat_cache.hashes(path, ("blake3",))["blake3"] != i.blake3:
+            found.append(InputNow(i.label, "changed", i.blake3 in repo.store))
+    return found
+
+
+def _environment_diffs(record: Record, current: CurrentEnvironment | None
+                       ) -> list[dict[str, Any]] | None:
+    recorded = record.environment
+    if current is None or not isinstance(recorded, Mapping):
         return None
-    now = current(record.tool_name)
+    now = current(record.tool.name)
     if now is None:
         return None
     from repro.api.environment_now import comparable
     from repro.environment.comfyui_server import noise_device
     from repro.environment.compare import compare_environments
 
-    before, after = comparable(recorded, now)
-    diffs = compare_environments(before, after,
-                                 noise_device=noise_device(record.tool_name, record.params))
-    for d in diffs:
-        if d["changes_output"]:
-            levels.append("approximate")
-            reasons.append(f"environment: {d['reason']} (recorded {_show(d['recorded'])}, "
-                           f"now {_show(d['current'])})")
-    return diffs
+    before, after = comparable(dict(recorded), now)
+    return compare_environments(before, after,
+                                noise_device=noise_device(record.tool.name,
+                                                          record.params.to_dict()))
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
-    return str(value)
-
-
-def model_status(repo: Repository, resolver: Resolver, model: dict[str, Any]) -> ModelStatus:
-    blake3 = model.get("blake3")
-    recorded_path = model.get("path")
+def model_status(repo: Repository, resolver: Resolver, model: ModelEntry) -> ModelStatus:
+    blake3 = model.blake3
+    recorded_path = model.path
     in_store = bool(blake3) and blake3 in repo.store
 
     def status(name: str, path: str | None, now: str | None = None) -> ModelStatus:
-        return ModelStatus(model.get("role"), model.get("name"), blake3, name, path, in_store,
-                           now)
+        return ModelStatus(model.role, model.name, blake3, name, path, in_store, now)
 
     if not blake3:
         return status("missing", recorded_path)
@@ -176,7 +160,7 @@ def model_status(repo: Repository, resolver: Resolver, model: dict[str, Any]) ->
             return result
         if _same_tensors(repo, model, path, resolver):
             return status("metadata-only", recorded_path, now)
-    elsewhere = resolver.find_by_content(blake3, model.get("size"))
+    elsewhere = resolver.find_by_content(blake3, model.size)
     if elsewhere is not None:
         return status("moved", repo.relpath(elsewhere))
     if now is not None:
@@ -192,7 +176,7 @@ def _same_inode(a: Path, b: Path) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def _same_tensors(repo: Repository, model: dict[str, Any], path: Path,
+def _same_tensors(repo: Repository, model: ModelEntry, path: Path,
                   resolver: Resolver) -> bool:
     """Whether ``path`` holds the same tensor bytes as the recorded version
     (a tool such as SwarmUI rewrote the safetensors header in place)."""
@@ -200,9 +184,9 @@ def _same_tensors(repo: Repository, model: dict[str, Any], path: Path,
 
     if sniff_model(path) not in ("safetensors", "gguf"):
         return False
-    recorded = (model.get("hashes") or {}).get("tensor_sha256")
-    if not recorded and model["blake3"] in repo.store:
-        stored = repo.stat_cache.hashes(repo.store.path(model["blake3"]), ("tensor_sha256",))
+    recorded = model.any_hashes().get("tensor_sha256")
+    if not recorded and model.blake3 and model.blake3 in repo.store:
+        stored = repo.stat_cache.hashes(repo.store.path(model.blake3), ("tensor_sha256",))
         recorded = stored.get("tensor_sha256")
     if not recorded or len(recorded) != 64:
         return False

@@ -12,7 +12,7 @@ from repro.config import STORE_MODES
 
 if TYPE_CHECKING:
     from repro.api.repository import Repository
-    from repro.lineage.record import Record
+    from repro.record import Record
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from repro.lineage.record import Record
+    from repro.record import Record
 
 
 def note(message: str) -> None:
@@ -81,30 +81,26 @@ def render_params(params: dict[str, Any], indent: str) -> None:
 
 
 def render_record(record: Record, *, full: bool) -> None:
-    d = record.data
     out = record.output
     click.secho(f"record {record.id}", fg="yellow")
-    click.echo(f"  output    {out.get('path')}  (blake3 {short(out.get('blake3'))}, "
-               f"{out.get('width')}x{out.get('height')})")
-    tool = d.get("tool") or {}
-    click.echo(f"  tool      {tool.get('name')} {tool.get('version') or ''}".rstrip())
-    click.echo(f"  captured  {(d.get('captured') or {}).get('at')}")
+    click.echo(f"  output    {out.path}  (blake3 {short(out.blake3)}, {out.width}x{out.height})")
+    tool = record.tool
+    click.echo(f"  tool      {tool.name} {tool.version or ''}".rstrip())
+    click.echo(f"  captured  {record.captured.at}")
     if full:
-        render_params(record.params, indent="  ")
+        render_params(record.params.to_dict(), indent="  ")
         for m in record.models:
-            where = m.get("path") or "not found"
-            extra = f" strength {m['strength']}" if m.get("strength") is not None else ""
-            click.echo(f"  model     {m.get('role'):<12} {m.get('name')}{extra} -> {where} "
-                       f"(blake3 {short(m.get('blake3'))})")
+            where = m.path or "not found"
+            extra = f" strength {m.strength}" if m.strength is not None else ""
+            click.echo(f"  model     {m.role:<12} {m.name}{extra} -> {where} "
+                       f"(blake3 {short(m.blake3)})")
         for i in record.inputs:
-            click.echo(f"  input     {i.get('role'):<12} {i.get('name')} "
-                       f"(blake3 {short(i.get('blake3'))})")
+            click.echo(f"  input     {i.role:<12} {i.name} (blake3 {short(i.blake3)})")
     for p in record.parents:
-        click.echo(f"  parent    {short(p)}")
-    repro = d.get("reproducibility") or {}
-    click.echo(f"  level     {repro.get('level')}")
+        click.echo(f"  parent    {short(p.id)} ({p.relation})")
+    click.echo(f"  level     {record.level}")
     if full:
-        for reason in repro.get("reasons") or []:
+        for reason in record.assessment.texts:
             click.echo(f"    - {reason}")
-    if d.get("message"):
-        click.echo(f"\n    {d['message']}")
+    if record.message:
+        click.echo(f"\n    {record.message}")

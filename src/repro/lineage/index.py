@@ -17,16 +17,16 @@ deriving it on every ``add`` makes a rebuild reproduce it whatever the order.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from repro.lineage.record import Record
 from repro.objects.ids import prefix_upper
+from repro.record import Record
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -123,7 +123,9 @@ class Index:
             self.conn.execute("BEGIN")
             self._insert(record)
             self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)", list(edges))
-            self._derive(record.id, record.output)
+            self._derive(record.id, {"blake3": record.output.blake3,
+                                     "sha256": record.output.sha256,
+                                     "pixels_md5": record.output.pixels_md5})
 
     def add_many(self, records: Iterable[Record]) -> int:
         """Index many records in one transaction (a writer's batch); returns the count."""
@@ -140,9 +142,9 @@ class Index:
             self.conn.execute("BEGIN")
             for record in records:
                 self._insert(record)
-                out = record.output
-                outputs.append((record.id, {k: out.get(k) for k in
-                                            ("blake3", "sha256", "pixels_md5")}))
+                outputs.append((record.id, {"blake3": record.output.blake3,
+                                            "sha256": record.output.sha256,
+                                            "pixels_md5": record.output.pixels_md5}))
                 n += 1
             for rid, out in outputs:
                 self._derive(rid, out)
@@ -151,52 +153,47 @@ class Index:
     def _insert(self, record: Record) -> None:
         from repro.lineage.variations import fingerprint
 
-        d = record.data
-        out = d.get("output") or {}
-        params = d.get("params") or {}
-        seed = params.get("seed")
+        out = record.output
+        seed = record.params.get("seed")
         summary = orjson.dumps({
-            "name": Path(out.get("path") or "").name,
-            "tool": (d.get("tool") or {}).get("name"),
+            "name": Path(out.path or "").name,
+            "tool": record.tool.name,
             "seed": seed,
             "level": record.level,
         })
         self.conn.execute(
             "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?)",
-            (record.id, out.get("blake3"), out.get("sha256"), out.get("path"),
-             (d.get("captured") or {}).get("at"), (d.get("tool") or {}).get("name"),
+            (record.id, out.blake3, out.sha256, out.path, record.captured.at, record.tool.name,
              record.level, None if seed is None else str(seed), summary))
         self.conn.execute("DELETE FROM record_models WHERE record = ?", (record.id,))
         self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (record.id,))
         self.conn.executemany(
             "INSERT INTO record_models VALUES (?,?,?,?,?)",
-            [(record.id, m.get("blake3"), m.get("role"), m.get("name"), m.get("path"))
-             for m in record.models])
+            [(record.id, m.blake3, m.role, m.name, m.path) for m in record.models])
         self.conn.executemany(
             "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
-            [(record.id, i.get("blake3"), _lower((i.get("hashes") or {}).get("sha256")),
-              i.get("role"), i.get("name")) for i in record.inputs])
+            [(record.id, i.blake3, _lower(i.hashes.get("sha256") or i.recorded.get("sha256")),
+              i.role, i.name) for i in record.inputs])
         self.conn.executemany(
             "INSERT OR IGNORE INTO model_hashes VALUES (?,?,?)",
-            [(scheme, value.lower(), m["blake3"]) for m in record.models if m.get("blake3")
-             for scheme, value in (m.get("hashes") or {}).items()
+            [(scheme, value.lower(), m.blake3) for m in record.models if m.blake3
+             for scheme, value in m.any_hashes().items()
              if isinstance(value, str) and value and scheme != "blake3"])
         # A LoRA's metadata names the checkpoint it was trained on (kohya ss_*).
         self.conn.executemany(
             "INSERT OR IGNORE INTO model_links VALUES (?,?,?)",
-            [(m["blake3"], m["base_model"].get("blake3"), m["base_model"].get("name"))
-             for m in record.models
-             if m.get("blake3") and isinstance(m.get("base_model"), dict)])
-        blobs = (d.get("source") or {}).get("blobs") or {}
+            [(m.blake3, m.base_model.get("blake3"), m.base_model.get("name"))
+             for m in record.models if m.blake3 and isinstance(m.base_model, Mapping)])
+        blobs = record.source.blobs
         derived = any(k in blobs for k in DERIVED_BLOBS)
         self.conn.execute("INSERT OR REPLACE INTO record_source VALUES (?,?,?,?)",
                           (record.id, blobs.get("parameters"), int(derived),
-                           _lower(out.get("pixels_md5"))))
-        family, core, vary = fingerprint(d)
+                           _lower(out.pixels_md5)))
+        family, core, vary = fingerprint(record.to_dict())
         self.conn.execute("INSERT OR REPLACE INTO record_vary VALUES (?,?,?,?)",
                           (record.id, family, core, orjson.dumps(vary)))
         self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
-                              [(record.id, p, "parent") for p in record.parents])
+                              [(record.id, p.id, p.relation) for p in record.parents])
 
     def _derive(self, rid: str, out: dict[str, Any]) -> None:
         """Edges found by content, towards parents and towards children already indexed."""

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from repro.record import Record
+
 if TYPE_CHECKING:
     from repro.lineage.graph_types import LineageGraph
 
@@ -52,28 +54,25 @@ def thumbnail(data: bytes) -> str | None:
     return f"data:image/{kind};base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
-def _details(record: Any) -> dict[str, Any]:
-    data = record.data
-    params = data.get("params") or {}
-    tool = data.get("tool") or {}
-    repro = data.get("reproducibility") or {}
+def _details(record: Record) -> dict[str, Any]:
+    tool = record.tool
     return {
-        "tool": " ".join(str(v) for v in (tool.get("name"), tool.get("version")) if v),
-        "params": {k: params[k] for k in _PARAM_KEYS if params.get(k) is not None},
-        "models": [" ".join(str(v) for v in (m.get("role"), m.get("name"),
-                                             f"x{m['strength']:g}" if isinstance(
-                                                 m.get("strength"), (int, float)) else None,
-                                             (m.get("blake3") or "")[:12] or None) if v)
-                   for m in data.get("models") or []],
-        "inputs": [f"{i.get('role')} {i.get('name') or ''}".strip()
-                   for i in data.get("inputs") or []],
-        "reasons": list(repro.get("reasons") or [])[:5],
-        "message": data.get("message") or "",
+        "tool": " ".join(str(v) for v in (tool.name, tool.version) if v),
+        "params": {k: record.params.get(k) for k in _PARAM_KEYS
+                   if record.params.get(k) is not None},
+        "models": [" ".join(str(v) for v in (m.role, m.name,
+                                             f"x{m.strength:g}" if isinstance(
+                                                 m.strength, int | float) else None,
+                                             (m.blake3 or "")[:12] or None) if v)
+                   for m in record.models],
+        "inputs": [f"{i.role} {i.name or ''}".strip() for i in record.inputs],
+        "reasons": record.assessment.texts[:5],
+        "message": record.message,
     }
 
 
 def render_html(graph: LineageGraph, positions: dict[str, tuple[int, int]], *,
-                load_record: Callable[[str], Any] | None = None,
+                load_record: Callable[[str], Record] | None = None,
                 read_object: Callable[[str], bytes | None] | None = None) -> str:
     """The page: ``positions`` maps node ids to ``(layer, row)``."""
     nodes = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import PurePath
 
-from repro.lineage.record import Record
+from repro.record import Record
 
 
 def topo_order(records: list[Record], parents: Mapping[str, list[str]] | None = None
@@ -19,7 +19,7 @@ def topo_order(records: list[Record], parents: Mapping[str, list[str]] | None = 
     """Children before parents; among ready records, the given order is kept."""
     import heapq
 
-    edges = parents if parents is not None else {r.id: r.parents for r in records}
+    edges = parents if parents is not None else {r.id: r.parent_ids for r in records}
     by_id = {r.id: r for r in records}
     position = {r.id: n for n, r in enumerate(records)}
     pending_children = dict.fromkeys(by_id, 0)
@@ -46,8 +46,8 @@ def topo_order(records: list[Record], parents: Mapping[str, list[str]] | None = 
 def label(record: Record) -> str:
     """``<short id> <file name> (<tool>, seed <n>, <level>)``."""
     seed = record.params.get("seed")
-    return (f"{record.id[:12]} {PurePath(record.output.get('path') or '?').name} "
-            f"({record.tool_name or 'unknown'}"
+    return (f"{record.id[:12]} {PurePath(record.output.path or '?').name} "
+            f"({record.tool.name}"
             + (f", seed {seed}" if seed is not None else "") + f", {record.level})")
 
 
@@ -79,7 +79,7 @@ def render_text_graph(records: list[Record], parents: Mapping[str, list[str]] | 
     """The lines of the graph; ``parents`` (id -> parent ids, e.g. from the index)
     defaults to each record's own ``parents`` field."""
     shown = {r.id for r in records}
-    edges_of = parents if parents is not None else {r.id: r.parents for r in records}
+    edges_of = parents if parents is not None else {r.id: r.parent_ids for r in records}
     lanes: list[str] = []
     for record in topo_order(records, edges_of):
         if record.id not in lanes:

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 import orjson
 
 from repro.lineage.diff import flat_params
-from repro.lineage.record import Record
 from repro.objects.hashing import hash_bytes
+from repro.record import Record
 
 #: How many same-family records a variations query compares at most.
 MAX_CANDIDATES = 5000
@@ -106,22 +106,22 @@ def find_variations(index: Digests, record: Record, load: Callable[[str], Record
     "compared", "truncated"}``.
     """
     stored = index.fingerprint(record.id)
-    family, core, mine = stored if stored is not None else fingerprint(record.data)
+    family, core, mine = stored if stored is not None else fingerprint(record.to_dict())
     candidates, truncated = index.variation_candidates(family, core, record.id, limit)
     by_key: dict[str, list[str]] = {}
     for rid, theirs in candidates:
         diff = differing_keys(mine, theirs)
         if len(diff) == 1:
             by_key.setdefault(diff[0], []).append(rid)
-    values = variation_keys(record.data)
+    values = variation_keys(record.to_dict())
     groups = []
     for key in sorted(by_key, key=lambda k: (k != "seed", k)):
         members = []
         for rid in by_key[key]:
             other = load(rid)
-            members.append({"id": rid, "path": other.output.get("path"),
-                            "value": variation_keys(other.data).get(key),
-                            "tool": other.tool_name, "level": other.level})
+            members.append({"id": rid, "path": other.output.path,
+                            "value": variation_keys(other.to_dict()).get(key),
+                            "tool": other.tool.name, "level": other.level})
         members.sort(key=lambda m: (str(m["value"]), m["id"]))
         groups.append({"parameter": key, "title": group_title(key), "value": values.get(key),
                        "records": members})

@@ -15,6 +15,10 @@ import orjson
 
 from repro.record.types import SCHEMAS, Record
 
+#: The largest record ``add`` writes and maintenance reads: the two must agree,
+#: or maintenance would take a record it could not read for garbage.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1
 
@@ -27,10 +31,10 @@ def record_id(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()
 
 
-def from_bytes(data: bytes) -> Record:
-    """A record from its stored bytes (``SchemaError`` or ``orjson.JSONDecodeError``
-    when they are not one)."""
-    return Record.from_dict(orjson.loads(data))
+def from_bytes(data: bytes, *, id: str | None = None) -> Record:
+    """A record from its stored bytes, its id set (``SchemaError`` or
+    ``orjson.JSONDecodeError`` when they are not one)."""
+    return Record.from_dict(orjson.loads(data), id=id or record_id(data))
 
 
 def looks_like_record(data: bytes) -> bool:

@@ -316,6 +316,8 @@ class Record:
     captured: Captured = field(default_factory=Captured)
     message: str = ""
     schema: str = SCHEMA
+    #: the BLAKE3 of the stored bytes this record was read from ("" before it is stored)
+    id: str = field(default="", compare=False)
 
     @property
     def level(self) -> str:
@@ -343,8 +345,12 @@ class Record:
             "message": self.message,
         }
 
+    def show(self) -> JSON:
+        """The ``show --json`` view: the record plus its id."""
+        return {"id": self.id, **self.to_dict()}
+
     @classmethod
-    def from_dict(cls, data: Any) -> Record:
+    def from_dict(cls, data: Any, *, id: str = "") -> Record:
         """Any schema version's JSON as a record; ``SchemaError`` when a part has
         a shape no version gives it (a missing or wrong ``schema`` included)."""
         data = _dict(data, "record")
@@ -368,6 +374,7 @@ class Record:
                 assessment=Assessment.from_dict(data.get("reproducibility")),
                 captured=Captured.from_dict(data.get("captured")),
                 message=data.get("message") or "",
+                id=id,
             )
         except TypeError as exc:  # a required field missing, e.g. output.blake3
             raise SchemaError(str(exc)) from None

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from repro.api.add import AddResult
 from repro.api.repository import Repository
 from repro.objects import hashing
 from repro.objects.atomic import write_bytes
@@ -72,18 +73,20 @@ def run_loop(poll: Callable[[], bool], *, interval: float, stop: threading.Event
         wake.clear()
 
 
-def notify_added(notify: Callable[[dict[str, Any]], None], result: Any, paths: Iterable[Path],
+def notify_added(notify: Callable[[dict[str, Any]], None], result: AddResult,
+                 paths: Iterable[Path],
                   *, unexplained: str | None = None,
                   extra: Callable[[Path], dict[str, Any]] = lambda _p: {}) -> None:
     """One event per path ``add`` was given: captured, known or skipped (a path the
     result does not mention is reported skipped for ``unexplained``, if given)."""
-    by_path = {r["path"]: r for r in result.records}
+    by_path = {r.path: r for r in result.records}
     skipped = {s["path"]: s["reason"] for s in result.skipped}
     for path in paths:
-        record = by_path.get(str(path))
-        if record is not None:
-            notify({"event": "known" if record["existing"] else "captured", "path": str(path),
-                    "id": record["id"], "level": record["level"], "reasons": record["reasons"],
+        captured = by_path.get(str(path))
+        if captured is not None:
+            r = captured.record
+            notify({"event": "known" if captured.existing else "captured", "path": str(path),
+                    "id": r.id, "level": r.level, "reasons": r.assessment.texts,
                     **extra(path)})
         elif str(path) in skipped or unexplained is not None:
             notify({"event": "skipped", "path": str(path),

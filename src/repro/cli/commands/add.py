@@ -49,11 +49,11 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
         emit_json(result.to_dict())
     else:
         for r in result.records:
-            state_word = "known" if r["existing"] else "added"
-            click.echo(f"{state_word} {short(r['id'])} {display_path(r['path'], state.cwd)} "
-                       f"({r['tool']}, {r['level']})")
-            if not r["existing"]:
-                for reason in r["reasons"]:
+            state_word = "known" if r.existing else "added"
+            click.echo(f"{state_word} {short(r.id)} {display_path(r.path, state.cwd)} "
+                       f"({r.record.tool.name}, {r.record.level})")
+            if not r.existing:
+                for reason in r.record.assessment.texts:
                     click.echo(f"    - {reason}")
         if result.skipped:
             for s in result.skipped[:20]:

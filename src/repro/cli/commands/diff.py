@@ -43,7 +43,7 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
         if as_json:
             emit_json(report)
             return
-        click.echo(f"a   {short(ra.id)} {ra.output.get('path')}")
+        click.echo(f"a   {short(ra.id)} {ra.output.path}")
         click.echo("now the model files on disk")
         for m in report["models"]:
             if m["status"] == "ok":
@@ -62,8 +62,8 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    click.echo(f"a {short(ra.id)} {ra.output.get('path')}")
-    click.echo(f"b {short(rb.id)} {rb.output.get('path')}")
+    click.echo(f"a {short(ra.id)} {ra.output.path}")
+    click.echo(f"b {short(rb.id)} {rb.output.path}")
     if is_empty(result):
         click.echo("no differences in parameters, models, inputs, tool or environment")
         return

@@ -29,7 +29,7 @@ def log(state: State, target: str | None, limit: int | None, graph: bool,
     record = target_record(state, repo, target) if target else None
     records = log_records(repo, record, limit=limit, descendants=descendants)
     if as_json:
-        emit_json([r.to_dict() for r in records])
+        emit_json([r.show() for r in records])
         return
     if graph:
         from repro.api.query import parent_map

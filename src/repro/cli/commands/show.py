@@ -22,6 +22,6 @@ def show(state: State, target: str, as_json: bool) -> None:
     repo = state.repo()
     record = target_record(state, repo, target)
     if as_json:
-        emit_json(record.to_dict())
+        emit_json(record.show())
         return
     render_record(record, full=True)

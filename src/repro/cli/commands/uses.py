@@ -28,17 +28,17 @@ def uses(state: State, model: str, any_version: bool, as_json: bool) -> None:
     if any_version:
         groups = uses_by_version(repo, model, cwd=state.cwd)
         if as_json:
-            emit_json([{**g, "records": [r.to_dict() for r in g["records"]]} for g in groups])
+            emit_json([{**g, "records": [r.show() for r in g["records"]]} for g in groups])
             return
         for g in groups:
             click.secho(f"version {short(g['blake3'])} ({', '.join(g['names'])}): "
                         f"{len(g['records'])} output(s)", bold=True)
             for r in g["records"]:
-                click.echo(f"  {short(r.id)} {r.output.get('path')} ({r.tool_name}, {r.level})")
+                click.echo(f"  {short(r.id)} {r.output.path} ({r.tool.name}, {r.level})")
         return
     records = records_using(repo, model, cwd=state.cwd)
     if as_json:
-        emit_json([r.to_dict() for r in records])
+        emit_json([r.show() for r in records])
         return
     for r in records:
-        click.echo(f"{short(r.id)} {r.output.get('path')} ({r.tool_name}, {r.level})")
+        click.echo(f"{short(r.id)} {r.output.path} ({r.tool.name}, {r.level})")

@@ -32,7 +32,7 @@ def variations(state: State, target: str, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{short(record.id)} {record.output.get('path')}")
+    click.echo(f"{short(record.id)} {record.output.path}")
     if not result["groups"]:
         click.echo(f"  no output differs in exactly one parameter "
                    f"(compared {result['compared']})")

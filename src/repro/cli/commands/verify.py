@@ -35,7 +35,7 @@ def verify(state: State, target: str | None, comfyui: str | None, as_json: bool)
     else:
         for rec, r in results:
             ready = "ready" if r.ready else "NOT ready"
-            click.echo(f"{short(r.id)} {rec.output.get('path')}: {r.level}, {ready}")
+            click.echo(f"{short(r.id)} {rec.output.path}: {r.level}, {ready}")
             for m in r.models:
                 click.echo(f"  {m.status:<13} {m.role} {m.name or ''} -> {m.path or '?'}"
                            + ("" if m.in_store else "  (not in store)"))

@@ -1,0 +1,125 @@
+"""The last steps: what a live server observed laid over the file's metadata,
+the verdict, and the record assembled from its parts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from repro.api.add.output import iso_time
+from repro.api.add.session import Session
+from repro.capture.types import Generation
+from repro.record import (
+    Captured,
+    InputEntry,
+    ModelEntry,
+    Output,
+    Params,
+    Parent,
+    Record,
+    Source,
+    Tool,
+    exact_numbers,
+)
+from repro.verdict import Evidence, InputFound, ModelFound, Reading, assess, server_reason
+
+
+@dataclass
+class Live:
+    """What a capture at creation time knows beyond the file (``repro watch``).
+
+    ``generation`` replaces what the file's embedded metadata says (e.g. the
+    executed prompt from a ComfyUI server's history; the file still gives the
+    media type and size); ``environment`` replaces the add's environment;
+    ``blobs`` are stored next to the file's own under ``source.blobs``;
+    ``reasons`` are facts the server gave that cap the level at approximate;
+    ``model_reasons(model_entry, path)`` may add such reasons per found model
+    file (``model_entry`` is the entry's JSON).
+    """
+
+    generation: Generation | None = None
+    environment: dict[str, Any] | None = None
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    model_reasons: Callable[[dict[str, Any], Path], list[str]] | None = None
+
+
+def with_live(gen: Generation, live: Live) -> Generation:
+    """The file's generation with what was observed live laid over it."""
+    blobs = {**gen.blobs, **live.blobs}
+    if live.generation is None:
+        return replace(gen, blobs=blobs)
+    observed = live.generation
+    return replace(observed, blobs={**blobs, **observed.blobs},
+                   formats=list(dict.fromkeys([*gen.formats, *observed.formats])),
+                   media_type=gen.media_type, width=gen.width, height=gen.height,
+                   warnings=list(dict.fromkeys([*observed.warnings, *gen.warnings])),
+                   provenance={**gen.provenance, **observed.provenance})
+
+
+def server_facts(session: Session, live: Live | None, models: list[ModelEntry]
+                 ) -> list[Any]:
+    """The reasons a live server's observations give, per model and overall."""
+    if live is None:
+        return []
+    texts: list[str] = []
+    if live.model_reasons is not None:
+        for entry in models:
+            if entry.path:
+                texts += live.model_reasons(entry.to_dict(), session.repo.abspath(entry.path))
+    texts += live.reasons
+    return [server_reason(t) for t in texts]
+
+
+@dataclass
+class Parts:
+    """What the steps of one capture found, ready to become a record."""
+
+    gen: Generation
+    output: Output
+    models: list[ModelEntry]
+    model_facts: list[ModelFound]
+    inputs: list[InputEntry]
+    input_facts: list[InputFound]
+    parents: list[Parent]
+    blobs: Mapping[str, str]
+    environment: dict[str, Any] | None
+    server: list[Any]
+
+
+def build_record(session: Session, parts: Parts, message: str | None) -> Record:
+    gen = parts.gen
+    params, too_big = exact_numbers(gen.params, "params")
+    warnings = [*gen.warnings, *(f"{where}: an integer too large for JSON numbers, kept "
+                                 "exactly as text" for where in too_big)]
+    evidence = Evidence(reading=Reading(gen.metadata, gen.level, tuple(gen.reasons)),
+                        models=tuple(parts.model_facts), inputs=tuple(parts.input_facts),
+                        server=tuple(parts.server))
+    return Record(
+        output=parts.output,
+        tool=Tool(name=gen.tool or "unknown", version=gen.tool_version,
+                  commit=(parts.environment or {}).get("tool_commit")),
+        params=Params.from_dict(params),
+        models=tuple(parts.models),
+        inputs=tuple(parts.inputs),
+        parents=tuple(parts.parents),
+        source=Source(format=gen.format, formats=tuple(gen.formats), metadata=gen.metadata,
+                      blobs=dict(parts.blobs), warnings=tuple(dict.fromkeys(warnings)),
+                      provenance=gen.provenance or None),
+        environment=parts.environment,
+        assessment=assess(evidence),
+        captured=Captured(at=iso_time(time.time()), host=session.host, user=session.user,
+                          store_mode=session.mode),
+        message=message or "",
+    )
+
+
+def parents_of(given: list[str], found: list[str]) -> list[Parent]:
+    """Parents named with ``--parent`` (relation ``given``) and found by content
+    (``input``), one entry per record, sorted by id."""
+    relation = {rid: "input" for rid in found}
+    relation.update({rid: "given" for rid in given})
+    return [Parent(rid, relation[rid]) for rid in sorted(relation)]

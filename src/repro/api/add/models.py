@@ -1,0 +1,145 @@
+"""The models step: find each model a generation names, store its bytes (at
+most one read, none when already known), and say how it was found."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from repro.api.add.output import iso_time
+from repro.api.add.session import Progress, Session
+from repro.capture.types import ModelRef
+from repro.errors import ReproError
+from repro.models.resolve import Resolved
+from repro.record import ModelEntry
+from repro.record.vocabulary import ADAPTER_ROLES
+from repro.verdict import ModelFound
+
+#: Files at least this large get a byte progress bar while they are hashed.
+BIG_FILE = 100 * 1024 * 1024
+
+#: A model file modified this long after the output still counts as older (mtime rounding).
+MTIME_SLACK = 1.0
+
+
+def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
+                  ) -> tuple[ModelEntry, ModelFound]:
+    """The record entry of one model the generation names, and how it was found."""
+    repo = session.repo
+    recorded = dict(ref.hashes)
+    entry = ModelEntry(role=ref.role, name=ref.name, strength=ref.strength,
+                       strength_clip=ref.strength_clip, folder=ref.folder, node=ref.node,
+                       recorded=recorded)
+    label = entry.label
+    first = _first_hash(recorded)
+    try:
+        found = session.resolver.resolve(name=ref.name, role=ref.role, folder=ref.folder,
+                                         recorded=recorded)
+    except ReproError as exc:
+        return entry, ModelFound(label, "unresolved", recorded_hash=first, detail=str(exc),
+                                 roots=_roots(session))
+    if found.path is None:
+        return entry, _not_found(session, label, found, first)
+    path = found.path
+    st = path.stat()
+    blake3 = store_model(session, path, st, found.hashes.get("blake3"))
+    base = base_model(session, path, blake3) if ref.role in ADAPTER_ROLES else None
+    rel = repo.relpath(path)
+    entry = replace(entry, path=rel, blake3=blake3, size=st.st_size,
+                    hashes={**found.hashes, "blake3": blake3}, base_model=base,
+                    found_by=None if found.how == "name" else found.how)
+    modified = None
+    if st.st_mtime > out_stat.st_mtime + MTIME_SLACK:
+        modified = (iso_time(st.st_mtime), iso_time(out_stat.st_mtime))
+    return entry, ModelFound(label, found.how, path=rel, recorded_hash=first, modified=modified)
+
+
+def _not_found(session: Session, label: str, found: Resolved, first: str | None) -> ModelFound:
+    repo = session.repo
+    if found.mismatch:
+        return ModelFound(label, "mismatch", path=repo.relpath(Path(found.mismatch)),
+                          recorded_hash=first)
+    return ModelFound(label, "missing", recorded_hash=first, roots=_roots(session))
+
+
+def _roots(session: Session) -> tuple[str, ...]:
+    return tuple(session.repo.relpath(r) for r in session.resolver.roots)
+
+
+def _first_hash(hashes: dict[str, str]) -> str | None:
+    for scheme, value in hashes.items():
+        return f"{scheme}:{value}"
+    return None
+
+
+def store_model(session: Session, path: Path, st: os.stat_result, known: str | None) -> str:
+    """Put a model file into the store; read it at most once, never if already known."""
+    repo, mode = session.repo, session.mode
+    cache = repo.stat_cache
+    prior = cache.lookup(path, st)
+    known = known or prior.get("blake3")
+    started = time.time_ns()
+    byte_progress = None
+    if session.progress is not None and st.st_size >= BIG_FILE and not (
+            known and (mode == "reference" or known in repo.store)):
+        verb = "hashing" if mode == "reference" else "storing"
+        byte_progress = _ByteCounter(session.progress, f"{verb} {path.name}", st.st_size)
+    oid = repo.store.put_file(path, mode=mode, known=known, progress=byte_progress)
+    if oid != known:
+        after = path.stat()
+        if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+            cache.store(path, st, {**prior, "blake3": oid}, started)
+    return oid
+
+
+def base_model(session: Session, path: Path, blake3: str) -> dict[str, Any] | None:
+    """The base checkpoint a LoRA's metadata names (kohya ``ss_*`` keys), found by
+    hash among the files repro has hashed when it can be. A version seen before is
+    answered from its earlier record: a known model is never opened again."""
+    if blake3 not in session.bases:
+        repo = session.repo
+        earlier = repo.index.records_using([blake3])
+        if earlier:
+            record = repo.load_record(earlier[0])
+            found = next((m.base_model for m in record.models if m.blake3 == blake3), None)
+            session.bases[blake3] = dict(found) if found is not None else None
+        else:
+            session.bases[blake3] = _read_base_model(session, path)
+    return session.bases[blake3]
+
+
+def _read_base_model(session: Session, path: Path) -> dict[str, Any] | None:
+    from repro.models.headers import base_model_refs, read_safetensors_header, sniff_model
+
+    try:
+        if sniff_model(path) != "safetensors":
+            return None
+        refs = base_model_refs(read_safetensors_header(path).metadata)
+    except ReproError:
+        return None
+    if not refs:
+        return None
+    base: dict[str, Any] = {k: v for k, v in refs.items() if k == "name"}
+    hashes = {k: v for k, v in refs.items() if k != "name"}
+    if hashes:
+        base["hashes"] = hashes
+    for scheme, value in hashes.items():
+        for hit in session.repo.stat_cache.find(scheme, value):
+            if "blake3" in hit.hashes:
+                base["blake3"] = hit.hashes["blake3"]
+                return base
+    return base
+
+
+class _ByteCounter:
+    """Adapts byte counts from hashing to the (what, done, total) progress callback."""
+
+    def __init__(self, progress: Progress, what: str, total: int):
+        self.progress, self.what, self.total, self.done = progress, what, total, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        self.progress(self.what, self.done, self.total)

@@ -1,0 +1,105 @@
+"""What the files of one ``add`` share: the resolver, the batch's records not
+yet indexed, decoded pixels, the capturing host and user."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from repro.api.repository import Repository
+from repro.models.resolve import Resolver
+from repro.record import Record
+from repro.record.vocabulary import A1111_TOOLS
+
+#: A1111-family outputs decoded at most to find an ``Init image hash`` source.
+PIXEL_CANDIDATES = 64
+
+Progress = Callable[[str, int, int], None]
+"""Called with (what, done, total)."""
+
+
+class Session:
+    """State shared by the files of one ``add``."""
+
+    def __init__(self, repo: Repository, *, mode: str, environment: dict[str, Any] | None,
+                 progress: Progress | None = None):
+        self.repo = repo
+        self.progress = progress
+        self.mode = mode
+        self.resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+        self.input_dirs = repo.config.input_dirs
+        self.environment = environment
+        #: records written in the current batch, not yet in the index, by output BLAKE3
+        self.pending: dict[str, Record] = {}
+        #: Pixel MD5s decoded so far, by output BLAKE3 (None: not decodable).
+        self.decoded: dict[str, str | None] = {}
+        #: base checkpoints named by adapters' metadata, by the adapter's BLAKE3
+        self.bases: dict[str, dict[str, Any] | None] = {}
+        #: whether outputs need their pixel MD5 (None: not asked the index yet)
+        self.pixels_wanted: bool | None = None
+        self.host = socket.gethostname()
+        self.user: str | None
+        try:
+            self.user = getpass.getuser()
+        except (KeyError, OSError):
+            self.user = None
+
+    def known_output(self, blake3: str) -> Record | None:
+        """The record these output bytes already have, if any."""
+        if blake3 in self.pending:
+            return self.pending[blake3]
+        existing = self.repo.index.record_for_output(blake3)
+        return self.repo.load_record(existing) if existing else None
+
+    def output_record(self, blake3: str) -> str | None:
+        if blake3 in self.pending:
+            return self.pending[blake3].id
+        return self.repo.index.record_for_output(blake3)
+
+    def flush_index(self) -> None:
+        """Index the records of the batch just made durable."""
+        self.repo.index.add_many(list(self.pending.values()))
+        self.pending.clear()
+
+    def by_pixels(self, md5: str) -> tuple[str, str] | None:
+        """An output whose decoded pixels have A1111's ``Init image hash``:
+        ``(record id, output BLAKE3)``. Looks at most at the newest
+        ``PIXEL_CANDIDATES`` A1111-family outputs."""
+        from repro.lineage.pixels import is_pixels_md5, pixels_md5
+
+        if not is_pixels_md5(md5):
+            return None
+        repo = self.repo
+        md5 = md5.lower()
+        for rid in repo.index.records_with_pixels(md5):
+            return rid, repo.load_record(rid).output.blake3
+        for b, r in reversed(self.pending.items()):
+            if r.output.pixels_md5 == md5:
+                return r.id, b
+        candidates = [(r.id, b) for b, r in reversed(self.pending.items())
+                      if r.tool.name in A1111_TOOLS and not r.output.pixels_md5]
+        candidates += repo.index.recent_outputs(A1111_TOOLS, PIXEL_CANDIDATES)
+        for rid, blake3 in candidates[:PIXEL_CANDIDATES]:
+            if blake3 not in self.decoded and blake3 in repo.store:
+                # Through open(): an output of this batch is still in the store's tmp folder.
+                with repo.store.open(blake3) as f:
+                    self.decoded[blake3] = pixels_md5(f)
+            if self.decoded.get(blake3) == md5:
+                return rid, blake3
+        return None
+
+    def pixels_if_wanted(self, source: bytes | Path, waits_for_source: bool) -> str | None:
+        """The output's pixel MD5, computed only while a captured img2img waits
+        for a source it names by A1111's ``Init image hash`` (``waits_for_source``:
+        this output is such an img2img itself)."""
+        from repro.lineage.pixels import pixels_md5
+
+        if self.pixels_wanted is None:
+            self.pixels_wanted = self.repo.index.waiting_pixel_inputs()
+        if waits_for_source:
+            self.pixels_wanted = True
+            return None
+        return pixels_md5(source) if self.pixels_wanted else None

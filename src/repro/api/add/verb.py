@@ -1,0 +1,172 @@
+"""The ``add`` verb: lock, batches of durable commits, one file at a time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from repro.api.add.build import Live, Parts, build_record, parents_of, server_facts, with_live
+from repro.api.add.inputs import capture_inputs
+from repro.api.add.models import capture_model
+from repro.api.add.output import iso_time, read_image, sha256_of
+from repro.api.add.session import Progress, Session
+from repro.api.repository import Repository
+from repro.capture import read_bytes, read_file
+from repro.errors import InputError
+from repro.lineage.pixels import is_pixels_md5
+from repro.objects import hashing
+from repro.objects.faults import checkpoint
+from repro.record import Output, Record, canonical_bytes
+from repro.record.codec import MAX_RECORD_BYTES
+
+#: Files captured per durable commit (see ``ObjectStore.batch``).
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One file's outcome: its record, new or ``existing``."""
+
+    path: str
+    record: Record
+    existing: bool
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.record
+        return {"id": r.id, "path": self.path, "output": r.output.blake3, "tool": r.tool.name,
+                "level": r.level, "reasons": r.assessment.texts, "codes": r.assessment.codes,
+                "existing": self.existing}
+
+
+@dataclass
+class AddResult:
+    records: list[Captured] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": [r.to_dict() for r in self.records], "skipped": self.skipped}
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named, and files under folders named (sorted, ``.repro`` skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d != ".repro" and not d.startswith("."))
+                for name in sorted(files):
+                    yield Path(folder) / name
+        else:
+            yield path
+
+
+def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
+        message: str | None = None, tag: str | None = None, mode: str | None = None,
+        allow_empty: bool = False, environment: dict[str, Any] | None = None,
+        progress: Progress | None = None, live: dict[Path, Live] | None = None) -> AddResult:
+    """Capture every image under ``paths``. Files that cannot be captured are skipped
+    with a reason; a path that does not exist, or a single named file that cannot be
+    read, raises ``InputError``. ``live`` gives, per file path, what a capture at
+    creation time observed (see ``Live``)."""
+    paths = list(paths)
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+    mode = mode or repo.config.get("store", "mode")
+    result = AddResult()
+    files = list(iter_files(paths))
+    single = len(paths) == 1 and len(files) == 1 and not paths[0].is_dir()
+    parent_ids = [repo.resolve_target(p).id for p in parents]
+    with repo.lock():
+        session = Session(repo, mode=mode, environment=environment, progress=progress)
+        done = 0
+        for start in range(0, len(files), BATCH):
+            # One durable commit per batch: objects, then records, then the index.
+            with repo.store.batch():
+                for path in files[start:start + BATCH]:
+                    done += 1
+                    if progress:
+                        progress("capturing", done, len(files))
+                    try:
+                        record, existing = capture_file(
+                            session, path, parents=parent_ids, message=message,
+                            allow_empty=allow_empty, live=(live or {}).get(path))
+                    except InputError as exc:
+                        if single:
+                            raise
+                        result.skipped.append({"path": str(path), "reason": str(exc)})
+                        continue
+                    result.records.append(Captured(str(path), record, existing))
+                # Journal the records before the batch puts them in place: a crash
+                # before the index has them is healed by the next writer (lineage.journal).
+                repo.journal.append(r.id for r in session.pending.values())
+            checkpoint("add.stored")
+            session.flush_index()
+            repo.journal.clear()
+            checkpoint("add.indexed")
+        if tag and result.records:
+            repo.refs.set_tag(tag, result.records[-1].id)
+    return result
+
+
+def capture_file(session: Session, path: Path, *, parents: list[str], message: str | None,
+                 allow_empty: bool, live: Live | None = None) -> tuple[Record, bool]:
+    """One file's record, and whether it existed before."""
+    repo = session.repo
+    # An image is read once: its metadata, hashes and stored copy all come
+    # from these bytes, and an output already captured is not parsed again.
+    data, out_stat = read_image(path)
+    blake3 = hashing.hash_bytes(data) if data is not None else hashing.hash_file(path)
+    if (known := session.known_output(blake3)) is not None:
+        return known, True
+    if data is not None:
+        gen = read_bytes(data, name=str(path), sidecar_path=str(path))
+    else:  # large, unreadable or not an image: read_file streams it or says why
+        gen = read_file(path)
+    out_stat = out_stat or path.stat()
+    environment = session.environment
+    if live is not None:
+        gen = with_live(gen, live)
+        if live.environment is not None:
+            environment = live.environment
+    if gen.metadata == "none" and not allow_empty:
+        raise InputError(f"{path}: no generation metadata to capture",
+                         hint="use --allow-empty to capture it as level none")
+
+    found = [capture_model(session, ref, out_stat) for ref in gen.models]
+    models = [entry for entry, _ in found]
+    inputs, input_parents, input_facts = capture_inputs(session, gen, path)
+
+    sha256 = sha256_of(data, path)
+    if data is not None:
+        repo.store.put_bytes(data, known=blake3)
+    elif repo.store.put_file(path) != blake3:
+        raise InputError(f"{path}: the file changed while it was captured",
+                         hint="capture it again once it is completely written")
+    blobs = {key: repo.store.put_bytes(value) for key, value in sorted(gen.blobs.items())}
+    waits = any(is_pixels_md5(i.recorded.get("sha256")) and not i.blake3 for i in inputs)
+    output = Output(blake3=blake3, sha256=sha256, path=repo.relpath(path),
+                    size=out_stat.st_size, media_type=gen.media_type, width=gen.width,
+                    height=gen.height, mtime=iso_time(out_stat.st_mtime),
+                    pixels_md5=session.pixels_if_wanted(data if data is not None else path,
+                                                        waits))
+    parts = Parts(gen=gen, output=output, models=models, model_facts=[f for _, f in found],
+                  inputs=inputs, input_facts=input_facts,
+                  parents=parents_of(parents, input_parents), blobs=blobs,
+                  environment=environment, server=server_facts(session, live, models))
+    record = build_record(session, parts, message)
+    raw = canonical_bytes(record)
+    if len(raw) > MAX_RECORD_BYTES:
+        raise InputError(f"{path}: its record would be {len(raw):,} bytes, more than the "
+                         f"{MAX_RECORD_BYTES:,} a record may hold",
+                         hint="the file carries unusually large metadata; it was not captured")
+    rid = repo.store.put_bytes(raw, group=1)
+    record = replace(record, id=rid)
+    session.pending[blake3] = record
+    return record, False

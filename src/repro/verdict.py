@@ -1,0 +1,283 @@
+"""The reproducibility verdict: one pure function from what is known to a level
+and its reasons.
+
+Capture (``repro add``, ``repro watch``) and ``repro verify`` gather facts:
+what the file's metadata gave (``Reading``), how each model and input was
+found (``ModelFound``, ``InputFound``), what a server said at creation time
+(``Reason`` values from ``repro.watch``), and at verify time how each model
+stands on disk now (``ModelNow``) and how the environment differs
+(``EnvironmentChange``). ``assess`` turns them into an ``Assessment``; nothing
+else in repro makes a level or a reason. ``ready`` says whether pressing
+generate now would use the recorded bytes.
+
+The rule behind every branch: when repro cannot know which bytes the engine
+used, the level is not ``full``. Each reason has a stable code (listed in
+``CODES``) and a sentence a person can act on.
+
+A leaf above ``repro.record``: it does no I/O and imports nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from repro.record.types import Assessment, Reason
+from repro.record.vocabulary import worst_level
+
+#: Every reason code, with the level it caps a record at (``full``: informational).
+CODES: dict[str, str] = {
+    "metadata.none": "none",
+    "metadata.provenance-only": "none",
+    "metadata.workflow-only": "partial",
+    "metadata.gap": "partial",
+    "model.unresolved": "approximate",
+    "model.mismatch": "approximate",
+    "model.known-by-hash": "approximate",
+    "model.known-by-name": "approximate",
+    "model.found-elsewhere": "full",
+    "model.modified-after-output": "approximate",
+    "input.mismatch": "approximate",
+    "input.missing": "approximate",
+    "server": "approximate",
+    "server.info": "full",
+    "model.changed": "full",
+    "model.changed-not-in-store": "approximate",
+    "model.missing": "full",
+    "model.missing-not-in-store": "approximate",
+    "model.moved": "full",
+    "model.metadata-only": "full",
+    "model.edited-in-place": "approximate",
+    "input.gone": "full",
+    "environment.changed": "approximate",
+    "unspecified": "full",
+}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the file's own metadata supports: its kind (``execution``,
+    ``workflow-only``, ``provenance-only``, ``none``), the best level the
+    reader gave it, and the gaps it found (no seed, a dangling link...)."""
+
+    metadata: str
+    level: str
+    gaps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelFound:
+    """How capture found a model the generation names.
+
+    ``how``: ``name`` (at its expected place), ``hash`` or ``filename``
+    (elsewhere), ``unresolved`` (the resolver failed: ``detail`` says why),
+    ``mismatch`` (the file by that name is another version: ``path`` names it),
+    ``missing``. ``recorded_hash`` is the first hash the file recorded
+    (``sha256:abc...``); ``roots`` the model roots searched; ``modified``
+    ``(file time, output time)`` when the file changed after the output was made.
+    """
+
+    label: str
+    how: str
+    path: str | None = None
+    recorded_hash: str | None = None
+    roots: tuple[str, ...] = ()
+    detail: str | None = None
+    modified: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class InputFound:
+    """How capture found an input: ``file`` (at ``path``), ``parent`` (its bytes
+    are a known output), ``mismatch`` (the file at ``path`` is not the recorded
+    one) or ``missing`` (not in ``searched``)."""
+
+    label: str
+    how: str
+    path: str | None = None
+    searched: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelNow:
+    """A recorded model on disk now (``repro verify``): ``status`` is ``ok``,
+    ``changed``, ``missing``, ``moved``, ``metadata-only`` or ``edited-in-place``."""
+
+    label: str
+    status: str
+    recorded: str | None = None
+    now: str | None = None
+    in_store: bool = False
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class InputNow:
+    """A recorded input file on disk now: ``missing`` or ``changed`` (only those
+    are reported), and whether the recorded bytes are in the store."""
+
+    label: str
+    status: str
+    in_store: bool = False
+
+
+@dataclass(frozen=True)
+class EnvironmentChange:
+    """One difference between the recorded environment and the current one."""
+
+    what: str
+    recorded: Any
+    current: Any
+    changes_output: bool
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything known about one output. At capture: ``reading``, ``models``,
+    ``inputs`` and ``server``. At verify: ``captured`` (the record's own
+    assessment), ``models_now``, ``inputs_now`` and ``environment``."""
+
+    reading: Reading | None = None
+    models: tuple[ModelFound, ...] = ()
+    inputs: tuple[InputFound, ...] = ()
+    server: tuple[Reason, ...] = ()
+    captured: Assessment | None = None
+    models_now: tuple[ModelNow, ...] = ()
+    inputs_now: tuple[InputNow, ...] = ()
+    environment: tuple[EnvironmentChange, ...] = field(default_factory=tuple)
+
+
+def assess(evidence: Evidence) -> Assessment:
+    """The level and reasons ``evidence`` supports."""
+    reasons = list(dict.fromkeys(_reasons(evidence)))
+    floor = "full"
+    if evidence.reading is not None:
+        floor = evidence.reading.level
+    if evidence.captured is not None:
+        floor = worst_level(floor, evidence.captured.level)
+    level = worst_level(floor, *(CODES.get(r.code, "full") for r in reasons))
+    return Assessment(level, tuple(reasons))
+
+
+def ready(evidence: Evidence, level: str) -> bool:
+    """Whether pressing generate now would use the recorded bytes: every model
+    recorded by content is on disk as recorded (or differs only in its header),
+    every input is where it was, and there was something to reproduce."""
+    if level == "none" or evidence.inputs_now:
+        return False
+    if not evidence.models_now:  # nothing to check on disk: only a complete record will do
+        return level == "full"
+    return all(m.status in ("ok", "metadata-only") and m.recorded for m in evidence.models_now)
+
+
+def _reasons(e: Evidence) -> Iterator[Reason]:
+    if e.captured is not None:
+        yield from e.captured.reasons
+    if e.reading is not None:
+        yield from _reading(e.reading)
+    for m in e.models:
+        yield from _model_found(m)
+    for found in e.inputs:
+        yield from _input_found(found)
+    yield from e.server
+    for now in e.models_now:
+        yield from _model_now(now)
+    for i in e.inputs_now:
+        what = "missing from disk" if i.status == "missing" else "changed on disk"
+        fix = ("run `repro checkout --inputs`" if i.in_store
+               else "the recorded version is not in the store")
+        yield Reason("input.gone", f"{i.label}: {what}; a re-run would not load the recorded "
+                                   f"image: {fix}")
+    for change in e.environment:
+        if change.changes_output:
+            yield Reason("environment.changed",
+                         f"environment: {change.what} (recorded {_show(change.recorded)}, "
+                         f"now {_show(change.current)})")
+
+
+def _reading(r: Reading) -> Iterator[Reason]:
+    code = {"none": "metadata.none", "provenance-only": "metadata.provenance-only",
+            "workflow-only": "metadata.workflow-only"}.get(r.metadata, "metadata.gap")
+    for gap in r.gaps:
+        yield Reason(code, gap)
+
+
+def _model_found(m: ModelFound) -> Iterator[Reason]:
+    if m.how == "unresolved":
+        yield Reason("model.unresolved", f"{m.label}: {m.detail}")
+    if m.how == "mismatch":
+        yield Reason("model.mismatch", f"{m.label}: the file at {m.path} does not match the hash "
+                                       "the image recorded, and no file under the model roots does")
+    elif m.how in ("missing", "unresolved") and m.recorded_hash:
+        yield Reason("model.known-by-hash",
+                     f"{m.label}: not found under the model roots; known only by its recorded "
+                     f"hash {m.recorded_hash}: put the file under a model root and run "
+                     "`repro add` again")
+    elif m.how in ("missing", "unresolved"):
+        yield Reason("model.known-by-name", f"{m.label}: not found under the model roots "
+                                            f"({', '.join(m.roots)}); known only by name")
+    elif m.how in ("hash", "filename"):
+        by = "recorded hash" if m.how == "hash" else "file name"
+        yield Reason("model.found-elsewhere",
+                     f"{m.label}: not at its expected place; found by {by} at {m.path}")
+    if m.modified is not None:
+        file_time, output_time = m.modified
+        yield Reason("model.modified-after-output",
+                     f"{m.label}: the file was modified after the output was made "
+                     f"({file_time} > {output_time}): the content captured may not be the "
+                     "version that was used")
+
+
+def _input_found(i: InputFound) -> Iterator[Reason]:
+    if i.how == "mismatch":
+        yield Reason("input.mismatch", f"{i.label}: the file at {i.path} does not match the "
+                                       "hash the image recorded")
+    elif i.how == "missing":
+        yield Reason("input.missing", f"{i.label}: not found (looked in {', '.join(i.searched)})")
+
+
+def _model_now(m: ModelNow) -> Iterator[Reason]:
+    short, now = (m.recorded or "")[:12], (m.now or "")[:12]
+    if m.status == "edited-in-place":
+        yield Reason("model.edited-in-place",
+                     f"{m.label}: the file was edited in place, and it is hardlinked to the store "
+                     "(store mode hardlink), so the recorded version is damaged too: "
+                     "`repro fsck` lists it; restore the file from a backup")
+    elif m.status == "changed" and m.in_store:
+        yield Reason("model.changed", f"{m.label}: file on disk is a different version (recorded "
+                                      f"{short}..., now {now}...); the recorded version is in the "
+                                      "store: run `repro checkout`")
+    elif m.status == "changed":
+        yield Reason("model.changed-not-in-store",
+                     f"{m.label}: file on disk is a different version (recorded {short}..., now "
+                     f"{now}...) and the recorded version is not in the store (captured in "
+                     "reference mode)")
+    elif m.status == "missing" and m.recorded and m.in_store:
+        yield Reason("model.missing", f"{m.label}: missing from disk; the recorded version is in "
+                                      "the store: run `repro checkout`")
+    elif m.status == "missing" and m.recorded:
+        yield Reason("model.missing-not-in-store", f"{m.label}: missing from disk and not in the "
+                                                   "store")
+    elif m.status == "moved":
+        yield Reason("model.moved", f"{m.label}: renamed or moved: the recorded version is now "
+                                    f"at {m.path}")
+    elif m.status == "metadata-only":
+        yield Reason("model.metadata-only", f"{m.label}: only the safetensors header changed "
+                                            "(same tensors); outputs are unaffected")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def server_reason(text: str, *, downgrades: bool = True) -> Reason:
+    """A fact a live server gave (``repro.watch``): it caps the level at
+    approximate unless ``downgrades`` is false."""
+    return Reason("server" if downgrades else "server.info", text)
+
+
+def texts(reasons: Iterable[Reason]) -> list[str]:
+    return [r.text for r in reasons]
