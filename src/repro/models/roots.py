@@ -1,8 +1,11 @@
 """Model roots and where a named model is expected to live.
 
 A root may use the ComfyUI layout (``checkpoints/ loras/ vae/ ...``) or the
-A1111 one (``Stable-diffusion/ Lora/ VAE/ ...``); both are tried. Walking a
-root never follows a symlink loop and never leaves the root through ``..``.
+A1111 one (``Stable-diffusion/ Lora/ VAE/ ...``); both are tried. A name never
+leaves its root through ``..``; a root is walked by ``repro.objects.walk``'s
+policy (no hidden folders, no symlinked folders, 12 folders deep at most), so a
+folder linked in from elsewhere is searched by content only when it is a root
+of its own (found by name, it is used wherever it lives).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from repro.errors import UnsafePath
+from repro.objects.walk import iter_files
 
 MODEL_EXTS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".onnx",
               ".pkl", ".yaml")
@@ -47,8 +51,6 @@ ROLE_FOLDER = {
     "ip_adapter": "ipadapter", "style_model": "style_models", "config": "configs",
 }
 
-MAX_DEPTH = 12
-
 
 def safe_relative(name: str) -> PurePosixPath:
     """A recorded relative name as a path that cannot climb out of its folder."""
@@ -81,36 +83,12 @@ def candidate_paths(roots: Iterable[Path], name: str, *, folder: str | None,
 
 
 def iter_model_files(roots: Iterable[Path]) -> Iterator[tuple[Path, os.stat_result]]:
-    """Every model file under the roots, once, without following symlink loops."""
-    seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
+    """Every model file under the roots, once (a file reached by two paths or
+    under two roots is given once), walked by ``repro.objects.walk``'s policy."""
+    seen: set[tuple[int, int]] = set()
     for root in roots:
-        if not root.is_dir():
-            continue
-        stack: list[tuple[Path, int]] = [(root, 0)]
-        while stack:
-            folder, depth = stack.pop()
-            try:
-                st = folder.stat()
-            except OSError:
-                continue
+        for path, st in iter_files(root):
             key = (st.st_dev, st.st_ino)
-            if key in seen_dirs or depth > MAX_DEPTH:
-                continue
-            seen_dirs.add(key)
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError:
-                continue
-            for entry in entries:
-                try:
-                    if entry.is_dir():
-                        stack.append((Path(entry.path), depth + 1))
-                    elif entry.is_file() and entry.name.lower().endswith(MODEL_EXTS):
-                        fst = entry.stat()
-                        fkey = (fst.st_dev, fst.st_ino)
-                        if fkey not in seen_files:
-                            seen_files.add(fkey)
-                            yield Path(entry.path), fst
-                except OSError:
-                    continue
+            if path.name.lower().endswith(MODEL_EXTS) and key not in seen:
+                seen.add(key)
+                yield path, st
