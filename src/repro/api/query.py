@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from repro.api.repository import Repository
+from repro.capture.types import Generation
 from repro.errors import InputError, NotFound
 from repro.lineage.diff import diff_graphs, diff_records
 from repro.objects.ids import is_id
-from repro.record import Record
+from repro.record import Assessment, Record, exact_numbers
 
 
 def log(repo: Repository, target: Record | None, *, limit: int | None = None,
@@ -171,10 +173,28 @@ def diff_now(repo: Repository, record: Record) -> dict[str, Any]:
             "changed": [m for m in models if m["status"] != "ok"]}
 
 
-def inspect(paths: Iterable[Path]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Inspected:
+    """One file's generation metadata and the level it alone supports."""
+
+    path: str
+    generation: Generation
+    assessment: Assessment
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"path": self.path, **self.generation.to_dict(), **self.assessment.summary()}
+        d["params"], too_big = exact_numbers(d["params"], "params")
+        if too_big:
+            d["warnings"] = [*d["warnings"], *(f"{w}: an integer too large for JSON numbers, "
+                                               "shown exactly as text" for w in too_big)]
+        return d
+
+
+def inspect(paths: Iterable[Path]) -> list[Inspected]:
     """Generation metadata of files; needs no repository. Missing or unreadable files
     raise ``InputError``."""
     from repro.capture import read_file
+    from repro.verdict import Evidence, Reading, assess
 
     results = []
     for path in paths:
@@ -183,5 +203,6 @@ def inspect(paths: Iterable[Path]) -> list[dict[str, Any]]:
         if not path.exists():
             raise InputError(f"{path}: no such file")
         gen = read_file(path)
-        results.append({"path": str(path), **gen.to_dict()})
+        reading = Reading(gen.metadata, gen.level, tuple(gen.reasons))
+        results.append(Inspected(str(path), gen, assess(Evidence(reading=reading))))
     return results

@@ -26,10 +26,10 @@ def inspect(state: State, files: tuple[Path, ...], as_json: bool) -> None:
 
     results = inspect_files([state.cwd / f for f in files])
     if as_json:
-        emit_json(results)
+        emit_json([r.to_dict() for r in results])
         return
     for r in results:
-        _render_inspect(r)
+        _render_inspect(r.to_dict())
 
 
 def _render_inspect(r: dict[str, Any]) -> None:
