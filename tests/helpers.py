@@ -40,6 +40,21 @@ def repro_subprocess(*args: str | Path, cwd: Path,
                           env=env, timeout=120, preexec_fn=preexec_fn)
 
 
+def img2img_graph(*, load_image: str, denoise: float, **txt2img: Any) -> dict[str, Any]:
+    """``comfy_graph`` started from an input image: LoadImage -> VAEEncode in place of
+    EmptyLatentImage, and the sampler's denoise below 1."""
+    graph: dict[str, Any] = {}
+    for node_id, node in comfy_graph(**txt2img).items():
+        if node["class_type"] == "EmptyLatentImage":
+            graph["11"] = {"class_type": "LoadImage", "inputs": {"image": load_image}}
+            graph["12"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["11", 0],
+                                                                  "vae": ["4", 2]}}
+        else:
+            graph[node_id] = node
+    graph["3"]["inputs"].update(denoise=denoise, latent_image=["12", 0])
+    return graph
+
+
 def make_project(root: Path, *, ckpt_seed: int = 1, lora_seed: int = 2) -> dict[str, Path]:
     """A project with a checkpoint and a LoRA under models/, dated in the past."""
     ckpt = write_safetensors(root / "models/checkpoints/base.safetensors",

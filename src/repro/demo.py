@@ -2,7 +2,7 @@
 metadata (made with Pillow) and small safetensors model files.
 
 ``repro demo`` uses them to script the story repro exists for; the tests use
-them as terse builders.
+them too, and keep their own builders (img2img graphs, say) in tests/helpers.py.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 
-def write_safetensors(path: Path, payload: bytes, *, metadata: dict[str, str] | None = None,
-                      name: str = "weight") -> Path:
+def write_safetensors(path: Path, payload: bytes, *,
+                      metadata: dict[str, str] | None = None) -> Path:
     """A valid safetensors file holding ``payload`` as one U8 tensor."""
-    header: dict[str, Any] = {name: {"dtype": "U8", "shape": [len(payload)],
+    header: dict[str, Any] = {"weight": {"dtype": "U8", "shape": [len(payload)],
                                      "data_offsets": [0, len(payload)]}}
     if metadata:
         header["__metadata__"] = metadata
@@ -40,8 +40,7 @@ def model_bytes(seed: int, size: int) -> bytes:
 
 def comfy_graph(*, ckpt: str, lora: str | None, lora_strength: float, seed: int,
                 prompt: str, negative: str = "blurry, lowres", steps: int = 20,
-                cfg: float = 7.0, width: int = 512, height: int = 512,
-                load_image: str | None = None, denoise: float = 1.0) -> dict[str, Any]:
+                cfg: float = 7.0, width: int = 512, height: int = 512) -> dict[str, Any]:
     """A ComfyUI API-format prompt graph: checkpoint (+ LoRA) -> KSampler -> SaveImage."""
     model_src, clip_src = ["4", 0], ["4", 1]
     graph: dict[str, Any] = {
@@ -54,19 +53,12 @@ def comfy_graph(*, ckpt: str, lora: str | None, lora_strength: float, seed: int,
         model_src, clip_src = ["10", 0], ["10", 1]
     graph["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": prompt, "clip": clip_src}}
     graph["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": negative, "clip": clip_src}}
-    if load_image:
-        graph["11"] = {"class_type": "LoadImage", "inputs": {"image": load_image}}
-        graph["12"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["11", 0],
-                                                              "vae": ["4", 2]}}
-        latent = ["12", 0]
-    else:
-        graph["5"] = {"class_type": "EmptyLatentImage",
-                      "inputs": {"width": width, "height": height, "batch_size": 1}}
-        latent = ["5", 0]
+    graph["5"] = {"class_type": "EmptyLatentImage",
+                  "inputs": {"width": width, "height": height, "batch_size": 1}}
     graph["3"] = {"class_type": "KSampler", "inputs": {
         "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": "euler",
-        "scheduler": "normal", "denoise": denoise, "model": model_src,
-        "positive": ["6", 0], "negative": ["7", 0], "latent_image": latent}}
+        "scheduler": "normal", "denoise": 1.0, "model": model_src,
+        "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}}
     graph["8"] = {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}}
     graph["9"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI",
                                                          "images": ["8", 0]}}

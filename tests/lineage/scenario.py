@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, write_safetensors
+from tests.helpers import img2img_graph
 
 PROMPT = "a lighthouse keeper, oil painting, (warm light:1.2)"
 CKPT = "base.safetensors"
@@ -75,7 +76,7 @@ def build(root: Path) -> Scenario:
 
     base = generate(root, "base.png", txt2img(1000), 1)
     to_input(root, base)
-    img2img = generate(root, "img2img.png", comfy_graph(
+    img2img = generate(root, "img2img.png", img2img_graph(
         ckpt=CKPT, lora=LORA, lora_strength=0.8, seed=2000, prompt=PROMPT,
         load_image="base.png", denoise=0.6), 2)
     to_input(root, img2img)

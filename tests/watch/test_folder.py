@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import time
 from pathlib import Path, PurePosixPath
 
 import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from repro.api.repository import Repository
 from repro.demo import comfy_graph
@@ -23,15 +26,12 @@ from tests.helpers import run
 def _png(seed: int) -> bytes:
     """A ComfyUI-style PNG with its own pixels and seed, as bytes."""
     buf = io.BytesIO()
-    from PIL.PngImagePlugin import PngInfo
-
-    from repro.demo import _pixels  # the demo's pixel builder
-
     graph = comfy_graph(ckpt="base.safetensors", lora=None, lora_strength=1.0, seed=seed,
                         prompt=f"image {seed}")
     info = PngInfo()
     info.add_text("prompt", json.dumps(graph))
-    _pixels(seed, (16, 16)).save(buf, format="PNG", pnginfo=info)
+    pixels = random.Random(seed).randbytes(16 * 16 * 3)
+    Image.frombytes("RGB", (16, 16), pixels).save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
 
 
