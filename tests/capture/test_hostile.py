@@ -16,7 +16,7 @@ from repro.capture import Generation, read_bytes, read_file
 from repro.capture.containers import MAX_CHUNK
 from repro.errors import LimitExceeded, NotAnImage, ReproError, TruncatedFile
 from tests.capture import builders as b
-from tests.paths import CORPUS
+from tests.paths import CORPUS, ROOT
 
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*/*") if p.suffix in (".png", ".jpg", ".jpeg", ".webp")
                       and p.stat().st_size < 300_000)
@@ -144,13 +144,12 @@ def test_peak_memory_of_bombs_stays_bounded(tmp_path: Path) -> None:
     with open(huge, "wb") as handle:
         handle.write(b.png()[:33] + (200 * 1024 * 1024).to_bytes(4, "big") + b"tEXt")
         handle.truncate(210 * 1024 * 1024)
-    root = Path(__file__).resolve().parent.parent.parent
     # Linux carries the peak RSS of the process that execs into the new
     # program, so a child spawned straight from pytest would report pytest's
     # own peak. A small launcher in between gives the reader a clean count.
     launcher = ("import subprocess, sys; subprocess.run([sys.executable, '-c', sys.argv[1], "
                 "*sys.argv[2:]], check=True)")
-    result = subprocess.run([sys.executable, "-c", launcher, _RSS_SCRIPT, str(root), str(huge)],
+    result = subprocess.run([sys.executable, "-c", launcher, _RSS_SCRIPT, str(ROOT), str(huge)],
                             capture_output=True, text=True, check=True, timeout=120)
     peak_kib = int(result.stdout.strip().splitlines()[-1])
     assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"

@@ -279,21 +279,31 @@ def _finish(t: Templates, scenario: str, root: Path, runner: Runner) -> None:
     check_done(t, scenario, root)
 
 
+def kill_at(t: Templates, scenario: str, work: Path, tally: Tally, rng: random.Random,
+            crash_at: str, runner: Runner | None = None) -> bool:
+    """Kill the scenario's command at ``crash_at`` on a fresh copy, check the store,
+    re-run and check the work is done. False if it finished before ``crash_at``."""
+    runner = runner or ScriptRunner()
+    root = fresh_copy(t, scenario, work, rng)
+    code, err = runner.run(root, COMMANDS[scenario], crash_at=crash_at)
+    tally.runs += 1
+    if code == 0:
+        check_done(t, scenario, root)
+        return False
+    assert code == -signal.SIGKILL, f"{scenario} at {crash_at}: exit {code}: {err}"
+    tally.killed(scenario, check_after_kill(t, scenario, root))
+    _finish(t, scenario, root, runner)
+    return True
+
+
 def enumerate_checkpoints(t: Templates, scenario: str, work: Path, tally: Tally,
                           rng: random.Random, limit: int = 200,
                           runner: Runner | None = None) -> None:
     """Kill at every write checkpoint in turn, each on a fresh copy; re-run each time."""
     runner = runner or ScriptRunner()
     for n in range(1, limit + 1):
-        root = fresh_copy(t, scenario, work, rng)
-        code, err = runner.run(root, COMMANDS[scenario], crash_at=f"*:{n}")
-        tally.runs += 1
-        if code == 0:
-            check_done(t, scenario, root)
+        if not kill_at(t, scenario, work, tally, rng, f"*:{n}", runner):
             return
-        assert code == -signal.SIGKILL, f"{scenario} at checkpoint {n}: exit {code}: {err}"
-        tally.killed(scenario, check_after_kill(t, scenario, root))
-        _finish(t, scenario, root, runner)
     raise AssertionError(f"{scenario} passed more than {limit} checkpoints")
 
 

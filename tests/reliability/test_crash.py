@@ -1,6 +1,9 @@
 """SIGKILL real ``repro add``, ``checkout --force`` and ``gc`` processes at every
 write checkpoint and at random instants; after every kill the store is
-consistent and the user's files whole, and re-running completes the work."""
+consistent and the user's files whole, and re-running completes the work.
+
+The default run kills each command at a few write steps; the campaigns of
+hundreds of kills run with ``--slow`` (and ``bench/crash_soak.py`` for longer)."""
 
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ from tests.reliability.harness import (
     CKPT,
     ForkRunner,
     Tally,
+    Templates,
     build_templates,
     check_after_kill,
     enumerate_checkpoints,
     fresh_copy,
+    kill_at,
     random_kills,
     run_repro,
 )
@@ -56,6 +61,26 @@ def _campaign(base: Path, seed: int, random_per_command: dict[str, int]) -> Tall
     return total
 
 
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return build_templates(tmp_path_factory.mktemp("templates"))
+
+
+@pytest.mark.parametrize(("scenario", "crash_at"), [
+    ("add", "*:1"),  # the first write of all
+    ("add", "add.indexed"),
+    ("checkout", "checkout.displaced"),
+    ("checkout", "checkout.restored"),
+    ("gc", "gc.removed"),
+])
+def test_a_kill_at_a_write_step_leaves_a_consistent_store(
+        templates: Templates, fast_tmp: Path, scenario: str, crash_at: str) -> None:
+    tally = Tally()
+    assert kill_at(templates, scenario, fast_tmp, tally, random.Random(0), crash_at)
+    assert tally.by_command == {scenario: 1}
+
+
+@pytest.mark.slow
 def test_two_hundred_kills_leave_a_consistent_store(fast_tmp: Path) -> None:
     tally = _campaign(fast_tmp, seed=7, random_per_command={"add": 70, "checkout": 55, "gc": 55})
     print(f"crash test: {tally.kills} kills survived {tally.by_command}, "
