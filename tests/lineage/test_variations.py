@@ -45,7 +45,7 @@ def test_one_key_away_grouped_by_key() -> None:
     extra_lora = variant("extra", lambda d: d["models"].append(
         {"role": "lora", "name": "other.safetensors", "blake3": "d" * 64, "strength": 1.0}))
     index, by_id = setup([base, seed, version, cfg, two, extra_lora])
-    result = find_variations(index, base, by_id.__getitem__)
+    result = find_variations(index, base, by_id.__getitem__).to_dict()
     groups = {g["parameter"]: [m["id"] for m in g["records"]] for g in result["groups"]}
     assert groups == {"seed": [seed.id], "cfg": [cfg.id],
                       "model checkpoint base.safetensors": [version.id]}
@@ -59,7 +59,7 @@ def test_the_candidate_set_is_bounded() -> None:
     others = [variant(f"s{n}", lambda d, n=n: d["params"].update(seed=100 + n))
               for n in range(30)]
     index, by_id = setup([base, *others])
-    result = find_variations(index, base, by_id.__getitem__, limit=10)
+    result = find_variations(index, base, by_id.__getitem__, limit=10).to_dict()
     assert result["compared"] == 10 and result["truncated"] is True
     assert len(result["groups"][0]["records"]) == 10
 

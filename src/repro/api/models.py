@@ -55,23 +55,51 @@ def header_info(path: Path) -> dict[str, Any] | None:
         return {"error": str(exc)}
 
 
-def list_models(repo: Repository, *, hashes: bool = False) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ModelVersion:
+    """One model version the records use: its BLAKE3, the names, paths and roles it
+    was recorded under, how many outputs used it, and what its file says now."""
+
+    blake3: str
+    names: tuple[str, ...]
+    paths: tuple[str, ...]
+    roles: tuple[str, ...]
+    uses: int
+    in_store: bool
+    size: int | None = None
+    format: str | None = None
+    architecture: str | None = None
+    metadata: dict[str, Any] | None = None
+    hashes: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"blake3": self.blake3, "names": list(self.names),
+                             "paths": list(self.paths), "roles": list(self.roles),
+                             "uses": self.uses, "in_store": self.in_store, "size": self.size}
+        if self.format:
+            d.update(format=self.format, architecture=self.architecture, metadata=self.metadata)
+        if self.hashes is not None:
+            d["hashes"] = self.hashes
+        return d
+
+
+def list_models(repo: Repository, *, hashes: bool = False) -> list[ModelVersion]:
     """Known model versions with names, paths, roles, uses, and optionally every hash."""
     out = []
     for entry in repo.index.models():
         blake3 = entry["blake3"]
-        entry["in_store"] = blake3 in repo.store
         path = version_path(repo, blake3, entry["paths"])
-        entry["size"] = path.stat().st_size if path is not None else None
-        if path is not None:
-            info = header_info(path)
-            if info and info.get("format"):
-                entry["format"] = info.get("format")
-                entry["architecture"] = info.get("architecture")
-                entry["metadata"] = info.get("metadata")
-        if hashes and path is not None:
-            entry["hashes"] = ecosystem_hashes(repo, path)
-        out.append(entry)
+        info = header_info(path) if path is not None else None
+        if not (info and info.get("format")):
+            info = None
+        out.append(ModelVersion(
+            blake3=blake3, names=tuple(entry["names"]), paths=tuple(entry["paths"]),
+            roles=tuple(entry["roles"]), uses=entry["uses"], in_store=blake3 in repo.store,
+            size=path.stat().st_size if path is not None else None,
+            format=info.get("format") if info else None,
+            architecture=info.get("architecture") if info else None,
+            metadata=info.get("metadata") if info else None,
+            hashes=ecosystem_hashes(repo, path) if hashes and path is not None else None))
     return out
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from repro.api.repository import Repository
 from repro.capture.types import Generation
 from repro.errors import InputError, NotFound
-from repro.lineage.diff import diff_graphs, diff_records
+from repro.lineage.diff import Diff, diff_graphs, diff_records
+from repro.lineage.variations import Variations
 from repro.objects.ids import is_id
 from repro.record import Assessment, Record, exact_numbers
 
@@ -103,7 +104,7 @@ def _every_version(repo: Repository, versions: list[str]) -> list[str]:
     return out
 
 
-def variations(repo: Repository, record: Record) -> dict[str, Any]:
+def variations(repo: Repository, record: Record) -> Variations:
     """Outputs one parameter (or only the seed) away from ``record``, grouped by it."""
     from repro.lineage.variations import find_variations
 
@@ -142,11 +143,10 @@ def graph(repo: Repository, target: Record | None, *, format: str = "dot",
     return text
 
 
-def diff(repo: Repository, a: Record, b: Record) -> dict[str, Any]:
-    """The ``repro diff`` document; ComfyUI graphs are compared node by node."""
-    result = diff_records(a.to_dict(), b.to_dict(), a_id=a.id, b_id=b.id)
-    result["graph"] = diff_graphs(_prompt_graph(repo, a), _prompt_graph(repo, b))
-    return result
+def diff(repo: Repository, a: Record, b: Record) -> Diff:
+    """What differs between two records; ComfyUI graphs are compared node by node."""
+    return diff_records(a.to_dict(), b.to_dict(), a_id=a.id, b_id=b.id,
+                        graph=diff_graphs(_prompt_graph(repo, a), _prompt_graph(repo, b)))
 
 
 def _prompt_graph(repo: Repository, record: Record) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ as a LoRA tag with its weight. ComfyUI prompt graphs are compared node by node.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, fields
 from typing import Any
 
 IGNORED_PARAMS = {"samplers", "extra"}
@@ -250,31 +251,47 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def diff_records(a: dict[str, Any], b: dict[str, Any], *, a_id: str, b_id: str
-                 ) -> dict[str, Any]:
-    """The ``repro diff --json`` document for two record dicts."""
+@dataclass(frozen=True)
+class Diff:
+    """What differs between records ``a`` and ``b``, section by section; each
+    section is ``{"changed", "added", "removed", ...}`` as docs/cli.md shows."""
+
+    a: str
+    b: str
+    params: dict[str, Any]
+    prompt: dict[str, Any]
+    negative_prompt: dict[str, Any]
+    models: dict[str, Any]
+    inputs: dict[str, Any]
+    tool: dict[str, Any]
+    environment: dict[str, Any]
+    #: the ComfyUI graphs compared node by node, when both records have one
+    graph: dict[str, Any] | None = None
+
+    @property
+    def empty(self) -> bool:
+        sections = (self.params, self.prompt, self.negative_prompt, self.models, self.inputs,
+                    self.tool, self.environment, self.graph or {})
+        return not any(any(s.values()) for s in sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def diff_records(a: dict[str, Any], b: dict[str, Any], *, a_id: str, b_id: str,
+                 graph: dict[str, Any] | None = None) -> Diff:
+    """What differs between two records' JSON."""
     pa, pb = a.get("params") or {}, b.get("params") or {}
     env_a, env_b = _flatten(a.get("environment") or {}), _flatten(b.get("environment") or {})
-    return {
-        "a": a_id,
-        "b": b_id,
-        "params": diff_dicts(flat_params(pa, skip=_PROMPTS), flat_params(pb, skip=_PROMPTS)),
-        "prompt": diff_words(pa.get("prompt"), pb.get("prompt")),
-        "negative_prompt": diff_words(pa.get("negative_prompt"), pb.get("negative_prompt")),
-        "models": diff_models(a.get("models") or [], b.get("models") or []),
-        "inputs": diff_inputs(a.get("inputs") or [], b.get("inputs") or []),
-        "tool": diff_dicts(a.get("tool") or {}, b.get("tool") or {}),
-        "environment": diff_dicts(env_a, env_b),
-    }
-
-
-def is_empty(diff: dict[str, Any]) -> bool:
-    for key in ("params", "tool", "environment", "inputs"):
-        if any(diff[key].values()):
-            return False
-    for key in ("prompt", "negative_prompt"):
-        if any(diff[key].values()):
-            return False
-    if diff.get("graph") and any(diff["graph"].values()):
-        return False
-    return not any(diff["models"].values())
+    return Diff(
+        a=a_id,
+        b=b_id,
+        params=diff_dicts(flat_params(pa, skip=_PROMPTS), flat_params(pb, skip=_PROMPTS)),
+        prompt=diff_words(pa.get("prompt"), pb.get("prompt")),
+        negative_prompt=diff_words(pa.get("negative_prompt"), pb.get("negative_prompt")),
+        models=diff_models(a.get("models") or [], b.get("models") or []),
+        inputs=diff_inputs(a.get("inputs") or [], b.get("inputs") or []),
+        tool=diff_dicts(a.get("tool") or {}, b.get("tool") or {}),
+        environment=diff_dicts(env_a, env_b),
+        graph=graph,
+    )

@@ -15,6 +15,7 @@ bounded candidate set and never loads every record.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -95,15 +96,41 @@ def group_title(key: str) -> str:
     return key
 
 
+@dataclass(frozen=True)
+class VariationGroup:
+    """Records that differ from the target only in ``parameter``; each member is
+    ``{"id", "path", "value", "tool", "level"}``."""
+
+    parameter: str
+    title: str
+    value: Any
+    records: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"parameter": self.parameter, "title": self.title, "value": self.value,
+                "records": list(self.records)}
+
+
+@dataclass(frozen=True)
+class Variations:
+    target: str
+    groups: tuple[VariationGroup, ...]
+    #: how many candidates were compared, and whether more were left out
+    compared: int
+    truncated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "groups": [g.to_dict() for g in self.groups],
+                "compared": self.compared, "truncated": self.truncated}
+
+
 def find_variations(index: Digests, record: Record, load: Callable[[str], Record], *,
-                    limit: int = MAX_CANDIDATES) -> dict[str, Any]:
+                    limit: int = MAX_CANDIDATES) -> Variations:
     """Records that differ from ``record`` in exactly one variation key, grouped by it.
 
     Only same-family records are compared (at most ``limit``, seed-only
     variations first), from the digests in the index; only the matches are
-    loaded, to show their values. Returns ``{"target", "groups": [{"parameter",
-    "title", "value", "records": [{"id", "path", "value", "tool", "level"}]}],
-    "compared", "truncated"}``.
+    loaded, to show their values.
     """
     stored = index.fingerprint(record.id)
     family, core, mine = stored if stored is not None else fingerprint(record.to_dict())
@@ -123,7 +150,5 @@ def find_variations(index: Digests, record: Record, load: Callable[[str], Record
                             "value": variation_keys(other.to_dict()).get(key),
                             "tool": other.tool.name, "level": other.level})
         members.sort(key=lambda m: (str(m["value"]), m["id"]))
-        groups.append({"parameter": key, "title": group_title(key), "value": values.get(key),
-                       "records": members})
-    return {"target": record.id, "groups": groups, "compared": len(candidates),
-            "truncated": truncated}
+        groups.append(VariationGroup(key, group_title(key), values.get(key), tuple(members)))
+    return Variations(record.id, tuple(groups), len(candidates), truncated)

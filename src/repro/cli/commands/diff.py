@@ -29,7 +29,6 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
       repro diff monday.png --now
     """
     from repro.api.query import diff as diff_records
-    from repro.lineage.diff import is_empty
 
     repo = state.repo()
     ra = target_record(state, repo, a)
@@ -58,16 +57,16 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
             click.echo("  every model is on disk at its recorded version")
         return
     rb = target_record(state, repo, b)
-    result = diff_records(repo, ra, rb)
+    diff = diff_records(repo, ra, rb)
     if as_json:
-        emit_json(result)
+        emit_json(diff.to_dict())
         return
     click.echo(f"a {short(ra.id)} {ra.output.path}")
     click.echo(f"b {short(rb.id)} {rb.output.path}")
-    if is_empty(result):
+    if diff.empty:
         click.echo("no differences in parameters, models, inputs, tool or environment")
         return
-    for line in _diff_sentences(result):
+    for line in _diff_sentences(diff.to_dict()):
         click.echo(f"  {line}")
 
 

@@ -29,16 +29,16 @@ def models(ctx: click.Context, hashes: bool, as_json: bool) -> None:
     repo = state.repo()
     entries = list_models(repo, hashes=hashes)
     if as_json:
-        emit_json(entries)
+        emit_json([e.to_dict() for e in entries])
         return
     for e in entries:
-        store = "" if e["in_store"] else " (not in store)"
-        arch = f" [{e['architecture']}]" if e.get("architecture") else ""
-        click.echo(f"{short(e['blake3'])} {', '.join(e['roles'])}: {', '.join(e['names'])}"
-                   f"{arch} - {e['uses']} output(s){store}")
-        for p in e["paths"]:
+        store = "" if e.in_store else " (not in store)"
+        arch = f" [{e.architecture}]" if e.architecture else ""
+        click.echo(f"{short(e.blake3)} {', '.join(e.roles)}: {', '.join(e.names)}"
+                   f"{arch} - {e.uses} output(s){store}")
+        for p in e.paths:
             click.echo(f"    {p}")
-        for scheme, value in (e.get("hashes") or {}).items():
+        for scheme, value in (e.hashes or {}).items():
             click.echo(f"    {scheme:<14} {value}")
 
 

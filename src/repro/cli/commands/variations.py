@@ -30,18 +30,17 @@ def variations(state: State, target: str, as_json: bool) -> None:
     record = target_record(state, repo, target)
     result = find(repo, record)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
     click.echo(f"{short(record.id)} {record.output.path}")
-    if not result["groups"]:
-        click.echo(f"  no output differs in exactly one parameter "
-                   f"(compared {result['compared']})")
-    for group in result["groups"]:
-        click.secho(f"  {group['title']} (here {_value(group['value'])}):", bold=True)
-        for m in group["records"]:
+    if not result.groups:
+        click.echo(f"  no output differs in exactly one parameter (compared {result.compared})")
+    for group in result.groups:
+        click.secho(f"  {group.title} (here {_value(group.value)}):", bold=True)
+        for m in group.records:
             click.echo(f"    {short(m['id'])} {m['path']}: {_value(m['value'])}")
-    if result["truncated"]:
-        click.echo(f"  (compared the {result['compared']} most likely records only)")
+    if result.truncated:
+        click.echo(f"  (compared the {result.compared} most likely records only)")
 
 
 def _value(value: Any) -> str:
