@@ -121,14 +121,13 @@ def without_root_reads() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-@pytest.mark.xfail(strict=True, reason="click's Path(readable=True) default on `add PATHS` answers "
-                   "with a usage error, not repro's one error line")
 def test_unreadable_file(project: Path) -> None:
     path = make_output(project, "locked.png", seed=1)
     path.chmod(0)
     as_root = os.geteuid() == 0 and sys.platform == "linux"
-    proc = repro_subprocess("add", path, cwd=project,
-                            preexec_fn=without_root_reads if as_root else None)
-    assert proc.returncode != 0
-    one_error_line(proc.stderr)
-    assert "locked.png" in proc.stderr
+    for command in ("add", "inspect"):
+        proc = repro_subprocess(command, path, cwd=project,
+                                preexec_fn=without_root_reads if as_root else None)
+        assert proc.returncode == 4, proc.stderr  # docs/cli.md: 4 unusable input file
+        one_error_line(proc.stderr)
+        assert "locked.png" in proc.stderr

@@ -11,7 +11,8 @@ from repro.cli.render import Progress, display_path, emit_json, short
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(readable=False, path_type=Path))
 @click.option("--parent", "parents", multiple=True, metavar="TARGET",
               help="A record this output derives from (repeatable).")
 @click.option("-m", "--message", help="A note stored with the record.")

@@ -12,7 +12,8 @@ from repro.cli.render import emit_json, render_params
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(readable=False, path_type=Path))
 @json_option
 @click.pass_obj
 def inspect(state: State, files: tuple[Path, ...], as_json: bool) -> None:
