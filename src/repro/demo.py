@@ -162,6 +162,22 @@ LORA = "client_style.safetensors"
 PROMPT = "portrait of a lighthouse keeper, oil painting, (warm light:1.2)"
 
 
+def demo_folder(directory: Path | None) -> Path:
+    """Where the story runs: ``directory`` (created; it must be new or empty), or a
+    new temporary folder."""
+    if directory is None:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix="repro-demo-"))
+    root = directory.resolve()
+    if root.exists() and any(root.iterdir()):
+        from repro.errors import ReproError
+
+        raise ReproError(f"{root} is not empty", hint="give a new or empty folder")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 def story(root: Path) -> Iterator[Step]:
     """The seed story of repro, as steps a CLI can print and run."""
     models = root / "models"
