@@ -24,18 +24,10 @@ def demo(state: State, directory: Path | None) -> None:
     Example:
       repro demo /tmp/repro-demo
     """
-    import tempfile
-
     from repro.cli import main
-    from repro.demo import Action, Command, Note, story
+    from repro.demo import Action, Command, Note, demo_folder, story
 
-    if directory is None:
-        root = Path(tempfile.mkdtemp(prefix="repro-demo-"))
-    else:
-        root = (state.cwd / directory).resolve()
-        if root.exists() and any(root.iterdir()):
-            raise ReproError(f"{root} is not empty", hint="give a new or empty folder")
-        root.mkdir(parents=True, exist_ok=True)
+    root = demo_folder(state.here(directory))
     failures = []
     for step in story(root):
         if isinstance(step, Note):
