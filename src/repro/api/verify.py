@@ -201,10 +201,9 @@ def verify_records(repo: Repository, records: Sequence[Record] | None = None, *,
     or, with ``comfyui`` (a URL), from that running server; it is scanned once, and
     the model roots are walked once, for all the records."""
     from repro.api.environment_now import environment_now
-    from repro.api.query import log
 
     current = environment_now(repo, comfyui_url=comfyui)
     if records is None:
-        records = log(repo, None)
+        records = [repo.load_record(i) for i in repo.index.all_ids(newest_first=True)]
     resolver = Resolver(repo.config.model_roots, repo.stat_cache)
     return [(r, verify(repo, r, current, resolver=resolver)) for r in records]
