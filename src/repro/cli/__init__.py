@@ -2,14 +2,13 @@
 
 This package is the only place that uses click, prints, reads environment
 variables or prompts. Each command lives in its own module under
-``repro.cli.commands`` and is listed once in ``COMMANDS`` below. ``main`` is
-the one place that turns errors into an ``error:`` line (and a ``hint:``) on
-stderr and an exit code; tracebacks only with ``--debug``.
+``repro.cli.commands`` and is listed once in ``COMMANDS`` below. ``main``
+runs them through ``repro.cli.entry``, the one place that turns errors into
+an ``error:`` line (and a ``hint:``) on stderr and an exit code.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -34,8 +33,9 @@ from repro.cli.commands.uses import uses
 from repro.cli.commands.variations import variations
 from repro.cli.commands.verify import verify
 from repro.cli.commands.watch import watch
+from repro.cli.entry import invoke
 from repro.cli.options import State
-from repro.errors import ReproError, UsageError
+from repro.errors import UsageError
 
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
@@ -75,63 +75,8 @@ for _command in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: run the CLI and turn errors into exit codes."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    _arm_test_hooks()
-    try:
-        code = cli.main(args=argv, prog_name="repro", standalone_mode=False)
-    except ReproError as exc:
-        if debug:
-            raise
-        click.echo(f"error: {exc}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        return 130
-    except BrokenPipeError:
-        return 141
-    except OSError as exc:
-        if debug:
-            raise
-        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
-        return 1
-    except Exception as exc:
-        if debug:
-            raise
-        if type(exc).__module__ == "sqlite3":  # e.g. "database or disk is full"
-            click.echo(f"error: the index database: {exc}", err=True)
-            click.echo("hint: free disk space if it is full; a damaged index is rebuilt by "
-                       "`repro fsck --repair`", err=True)
-            return 1
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("hint: run again with --debug for the traceback, and report it", err=True)
-        return 1
-    return code if isinstance(code, int) else 0
-
-
-def _arm_test_hooks() -> None:
-    """Crash points for the reliability tests (``repro.objects.faults``); off unless set."""
-    crash_at = os.environ.get("REPRO_TEST_CRASH_AT")
-    delay = os.environ.get("REPRO_TEST_CHECKPOINT_DELAY")
-    if not crash_at and not delay:
-        return
-    from repro.objects import faults
-
-    try:
-        seconds = float(delay or 0)
-    except ValueError:
-        seconds = 0.0
-    faults.arm(crash_at, delay=seconds)
+    """Console entry point: run ``repro`` and turn errors into exit codes."""
+    return invoke(cli, argv)
 
 
 def run() -> None:

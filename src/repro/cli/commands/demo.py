@@ -24,10 +24,11 @@ def demo(state: State, directory: Path | None) -> None:
     Example:
       repro demo /tmp/repro-demo
     """
-    from repro.cli import main
+    from repro.cli.entry import invoke
     from repro.demo import Action, Command, Note, demo_folder, story
 
     root = demo_folder(state.here(directory))
+    repro = click.get_current_context().find_root().command
     failures = []
     for step in story(root):
         if isinstance(step, Note):
@@ -37,7 +38,7 @@ def demo(state: State, directory: Path | None) -> None:
             step.run()
         elif isinstance(step, Command):
             click.secho(f"$ repro {' '.join(step.args)}", fg="green")
-            code = main(["-C", str(root), *step.args])
+            code = invoke(repro, ["-C", str(root), *step.args])
             if (code != 0) != step.expect_failure:
                 failures.append(f"repro {' '.join(step.args)} exited {code}")
     if failures:
