@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from PIL import Image
 
@@ -131,3 +132,16 @@ def test_unreadable_file(project: Path) -> None:
         assert proc.returncode == 4, proc.stderr  # docs/cli.md: 4 unusable input file
         one_error_line(proc.stderr)
         assert "locked.png" in proc.stderr
+
+
+def test_an_unreadable_file_in_a_folder_is_skipped(project: Path) -> None:
+    make_output(project, "good.png", seed=1)
+    make_output(project, "locked.png", seed=2).chmod(0)
+    as_root = os.geteuid() == 0 and sys.platform == "linux"
+    proc = repro_subprocess("add", "outputs", "--json", cwd=project,
+                            preexec_fn=without_root_reads if as_root else None)
+    assert proc.returncode == 0, proc.stderr
+    result = orjson.loads(proc.stdout)
+    assert [Path(r["path"]).name for r in result["records"]] == ["good.png"]
+    [skipped] = result["skipped"]
+    assert skipped["path"].endswith("locked.png") and "cannot read" in skipped["reason"]

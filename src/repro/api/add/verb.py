@@ -122,7 +122,10 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     # An image is read once: its metadata, hashes and stored copy all come
     # from these bytes, and an output already captured is not parsed again.
     data, out_stat = read_image(path)
-    blake3 = hashing.hash_bytes(data) if data is not None else hashing.hash_file(path)
+    try:
+        blake3 = hashing.hash_bytes(data) if data is not None else hashing.hash_file(path)
+    except OSError as exc:  # unreadable: skipped in a folder, an error when named alone
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if (known := session.known_output(blake3)) is not None:
         return known, True
     if data is not None:
