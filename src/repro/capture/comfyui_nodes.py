@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any, TypeGuard
 
+from repro.record.vocabulary import CONFIG_EXTENSIONS, MODEL_EXTENSIONS
+
 #: A prompt or workflow with more nodes than this is refused (real graphs have hundreds).
 MAX_NODES = 50_000
 
 #: Longest chain of links followed to reach one literal value.
 MAX_HOPS = 256
 
-MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".onnx")
-CONFIG_EXTENSIONS = (".yaml", ".yml")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 #: class_type -> input name -> (role, ComfyUI model folder).

@@ -1,4 +1,5 @@
-"""Where a generation drew its noise, and the AUTOMATIC1111 family's tool names.
+"""Where a generation drew its noise. (``A1111_TOOLS``, the AUTOMATIC1111 family's
+tool names, is ``repro.record.vocabulary``'s, kept importable from here.)
 
 (What a ComfyUI server reports about itself is read in ``repro.comfyui.system_stats``.)
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: Tool names of the AUTOMATIC1111 family, as records spell them.
-A1111_TOOLS = ("a1111", "forge", "reforge", "sdnext")
+from repro.record.vocabulary import A1111_TOOLS
+
+__all__ = ["A1111_TOOLS", "noise_device"]
+
 _RNG_VALUES = {"gpu": "gpu", "cpu": "cpu", "nv": "nv"}
 
 

@@ -16,9 +16,10 @@ from pathlib import Path, PurePosixPath
 
 from repro.errors import UnsafePath
 from repro.objects.walk import iter_files
+from repro.record.vocabulary import CONFIG_EXTENSIONS, MODEL_EXTENSIONS
 
-MODEL_EXTS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".onnx",
-              ".pkl", ".yaml")
+#: What a model root holds: model files, configs, and pickles (old upscalers).
+MODEL_EXTS = (*MODEL_EXTENSIONS, *CONFIG_EXTENSIONS, ".pkl")
 
 #: ComfyUI folder name -> folder names tried under a root (ComfyUI first, then A1111).
 FOLDERS: dict[str, tuple[str, ...]] = {

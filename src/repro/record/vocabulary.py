@@ -46,6 +46,12 @@ PARAMS = (
 STAGE_KEYS = ("node", "class_type", "seed", "steps", "cfg", "sampler", "scheduler",
               "denoise", "start", "end")
 
+#: How the name of a model file ends (ComfyUI's PyTorch and safetensors
+#: extensions, GGUF and ONNX), and of a model config. Readers use them to tell
+#: a model named in a graph from other text, model roots to find files.
+MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".onnx")
+CONFIG_EXTENSIONS = (".yaml", ".yml")
+
 #: Model roles whose files are usually trained against a base checkpoint.
 ADAPTER_ROLES = ("lora", "hypernetwork", "embedding", "controlnet")
 
