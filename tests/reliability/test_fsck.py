@@ -90,12 +90,28 @@ def test_truncated_output_object_is_moved_aside_and_then_reported_missing(
     os.truncate(path, path.stat().st_size // 2)
     code, report = _fsck(capsys, project)
     assert code == 1 and _kinds(report) == [("corrupt", oid)]
+    # The file at the recorded output path is gone: no good copy anywhere.
+    (project / str(record.output.path)).unlink()
     code, report = _fsck(capsys, project, "--repair")
     assert not path.exists()
-    # No good copy under the model roots (outputs are not models): now missing.
     code, report = _fsck(capsys, project)
     assert code == 1 and _kinds(report) == [("missing", oid)]
     assert record.id in report["problems"][0]["message"]
+
+
+def test_truncated_output_object_is_restored_from_its_recorded_path(
+        project: Path, capsys: Capsys) -> None:
+    repo = Repository(project)
+    record = next(repo.iter_record_objects())
+    repo.close()
+    oid = record.output.blake3
+    path = _object(project, oid)
+    os.chmod(path, 0o644)
+    os.truncate(path, path.stat().st_size // 2)
+    code, report = _fsck(capsys, project, "--repair")
+    assert f"restored {oid} from {project / str(record.output.path)}" in report["repaired"]
+    assert hash_file(path) == oid
+    assert _fsck(capsys, project) == (0, {"problems": [], "repaired": []})
 
 
 def test_deleted_model_object_is_missing_and_repair_fetches_it(project: Path,

@@ -91,6 +91,7 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
     oids = list(repo.store)
     present: set[str] = set(oids)
     records: list[Record] = []
+    unreadable: set[str] = set()
     for n, oid in enumerate(oids, 1):
         if progress:
             progress("checking objects", n, len(oids))
@@ -101,10 +102,23 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
             continue
         except NotFound:
             continue
+        except OSError as exc:  # a folder in its place, no permission: say so, go on
+            unreadable.add(oid)
+            yield Problem("unreadable", f"object {oid} cannot be read "
+                                        f"({exc.strerror or exc}): run `repro fsck --repair`",
+                          oid)
+            continue
         problem = verify_readonly(repo.store, oid)
         if problem:
             yield Problem("readonly", problem, oid)
-    for rid, data in repo.iter_record_bytes():
+    not_read: list[Problem] = []
+
+    def unread(oid: str, why: str) -> None:
+        if oid not in unreadable:
+            not_read.append(Problem("schema", f"object {oid} may be a record but is {why}; "
+                                              "gc keeps it and every id it names", oid))
+
+    for rid, data in repo.iter_record_bytes(unread):
         try:
             raw = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -125,6 +139,7 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
             if is_blake3(parent) and parent not in present:
                 yield Problem("missing", f"record {record.id}: parent record {parent} is missing",
                               parent)
+    yield from not_read
     try:
         indexed = set(repo.index.all_ids())
         check = repo.index.conn.execute("PRAGMA quick_check").fetchone()
@@ -155,14 +170,54 @@ def _index_healthy(repo: Repository) -> bool:
     return row is not None and row[0] == "ok"
 
 
-def repair(repo: Repository, problems: list[Problem]) -> list[str]:
-    """Fix what can be fixed without losing anything. Returns what was done."""
+def _heal_sources(repo: Repository, wanted: set[str]) -> dict[str, str]:
+    """A file with the bytes of each wanted object, where one is found: the model
+    roots, then the paths records give for their outputs, inputs and models."""
     from repro.models.roots import iter_model_files
 
+    good: dict[str, str] = {}
+    if not wanted:
+        return good
+    for path, _st in iter_model_files(repo.config.model_roots):
+        b3 = repo.stat_cache.hashes(path, ("blake3",)).get("blake3")
+        if b3 in wanted:
+            good[b3] = str(path)
+    candidates: dict[str, set[str]] = {}
+    for record in repo.iter_record_objects():
+        entries = [(record.output.blake3, record.output.path),
+                   *((i.blake3, i.path) for i in record.inputs),
+                   *((m.blake3, m.path) for m in record.models)]
+        for oid, recorded in entries:
+            if oid in wanted and oid not in good and recorded:
+                candidates.setdefault(oid, set()).add(recorded)
+    for oid, paths in candidates.items():
+        for recorded in sorted(paths):
+            path = repo.abspath(recorded)
+            with contextlib.suppress(OSError, ValueError):
+                if path.is_file() and \
+                        repo.stat_cache.hashes(path, ("blake3",)).get("blake3") == oid:
+                    good[oid] = str(path)
+                    break
+    return good
+
+
+def _records_named(repo: Repository, oids: list[str]) -> dict[str, dict[str, Any]]:
+    """What the index knows of the records among ``oids`` (nothing when it is damaged)."""
+    try:
+        return repo.index.summaries(oids)
+    except (IntegrityError, sqlite3.DatabaseError):
+        return {}
+
+
+def repair(repo: Repository, problems: list[Problem]) -> list[str]:
+    """Fix what can be fixed without losing anything. Returns what was done."""
     done = []
     corrupt = [p.object for p in problems if p.kind == "corrupt" and p.object]
     missing = {p.object for p in problems if p.kind == "missing" and p.object}
+    unreadable = [p.object for p in problems if p.kind == "unreadable" and p.object]
     with repo.lock():
+        # Which damaged objects are records, while the index still says so.
+        lost = _records_named(repo, [*corrupt, *unreadable])
         # The index first: the stat cache used below lives in it.
         if not _index_healthy(repo):
             repo.close()
@@ -170,13 +225,22 @@ def repair(repo: Repository, problems: list[Problem]) -> list[str]:
                 with contextlib.suppress(FileNotFoundError):
                     (repo.dot / f"index.sqlite{suffix}").unlink()
             done.append("removed the damaged index")
+        for oid in unreadable:
+            path = repo.store.path(oid)
+            if path.is_file():  # no permission: objects are ours, read-only
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o444)
+                try:
+                    with open(path, "rb") as f:
+                        f.read(1)
+                    done.append(f"made {oid} readable again")
+                except OSError as exc:
+                    done.append(f"could not read object {oid} ({exc.strerror or exc}); "
+                                "left in place")
+            else:
+                corrupt.append(oid)  # a folder or other non-file: moved aside below
         wanted = set(corrupt) | missing
-        good: dict[str, str] = {}
-        if wanted:
-            for path, _st in iter_model_files(repo.config.model_roots):
-                b3 = repo.stat_cache.hashes(path, ("blake3",)).get("blake3")
-                if b3 in wanted:
-                    good[b3] = str(path)
+        good = _heal_sources(repo, wanted)
         if corrupt:
             aside = repo.dot / "corrupt"
             aside.mkdir(exist_ok=True)
@@ -186,6 +250,10 @@ def repair(repo: Repository, problems: list[Problem]) -> list[str]:
                 dest = aside / f"{oid}.{time.time_ns()}"
                 os.replace(src, dest)
                 done.append(f"moved corrupt object {oid} to {repo.relpath(dest)}")
+                if oid in lost:
+                    was = lost[oid].get("path") or "an output"
+                    done.append(f"lost record {oid} (of {was}): its damaged bytes are in "
+                                f"{repo.relpath(dest)}; capture {was} again with `repro add`")
         for oid in sorted(wanted & good.keys()):
             if repo.store.put_file(good[oid], mode="copy") == oid:
                 done.append(f"restored {oid} from {good[oid]}")
@@ -242,26 +310,73 @@ class GcResult:
     removed: int = 0
     bytes: int = 0
     objects: list[str] = field(default_factory=list)
+    #: Objects gc could not read and kept; when one of them may be a record,
+    #: nothing was removed (what it names is unknown).
+    unreadable: list[str] = field(default_factory=list)
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"removed": self.removed, "bytes": self.bytes, "objects": self.objects}
+        d: dict[str, Any] = {"removed": self.removed, "bytes": self.bytes,
+                             "objects": self.objects}
+        if self.unreadable:
+            d["unreadable"] = self.unreadable
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+def _ids_in_file(path: os.PathLike[str] | str) -> set[str]:
+    """Every id-like string in a file too large to read whole (streamed, bounded memory)."""
+    found: set[str] = set()
+    tail = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            data = tail + chunk
+            found.update(m.decode() for m in _ANY_ID.findall(data))
+            tail = data[-63:]
+    return found
+
+
+def reachable_objects(repo: Repository) -> tuple[set[str], list[str]]:
+    """Every object a record, tag or kept file names (and the records), and the
+    objects that could not be read and that no readable record names: any of
+    them may be a record, whose references are then unknown."""
+    reachable = kept_objects(repo)
+    unread: dict[str, str] = {}
+    for rid, data in repo.iter_record_bytes(unread.__setitem__):
+        reachable.add(rid)
+        try:
+            reachable.update(oid for oid, _ in referenced_objects(from_bytes(data, id=rid)))
+        except (orjson.JSONDecodeError, SchemaError):
+            # Never delete what could not be read: keep every id it mentions.
+            reachable.update(m.decode() for m in _ANY_ID.findall(data))
+    unknown = []
+    for oid in sorted(unread):
+        try:
+            ids = _ids_in_file(repo.store.path(oid))  # a record over the bound
+        except OSError:
+            if oid not in reachable:
+                unknown.append(oid)
+            ids = set()
+        reachable.add(oid)
+        reachable.update(ids)
+    return reachable, unknown
 
 
 def gc(repo: Repository, *, dry_run: bool = False, grace_days: float | None = None) -> GcResult:
-    """Remove objects nothing names, older than the grace period."""
+    """Remove objects nothing names, older than the grace period. An object that
+    cannot be read is kept; if it may be a record, nothing is removed."""
     if grace_days is None:
         grace_days = float(repo.config.get("gc", "grace_days"))
     cutoff = time.time() - grace_days * 86400
     result = GcResult()
     with repo.lock():
-        reachable = kept_objects(repo)
-        for rid, data in repo.iter_record_bytes():
-            reachable.add(rid)
-            try:
-                reachable.update(oid for oid, _ in referenced_objects(from_bytes(data, id=rid)))
-            except (orjson.JSONDecodeError, SchemaError):
-                # Never delete what could not be read: keep every id it mentions.
-                reachable.update(m.decode() for m in _ANY_ID.findall(data))
+        reachable, unknown = reachable_objects(repo)
+        result.unreadable = unknown
+        if unknown:
+            result.note = (f"{len(unknown)} object(s) cannot be read and may be records "
+                           "naming others: nothing removed; run `repro fsck`")
+            return result
         for oid in list(repo.store):
             if oid in reachable:
                 continue

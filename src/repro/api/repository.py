@@ -110,7 +110,12 @@ class Repository:
     @cached_property
     def conn(self) -> sqlite3.Connection:
         path = self.dot / "index.sqlite"
-        fresh = not path.exists()
+        # Missing, or truncated to nothing (SQLite would take that for a new, empty
+        # database and every look-up would answer "not captured"): rebuilt.
+        try:
+            fresh = path.stat().st_size == 0
+        except FileNotFoundError:
+            fresh = True
         try:
             conn = connect(path)
             index = Index(conn)
@@ -202,20 +207,33 @@ class Repository:
             with contextlib.suppress(orjson.JSONDecodeError, SchemaError):
                 yield from_bytes(data, id=oid)
 
-    def iter_record_bytes(self) -> Iterator[tuple[str, bytes]]:
+    def iter_record_bytes(self, unread: Callable[[str, str], None] | None = None
+                          ) -> Iterator[tuple[str, bytes]]:
         """(id, bytes) of every object that looks like a record, readable or not.
-        Records are never larger than ``MAX_RECORD_BYTES`` (``add`` refuses one)."""
+        Records are never larger than ``MAX_RECORD_BYTES`` (``add`` refuses one).
+
+        An object that may be a record but was not read (over the bound, or one
+        that cannot be opened: a folder, no permission) is told to ``unread(id,
+        why)``: a caller that deletes must keep it, and what it might name."""
         for oid in self.store:
             try:
                 size = self.store.size(oid)
+                if size > MAX_RECORD_BYTES:
+                    with self.store.open(oid) as f:
+                        if f.read(1) == b"{" and unread:
+                            unread(oid, f"{size:,} bytes, over the {MAX_RECORD_BYTES:,} a "
+                                        "record may hold: not read")
+                    continue
+                with self.store.open(oid) as f:
+                    if f.read(1) != b"{":
+                        continue
+                    data = b"{" + f.read()
             except NotFound:
                 continue
-            if size > MAX_RECORD_BYTES:
+            except OSError as exc:
+                if unread:
+                    unread(oid, f"unreadable ({exc.strerror or exc})")
                 continue
-            with self.store.open(oid) as f:
-                if f.read(1) != b"{":
-                    continue
-                data = b"{" + f.read()
             if looks_like_record(data):
                 yield oid, data
 

@@ -115,6 +115,30 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
     return result
 
 
+def heal(session: Session, known: Record, data: bytes | None, path: Path) -> None:
+    """Store again the output and metadata bytes of a known record that the store
+    lost (``fsck --repair`` moved them aside, or they were deleted): the file
+    being added has them."""
+    store = session.repo.store
+    lost = [oid for oid in (known.output.blake3, *known.source.blobs.values())
+            if oid not in store]
+    if not lost:
+        return
+    if known.output.blake3 in lost:
+        if data is not None:
+            store.put_bytes(data, known=known.output.blake3)
+        else:
+            store.put_file(path)
+    blobs = set(lost) & set(known.source.blobs.values())
+    if blobs:
+        gen = read_bytes(data, name=str(path), sidecar_path=str(path)) if data is not None \
+            else read_file(path)
+        for value in gen.blobs.values():
+            oid = hashing.hash_bytes(value)
+            if oid in blobs:
+                store.put_bytes(value, known=oid)
+
+
 def capture_file(session: Session, path: Path, *, parents: list[str], message: str | None,
                  allow_empty: bool, live: Live | None = None) -> tuple[Record, bool]:
     """One file's record, and whether it existed before."""
@@ -127,6 +151,7 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     except OSError as exc:  # unreadable: skipped in a folder, an error when named alone
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if (known := session.known_output(blake3)) is not None:
+        heal(session, known, data, path)
         return known, True
     if data is not None:
         gen = read_bytes(data, name=str(path), sidecar_path=str(path))

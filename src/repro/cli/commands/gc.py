@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option, lock_timeout_option
-from repro.cli.render import emit_json
+from repro.cli.render import emit_json, note
 
 
 @click.command()
@@ -25,6 +25,8 @@ def gc(state: State, dry_run: bool, grace_days: float | None, as_json: bool) -> 
 
     repo = state.repo()
     result = collect(repo, dry_run=dry_run, grace_days=grace_days)
+    if result.note:
+        note(result.note)
     if as_json:
         emit_json(result.to_dict())
         return
