@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from repro import jsonsafe
+from repro.capture.a1111_extensions import extension_models
 from repro.capture.common import (
     convert,
     find_model,
@@ -40,6 +41,8 @@ _PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _NETWORK_RE = re.compile(r"<(lora|lyco|hypernet):([^:>]+)((?::[^:>]*)*)>", re.IGNORECASE)
 _JSON_KEYS = ("Hashes", "Civitai resources", "Civitai metadata")
 _MAX_JSON_SCAN = 1024 * 1024
+#: Marks pairs read from a ``|``-separated line (removed by ``split_infotext``).
+_PIPED = "\0piped"
 
 #: Infotext keys with a canonical name: key -> parameter.
 CANONICAL = {
@@ -84,6 +87,8 @@ class Infotext:
     prompt: str
     negative_prompt: str | None
     pairs: dict[str, Any] = field(default_factory=dict)
+    #: The pairs were separated by ``|`` (SD.Next, 2023), not ``,``.
+    piped: bool = False
 
 
 def split_infotext(text: str) -> Infotext:
@@ -94,6 +99,7 @@ def split_infotext(text: str) -> Infotext:
     if pairs is None:
         lines.append(last)
         pairs = {}
+    piped = pairs.pop(_PIPED, False) is True
     prompt: list[str] = []
     negative: list[str] = []
     in_negative = False
@@ -107,11 +113,40 @@ def split_infotext(text: str) -> Infotext:
         prompt="\n".join(prompt),
         negative_prompt="\n".join(negative) if in_negative else None,
         pairs=pairs,
+        piped=piped,
     )
 
 
 def _parse_pairs(line: str) -> dict[str, Any] | None:
-    """The pairs of a parameter line, or None if it has fewer than three."""
+    """The pairs of a parameter line, or None if it has fewer than three.
+
+    Some 2023 SD.Next-era files separate the pairs with ``|`` instead of
+    ``,`` (FORMATS.md R2.2): the separator that yields more pairs wins.
+    """
+    pairs = _parse_comma_pairs(line)
+    if "|" in line:
+        piped = _parse_piped_pairs(line)
+        if piped is not None and len(piped) > len(pairs or {}):
+            piped[_PIPED] = True
+            return piped
+    return pairs
+
+
+def _parse_piped_pairs(line: str) -> dict[str, Any] | None:
+    pairs: dict[str, Any] = {}
+    for part in line.split("|"):
+        key, sep, value = part.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or not re.fullmatch(r"\w[\w \-/]*", key):
+            continue
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = _unquote(value)
+        if value:
+            pairs[key] = value
+    return pairs if len(pairs) >= 3 else None
+
+
+def _parse_comma_pairs(line: str) -> dict[str, Any] | None:
     lifted: dict[str, Any] = {}
     rest = line
     for key in _JSON_KEYS:
@@ -211,18 +246,19 @@ def parse_a1111(text: str) -> Generation:
                 continue
             gen.warnings.append(f"infotext {key!r} value {value!r} is not understood")
         extra[key] = value
+    used = _models(gen, info)
+    extra = {k: v for k, v in extra.items() if k not in used}
     if extra:
         params["extra"] = extra
-    _models(gen, info)
-    _tool(gen, info.pairs)
+    _tool(gen, info.pairs, piped=info.piped)
     rate_flat(gen)
     return gen
 
 
-def _tool(gen: Generation, pairs: dict[str, Any]) -> None:
+def _tool(gen: Generation, pairs: dict[str, Any], *, piped: bool = False) -> None:
     version = pairs.get("Version")
     version = version.strip() if isinstance(version, str) else None
-    if pairs.get("App") == "SD.Next":
+    if pairs.get("App") == "SD.Next" or piped:
         gen.tool, gen.tool_version = "sdnext", version
     elif version == "ComfyUI":
         gen.tool = "comfyui"
@@ -256,7 +292,8 @@ def _model(gen: Generation, role: str, name: str | None) -> ModelRef:
     return found
 
 
-def _models(gen: Generation, info: Infotext) -> None:
+def _models(gen: Generation, info: Infotext) -> set[str]:
+    """Add the models the infotext names; the keys read only as models."""
     pairs = info.pairs
     model_name: str | None = pairs["Model"] if isinstance(pairs.get("Model"), str) else None
     hashes_json: dict[str, Any] = pairs["Hashes"] if isinstance(pairs.get("Hashes"), dict) else {}
@@ -314,4 +351,7 @@ def _models(gen: Generation, info: Infotext) -> None:
     init_hash = normalise_hash(pairs.get("Init image hash"))
     if init_hash:
         gen.inputs.append(InputRef(role="init_image", hashes={"sha256": init_hash}))
+    used, reasons = extension_models(pairs, lambda role, name: _model(gen, role, name))
+    gen.reasons.extend(reasons)
+    return used
 
