@@ -40,6 +40,7 @@ from repro.capture.comfyui_nodes import (
     is_str,
     node_id_key,
 )
+from repro.capture.comfyui_text import encoder_texts
 from repro.capture.comfyui_workflow import (
     attach_hashes,
     inactive_warnings,
@@ -64,9 +65,6 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 #: Input names primitive and value nodes use for the one value they hold.
 _VALUE_NAMES = ("value", "Value", "int", "float", "number", "string", "text", "STRING")
-
-#: Inputs of text-encoder nodes that hold prompt text.
-_TEXT_INPUTS = ("text", "text_g", "text_l", "clip_l", "clip_g", "t5xxl")
 
 _SHA256_HEX = frozenset("0123456789abcdef")
 
@@ -312,54 +310,19 @@ def _read_stage(g: _Graph, node_id: str) -> _Stage:
     return stage
 
 
-def _texts(g: _Graph, start: Any) -> list[tuple[str, list[str]]]:
-    """Text encoders feeding a conditioning input: ``[(node id, [texts])]`` in input order.
-
-    Walks back through conditioning nodes (combine, set-area, ControlNet
-    apply, guidance...). A node with both ``positive`` and ``negative``
-    inputs passes on the one matching the output slot it was reached by.
-    """
-    found: list[tuple[str, list[str]]] = []
-    stack = [start]
-    seen: set[str] = set()
-    while stack and len(seen) < MAX_NODES:
-        link = stack.pop()
-        linked = g.source(link)
-        if linked is None or linked[0] in seen:
-            continue
-        node_id, node = linked
-        seen.add(node_id)
-        keys = [k for k in _TEXT_INPUTS if k in node.inputs]
-        if keys:
-            texts: list[str] = []
-            for key in keys:
-                text, problem = g.resolve(node.inputs[key], key, "str")
-                if problem is None and text not in texts:
-                    texts.append(text)
-            if texts:
-                found.append((node_id, texts))
-            continue
-        if "positive" in node.inputs and "negative" in node.inputs:
-            port = {0: "positive", 1: "negative"}.get(link[1])
-            follow = [node.inputs[port]] if port else []
-        else:
-            follow = [v for k, v in node.inputs.items()
-                      if "cond" in k.lower() or k in ("positive", "negative")]
-        stack.extend(reversed(follow))
-    return found
-
-
-def _prompt_text(g: _Graph, start: Any, which: str) -> tuple[str | None, str | None]:
-    """The text and the encoder node id of one conditioning input."""
-    encoders = _texts(g, start)
+def _prompt_text(g: _Graph, start: Any, which: str
+                 ) -> tuple[str | None, str | None, list[str]]:
+    """The text, the encoder node id and its text inputs, of one conditioning input."""
+    encoders = encoder_texts(g, start)
     if not encoders:
-        return None, None
-    node_id, texts = encoders[0]
+        return None, None, []
+    node_id, keys, texts = encoders[0]
     if len(encoders) > 1:
         g.warnings.append(f"the {which} conditioning combines {len(encoders)} text encoders "
-                          f"(nodes {', '.join(n for n, _ in encoders)}); the {which} prompt shown is "
-                          f"node {node_id}'s text, the others are in the embedded prompt graph")
-    return "\n".join(texts), node_id
+                          f"(nodes {', '.join(n for n, _, _ in encoders)}); the {which} prompt "
+                          f"shown is node {node_id}'s text, the others are in the embedded "
+                          "prompt graph")
+    return "\n".join(texts), node_id, keys
 
 
 def _clip_skip(g: _Graph, encoder_id: str) -> int | None:
@@ -667,11 +630,11 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     params: dict[str, Any] = {}
     covered: set[tuple[str, str]] = {pair for n in samplers for pair in stages[n].read}
     if top is not None:
-        prompt, encoder = _prompt_text(g, top.positive, "positive")
-        negative, neg_encoder = _prompt_text(g, top.negative, "negative")
-        for text_node in (encoder, neg_encoder):
+        prompt, encoder, keys = _prompt_text(g, top.positive, "positive")
+        negative, neg_encoder, neg_keys = _prompt_text(g, top.negative, "negative")
+        for text_node, text_keys in ((encoder, keys), (neg_encoder, neg_keys)):
             if text_node is not None:
-                covered.update((text_node, k) for k in _TEXT_INPUTS)
+                covered.update((text_node, k) for k in text_keys)
         if prompt is not None:
             params["prompt"] = prompt
         if negative is not None:
