@@ -16,10 +16,17 @@ from typing import Any
 
 from repro import jsonsafe
 from repro.capture.a1111 import parse_a1111
+from repro.capture.comfyui_shapes import comfy_objects, is_api_graph, is_ui_workflow
 from repro.capture.common import find_model
 from repro.capture.containers import Extracted
 from repro.capture.exif import IMAGE_DESCRIPTION, MAKE, MAKER_NOTE, MODEL, SOFTWARE
-from repro.capture.fooocus import fooocus_from_dict, looks_like_fooocus, parse_fooocus
+from repro.capture.fooocus import (
+    fooocus_from_dict,
+    is_ruinedfooocus,
+    looks_like_fooocus,
+    parse_fooocus,
+    ruinedfooocus_from_dict,
+)
 from repro.capture.invokeai import (
     parse_dream,
     parse_invokeai_graph,
@@ -36,7 +43,8 @@ from repro.capture.others import (
     parse_easydiffusion,
     parse_midjourney,
 )
-from repro.capture.swarmui import swarm_from_dict
+from repro.capture.spaces import looks_like_space, parse_space
+from repro.capture.swarmui import merge_into_comfy, swarm_from_dict
 from repro.capture.types import Generation
 from repro.capture.xmp import xmp_field
 from repro.errors import InputError, LimitExceeded
@@ -44,7 +52,8 @@ from repro.errors import InputError, LimitExceeded
 #: Authority of each scheme, most authoritative first.
 RANK = {
     "comfyui": 0, "invokeai": 1, "swarmui": 2, "fooocus": 3, "novelai": 4, "a1111": 5,
-    "easydiffusion": 6, "drawthings": 7, "comfyui-workflow": 8, "midjourney": 9, "c2pa": 10,
+    "easydiffusion": 6, "diffusers": 7, "drawthings": 8, "comfyui-workflow": 9, "midjourney": 10,
+    "c2pa": 11,
 }
 
 
@@ -83,15 +92,25 @@ def _json_object(text: str | None, what: str, warnings: list[str]) -> dict[str, 
 
 def classify_parameters(text: str, container: str, warnings: list[str], *,
                         fooocus_scheme: str | None = None) -> Candidate | None:
-    """A ``parameters``-like payload: SwarmUI/Fooocus/Easy Diffusion/NovelAI JSON, else A1111."""
+    """A ``parameters``-like payload: a ComfyUI graph, SwarmUI, (Ruined)Fooocus, a
+    diffusers app, Easy Diffusion or NovelAI JSON, else A1111 text."""
     if not text.strip():
         return None
     data = _json_object(text, f"{container} parameters", warnings)
     if data is not None:
+        graph, flow = comfy_objects(data)
+        if graph is not None:
+            return Candidate("comfyui", container, lambda: _comfy(graph, flow))
+        if flow is not None:
+            return Candidate("comfyui-workflow", container, lambda: _comfy(None, flow))
         if "sui_image_params" in data:
             return Candidate("swarmui", container, lambda: swarm_from_dict(data))
+        if is_ruinedfooocus(data):
+            return Candidate("fooocus", container, lambda: ruinedfooocus_from_dict(data))
         if fooocus_scheme is not None or looks_like_fooocus(data):
             return Candidate("fooocus", container, lambda: fooocus_from_dict(data))
+        if looks_like_space(data):
+            return Candidate("diffusers", container, lambda: parse_space(data))
         if looks_like_easydiffusion(data):
             return Candidate("easydiffusion", container, lambda: parse_easydiffusion(data))
         if is_novelai(data):
@@ -125,6 +144,15 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
             elif head.startswith("workflow:") and workflow is None:
                 workflow = value[9:]
                 ex.blobs.setdefault("workflow", workflow.encode("utf-8"))
+            elif value.startswith("{") and tag != MODEL:
+                # Bare JSON (ComfyUI_SaveImgAdv): only the shape tells which graph it is.
+                bare = _json_object(value, "EXIF graph", ex.warnings)
+                if prompt is None and is_api_graph(bare):
+                    prompt, container = value, "exif"
+                    ex.blobs.setdefault("prompt", value.encode("utf-8"))
+                elif workflow is None and is_ui_workflow(bare):
+                    workflow = value
+                    ex.blobs.setdefault("workflow", value.encode("utf-8"))
     comfy_prompt = _json_object(prompt, "ComfyUI prompt", ex.warnings)
     comfy_workflow = _json_object(workflow, "ComfyUI workflow", ex.warnings)
     if comfy_prompt is not None:
@@ -143,7 +171,9 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
     if comfy_prompt is None and looks_like_easydiffusion(texts):
         found.append(Candidate("easydiffusion", "png", lambda: parse_easydiffusion(texts)))
     if exif is not None:
-        found.extend(_exif_candidates(ex))
+        schemes = {c.scheme for c in found}
+        found.extend(c for c in _exif_candidates(ex)
+                     if not (c.scheme.startswith("comfyui") and "comfyui" in schemes))
     if ex.xmp is not None:
         xmp = ex.xmp
         if is_drawthings(xmp):
@@ -185,9 +215,13 @@ def _exif_candidates(ex: Extracted) -> list[Candidate]:
     found: list[Candidate] = []
     comment = exif.user_comment()
     software = exif.text(SOFTWARE) or ""
+    description = exif.text(IMAGE_DESCRIPTION)
     if comment is not None:
         text, raw, where = comment
         ex.blobs.setdefault("exif", raw)
+        novelai = _novelai_exif(text, software, description, ex.warnings)
+        if novelai is not None:
+            return [novelai]
         scheme = None
         if software.startswith("Fooocus"):
             scheme = (exif.text(MAKER_NOTE, ifd=where) or exif.text(MAKER_NOTE) or "fooocus").strip()
@@ -199,10 +233,23 @@ def _exif_candidates(ex: Extracted) -> list[Candidate]:
         data = _json_object(model, "EXIF Model", ex.warnings)
         if data is not None and "sui_image_params" in data:  # SwarmUI before 0.5.8
             found.append(Candidate("swarmui", "exif", lambda: swarm_from_dict(data)))
-    description = exif.text(IMAGE_DESCRIPTION)
     if description and looks_like_midjourney(description):
         found.append(Candidate("midjourney", "exif", lambda: parse_midjourney(description)))
     return found
+
+
+def _novelai_exif(text: str, software: str, description: str | None,
+                  warnings: list[str]) -> Candidate | None:
+    """NovelAI in EXIF: a UserComment JSON of all its PNG fields, or of ``Comment``
+    alone with ``Software`` in IFD0; the prompt may be only in ImageDescription."""
+    data = _json_object(text, "EXIF UserComment", warnings) if "{" in text[:16] else None
+    if data is None or not (is_novelai(data) or software.startswith("NovelAI")):
+        return None
+    fields: dict[str, Any] = dict(data) if is_novelai(data) else {"Software": software,
+                                                                  "Comment": data}
+    if description and not fields.get("Description"):
+        fields["Description"] = description
+    return Candidate("novelai", "exif", lambda: parse_novelai(fields))
 
 
 def _comment_candidate(text: str, warnings: list[str]) -> Candidate | None:
@@ -240,6 +287,8 @@ def assemble(ex: Extracted, candidates: list[Candidate]) -> Generation:
             warnings.extend(other.warnings)
             if primary_candidate.scheme == "comfyui" and candidate.scheme == "a1111":
                 merge_recorded_hashes(result, other)
+            if primary_candidate.scheme == "comfyui" and candidate.scheme == "swarmui":
+                merge_into_comfy(result, other)
             if other.provenance:
                 for key, value in other.provenance.items():
                     result.provenance.setdefault(key, value)

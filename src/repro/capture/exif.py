@@ -38,11 +38,12 @@ class Exif:
     exif: dict[int, bytes | int] = field(default_factory=dict)
 
     def text(self, tag: int, *, ifd: str = "ifd0") -> str | None:
-        """An ASCII/UNDEFINED tag as text (UTF-8, else Latin-1), NULs stripped."""
+        """An ASCII/UNDEFINED tag as text (UTF-8, else Latin-1), NULs stripped at both
+        ends (NovelAI's WebP ImageDescription starts with four)."""
         value = (self.ifd0 if ifd == "ifd0" else self.exif).get(tag)
         if not isinstance(value, bytes):
             return None
-        return decode_text(value.rstrip(b"\0"))
+        return decode_text(value.strip(b"\0"))
 
     def user_comment(self) -> tuple[str, bytes, str] | None:
         """``(text, raw, where)`` of the UserComment, Exif sub-IFD first, then IFD0."""

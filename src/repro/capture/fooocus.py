@@ -10,7 +10,7 @@ from repro.capture.a1111 import parse_a1111
 from repro.capture.common import rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
-from repro.record.hashes import normalise_hash
+from repro.record.hashes import file_hash_scheme, normalise_hash
 
 _RESOLUTION_RE = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 #: Keys that only Fooocus JSON carries; any of them marks a parameters dict as Fooocus.
@@ -86,3 +86,65 @@ def fooocus_from_dict(data: dict[str, Any]) -> Generation:
             gen.models.append(ref)
     rate_flat(gen)
     return gen
+
+
+# --- RuinedFooocus (FORMATS.md R2.6) -------------------------------------------------
+
+_RUINED_FIELDS = {"prompt": "Prompt", "negative_prompt": "Negative", "sampler": "sampler_name",
+                  "scheduler": "scheduler", "seed": "seed", "steps": "steps", "cfg": "cfg",
+                  "width": "width", "height": "height", "clip_skip": "clip_skip",
+                  "denoise": "denoise"}
+_RUINED_USED = {*_RUINED_FIELDS.values(), "base_model_name", "base_model_hash", "loras",
+                "software"}
+_RUINED_LORA_RE = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?)\s+-\s+(.+?)\s*$")
+
+
+def is_ruinedfooocus(data: dict[str, Any]) -> bool:
+    """True for RuinedFooocus ``parameters`` JSON (``"software": "RuinedFooocus"``)."""
+    software = data.get("software")
+    return isinstance(software, str) and software.strip().lower().startswith("ruinedfooocus")
+
+
+def ruinedfooocus_from_dict(data: dict[str, Any]) -> Generation:
+    """Normalise RuinedFooocus metadata: capitalised ``Prompt``/``Negative``, ints for
+    cfg/size, ``base_model_name``/``base_model_hash`` (AutoV1, AutoV2 or the full
+    SHA-256 by era) and ``loras`` as ``[[hash, "weight - name"]]`` or, before
+    2024-07, a ``"Loras:<name:weight>,..."`` string."""
+    gen = Generation(tool="fooocus", metadata="execution")
+    p = gen.params
+    take(p, data, _RUINED_FIELDS)
+    extra = {k: v for k, v in data.items() if k not in _RUINED_USED}
+    extra["software"] = data.get("software")
+    p["extra"] = extra
+    name = data.get("base_model_name")
+    if isinstance(name, str) and name.strip():
+        ref = ModelRef(role="checkpoint", name=name.strip())
+        digest = normalise_hash(data.get("base_model_hash"))
+        if digest:
+            ref.hashes[file_hash_scheme(digest)] = digest
+        gen.models.append(ref)
+    gen.models.extend(_ruined_loras(data.get("loras")))
+    rate_flat(gen)
+    return gen
+
+
+def _ruined_loras(value: Any) -> list[ModelRef]:
+    found: list[ModelRef] = []
+    if isinstance(value, str):  # "Loras:<name:weight>,<name:weight>"
+        for item in re.findall(r"<([^<>]+)>", value):
+            name, _, weight = item.rpartition(":")
+            if name.strip():
+                found.append(ModelRef(role="lora", name=name.strip(), strength=to_float(weight)))
+        return found
+    for item in value if isinstance(value, list) else []:
+        if not (isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[1], str)):
+            continue
+        match = _RUINED_LORA_RE.match(item[1])
+        if match is None:
+            continue
+        ref = ModelRef(role="lora", name=match[2], strength=to_float(match[1]))
+        digest = normalise_hash(item[0])
+        if digest:
+            ref.hashes[file_hash_scheme(digest)] = digest
+        found.append(ref)
+    return found

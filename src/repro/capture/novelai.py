@@ -42,7 +42,7 @@ def parse_novelai(fields: dict[str, Any]) -> Generation:
         caption = (comment.get("v4_prompt") or {}).get("caption") if isinstance(
             comment.get("v4_prompt"), dict) else None
         prompt = caption.get("base_caption") if isinstance(caption, dict) else None
-    put(p, "prompt", prompt if isinstance(prompt, str) else None)
+    put(p, "prompt", prompt.strip("\0") if isinstance(prompt, str) else None)
     used = {"prompt"} | take(p, comment, {
         "negative_prompt": "uc", "seed": "seed", "steps": "steps", "cfg": "scale",
         "width": "width", "height": "height", "batch_size": "n_samples", "sampler": "sampler",

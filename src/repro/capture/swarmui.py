@@ -74,3 +74,40 @@ def _merge_hashes(gen: Generation, entries: Any) -> None:
             gen.models.append(ref)
         if digest:
             ref.hashes.setdefault("tensor_sha256", digest)
+
+
+def merge_into_comfy(comfy: Generation, swarm: Generation) -> None:
+    """A file carrying both a ComfyUI graph and SwarmUI's JSON (FORMATS.md R2.5).
+
+    The graph stays the record of what ran (samplers, prompts, models by node);
+    Swarm gives what only it knows: its name and version, the model hashes it
+    recorded, and the final size after its refiner upscale. Facts the graph
+    lacks are taken from Swarm.
+    """
+    comfy.tool, comfy.tool_version = "swarmui", swarm.tool_version
+    for model in swarm.models:
+        target = None
+        if model.name:
+            target = find_model(comfy.models, model.role, model.name) or find_model(
+                comfy.models, None, model.name)
+        if target is None and model.role == "checkpoint":
+            mains = [m for m in comfy.models if m.role in ("checkpoint", "unet")]
+            target = mains[0] if len(mains) == 1 else None
+        if target is None:
+            comfy.models.append(model)
+            continue
+        for key, value in model.hashes.items():
+            target.hashes.setdefault(key, value)
+    params, theirs = comfy.params, swarm.params
+    for key in ("prompt", "negative_prompt", "seed", "steps", "cfg", "sampler", "scheduler"):
+        if key in theirs:
+            params.setdefault(key, theirs[key])
+    extra: dict[str, Any] = theirs["extra"] if isinstance(theirs.get("extra"), dict) else {}
+    if isinstance(theirs.get("width"), int) and isinstance(theirs.get("height"), int):
+        width, height = theirs["width"], theirs["height"]
+        upscale = to_float(extra.get("refinerupscale"))
+        if upscale is not None and upscale > 1:
+            width, height = round(width * upscale), round(height * upscale)
+        params["width"], params["height"] = width, height
+    if extra:
+        params.setdefault("extra", {})["swarmui"] = extra
