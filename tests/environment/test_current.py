@@ -58,3 +58,15 @@ def test_current_environment_with_comfyui_root(tmp_path: Path) -> None:
     assert [(d["key"], d["current"], d["changes_output"]) for d in diffs] == [
         ("custom_nodes.ComfyUI-Clean", new, True), ("custom_nodes.ComfyUI-Dirty", "dirty", True)]
     clear_cache()
+
+
+def test_a_tool_whose_venv_is_not_found_records_no_packages(tmp_path: Path) -> None:
+    """Issue 12 item 12: not repro's own Python, packages and torch instead."""
+    root = tmp_path / "ComfyUI"
+    (root / "custom_nodes").mkdir(parents=True)
+    (root / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    env = current_environment(comfyui_root=root, refresh=True)
+    assert env["tool"] == "comfyui" and env["tool_version"] == "0.3.64"
+    assert env["packages"] == {} and "torch" not in env and "python" not in env
+    assert "cuda" not in env and "cudnn" not in env
+    clear_cache()

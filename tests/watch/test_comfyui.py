@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import orjson
 import pytest
 
 from repro.api.repository import Repository
-from repro.comfyui.client import ComfyClient
+from repro.comfyui.client import ComfyClient, ServerUnreachable
 from repro.comfyui.history import failure
 from repro.watch.comfyui import GAP_UNREACHABLE, ComfyFollower
 from tests.capture_live.replay import RUNS, Replay, serve
@@ -25,16 +26,17 @@ V1 = "f52895d01b5349be40b1aa603cd9cbce1f6d67e54f5e49aa9368ee5ac4c7198d"
 V2 = "8715f92eac085129a6eed7563094363f28df61be82c07ca5ff30c51a363bf88d"
 
 
-def _times(fixtures: Path, run_name: str) -> dict[str, int]:
-    entry = next(iter(json.loads((fixtures / f"history_{run_name}.json").read_text()).values()))
-    return {name: data["timestamp"] for name, data in entry["status"]["messages"]}
+def replay_soon(fixtures: Path) -> Replay:
+    """The recording replayed as if its first job starts a minute from now: files the test
+    writes are older than the jobs, as the real server's were (ctime cannot be set)."""
+    return Replay(fixtures, start_ms=int(time.time() * 1000) + 60_000)
 
 
 def _utime(path: Path, ms: float) -> None:
     os.utime(path, (ms / 1000, ms / 1000))
 
 
-def comfy_install(tmp_path: Path, fixtures: Path) -> tuple[Path, Path]:
+def comfy_install(tmp_path: Path, fixtures: Path, replay: Replay) -> tuple[Path, Path]:
     """A ComfyUI folder as the recorded server left it, and a project configured to use it.
 
     Outputs are dated when their job finished; the upscale model holds v2, copied over
@@ -45,14 +47,14 @@ def comfy_install(tmp_path: Path, fixtures: Path) -> tuple[Path, Path]:
         (comfy / sub).mkdir(parents=True)
     for run_name, name in OUTPUTS.items():
         shutil.copyfile(fixtures / name, comfy / "output" / name)
-        _utime(comfy / "output" / name, _times(fixtures, run_name)["execution_success"])
+        _utime(comfy / "output" / name, replay.time_of(run_name, "execution_success"))
     shutil.copyfile(fixtures / "repro_input.png", comfy / "input" / "repro_input.png")
     shutil.copyfile(fixtures / "repro_upscale_00001_.png",
                     comfy / "input" / "repro_upscale_00001_.png")
     model = comfy / "models/upscale_models/tiny_compact_x2.safetensors"
     shutil.copyfile(fixtures / "tiny_compact_x2_v2.safetensors", model)
-    swap = (_times(fixtures, "webp")["execution_success"]
-            + _times(fixtures, "upscale_v2")["execution_start"]) / 2
+    swap = (replay.time_of("webp", "execution_success")
+            + replay.time_of("upscale_v2", "execution_start")) / 2
     _utime(model, swap)
     project = tmp_path / "project"
     project.mkdir()
@@ -62,7 +64,7 @@ def comfy_install(tmp_path: Path, fixtures: Path) -> tuple[Path, Path]:
 
 
 def _events(out: str) -> list[dict[str, Any]]:
-    """The --json event stream: concatenated indented JSON objects."""
+    """The --json event stream (read as concatenated JSON, whatever its line breaks)."""
     decoder = json.JSONDecoder()
     events: list[dict[str, Any]] = []
     i = 0
@@ -90,12 +92,14 @@ def _records(project: Path) -> dict[str, dict[str, Any]]:
 
 def test_watch_comfyui_captures_each_run_with_the_executed_prompt_and_server(
         tmp_path: Path, comfy_fixtures: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    comfy, project = comfy_install(tmp_path, comfy_fixtures)
-    replay = Replay(comfy_fixtures)
+    replay = replay_soon(comfy_fixtures)
+    comfy, project = comfy_install(tmp_path, comfy_fixtures, replay)
     with serve(replay) as url:
         code, out, err = run(capsys, "-C", project, "watch", "--comfyui", url, "--once", "--json")
     assert code == 0, err
     events = _events(out)
+    # JSON Lines, as docs/cli.md says: one object per line (issue 12 item 13).
+    assert [json.loads(line) for line in out.splitlines()] == events
     captured = {Path(e["path"]).name: e for e in events if e["event"] == "captured"}
     assert sorted(captured) == sorted(OUTPUTS.values())
     failed = [e for e in events if e["event"] == "failed"]
@@ -110,7 +114,7 @@ def test_watch_comfyui_captures_each_run_with_the_executed_prompt_and_server(
     v2 = records["repro_upscale_00002_.png"]
     blobs = v2["source"]["blobs"]
     history_blob = repo.store.read_bytes(blobs["history"])
-    assert history_blob == (comfy_fixtures / "history_upscale_v2.json").read_bytes()
+    assert history_blob == replay.entry_files[replay.run_ids["upscale_v2"]]
     assert repo.store.read_bytes(blobs["system_stats"]) == \
         (comfy_fixtures / "system_stats.json").read_bytes()
     assert "prompt" in blobs and "workflow" in blobs  # the file's own chunks are kept too
@@ -155,10 +159,11 @@ def test_watch_comfyui_captures_each_run_with_the_executed_prompt_and_server(
 
 
 def _follower_setup(tmp_path: Path, fixtures: Path) -> tuple[Path, Repository, Replay]:
-    comfy, project = comfy_install(tmp_path, fixtures)
+    replay = replay_soon(fixtures)
+    comfy, project = comfy_install(tmp_path, fixtures, replay)
     for name in OUTPUTS.values():
         (comfy / "output" / name).unlink()  # each appears when its run finishes
-    return comfy, Repository.discover(project), Replay(fixtures)
+    return comfy, Repository.discover(project), replay
 
 
 def _finish(replay: Replay, comfy: Path, fixtures: Path, *runs: str) -> None:
@@ -246,7 +251,9 @@ def test_once_while_the_server_is_down_captures_from_files(tmp_path: Path,
                             prompt="a harbour at dusk")
         made = write_comfy_png(comfy / "output" / "ComfyUI_00003_.png", graph, pixel_seed=4)
         code, out, err = run(capsys, "-C", repo.root, "watch", "--comfyui", url, "--once")
-    assert code == 0, err
+    # It says so by its exit code too (issue 12 item 13), after capturing what it could.
+    assert code == ServerUnreachable.exit_code != 0, err
+    assert "error: " in err and "captured from the files" in err
     assert "server unreachable" in err
     assert "added" in out and made.name in out
     assert GAP_UNREACHABLE in out

@@ -52,7 +52,7 @@ from repro.capture.comfyui_workflow import (
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError, LimitExceeded
 
-__all__ = ["comfyui_from_objects", "parse_comfyui", "parse_prompt_graph"]
+__all__ = ["comfyui_from_objects", "models_by_node", "parse_comfyui", "parse_prompt_graph"]
 
 _MISSING = object()
 
@@ -675,6 +675,22 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     gen.warnings = list(dict.fromkeys(g.warnings))
     gen.level = "partial" if gen.reasons else "full"
     return gen
+
+
+def models_by_node(graph: dict[str, Any], outputs: list[str] | None = None
+                   ) -> dict[str, list[ModelRef]]:
+    """The model files each node of ``graph`` loads, for the nodes ``outputs`` depend on
+    (every output node's when None): what a job that ran those outputs loaded."""
+    g = _Graph(graph)
+    ends = [n for n in (outputs if outputs is not None else
+                        [n for n in g.order if is_output_class(g.nodes[n].class_type)])
+            if n in g.nodes]
+    scope = set(ends).union(*(g.ancestors(n) for n in ends)) if ends else set(g.nodes)
+    found: dict[str, list[ModelRef]] = {}
+    for model in _models(g, scope):
+        if model.node is not None and model.role != "embedding":
+            found.setdefault(model.node, []).append(model)
+    return found
 
 
 def parse_comfyui(prompt: str | bytes | None, workflow: str | bytes | None) -> Generation:

@@ -20,7 +20,8 @@ from repro.capture.comfyui_nodes import node_id_key
 from repro.errors import InputError
 
 __all__ = ["ExecutedGraph", "Failure", "SavedOutput", "cached_nodes", "executed_graph",
-           "failure", "messages", "queue_number", "saved_outputs", "timestamp_ms"]
+           "executed_nodes", "failure", "messages", "output_nodes", "queue_number",
+           "saved_outputs", "timestamp_ms"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,23 @@ def cached_nodes(entry: Mapping[str, Any]) -> frozenset[str] | None:
     for name, data in messages(entry):
         if name == "execution_cached" and isinstance(data.get("nodes"), list):
             return frozenset(str(n) for n in data["nodes"])
+    return None
+
+
+def executed_nodes(entry: Mapping[str, Any]) -> frozenset[str] | None:
+    """Nodes a failed job ran before the error (``execution_error``'s ``executed``);
+    None when the entry does not say (a job that succeeded ran all it needed)."""
+    for name, data in messages(entry):
+        if name == "execution_error" and isinstance(data.get("executed"), list):
+            return frozenset(str(n) for n in data["executed"])
+    return None
+
+
+def output_nodes(entry: Mapping[str, Any]) -> list[str] | None:
+    """The output nodes the job was queued to run (the queue tuple's fifth item)."""
+    queued = entry.get("prompt")
+    if isinstance(queued, list) and len(queued) > 4 and isinstance(queued[4], list):
+        return [str(n) for n in queued[4] if isinstance(n, (str, int))]
     return None
 
 

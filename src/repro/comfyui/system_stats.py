@@ -129,4 +129,32 @@ def server_environment(stats: Mapping[str, Any], local: Mapping[str, Any] | None
     return env
 
 
-__all__ = ["environment_from_system_stats", "server_environment"]
+def _option(argv: list[str], name: str, shortest: int) -> str | None:
+    """The value of a long option as argparse reads it (``--name V``, ``--name=V``, or a
+    unique prefix of at least ``shortest`` characters); the last one wins."""
+    value = None
+    for i, arg in enumerate(argv):
+        if not isinstance(arg, str) or not arg.startswith("--"):
+            continue
+        flag, eq, given = arg.partition("=")
+        if len(flag) < shortest or not name.startswith(flag):
+            continue
+        if eq:
+            value = given
+        elif i + 1 < len(argv) and isinstance(argv[i + 1], str):
+            value = argv[i + 1]
+    return value
+
+
+def output_directory(argv: list[str]) -> str | None:
+    """The output folder a server's ``argv`` sets, as written (perhaps relative to
+    the folder it was started in): ``--output-directory``, else
+    ``--base-directory``/output; None when it uses its own folder's ``output``."""
+    named = _option(argv, "--output-directory", len("--output"))
+    if named:
+        return named
+    base = _option(argv, "--base-directory", len("--base"))
+    return f"{base.rstrip('/')}/output" if base else None
+
+
+__all__ = ["environment_from_system_stats", "output_directory", "server_environment"]

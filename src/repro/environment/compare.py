@@ -136,21 +136,28 @@ def _compare_plugins(out: list[dict[str, Any]], recorded: Mapping[str, Any],
             continue
         cur = after.get(name)
         k = f"{key}.{name}"
+        # ``used: false``: the output ran none of the package's node classes (the
+        # server's /object_info said where each class comes from).
+        matters = rec.get("used") is not False
+        unused = "" if matters else "; the output ran none of its nodes"
         if cur is None or cur.get("disabled"):
             state = "missing" if cur is None else "disabled"
             out.append(_diff(k, rec.get("commit", "present"), state,
-                             f"{noun} {name} is {state} now", True))
+                             f"{noun} {name} is {state} now{unused}", matters))
             continue
         if rec.get("commit") and cur.get("commit") and rec["commit"] != cur["commit"]:
             out.append(_diff(k, rec["commit"], cur["commit"],
-                             f"{noun} {name} is at another commit", True))
+                             f"{noun} {name} is at another commit{unused}", matters))
+        elif rec.get("blake3") and cur.get("blake3") and rec["blake3"] != cur["blake3"]:
+            out.append(_diff(k, rec["blake3"], cur["blake3"],
+                             f"{noun} {name} has changed{unused}", matters))
         elif cur.get("dirty") and not rec.get("dirty"):
             out.append(_diff(k, "clean", "dirty",
-                             f"{noun} {name} has local changes now", True))
+                             f"{noun} {name} has local changes now{unused}", matters))
         elif rec.get("dirty"):
             out.append(_diff(k, "dirty", "dirty" if cur.get("dirty") else "clean",
                              f"{noun} {name} had local changes when recorded; "
-                             "they cannot be compared", True))
+                             f"they cannot be compared{unused}", matters))
     for name, cur in sorted(after.items()):
         if name not in before and not cur.get("disabled"):
             out.append(_diff(f"{key}.{name}", "absent", cur.get("commit", "present"),

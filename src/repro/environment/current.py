@@ -65,8 +65,9 @@ def current_environment(
     "tool_version"?, "tool_commit"?, "tool_branch"?, "tool_dirty"?,
     "tool_remote"?, "custom_nodes"?, "extensions"?, "model_roots"?}``.
     ``python``, ``torch`` and ``packages`` are those of the tool's venv when
-    a tool root is given and its venv is found, else of the Python running
-    repro. ``cuda`` is the CUDA torch was built for; ``driver_cuda`` the
+    a tool root is given and its venv is found; absent (``packages`` empty)
+    when a tool root is given but its venv is not found; else those of the
+    Python running repro. ``cuda`` is the CUDA torch was built for; ``driver_cuda`` the
     newest the driver supports. ``gpu`` is ``[]`` on a machine without an
     NVIDIA GPU. Machine, GPU and install scans are cached per process;
     ``refresh=True`` re-reads them (git states included).
@@ -95,7 +96,14 @@ def current_environment(
             installs.append(_install(kind, str(Path(root).resolve())))
 
     tool_env = next((i["env"] for i in installs if "env" in i), None)
-    if tool_env is None:
+    packages: dict[str, str]
+    torch: dict[str, Any]
+    if tool_env is None and installs:
+        # The tool runs in a Python repro did not find: its packages, torch and Python
+        # are not known, and repro's own would be the wrong thing to record.
+        packages, torch = {}, {}
+        env.pop("python")
+    elif tool_env is None:
         packages, torch = _own_packages()
     else:
         packages = dict(tool_env.get("packages", {}))

@@ -98,6 +98,30 @@ def _plugin_folders(folder: Path, *, disabled_names: set[str] | None = None) -> 
     return plugins
 
 
+#: Largest single-file custom node hashed to tell its versions apart.
+MAX_NODE_FILE = 4 * 1024 * 1024
+
+
+def _single_file_nodes(folder: Path) -> list[dict[str, Any]]:
+    """Custom nodes that are one ``.py`` file in ``custom_nodes/`` (ComfyUI loads those
+    too); no git state of their own, so their content hash tells versions apart."""
+    from repro.objects.hashing import hash_bytes
+
+    nodes: list[dict[str, Any]] = []
+    for entry in list_dir(folder, limit=10_000):
+        if entry.suffix != ".py" or entry.name.startswith((".", "__init__")):
+            continue
+        try:
+            if not entry.is_file() or entry.stat().st_size > MAX_NODE_FILE:
+                continue
+            data = entry.read_bytes()
+        except OSError:
+            continue
+        nodes.append({"name": entry.name, "path": str(entry), "git": False, "file": True,
+                      "blake3": hash_bytes(data)})
+    return nodes
+
+
 def _version_from_py(path: Path) -> str | None:
     text = read_text(path, limit=64 * 1024)
     if text is None:
@@ -114,7 +138,8 @@ def comfyui_install(root: str | Path) -> dict[str, Any]:
     "packages"}`` of ``venv/``, ``.venv/`` or the portable ``python_embeded/``),
     "custom_nodes": [{"name", "path", "commit"?, "branch"?, "dirty"?,
     "remote"?, "tag"?, "git": False when not a repository, "disabled": True
-    for ``*.disabled`` folders}], "model_roots": [paths], "model_folders":
+    for ``*.disabled`` folders; a single-file node ``x.py`` has "file": True
+    and its "blake3"}], "model_roots": [paths], "model_folders":
     {kind: [paths]} from ``extra_model_paths.yaml``, "warnings"?}``.
     """
     base = Path(root)
@@ -128,7 +153,8 @@ def comfyui_install(root: str | Path) -> dict[str, Any]:
     env = find_python_env(base)
     if env is not None:
         info["env"] = python_env_info(env)
-    info["custom_nodes"] = _plugin_folders(base / "custom_nodes")
+    info["custom_nodes"] = [*_plugin_folders(base / "custom_nodes"),
+                            *_single_file_nodes(base / "custom_nodes")]
     roots = [str(base / "models")]
     folders: dict[str, list[str]] = {}
     warnings: list[str] = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,17 @@ from repro.api.add import Live, add, iso_time
 from repro.api.repository import Repository
 from repro.comfyui.client import ComfyClient, ServerUnreachable
 from repro.comfyui.history import (
+    SavedOutput,
     cached_nodes,
     executed_graph,
+    executed_nodes,
     failure,
-    messages,
+    output_nodes,
     queue_number,
     saved_outputs,
     timestamp_ms,
 )
-from repro.comfyui.system_stats import server_environment
+from repro.comfyui.system_stats import output_directory, server_environment
 from repro.errors import InputError, ReproError
 from repro.watch._common import (
     Environment,
@@ -48,11 +49,11 @@ from repro.watch._common import (
     state_path,
 )
 from repro.watch.folder import Pending, settled
+from repro.watch.loads import Finding, LoaderMemory
+from repro.watch.server_env import UsedPackages
 
 #: Prompt ids remembered in the ComfyUI state file (the server keeps 10,000).
 MAX_PROMPTS = 20_000
-#: Loader runs remembered for the model-cache check.
-MAX_LOADS = 2_000
 
 GAP_UNREACHABLE = ("captured from the file: the server was unreachable, so the executed "
                    "prompt and server versions were not observed")
@@ -61,29 +62,26 @@ GAP_NO_HISTORY = ("captured from the file: the server's history did not have it 
                   "versions were not observed")
 
 
-@dataclass
-class _Load:
-    """When the server last ran a loader (not from cache) for a model file."""
-
-    at_ms: int
-    number: int
-
-
 class ComfyFollower:
     """Captures the outputs of a ComfyUI server's finished prompts (module docstring).
 
-    ``output_dir`` is the server's output folder. ``environment(local=...)``
-    gives the local scan (machine and install), or None when environments
-    are not recorded.
+    ``output_dir`` is the server's output folder; unless ``output_dir_given``,
+    the folder the server says it was started with (``--output-directory``,
+    ``--base-directory`` in ``/system_stats``) replaces it, relative paths
+    being taken from ``server_root``. ``environment()`` gives the local scan
+    (machine and install), or None when environments are not recorded.
     """
 
     def __init__(self, repo: Repository, client: ComfyClient, *, output_dir: Path,
                  environment: Environment = lambda: None, record_environment: bool = True,
                  notify: Notify = quiet, mode: str | None = None,
-                 clock: Callable[[], float] = time.time, orphan_wait: float = 60.0) -> None:
+                 clock: Callable[[], float] = time.time, orphan_wait: float = 60.0,
+                 output_dir_given: bool = True, server_root: Path | None = None) -> None:
         self.repo = repo
         self.client = client
         self.output_dir = output_dir.resolve()
+        self.output_dir_given = output_dir_given
+        self.server_root = server_root
         self.environment = environment
         self.record_environment = record_environment
         self.notify = notify
@@ -97,15 +95,10 @@ class ComfyFollower:
         self.prompts: dict[str, str] = dict(prompts) if isinstance(prompts, dict) else {}
         files = state.get("files")
         self.files: dict[str, list[int]] = dict(files) if isinstance(files, dict) else {}
+        #: Queue number of the last job handled: a lower one means the server restarted.
         self.last_number: int = int(state.get("last_number", -1))
-        #: Earliest moment the server is known to have been running (ms): its cache is
-        #: no older than its start, which is at or before this.
-        self.server_since_ms: int | None = state.get("server_since_ms")
-        loads = state.get("loads")
-        self.loads: dict[str, _Load] = {
-            k: _Load(int(v[0]), int(v[1]))
-            for k, v in (loads if isinstance(loads, dict) else {}).items()
-            if isinstance(v, list) and len(v) == 2}
+        self.memory = LoaderMemory.from_state(state)
+        self.used = UsedPackages(client)
         self.unreachable_since: float | None = None
         self.pending: dict[str, Pending] = {}
 
@@ -115,9 +108,7 @@ class ComfyFollower:
         prompts = dict(list(self.prompts.items())[-MAX_PROMPTS:])
         save_state(self.repo, self.state_file, {
             "url": self.client.url, "since": self.since, "prompts": prompts,
-            "files": self.files, "last_number": self.last_number,
-            "server_since_ms": self.server_since_ms,
-            "loads": {k: [v.at_ms, v.number] for k, v in self.loads.items()},
+            "files": self.files, "last_number": self.last_number, **self.memory.to_state(),
         })
 
     # -- one poll --
@@ -145,6 +136,7 @@ class ComfyFollower:
             self.notify({"event": "reachable", "url": self.client.url})
             self.unreachable_since = None
         if new:
+            self._follow_output_dir(stats)
             self._capture_entries(new, stats_raw, stats)
         idle: list[bool] = []
 
@@ -180,58 +172,64 @@ class ComfyFollower:
         entries.sort(key=lambda item: queue_number(item[1]))
         return entries
 
-    def _note_server_time(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
-        numbers = [queue_number(e) for _pid, e in entries]
-        if numbers and self.last_number >= 0 and min(numbers) <= self.last_number:
-            # Queue numbers start again: the server restarted, so its caches are fresh.
-            self.loads.clear()
-            self.server_since_ms = None
-        for _pid, entry in entries:
-            for _name, data in messages(entry):
-                ts = data.get("timestamp")
-                if isinstance(ts, int) and (self.server_since_ms is None
-                                            or ts < self.server_since_ms):
-                    self.server_since_ms = ts
-        if numbers:
-            self.last_number = max(self.last_number, *numbers)
+    def _follow_output_dir(self, stats: Mapping[str, Any]) -> None:
+        """Where the server says it saves, unless the folder was given."""
+        system = stats.get("system")
+        argv = system.get("argv") if isinstance(system, Mapping) else None
+        named = output_directory(argv) if isinstance(argv, list) else None
+        if self.output_dir_given or named is None:
+            return
+        folder = Path(named)
+        if not folder.is_absolute():
+            if self.server_root is None:
+                return
+            folder = self.server_root / folder
+        self.output_dir = folder.resolve()
+
+    def _note_number(self, number: int) -> None:
+        # History is lost on restart and queue numbers start again from 0: a number
+        # below the last one handled means a new server life, whose caches are empty.
+        if number >= 0 and number <= self.last_number:
+            self.memory.restart()
+            self.used.restart()
+        self.last_number = max(number, 0) if number >= 0 else self.last_number
 
     def _capture_entries(self, entries: list[tuple[str, dict[str, Any]]], stats_raw: bytes,
                          stats: dict[str, Any]) -> None:
         from repro.capture.comfyui import parse_prompt_graph
         from repro.models.roots import safe_relative
 
-        self._note_server_time(entries)
         env = None
         if self.record_environment:
             env = server_environment(stats, self.environment(), url=self.client.url)
+        version = (stats.get("system") or {}).get("comfyui_version") \
+            if isinstance(stats.get("system"), dict) else None
         live: dict[Path, Live] = {}
         owners: dict[Path, tuple[str, str]] = {}
         for pid, listed in entries:
             fetched = self.client.history_entry(pid)
-            if fetched is None:
-                raw, entry = orjson.dumps({pid: listed}), listed
-            else:
-                raw, entry = fetched
+            raw, entry = (orjson.dumps({pid: listed}), listed) if fetched is None else fetched
+            number = queue_number(entry)
+            self._note_number(number)
+            self.memory.note_start(timestamp_ms(entry, "execution_start"))
             why = failure(entry)
             if why is not None:
                 self.prompts[pid] = "failed"
-                self.notify({"event": "failed", "prompt_id": pid, "number": queue_number(entry),
+                self.notify({"event": "failed", "prompt_id": pid, "number": number,
                              "reason": str(why)})
-                continue
-            saved = [o for o in saved_outputs(entry) if o.type == "output"]
-            if not saved:
-                self.prompts[pid] = "empty"
-                self.notify({"event": "empty", "prompt_id": pid, "number": queue_number(entry)})
-                self._remember_loads(entry, None)
-                continue
             try:
                 executed = executed_graph(entry)
             except InputError as exc:
-                self.prompts[pid] = "unreadable"
+                self.prompts.setdefault(pid, "unreadable")
                 self.notify({"event": "skipped", "prompt_id": pid, "reason": str(exc)})
                 continue
             graph, workflow = executed.graph, executed.workflow
-            checker = self._cache_checker(entry, graph)
+            findings = self._loads(entry, graph, number)
+            saved = [o for o in saved_outputs(entry) if o.type == "output"]
+            if not saved and why is None:
+                self.prompts[pid] = "empty"
+                self.notify({"event": "empty", "prompt_id": pid, "number": number})
+            batch = _batch_indexes(saved)
             for out in saved:
                 try:
                     rel = safe_relative(out.rel)
@@ -246,24 +244,65 @@ class ComfyFollower:
                     continue
                 gen = parse_prompt_graph(graph, workflow, output_node=out.node)
                 gen.format, gen.formats = "comfyui-history", ["comfyui-history"]
-                gen.tool_version = (stats.get("system") or {}).get("comfyui_version") \
-                    if isinstance(stats.get("system"), dict) else None
-                live[path] = Live(generation=gen, environment=env,
+                gen.tool_version = version
+                if out in batch:
+                    gen.params["batch_index"] = batch[out]
+                if why is not None:
+                    gen.warnings.append(f"the job failed after this output was saved ({why}); "
+                                        "the output depends only on nodes that ran")
+                reasons: list[str] = []
+                for model in gen.models:
+                    found = findings.get(model.node or "")
+                    if found is not None:
+                        reasons.extend(found.reasons)
+                        if found.blake3 is not None:
+                            model.hashes["blake3"] = found.blake3
+                live[path] = Live(generation=gen, environment=self.used.mark(env, graph, out.node),
                                   blobs={"history": raw, "system_stats": stats_raw},
-                                  model_reasons=checker)
+                                  reasons=reasons)
                 owners[path] = (pid, rel.as_posix())
-            self._remember_loads(entry, graph)
             self.prompts.setdefault(pid, "captured")
         if live:
             self._add(live, owners)
         self.save()
+
+    def _loads(self, entry: Mapping[str, Any], graph: dict[str, Any],
+               number: int) -> dict[str, Finding]:
+        """Run this job through the loader memory (``repro.watch.loads``)."""
+        from repro.capture.comfyui import models_by_node
+        from repro.models.resolve import Resolver
+
+        try:
+            models = models_by_node(graph, output_nodes(entry))
+        except ReproError:
+            return {}
+        cached = cached_nodes(entry)
+        ran = executed_nodes(entry)
+        if ran is not None:  # a failed job: only what ran before the error touched the cache
+            models = {n: m for n, m in models.items() if n in ran or n in (cached or ())}
+        fresh = set() if cached is None else set(models) - cached
+        resolver = Resolver(self.repo.config.model_roots, self.repo.stat_cache)
+        cache = self.repo.stat_cache
+
+        def locate(ref: Any) -> Path | None:
+            try:
+                return resolver.resolve(name=ref.name, role=ref.role, folder=ref.folder,
+                                        recorded={}).path
+            except ReproError:
+                return None
+
+        return self.memory.job(
+            number=number, start_ms=timestamp_ms(entry, "execution_start"), graph=graph,
+            models=models, fresh=fresh, cached=set(cached) if cached is not None else None,
+            locate=locate, hash_file=lambda path, st: cache.hashes(path, ("blake3",), st)["blake3"],
+            when=iso_time)
 
     def _add(self, live: dict[Path, Live], owners: Mapping[Path, tuple[str, str]]) -> None:
         env = live[next(iter(live))].environment
         result = add(self.repo, list(live), environment=env, mode=self.mode, live=live,
                      allow_empty=True)
         notify_added(self.notify, result, live, unexplained="not captured",
-                      extra=lambda path: {"prompt_id": owners.get(path, ("", ""))[0] or None})
+                     extra=lambda path: {"prompt_id": owners.get(path, ("", ""))[0] or None})
         for path in live:
             rel = owners.get(path, ("", ""))[1]
             try:
@@ -272,84 +311,6 @@ class ComfyFollower:
                 continue
             self.files[rel or path.relative_to(self.output_dir).as_posix()] = \
                 [st.st_size, st.st_mtime_ns]
-
-    # -- the model-cache trap --
-
-    @staticmethod
-    def _loader_key(graph: Mapping[str, Any], node: str) -> str | None:
-        spec = graph.get(node)
-        if not isinstance(spec, dict):
-            return None
-        inputs = spec.get("inputs")
-        if not isinstance(inputs, dict):
-            inputs = {}
-        literal = {k: v for k, v in sorted(inputs.items()) if not isinstance(v, list)}
-        return orjson.dumps([spec.get("class_type"), literal],
-                            option=orjson.OPT_SORT_KEYS).decode()
-
-    def _remember_loads(self, entry: Mapping[str, Any], graph: Mapping[str, Any] | None) -> None:
-        """Note which loaders this job really ran (not from cache), and when."""
-        if graph is None:
-            return
-        cached = cached_nodes(entry)
-        start = timestamp_ms(entry, "execution_start")
-        if cached is None or start is None:
-            return
-        for node, spec in graph.items():
-            if node in cached or not isinstance(spec, dict) or \
-                    "load" not in str(spec.get("class_type", "")).lower():
-                continue
-            key = self._loader_key(graph, node)
-            if key is not None:
-                self.loads.pop(key, None)
-                self.loads[key] = _Load(start, queue_number(entry))
-        while len(self.loads) > MAX_LOADS:
-            del self.loads[next(iter(self.loads))]
-
-    def _cache_checker(self, entry: Mapping[str, Any],
-                       graph: Mapping[str, Any]) -> Callable[[dict[str, Any], Path], list[str]]:
-        """Reasons for models whose file changed while the server may hold an older copy.
-
-        ComfyUI caches a node's result by its inputs; a loader's input is the
-        file *name*, so a file replaced under the same name is not re-read
-        until ``POST /free``. A loader run in this job read the file then; a
-        cached one read it at an earlier job (or at least after the server
-        started, when that job is unknown): if the file's mtime is later, the
-        content captured may not be what the job used.
-        """
-        cached = cached_nodes(entry)
-        snapshot = dict(self.loads)
-        server_since = self.server_since_ms
-
-        def check(model: dict[str, Any], path: Path) -> list[str]:
-            node = model.get("node")
-            if not isinstance(node, str):
-                return []
-            try:
-                mtime_ms = path.stat().st_mtime * 1000
-            except OSError:
-                return []
-            label = f"{model.get('role')} {model.get('name')}"
-            if cached is not None and node not in cached:
-                return []  # loaded afresh by this very job
-            key = self._loader_key(graph, node)
-            load = snapshot.get(key) if key else None
-            if load is not None:
-                if mtime_ms <= load.at_ms:
-                    return []
-                when = (f"it was loaded for prompt #{load.number} at {iso_time(load.at_ms / 1000)} "
-                        "and reused from ComfyUI's cache")
-            elif server_since is not None and mtime_ms > server_since:
-                how = "reused from ComfyUI's cache" if cached is not None else "perhaps cached"
-                when = (f"{how}, it may have been loaded before that (the server was running "
-                        f"since at least {iso_time(server_since / 1000)})")
-            else:
-                return []
-            return [f"{label}: the file was modified at {iso_time(mtime_ms / 1000)}, while the "
-                    f"server was running; {when}. ComfyUI caches loaders by file name, so the "
-                    "recorded content may not be what was loaded (POST /free makes it reload)"]
-
-        return check
 
     # -- outputs no history entry accounts for --
 
@@ -387,13 +348,29 @@ class ComfyFollower:
 def follow_comfyui(repo: Repository, url: str, *, output_dir: Path, once: bool = False,
                    interval: float = 1.0, stop: threading.Event | None = None,
                    environment: Environment = lambda: None, record_environment: bool = True,
-                   notify: Notify = quiet, mode: str | None = None,
-                   timeout: float = 10.0) -> None:
-    """Follow the ComfyUI server at ``url``; with ``once``, handle what is there and return."""
+                   notify: Notify = quiet, mode: str | None = None, timeout: float = 10.0,
+                   output_dir_given: bool = True, server_root: Path | None = None) -> None:
+    """Follow the ComfyUI server at ``url``; with ``once``, handle what is there and return.
+
+    With ``once``, raises ``ServerUnreachable`` when the server did not answer
+    (after capturing the outputs that appeared meanwhile from their files).
+    """
     follower = ComfyFollower(repo, ComfyClient(url, timeout=timeout), output_dir=output_dir,
                              environment=environment, record_environment=record_environment,
-                             notify=notify, mode=mode)
+                             notify=notify, mode=mode, output_dir_given=output_dir_given,
+                             server_root=server_root)
     if once:
         follower.catch_up()
+        if follower.unreachable_since is not None:
+            raise ServerUnreachable(f"{follower.client.url}: no answer; what it made meanwhile "
+                                    "was captured from the files, without its history")
         return
     follower.run(interval=interval, stop=stop or threading.Event())
+
+
+def _batch_indexes(saved: list[SavedOutput]) -> dict[SavedOutput, int]:
+    """Each file's index in its node's batch, for nodes that saved more than one."""
+    per_node: dict[str, list[SavedOutput]] = {}
+    for out in saved:
+        per_node.setdefault(out.node, []).append(out)
+    return {out: i for outs in per_node.values() if len(outs) > 1 for i, out in enumerate(outs)}

@@ -61,7 +61,8 @@ def watch(repo: Repository, folder: Path | None = None, *, comfyui: str | None =
         record_env = not no_env and bool(repo.config.get("capture", "environment"))
         follow_comfyui(repo, comfyui, output_dir=out, once=once, interval=interval, stop=stop,
                        environment=environment, record_environment=record_env,
-                       notify=notify, mode=mode)
+                       notify=notify, mode=mode, output_dir_given=output_dir is not None,
+                       server_root=comfy_root)
         return
     from repro.watch.folder import watch_folder
 

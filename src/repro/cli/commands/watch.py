@@ -10,12 +10,15 @@ from typing import Any
 import click
 
 from repro.cli.options import State, json_option, store_mode_option
-from repro.cli.render import emit_json, short
+from repro.cli.render import short
 
 
 def _render_event(event: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        emit_json(event)
+        import orjson
+
+        # One event per line (JSON Lines), so a reader can follow the stream.
+        click.echo(orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS).decode())
         return
     kind = event["event"]
     if kind in ("captured", "known"):
