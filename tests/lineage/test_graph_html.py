@@ -62,7 +62,7 @@ def test_chromium_draws_thumbnails_and_edges(page: tuple[Path, dict[str, str]],
     assert len(thumbs) == 6
     edges = re.findall(r'<path [^>]*class="edge (\w+)"', dom)
     # img2img <- base and upscaled <- img2img; 5 images x (checkpoint + LoRA) + the upscaler.
-    assert sorted(edges) == sorted(["parent", "parent"] + ["model"] * 11)
+    assert sorted(edges) == sorted(["input", "input"] + ["model"] * 11)
     assert f'data-source="{ids["base.png"]}" data-target="{ids["img2img.png"]}"' in dom
     assert "6 output(s), 3 model(s), 13 edge(s)" in dom
     shot = tmp_path / "shot.png"

@@ -98,6 +98,8 @@ def render_record(record: Record, *, full: bool) -> None:
             click.echo(f"  input     {i.role:<12} {i.name} (blake3 {short(i.blake3)})")
     for p in record.parents:
         click.echo(f"  parent    {short(p.id)} ({p.relation})")
+    if record.supersedes:
+        click.echo(f"  replaces  {short(record.supersedes)} (an earlier capture of this output)")
     click.echo(f"  level     {record.level}")
     if full:
         for reason in record.assessment.texts:

@@ -248,7 +248,7 @@ class Index:
 
     def record_for_output(self, blake3: str) -> str | None:
         row = self.conn.execute(
-            "SELECT id FROM records WHERE output = ? ORDER BY captured_at LIMIT 1",
+            "SELECT id FROM records WHERE output = ? ORDER BY captured_at DESC, id LIMIT 1",
             (blake3,)).fetchone()
         return row[0] if row else None
 

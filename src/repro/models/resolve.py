@@ -74,6 +74,9 @@ class Resolver:
             stems = {base, *(base + ext for ext in (".safetensors", ".ckpt", ".pt", ".pth"))}
             for path, _st in self.files():
                 if path.name in stems:
+                    if recorded:
+                        # No file has the recorded hash, so this one is another version.
+                        return Resolved(None, "missing", mismatch=str(path))
                     return Resolved(path, "basename")
         return Resolved(None, "missing", mismatch=mismatch)
 

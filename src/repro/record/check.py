@@ -15,7 +15,7 @@ from repro.record.types import SCHEMA, SCHEMAS, Record, SchemaError
 from repro.record.vocabulary import LEVELS, METADATA_KINDS, MODEL_ROLES, RELATIONS, TOOLS
 
 _TOP = {"schema", "output", "tool", "params", "models", "inputs", "parents", "source",
-        "environment", "reproducibility", "captured", "message"}
+        "environment", "reproducibility", "captured", "message", "supersedes"}
 _OUTPUT = {"blake3", "path", "size", "media_type", "width", "height", "sha256", "mtime",
            "pixels_md5", "frames"}
 _MODEL = {"role", "name", "path", "blake3", "size", "strength", "strength_clip", "folder",
@@ -91,6 +91,8 @@ def _structure(d: dict[str, Any]) -> Iterator[str]:
         yield "captured is not an object"
     if not isinstance(d.get("message", ""), str):
         yield "message is not text"
+    if "supersedes" in d and not is_blake3(d["supersedes"]):
+        yield f"supersedes {d['supersedes']!r} is not a record id"
 
 
 def _unknown(where: str, d: Mapping[str, Any], allowed: set[str]) -> Iterator[str]:

@@ -315,6 +315,8 @@ class Record:
     assessment: Assessment = field(default_factory=Assessment)
     captured: Captured = field(default_factory=Captured)
     message: str = ""
+    #: the earlier record of the same output this capture replaces (it stays in the store)
+    supersedes: str | None = None
     schema: str = SCHEMA
     #: the BLAKE3 of the stored bytes this record was read from ("" before it is stored)
     id: str = field(default="", compare=False)
@@ -343,6 +345,7 @@ class Record:
             "reproducibility": self.assessment.to_dict(),
             "captured": self.captured.to_dict(),
             "message": self.message,
+            **({"supersedes": self.supersedes} if self.supersedes else {}),
         }
 
     def show(self) -> JSON:
@@ -374,6 +377,7 @@ class Record:
                 assessment=Assessment.from_dict(data.get("reproducibility")),
                 captured=Captured.from_dict(data.get("captured")),
                 message=data.get("message") or "",
+                supersedes=data.get("supersedes"),
                 id=id,
             )
         except TypeError as exc:  # a required field missing, e.g. output.blake3

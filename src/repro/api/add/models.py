@@ -52,7 +52,9 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
                     hashes={**found.hashes, "blake3": blake3}, base_model=base,
                     found_by=None if found.how == "name" else found.how)
     modified = None
-    if st.st_mtime > out_stat.st_mtime + MTIME_SLACK:
+    # A file that matched a hash the image recorded is the version used, whatever its
+    # mtime; without one, a file changed after the output may not be that version.
+    if not recorded and st.st_mtime > out_stat.st_mtime + MTIME_SLACK:
         modified = (iso_time(st.st_mtime), iso_time(out_stat.st_mtime))
     return entry, ModelFound(label, found.how, path=rel, recorded_hash=first, modified=modified)
 

@@ -19,7 +19,7 @@ from repro.errors import InputError
 from repro.lineage.pixels import is_pixels_md5
 from repro.objects import hashing
 from repro.objects.faults import checkpoint
-from repro.record import Output, Record, canonical_bytes
+from repro.record import LEVELS, Output, Record, canonical_bytes
 from repro.record.codec import MAX_RECORD_BYTES
 
 #: Files captured per durable commit (see ``ObjectStore.batch``).
@@ -28,21 +28,32 @@ BATCH = 256
 
 @dataclass(frozen=True)
 class Captured:
-    """One file's outcome: its record, new or ``existing``."""
+    """One file's outcome: its record, ``existing`` when the output was captured
+    before and is unchanged, or ``superseded`` naming the earlier record a new
+    capture of the same output replaces (``refresh``, or it now knows more)."""
 
     path: str
     record: Record
     existing: bool
+    superseded: Record | None = None
 
     @property
     def id(self) -> str:
         return self.record.id
 
+    @property
+    def state(self) -> str:
+        return "known" if self.existing else "refreshed" if self.superseded else "added"
+
     def to_dict(self) -> dict[str, Any]:
         r = self.record
-        return {"id": r.id, "path": self.path, "output": r.output.blake3, "tool": r.tool.name,
-                "level": r.level, "reasons": r.assessment.texts, "codes": r.assessment.codes,
-                "existing": self.existing}
+        d = {"id": r.id, "path": self.path, "output": r.output.blake3, "tool": r.tool.name,
+             "level": r.level, "reasons": r.assessment.texts, "codes": r.assessment.codes,
+             "existing": self.existing, "state": self.state}
+        if self.superseded is not None:
+            d["supersedes"] = self.superseded.id
+            d["was"] = self.superseded.level
+        return d
 
 
 @dataclass
@@ -69,11 +80,18 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         message: str | None = None, tag: str | None = None, mode: str | None = None,
         allow_empty: bool = False, environment: dict[str, Any] | None = None,
-        progress: Progress | None = None, live: dict[Path, Live] | None = None) -> AddResult:
+        progress: Progress | None = None, live: dict[Path, Live] | None = None,
+        refresh: bool = False) -> AddResult:
     """Capture every image under ``paths``. Files that cannot be captured are skipped
     with a reason; a path that does not exist, or a single named file that cannot be
     read, raises ``InputError``. ``live`` gives, per file path, what a capture at
-    creation time observed (see ``Live``)."""
+    creation time observed (see ``Live``).
+
+    An output captured before gets a new record that supersedes the old one (kept
+    in the store, and in ``log``) when ``refresh`` asks for it, when a ``message``
+    is given, or when capturing it now identifies more of what made it (a model
+    or input found by content that was not, a better level); otherwise the
+    existing record is answered."""
     paths = list(paths)
     for path in paths:
         if not path.exists():
@@ -94,15 +112,16 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
                     if progress:
                         progress("capturing", done, len(files))
                     try:
-                        record, existing = capture_file(
+                        captured = capture_file(
                             session, path, parents=parent_ids, message=message,
-                            allow_empty=allow_empty, live=(live or {}).get(path))
+                            allow_empty=allow_empty, live=(live or {}).get(path),
+                            refresh=refresh)
                     except InputError as exc:
                         if single:
                             raise
                         result.skipped.append({"path": str(path), "reason": str(exc)})
                         continue
-                    result.records.append(Captured(str(path), record, existing))
+                    result.records.append(captured)
                 # Journal the records before the batch puts them in place: a crash
                 # before the index has them is healed by the next writer (lineage.journal).
                 repo.journal.append(r.id for r in session.pending.values())
@@ -140,8 +159,9 @@ def heal(session: Session, known: Record, data: bytes | None, path: Path) -> Non
 
 
 def capture_file(session: Session, path: Path, *, parents: list[str], message: str | None,
-                 allow_empty: bool, live: Live | None = None) -> tuple[Record, bool]:
-    """One file's record, and whether it existed before."""
+                 allow_empty: bool, live: Live | None = None, refresh: bool = False
+                 ) -> Captured:
+    """One file's record: new, known, or a new one superseding the known one."""
     repo = session.repo
     # An image is read once: its metadata, hashes and stored copy all come
     # from these bytes, and an output already captured is not parsed again.
@@ -150,9 +170,12 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
         blake3 = hashing.hash_bytes(data) if data is not None else hashing.hash_file(path)
     except OSError as exc:  # unreadable: skipped in a folder, an error when named alone
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if (known := session.known_output(blake3)) is not None:
+    known = session.known_output(blake3)
+    if known is not None:
         heal(session, known, data, path)
-        return known, True
+    fresh_message = bool(message) and known is not None and message != known.message
+    if known is not None and not (refresh or fresh_message or known.level != "full"):
+        return Captured(str(path), known, True)
     if data is not None:
         gen = read_bytes(data, name=str(path), sidecar_path=str(path))
     else:  # large, unreadable or not an image: read_file streams it or says why
@@ -189,6 +212,12 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
                   parents=parents_of(parents, input_parents), blobs=blobs,
                   environment=environment, server=server_facts(session, live, models))
     record = build_record(session, parts, message)
+    if known is not None:
+        if not (refresh or fresh_message or knows_more(record, known)):
+            return Captured(str(path), known, True)
+        union = {p.id: p for p in (*record.parents, *known.parents)}
+        record = replace(record, supersedes=known.id, message=message or known.message,
+                         parents=tuple(union[k] for k in sorted(union)))
     raw = canonical_bytes(record)
     if len(raw) > MAX_RECORD_BYTES:
         raise InputError(f"{path}: its record would be {len(raw):,} bytes, more than the "
@@ -197,4 +226,15 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     rid = repo.store.put_bytes(raw, group=1)
     record = replace(record, id=rid)
     session.pending[blake3] = record
-    return record, False
+    return Captured(str(path), record, False, known)
+
+
+def knows_more(new: Record, old: Record) -> bool:
+    """Whether a new capture of an output identifies more than its old record: a
+    better level, or more models or inputs identified by content."""
+    if LEVELS.index(new.level) < LEVELS.index(old.level):
+        return True
+    by_content = (sum(1 for m in new.models if m.blake3) > sum(1 for m in old.models if m.blake3)
+                  or sum(1 for i in new.inputs if i.blake3) > sum(1 for i in old.inputs
+                                                                   if i.blake3))
+    return by_content and LEVELS.index(new.level) <= LEVELS.index(old.level)

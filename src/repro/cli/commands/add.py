@@ -21,11 +21,14 @@ from repro.cli.render import Progress, display_path, emit_json, short
 @click.option("--allow-empty", is_flag=True,
               help="Also capture images that carry no generation metadata (level none).")
 @click.option("--no-env", is_flag=True, help="Do not record this machine's environment.")
+@click.option("--refresh", is_flag=True,
+              help="Capture outputs captured before anew; the new record supersedes the old "
+                   "one, which stays in the store.")
 @lock_timeout_option
 @json_option
 @click.pass_obj
 def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message: str | None,
-        tag: str | None, mode: str | None, allow_empty: bool, no_env: bool,
+        tag: str | None, mode: str | None, allow_empty: bool, no_env: bool, refresh: bool,
         as_json: bool) -> None:
     """Capture output images (folders recurse): metadata, models by content, lineage.
 
@@ -33,6 +36,7 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
     Example:
       repro add outputs/ComfyUI_00042_.png --tag client-final
       repro add outputs/ --json
+      repro add outputs/old.png --refresh   (after putting its model in place)
     """
     from repro.api.add import add as add_files
     from repro.api.environment_now import capture_environment
@@ -44,15 +48,16 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
     result = add_files(repo, full, parents=parents, message=message, tag=tag, mode=mode,
                        allow_empty=allow_empty,
                        environment=capture_environment(repo.config, no_env=no_env),
-                       progress=progress)
+                       progress=progress, refresh=refresh)
     progress.done()
     if as_json:
         emit_json(result.to_dict())
     else:
         for r in result.records:
-            state_word = "known" if r.existing else "added"
-            click.echo(f"{state_word} {short(r.id)} {display_path(r.path, state.cwd)} "
-                       f"({r.record.tool.name}, {r.record.level})")
+            was = (f", supersedes {short(r.superseded.id)} ({r.superseded.level})"
+                   if r.superseded else "")
+            click.echo(f"{r.state} {short(r.id)} {display_path(r.path, state.cwd)} "
+                       f"({r.record.tool.name}, {r.record.level}{was})")
             if not r.existing:
                 for reason in r.record.assessment.texts:
                     click.echo(f"    - {reason}")
