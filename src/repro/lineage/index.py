@@ -4,7 +4,9 @@ Tables: ``records`` (one row a record), ``outputs`` (output BLAKE3 ->
 record), ``record_models``, ``record_inputs``, ``record_source`` (metadata
 blob ids, whether the output is an A1111 Extras result), ``record_vary``
 (variation digests, see ``lineage.variations``) and ``edges`` (child ->
-parent). Everything here can be rebuilt from the record objects, so the file
+parent), and ``model_uses``: how many records used each model version
+under each name, path and role, counted as records are written (so
+``repro models`` reads one row a version and name, not every use). Everything here can be rebuilt from the record objects, so the file
 may be deleted at any time; ``Index.rebuild`` does that.
 
 Edges found by content are derived here, in both directions, whenever a
@@ -26,7 +28,7 @@ import orjson
 from repro.objects.ids import prefix_upper
 from repro.record import Record
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -79,6 +81,10 @@ CREATE TABLE IF NOT EXISTS model_links (
 CREATE TABLE IF NOT EXISTS record_vary (
     record TEXT PRIMARY KEY, family TEXT NOT NULL, core TEXT NOT NULL, vary BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS model_uses (
+    blake3 TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, role TEXT NOT NULL,
+    uses INTEGER NOT NULL, PRIMARY KEY (blake3, name, path, role)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_vary_family ON record_vary(family);
 CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
 """
@@ -87,7 +93,7 @@ CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
 #: (the original ``parameters`` are kept verbatim).
 DERIVED_BLOBS = ("postprocessing", "extras")
 _TABLES = ("records", "record_models", "record_inputs", "record_source", "record_vary", "edges",
-           "model_hashes", "model_links")
+           "model_hashes", "model_links", "model_uses")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -165,7 +171,13 @@ class Index:
             "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?)",
             (record.id, out.blake3, out.sha256, out.path, record.captured.at, record.tool.name,
              record.level, None if seed is None else str(seed), summary))
+        # Re-indexing a record takes its old uses back before counting the new ones.
+        self._count_uses(self.conn.execute(
+            "SELECT DISTINCT blake3, name, path, role FROM record_models WHERE record = ? "
+            "AND blake3 IS NOT NULL", (record.id,)).fetchall(), -1)
         self.conn.execute("DELETE FROM record_models WHERE record = ?", (record.id,))
+        self._count_uses({(m.blake3, m.name, m.path, m.role) for m in record.models
+                          if m.blake3}, 1)
         self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (record.id,))
         self.conn.executemany(
             "INSERT INTO record_models VALUES (?,?,?,?,?)",
@@ -194,6 +206,13 @@ class Index:
                           (record.id, family, core, orjson.dumps(vary)))
         self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
                               [(record.id, p.id, p.relation) for p in record.parents])
+
+    def _count_uses(self, keys: Iterable[tuple[Any, Any, Any, Any]], step: int) -> None:
+        # NULLs are stored as '' so that the primary key (name, path, role) matches them.
+        self.conn.executemany(
+            "INSERT INTO model_uses VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE "
+            "SET uses = uses + excluded.uses",
+            [(b, n or "", p or "", r or "", step) for b, n, p, r in keys])
 
     def _derive(self, rid: str, out: dict[str, Any]) -> None:
         """Edges found by content, towards parents and towards children already indexed."""
@@ -315,25 +334,37 @@ class Index:
         return order if limit is None else order[:limit]
 
     def records_using(self, blake3s: Iterable[str]) -> list[str]:
-        ids: list[str] = []
-        for b in blake3s:
-            rows = self.conn.execute(
-                "SELECT DISTINCT m.record FROM record_models m JOIN records r ON r.id = m.record "
-                "WHERE m.blake3 = ? ORDER BY r.captured_at DESC", (b,))
-            ids.extend(r[0] for r in rows if r[0] not in ids)
+        """Records that used any of the model versions, newest first, each once:
+        the cost is in what it returns (a set, not a search of a growing list)."""
+        captured: dict[str, str] = {}
+        for rid, at in self._select_in(
+                "SELECT m.record, r.captured_at FROM record_models m JOIN records r "
+                "ON r.id = m.record WHERE m.blake3 IN ({marks})", sorted(set(blake3s))):
+            captured[rid] = at or ""
+        ids = sorted(captured)
+        ids.sort(key=captured.__getitem__, reverse=True)  # stable: ties stay in id order
         return ids
 
+    def last_record_using(self, blake3: str) -> str | None:
+        """The record indexed last that used this model version: one row of the
+        ``record_models_blake3`` index, however often the version was used."""
+        row = self.conn.execute(
+            "SELECT record FROM record_models WHERE blake3 = ? ORDER BY rowid DESC LIMIT 1",
+            (blake3,)).fetchone()
+        return row[0] if row else None
+
     def models(self) -> list[dict[str, Any]]:
-        """Known model versions with the names, paths and roles they were seen under."""
+        """Known model versions with the names, paths and roles they were seen under,
+        and how many records used them (the counts kept as records are written)."""
         rows = self.conn.execute(
-            "SELECT blake3, name, path, role, count(DISTINCT record) FROM record_models "
-            "WHERE blake3 IS NOT NULL GROUP BY blake3, name, path, role ORDER BY blake3")
+            "SELECT blake3, name, path, role, uses FROM model_uses WHERE uses > 0 "
+            "ORDER BY blake3, name, path, role")
         out: dict[str, dict[str, Any]] = {}
         for blake3, name, path, role, uses in rows:
             entry = out.setdefault(blake3, {"blake3": blake3, "names": [], "paths": [],
                                             "roles": [], "uses": 0})
             for key, value in (("names", name), ("paths", path), ("roles", role)):
-                if value is not None and value not in entry[key]:
+                if value and value not in entry[key]:
                     entry[key].append(value)
             entry["uses"] += uses
         return list(out.values())

@@ -103,9 +103,9 @@ def base_model(session: Session, path: Path, blake3: str) -> dict[str, Any] | No
     answered from its earlier record: a known model is never opened again."""
     if blake3 not in session.bases:
         repo = session.repo
-        earlier = repo.index.records_using([blake3])
+        earlier = repo.index.last_record_using(blake3)
         if earlier:
-            record = repo.load_record(earlier[0])
+            record = repo.load_record(earlier)
             found = next((m.base_model for m in record.models if m.blake3 == blake3), None)
             session.bases[blake3] = dict(found) if found is not None else None
         else:
