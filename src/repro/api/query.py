@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,22 @@ from repro.record import Assessment, Record, exact_numbers
 def log(repo: Repository, target: Record | None, *, limit: int | None = None,
         descendants: bool = False) -> list[Record]:
     """``target`` then its ancestors (or descendants); all records newest first without one."""
+    return list(iter_log(repo, target, limit=limit, descendants=descendants))
+
+
+def iter_log(repo: Repository, target: Record | None, *, limit: int | None = None,
+             descendants: bool = False) -> Iterator[Record]:
+    """``log``, one record at a time: memory stays flat however many records it gives."""
     if target is None:
-        ids = repo.index.all_ids(newest_first=True, limit=limit)
-        return [repo.load_record(i) for i in ids]
+        yield from (repo.load_record(i) for i in repo.index.iter_ids(newest_first=True,
+                                                                     limit=limit))
+        return
+    if limit is not None and limit < 1:
+        return
+    yield target
     walk = repo.index.descendants if descendants else repo.index.ancestors
     rest = walk(target.id, None if limit is None else max(limit - 1, 0))
-    records = [target, *(repo.load_record(i) for i in rest)]
-    return records[:limit] if limit is not None else records
+    yield from (repo.load_record(i) for i in rest)
 
 
 def parent_map(repo: Repository, records: list[Record]) -> dict[str, list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,21 @@ def emit_json(value: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2
                                          | orjson.OPT_NON_STR_KEYS) + b"\n")
     sys.stdout.flush()
+
+
+def emit_json_list(items: Iterable[Any]) -> None:
+    """A JSON list written item by item (the same document ``emit_json`` writes
+    for a list): memory stays flat however long the list is."""
+    import orjson
+
+    out = sys.stdout.buffer
+    first = True
+    for item in items:
+        body = orjson.dumps(item, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+        out.write((b"[\n  " if first else b",\n  ") + body.replace(b"\n", b"\n  "))
+        first = False
+    out.write(b"[]\n" if first else b"\n]\n")
+    out.flush()
 
 
 class Progress:

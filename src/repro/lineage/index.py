@@ -287,11 +287,16 @@ class Index:
         return [r[0] for r in rows]
 
     def all_ids(self, newest_first: bool = True, limit: int | None = None) -> list[str]:
+        return list(self.iter_ids(newest_first, limit))
+
+    def iter_ids(self, newest_first: bool = True, limit: int | None = None) -> Iterator[str]:
+        """Record ids by capture time, read from the index as they are asked for."""
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT id FROM records ORDER BY captured_at {order}, id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [r[0] for r in self.conn.execute(sql)]
+        for (rid,) in self.conn.execute(sql):
+            yield rid
 
     def parents(self, record_id: str) -> list[str]:
         rows = self.conn.execute("SELECT parent FROM edges WHERE child = ? ORDER BY parent",

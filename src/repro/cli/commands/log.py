@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option, target_record
-from repro.cli.render import emit_json, render_record
+from repro.cli.render import emit_json_list, render_record
 
 
 @click.command()
@@ -23,19 +23,20 @@ def log(state: State, target: str | None, limit: int | None, graph: bool,
     Example:
       repro log outputs/upscaled.png --graph
     """
-    from repro.api.query import log as log_records
+    from repro.api.query import iter_log
 
     repo = state.repo()
     record = target_record(state, repo, target) if target else None
-    records = log_records(repo, record, limit=limit, descendants=descendants)
+    records = iter_log(repo, record, limit=limit, descendants=descendants)
     if as_json:
-        emit_json([r.show() for r in records])
+        emit_json_list(r.show() for r in records)
         return
     if graph:
         from repro.api.query import parent_map
         from repro.lineage.textgraph import render_text_graph
 
-        for line in render_text_graph(records, parent_map(repo, records)):
+        listed = list(records)
+        for line in render_text_graph(listed, parent_map(repo, listed)):
             click.echo(line)
         return
     for r in records:
