@@ -118,6 +118,39 @@ def test_known_models_are_never_read_again(project: Path, capsys: pytest.Capture
     assert opened == [], f"model files were read: {sorted(set(opened))[:5]}"
 
 
+def test_a_stored_model_is_not_copied_again_after_a_metadata_only_change(
+        project: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from repro.objects import copying
+
+    run_json(capsys, "-C", project, "add", make_output(project, "a.png", seed=1))
+    ckpt = project / "models/checkpoints/base.safetensors"
+    os.chmod(ckpt, 0o600)  # a new ctime: the stat cache no longer vouches for the file
+    os.link(ckpt, project / "elsewhere.safetensors")
+    copied: list[str] = []
+    real = copying.clone_or_copy
+
+    def spy(src: Any, *args: Any, **kwargs: Any) -> Any:
+        copied.append(str(src.name))
+        return real(src, *args, **kwargs)
+
+    monkeypatch.setattr(copying, "clone_or_copy", spy)
+    result = run_json(capsys, "-C", project, "add", make_output(project, "b.png", seed=2))
+    assert result["records"][0]["level"] == "full"
+    assert str(ckpt) not in copied
+    # A changed model of the same size is hashed first, then copied: it is new.
+    data = bytearray(ckpt.read_bytes())
+    data[-1] ^= 1
+    os.chmod(ckpt, 0o644)
+    ckpt.unlink()
+    ckpt.write_bytes(bytes(data))
+    set_mtime(ckpt, 7200)
+    copied.clear()
+    run_json(capsys, "-C", project, "add", make_output(project, "c.png", seed=3))
+    assert str(ckpt) in copied
+    assert hash_file(ckpt) in Repository.discover(project).store
+
+
 def test_recorded_hashes_find_renamed_files(project: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """AutoV2 (10 hex), AutoV1 (8 hex), a 12-hex A1111 LoRA tensor hash and a

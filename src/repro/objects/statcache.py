@@ -110,6 +110,12 @@ class StatCache:
              str(path), *values))
         self.conn.commit()
 
+    def blake3s_of_size(self, size: int) -> list[str]:
+        """BLAKE3s of files of this size hashed before (whatever their stat is now)."""
+        rows = self.conn.execute("SELECT DISTINCT blake3 FROM stat_cache WHERE size = ? "
+                                 "AND blake3 IS NOT NULL AND blake3 != ''", (size,))
+        return [r[0] for r in rows]
+
     def find(self, scheme: str, value: str) -> Iterator[Entry]:
         """Entries whose ``scheme`` hash starts with ``value`` (a prefix of 8+ hex)."""
         if scheme not in HASH_COLUMNS or len(value) < 8:

@@ -83,6 +83,12 @@ def store_model(session: Session, path: Path, st: os.stat_result, known: str | N
     cache = repo.stat_cache
     prior = cache.lookup(path, st)
     known = known or prior.get("blake3")
+    if known is None and mode == "copy" and any(
+            b in repo.store for b in cache.blake3s_of_size(st.st_size)):
+        # A stored file of this size was hashed before: most likely these bytes,
+        # after a metadata-only change (chmod, a new hardlink, a copy elsewhere).
+        # Hashing is one read; copying would also rewrite the whole file.
+        known = cache.hashes(path, ("blake3",), st)["blake3"]
     started = time.time_ns()
     byte_progress = None
     if session.progress is not None and st.st_size >= BIG_FILE and not (
