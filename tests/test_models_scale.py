@@ -151,6 +151,44 @@ def test_a_stored_model_is_not_copied_again_after_a_metadata_only_change(
     assert hash_file(ckpt) in Repository.discover(project).store
 
 
+def test_a_recorded_model_hash_costs_no_second_read(
+        project: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An A1111 image records ``Model hash``: the new checkpoint is hashed with
+    SHA-256 in the same read that copies it into the store."""
+    from repro.models import hashes
+    from repro.objects import copying
+
+    ckpt = project / "models/checkpoints/base.safetensors"
+    sha256 = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    hashed: list[str] = []
+    copied: list[str] = []
+    real_hash, real_copy = hashes.compute_hashes, copying.clone_or_copy
+
+    def spy_hash(path: Any, *args: Any, **kwargs: Any) -> Any:
+        hashed.append(str(path))
+        return real_hash(path, *args, **kwargs)
+
+    def spy_copy(src: Any, *args: Any, **kwargs: Any) -> Any:
+        copied.append(str(src.name))
+        return real_copy(src, *args, **kwargs)
+
+    monkeypatch.setattr(hashes, "compute_hashes", spy_hash)
+    monkeypatch.setattr(copying, "clone_or_copy", spy_copy)
+    text = a1111_parameters(prompt="x", negative="y", seed=1, model="base",
+                            model_hash=sha256[:10])
+    img = write_a1111_png(project / "outputs" / "a.png", text, pixel_seed=1)
+    set_mtime(img, 60)
+    rec = run_json(capsys, "-C", project, "add", img)["records"][0]
+    [model] = run_json(capsys, "-C", project, "show", rec["id"])["models"]
+    assert model["blake3"] == hash_file(ckpt) and model["hashes"]["sha256"] == sha256
+    assert model.get("found_by") is None  # found by its name, the recorded hash checked
+    assert str(ckpt) not in hashed and copied.count(str(ckpt)) == 1
+    repo = Repository.discover(project)
+    assert repo.stat_cache.lookup(ckpt)["sha256"] == sha256
+    assert model["blake3"] in repo.store
+
+
 def test_recorded_hashes_find_renamed_files(project: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """AutoV2 (10 hex), AutoV1 (8 hex), a 12-hex A1111 LoRA tensor hash and a

@@ -128,6 +128,10 @@ def compute_hashes(path: str | os.PathLike[str], schemes: Iterable[str], *,
             return _autov1_only(f, size, progress)
         sinks = _sinks(path, wanted, size, tensor_offset)
         total = _stream(f, sinks, size, progress)
+    return _results(sinks, total)
+
+
+def _results(sinks: list[_Sink], total: int) -> dict[str, str]:
     result = {}
     for sink in sinks:
         if sink.scheme == "autov1":
@@ -136,6 +140,28 @@ def compute_hashes(path: str | os.PathLike[str], schemes: Iterable[str], *,
         elif sink.scheme != "tensor_sha256" or sink.start <= total:
             result[sink.scheme] = sink.hasher.hexdigest()
     return result
+
+
+class HashTap:
+    """Hashes of a model file computed from bytes another pass reads (the copy
+    into the store): ``feed(view, pos)`` with every chunk, in order, then
+    ``result()``. Same results as ``compute_hashes`` for the same schemes."""
+
+    def __init__(self, path: str | os.PathLike[str], schemes: Iterable[str]):
+        wanted = _check_schemes(schemes)
+        with open_binary(path) as f:
+            tensor_offset = tensor_data_offset(f, path) if "tensor_sha256" in wanted else None
+            size = os.fstat(f.fileno()).st_size
+        self.sinks = _sinks(path, wanted, size, tensor_offset)
+        self.total = 0
+
+    def feed(self, view: memoryview, pos: int) -> None:
+        for sink in self.sinks:
+            sink.feed(view, pos)
+        self.total = max(self.total, pos + len(view))
+
+    def result(self) -> dict[str, str]:
+        return _results(self.sinks, self.total)
 
 
 def _autov1_only(f: Any, size: int, progress: Callable[[int], None] | None) -> dict[str, str]:

@@ -11,7 +11,7 @@ so each model file is read at most once per change.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +47,12 @@ class Resolver:
         return self.cache.hashes(path, ("blake3",))["blake3"]
 
     def resolve(self, *, name: str | None, role: str | None, folder: str | None,
-                recorded: dict[str, str]) -> Resolved:
+                recorded: dict[str, str],
+                hash_candidate: Callable[[Path, set[str]], dict[str, str]] | None = None,
+                ) -> Resolved:
+        """Find the file a generation names. ``hash_candidate(path, schemes)``
+        hashes the file found by name when a recorded hash must be checked (the
+        caller may store it in the same read); the stat cache's by default."""
         from repro.models.hashes import match_recorded, needed_schemes
 
         recorded = {k: v for k, v in recorded.items() if v}
@@ -57,7 +62,9 @@ class Resolver:
                 if not candidate.is_file():
                     continue
                 if recorded:
-                    hashes = self.cache.hashes(candidate, {"blake3", *needed_schemes(recorded)})
+                    schemes = {"blake3", *needed_schemes(recorded)}
+                    hashes = (hash_candidate(candidate, schemes) if hash_candidate
+                              else self.cache.hashes(candidate, schemes))
                     if match_recorded(recorded, hashes) is None:
                         mismatch = str(candidate)
                         break

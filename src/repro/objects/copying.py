@@ -31,6 +31,7 @@ import mmap
 import os
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from repro.objects.atomic import libc
@@ -50,17 +51,34 @@ FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 WRITEBACK_WINDOW = 256 * 1024 * 1024
 
 
+#: Called with each chunk read and its offset in the source, in order (other
+#: hashes computed in the same read pass).
+Tap = Callable[[memoryview, int], None]
+
+
 def clone_or_copy(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
-                  progress: Progress | None = None, *, reflink: bool = False) -> str:
+                  progress: Progress | None = None, *, reflink: bool = False,
+                  tap: Tap | None = None) -> str:
     """Make ``dst`` a copy-on-write clone of ``src`` when ``reflink`` is asked for and the
     filesystem can (btrfs, XFS, bcachefs), else a copy. Returns the BLAKE3 of the bytes."""
     if reflink and _try_reflink(src.fileno(), dst.fileno()):
-        return hash_stream(src, size_hint, progress)
-    return copy_and_hash(src, dst, size_hint, progress)[0]
+        if tap is None:
+            return hash_stream(src, size_hint, progress)
+        h = new_hasher(size_hint, fd=src.fileno())
+        pos = 0
+        for chunk in iter_chunks(src, size_hint=size_hint or None):
+            h.update(chunk)
+            tap(chunk, pos)
+            pos += len(chunk)
+            if progress:
+                progress(len(chunk))
+        return h.hexdigest()
+    return copy_and_hash(src, dst, size_hint, progress, tap=tap)[0]
 
 
 def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
-                  progress: Progress | None = None) -> tuple[str, int]:
+                  progress: Progress | None = None, *, tap: Tap | None = None
+                  ) -> tuple[str, int]:
     """Copy ``src`` (from its position) to ``dst`` while hashing it. Returns (hex, bytes).
 
     ``size_hint`` is the source's size; large files take the pipeline, which
@@ -68,11 +86,13 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     """
     if size_hint >= PIPELINE_MIN:
         dst.flush()
-        return _Pipeline(src.fileno(), dst.fileno(), src.tell()).run(progress, size_hint)
+        return _Pipeline(src.fileno(), dst.fileno(), src.tell(), tap).run(progress, size_hint)
     h = new_hasher(size_hint, fd=src.fileno())
     total = 0
     for chunk in iter_chunks(src, size_hint=size_hint or None):
         h.update(chunk)
+        if tap is not None:
+            tap(chunk, total)
         dst.write(chunk)
         checkpoint("copy.chunk")
         total += len(chunk)
@@ -84,7 +104,8 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
 class _Pipeline:
     """One large copy: ``run`` reads and hashes here; ``_write_all`` writes in a thread."""
 
-    def __init__(self, src_fd: int, dst_fd: int, start: int):
+    def __init__(self, src_fd: int, dst_fd: int, start: int, tap: Tap | None = None):
+        self.tap = tap
         self.src_fd = src_fd
         self.dst_fd = dst_fd
         self.start = start
@@ -115,6 +136,8 @@ class _Pipeline:
                     break
                 with memoryview(buf) as view:
                     h.update(view[:n])
+                    if self.tap is not None:
+                        self.tap(view[:n], total)
                 self.filled.put((total, buf, n))
                 checkpoint("copy.chunk")
                 total += n

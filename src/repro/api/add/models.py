@@ -36,8 +36,10 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
     label = entry.label
     first = _first_hash(recorded)
     try:
-        found = session.resolver.resolve(name=ref.name, role=ref.role, folder=ref.folder,
-                                         recorded=recorded)
+        found = session.resolver.resolve(
+            name=ref.name, role=ref.role, folder=ref.folder, recorded=recorded,
+            hash_candidate=(lambda p, schemes: store_and_hash(session, p, schemes))
+            if session.mode in ("copy", "reflink") else None)
     except ReproError as exc:
         return entry, ModelFound(label, "unresolved", recorded_hash=first, detail=str(exc),
                                  roots=_roots(session))
@@ -83,8 +85,7 @@ def store_model(session: Session, path: Path, st: os.stat_result, known: str | N
     cache = repo.stat_cache
     prior = cache.lookup(path, st)
     known = known or prior.get("blake3")
-    if known is None and mode == "copy" and any(
-            b in repo.store for b in cache.blake3s_of_size(st.st_size)):
+    if known is None and mode == "copy" and _may_be_stored(session, prior, st):
         # A stored file of this size was hashed before: most likely these bytes,
         # after a metadata-only change (chmod, a new hardlink, a copy elsewhere).
         # Hashing is one read; copying would also rewrite the whole file.
@@ -101,6 +102,42 @@ def store_model(session: Session, path: Path, st: os.stat_result, known: str | N
         if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
             cache.store(path, st, {**prior, "blake3": oid}, started)
     return oid
+
+
+def store_and_hash(session: Session, path: Path, schemes: set[str]) -> dict[str, str]:
+    """Every hash of ``schemes`` for a model file found by name, computed in the
+    one read that also copies a new file into the store: a recorded hash (A1111's
+    ``Model hash``) costs no second read. Cached hashes are used as they are; a
+    file that may already be stored (see ``store_model``) is hashed, not copied.
+    A file whose hash then does not match the record leaves an object no record
+    names, which gc removes after its grace period."""
+    from repro.models.hashes import HashTap
+
+    repo, cache = session.repo, session.repo.stat_cache
+    st = path.stat()
+    prior = cache.lookup(path, st)
+    if schemes <= prior.keys() or _may_be_stored(session, prior, st):
+        return cache.hashes(path, schemes, st)
+    started = time.time_ns()
+    tap = HashTap(path, schemes - {"blake3"})
+    blake3 = repo.store.put_file(path, mode=session.mode, tap=tap.feed)
+    computed = {**tap.result(), "blake3": blake3}
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+        known = {**prior, **computed}
+        for scheme in schemes - computed.keys():
+            known.setdefault(scheme, "")  # does not apply (e.g. autov1 of a small file)
+        cache.store(path, st, known, started)
+    return {k: v for k, v in {**prior, **computed}.items() if v}
+
+
+def _may_be_stored(session: Session, prior: dict[str, str], st: os.stat_result) -> bool:
+    """Whether a file's bytes are likely stored already: the stat cache knows them,
+    or a stored file of the same size was hashed before (a metadata-only change)."""
+    store, cache = session.repo.store, session.repo.stat_cache
+    if prior.get("blake3"):
+        return prior["blake3"] in store
+    return any(b in store for b in cache.blake3s_of_size(st.st_size))
 
 
 def base_model(session: Session, path: Path, blake3: str) -> dict[str, Any] | None:
