@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from repro.api.repository import Repository
+from repro.api.store_walk import IndexedIds, Presence
 from repro.errors import ChecksumMismatch, IntegrityError, NotFound
 from repro.objects.faults import checkpoint
 from repro.objects.hashing import Progress
@@ -77,7 +78,8 @@ def kept_objects(repo: Repository) -> set[str]:
 
 def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None = None,
          byte_progress: Progress | None = None) -> Iterator[Problem]:
-    """Check every object, record and index row; yield what is wrong."""
+    """Check every object, record and index row; yield what is wrong. Memory stays
+    flat in the size of the store (see ``repro.api.store_walk``)."""
     # "tmp" problems are what a crashed writer leaves and the next one clears:
     # temp files, its lock file, records it stored but had not indexed yet.
     if repo.tmp_dir.is_dir():
@@ -88,9 +90,6 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
     if holder:
         yield Problem("tmp", f"stale lock left by a process that is gone ({holder}); "
                              "the next writer takes it over")
-    # Memory stays flat in the size of the store: objects and records are
-    # streamed (the store lists them in id order), presence is asked of the
-    # store, and the index's ids are walked beside the records' in the same order.
     total = sum(1 for _ in repo.store) if progress else 0
     unreadable: set[str] = set()
     for n, oid in enumerate(repo.store, 1):
@@ -119,9 +118,8 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
             not_read.append(Problem("schema", f"object {oid} may be a record but is {why}; "
                                               "gc keeps it and every id it names", oid))
 
-    present = _Presence(repo, unreadable)
-    indexed = _IndexedIds(repo)
-    not_indexed: list[str] = []
+    present = Presence(repo, unreadable)
+    indexed = IndexedIds(repo)
     for rid, data in repo.iter_record_bytes(unread):
         try:
             raw = orjson.loads(data)
@@ -134,8 +132,7 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
             record = from_bytes(data, id=rid)
         except SchemaError:
             continue
-        if not indexed.has(rid):
-            not_indexed.append(rid)
+        indexed.see(rid)
         for ref, what in referenced_objects(record):
             if is_blake3(ref) and ref not in present:
                 yield Problem("missing", f"record {record.id}: {what} object {ref} is missing",
@@ -148,7 +145,7 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
     only_indexed = indexed.rest()
     try:
         if indexed.error is not None:
-            raise indexed.error
+            raise indexed.error  # the index's ids could not be read: as below
         check = repo.index.conn.execute("PRAGMA quick_check").fetchone()
     except (IntegrityError, sqlite3.DatabaseError) as exc:
         yield Problem("index", f"index unreadable ({exc}): run `repro fsck --repair`")
@@ -157,7 +154,7 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
         yield Problem("index", f"index damaged ({check[0] if check else 'no answer'}): "
                                "run `repro fsck --repair`")
     journaled = set(repo.journal.pending())
-    for rid in not_indexed:
+    for rid in indexed.not_indexed:
         if rid in journaled:
             yield Problem("tmp", f"record {rid} was stored by a writer that stopped before "
                                  "indexing it; the next writer indexes it", rid)
@@ -166,68 +163,6 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
     for rid in only_indexed:
         yield Problem("index", f"index names record {rid} that is not in the store: "
                                "run `repro fsck --repair`", rid)
-
-
-class _Presence:
-    """``oid in presence``: whether the store holds an object, remembering the
-    answers for ids asked often (models) up to a bound."""
-
-    LIMIT = 65_536
-
-    def __init__(self, repo: Repository, unreadable: set[str]):
-        self.store = repo.store
-        self.unreadable = unreadable  # listed, though not readable: present
-        self.known: dict[str, bool] = {}
-
-    def __contains__(self, oid: str) -> bool:
-        if oid in self.unreadable:
-            return True
-        found = self.known.get(oid)
-        if found is None:
-            if len(self.known) >= self.LIMIT:
-                self.known.clear()
-            found = self.known[oid] = oid in self.store
-        return found
-
-
-class _IndexedIds:
-    """The index's record ids in id order, walked beside the store's records
-    (also in id order): what is indexed is learnt without holding every id."""
-
-    def __init__(self, repo: Repository):
-        self.error: Exception | None = None
-        self.skipped: list[str] = []
-        self.rows: Iterator[tuple[str]] = iter(())
-        self.head: str | None = None
-        try:
-            self.rows = iter(repo.index.conn.execute("SELECT id FROM records ORDER BY id"))
-        except (IntegrityError, sqlite3.DatabaseError) as exc:
-            self.error = exc
-        self._next()
-
-    def _next(self) -> None:
-        try:
-            row = next(self.rows, None)
-        except sqlite3.DatabaseError as exc:
-            self.error, row = exc, None
-        self.head = None if row is None else row[0]
-
-    def has(self, rid: str) -> bool:
-        """Whether ``rid`` is indexed; ids passed over on the way are not in the store."""
-        while self.head is not None and self.head < rid:
-            self.skipped.append(self.head)
-            self._next()
-        if self.head == rid:
-            self._next()
-            return True
-        return False
-
-    def rest(self) -> list[str]:
-        """Indexed ids that no record in the store matched."""
-        while self.head is not None:
-            self.skipped.append(self.head)
-            self._next()
-        return self.skipped
 
 
 def _index_healthy(repo: Repository) -> bool:

@@ -1,0 +1,81 @@
+"""Walking a whole store with flat memory (``fsck``): whether objects are present,
+asked of the store with a bounded memory of answers, and the index's record ids
+walked in id order beside the store's records (which the store lists in id order).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+from repro.api.repository import Repository
+from repro.errors import IntegrityError
+
+
+class Presence:
+    """``oid in presence``: whether the store holds an object, remembering the
+    answers for ids asked often (models) up to a bound."""
+
+    LIMIT = 65_536
+
+    def __init__(self, repo: Repository, unreadable: set[str]):
+        self.store = repo.store
+        self.unreadable = unreadable  # listed, though not readable: present
+        self.known: dict[str, bool] = {}
+
+    def __contains__(self, oid: str) -> bool:
+        if oid in self.unreadable:
+            return True
+        found = self.known.get(oid)
+        if found is None:
+            if len(self.known) >= self.LIMIT:
+                self.known.clear()
+            found = self.known[oid] = oid in self.store
+        return found
+
+
+class IndexedIds:
+    """The index's record ids in id order, walked beside the store's records
+    (also in id order): what is indexed is learnt without holding every id."""
+
+    def __init__(self, repo: Repository):
+        self.error: Exception | None = None
+        self.skipped: list[str] = []
+        #: Records seen in the store that the index lacks, in id order.
+        self.not_indexed: list[str] = []
+        self.rows: Iterator[tuple[str]] = iter(())
+        self.head: str | None = None
+        try:
+            self.rows = iter(repo.index.conn.execute("SELECT id FROM records ORDER BY id"))
+        except (IntegrityError, sqlite3.DatabaseError) as exc:
+            self.error = exc
+        self._next()
+
+    def _next(self) -> None:
+        try:
+            row = next(self.rows, None)
+        except sqlite3.DatabaseError as exc:
+            self.error, row = exc, None
+        self.head = None if row is None else row[0]
+
+    def see(self, rid: str) -> None:
+        """Note a record of the store (in id order): indexed or not."""
+        if not self.has(rid):
+            self.not_indexed.append(rid)
+
+    def has(self, rid: str) -> bool:
+        """Whether ``rid`` is indexed; ids passed over on the way are not in the store."""
+        while self.head is not None and self.head < rid:
+            self.skipped.append(self.head)
+            self._next()
+        if self.head == rid:
+            self._next()
+            return True
+        return False
+
+    def rest(self) -> list[str]:
+        """Indexed ids that no record in the store matched."""
+        while self.head is not None:
+            self.skipped.append(self.head)
+            self._next()
+        return self.skipped
