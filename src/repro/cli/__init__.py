@@ -29,6 +29,7 @@ from repro.cli.commands.inspect import inspect
 from repro.cli.commands.log import log
 from repro.cli.commands.models import models
 from repro.cli.commands.show import show
+from repro.cli.commands.tag import tag
 from repro.cli.commands.uses import uses
 from repro.cli.commands.variations import variations
 from repro.cli.commands.verify import verify
@@ -40,7 +41,7 @@ from repro.errors import UsageError
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
     init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
-    uses, models, fsck, gc, env, watch, demo,
+    uses, models, tag, fsck, gc, env, watch, demo,
 ]
 
 

@@ -31,6 +31,10 @@ class Refs:
         write_bytes(self.tags_dir / name, (check_id(record_id) + "\n").encode(),
                     tmp_dir=self.tmp_dir)
 
+    def delete_tag(self, name: str) -> None:
+        check_tag_name(name)
+        (self.tags_dir / name).unlink(missing_ok=True)
+
     def get_tag(self, name: str) -> str | None:
         if not _TAG.fullmatch(name):
             return None

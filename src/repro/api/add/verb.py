@@ -101,6 +101,10 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
     files = list(iter_files(paths))
     single = len(paths) == 1 and len(files) == 1 and not paths[0].is_dir()
     parent_ids = [repo.resolve_target(p).id for p in parents]
+    if tag is not None:
+        from repro.api.tags import check_free
+
+        check_free(repo, tag, _known_id(repo, files[-1]) if files else None)
     with repo.lock():
         session = Session(repo, mode=mode, environment=environment, progress=progress)
         done = 0
@@ -227,6 +231,14 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     record = replace(record, id=rid)
     session.pending[blake3] = record
     return Captured(str(path), record, False, known)
+
+
+def _known_id(repo: Repository, path: Path) -> str | None:
+    """The current record of the file's bytes, if it was captured before."""
+    try:
+        return repo.index.record_for_output(hashing.hash_file(path))
+    except OSError:
+        return None
 
 
 def knows_more(new: Record, old: Record) -> bool:
