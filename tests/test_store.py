@@ -166,3 +166,16 @@ def test_a_file_written_to_while_it_is_stored_is_refused(store: ObjectStore, tmp
         store.put_file(src)
     assert list(store) == []
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_materialize_honours_the_umask_like_cp(store: ObjectStore, tmp_path: Path,
+                                               umask: int) -> None:
+    """Issue 12 item 13: a checked-out model is not left 0600 (mkstemp's mode)."""
+    oid = store.put_bytes(b"model bytes")
+    before = os.umask(umask)
+    try:
+        store.materialize(oid, tmp_path / "out" / "model.safetensors")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "out" / "model.safetensors").stat().st_mode) == 0o666 & ~umask

@@ -57,6 +57,21 @@ def atomic_writer(dest: str | os.PathLike[str], *, tmp_dir: str | os.PathLike[st
     fsync_dir(dest.parent)
 
 
+def new_file_mode() -> int:
+    """The mode ``open()`` would give a new file here: 0o666 less the process umask
+    (a temp file from ``mkstemp`` is 0o600 whatever the umask)."""
+    status = Path("/proc/self/status")
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)  # no /proc: read it by setting it, and put it back at once
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_bytes(dest: str | os.PathLike[str], data: bytes, *,
                 tmp_dir: str | os.PathLike[str] | None = None, mode: int | None = None) -> None:
     with atomic_writer(dest, tmp_dir=tmp_dir, mode=mode) as f:

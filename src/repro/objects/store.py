@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing
-from repro.objects.atomic import TMP_PREFIX, atomic_writer, fsync_dir, libc
+from repro.objects.atomic import TMP_PREFIX, atomic_writer, fsync_dir, libc, new_file_mode
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 
@@ -297,7 +297,8 @@ class ObjectStore:
                           progress: hashing.Progress | None, tmp_dir: Path | None) -> None:
         with open(src, "rb", buffering=0) as fin:
             size = os.fstat(fin.fileno()).st_size
-            with atomic_writer(dest, tmp_dir=tmp_dir) as fout:
+            # A checked-out file gets the mode ``cp`` would give it, not mkstemp's 0o600.
+            with atomic_writer(dest, tmp_dir=tmp_dir, mode=new_file_mode()) as fout:
                 got = copying.clone_or_copy(fin, fout, size, progress, reflink=mode == "reflink")
                 if got != oid:
                     raise ChecksumMismatch(f"object {oid} (store damaged)", oid, got)
