@@ -99,27 +99,3 @@ def comparable(recorded: dict[str, Any], current: dict[str, Any]
     strip = set(TOOL_PYTHON_KEYS)
     return ({k: v for k, v in recorded.items() if k not in strip},
             {k: v for k, v in current.items() if k not in strip})
-
-
-def comfyui_extra_model_roots(comfyui_root: Path) -> list[Path]:
-    """Model roots named by ``comfyui_root/extra_model_paths.yaml`` (none when absent).
-
-    Each section's ``base_path`` is a root; a folder listed for a kind is
-    added through its parent when its name is one the resolver looks under
-    (``.../models/Lora`` for ``loras`` gives ``.../models``), so a model is
-    found by name as well as by content; other folders are roots themselves.
-    """
-    yaml = comfyui_root / "extra_model_paths.yaml"
-    if not yaml.is_file():
-        return []
-    from repro.environment.extra_paths import resolve_extra_model_paths
-    from repro.models.roots import FOLDERS
-
-    extra = resolve_extra_model_paths(yaml)
-    roots: list[Path] = [Path(p) for p in extra["roots"]]
-    for kind, paths in extra["folders"].items():
-        if kind == "custom_nodes":
-            continue
-        for p in map(Path, paths):
-            roots.append(p.parent if p.name in FOLDERS.get(kind, ()) else p)
-    return list(dict.fromkeys(roots))

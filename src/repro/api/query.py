@@ -13,7 +13,7 @@ from repro.errors import InputError, NotFound
 from repro.lineage.diff import Diff, diff_graphs, diff_records
 from repro.lineage.variations import Variations
 from repro.objects.ids import is_id
-from repro.record import Assessment, Record, exact_numbers
+from repro.record import Assessment, Record, exact_numbers, normalise_hash
 
 
 def log(repo: Repository, target: Record | None, *, limit: int | None = None,
@@ -52,9 +52,9 @@ def model_versions(repo: Repository, model: str, *, cwd: Path | None = None) -> 
     path = cwd / model
     if path.is_file():
         return [repo.stat_cache.hashes(path.resolve(), ("blake3",))["blake3"]]
-    lowered = model.lower().removeprefix("blake3:").removeprefix("0x")
+    lowered = normalise_hash(model) or ""
     found = repo.index.model_blake3s_named(model)
-    if not found and len(lowered) >= 6 and all(c in "0123456789abcdef" for c in lowered):
+    if not found and len(lowered) >= 6:
         found = repo.index.model_blake3s_with_prefix(lowered)
         if not found:
             # A SHA-256 is also 64 hex: recorded hashes are asked before taking it as a BLAKE3.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -25,12 +24,11 @@ from repro.objects.ids import check_id
 from repro.objects.lock import owner_gone, owner_tag, write_lock
 from repro.objects.statcache import StatCache
 from repro.objects.store import ObjectStore
-from repro.record import Record, SchemaError, from_bytes, looks_like_record
+from repro.record import Record, SchemaError, from_bytes, looks_like_record, normalise_hash
 from repro.record.codec import MAX_RECORD_BYTES
 
 DOT = ".repro"
 FORMAT = 1
-_HEX = re.compile(r"[0-9a-f]{6,64}")
 
 
 def _compute_hashes(path: Path, schemes: set[str]) -> dict[str, str]:
@@ -102,7 +100,7 @@ class Repository:
         config = load_config(self.root, overrides=self.overrides)
         comfy = config.path("comfyui", "root")
         if comfy is not None:
-            from repro.api.environment_now import comfyui_extra_model_roots
+            from repro.environment.extra_paths import comfyui_extra_model_roots
 
             config.extra_model_roots = comfyui_extra_model_roots(comfy)
         return config
@@ -265,8 +263,8 @@ class Repository:
                 raise NotFound(f"{target} has not been captured",
                                hint=f"run `repro add {target}`")
             return self.load_record(rid)
-        lowered = target.lower().removeprefix("blake3:")
-        if _HEX.fullmatch(lowered):
+        lowered = normalise_hash(target, min_length=6) or ""
+        if 6 <= len(lowered) <= 64:
             if len(lowered) == 64:
                 with contextlib.suppress(ValueError):
                     check_id(lowered)

@@ -126,3 +126,26 @@ def resolve_extra_model_paths(
                 if full not in bucket:
                     bucket.append(full)
     return result
+
+
+def comfyui_extra_model_roots(comfyui_root: Path) -> list[Path]:
+    """Model roots named by ``comfyui_root/extra_model_paths.yaml`` (none when absent).
+
+    Each section's ``base_path`` is a root; a folder listed for a kind is
+    added through its parent when its name is one the resolver looks under
+    (``.../models/Lora`` for ``loras`` gives ``.../models``), so a model is
+    found by name as well as by content; other folders are roots themselves.
+    """
+    yaml = comfyui_root / "extra_model_paths.yaml"
+    if not yaml.is_file():
+        return []
+    from repro.models.roots import FOLDERS
+
+    extra = resolve_extra_model_paths(yaml)
+    roots: list[Path] = [Path(p) for p in extra["roots"]]
+    for kind, paths in extra["folders"].items():
+        if kind == "custom_nodes":
+            continue
+        for p in map(Path, paths):
+            roots.append(p.parent if p.name in FOLDERS.get(kind, ()) else p)
+    return list(dict.fromkeys(roots))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +16,7 @@ from repro.api.repository import Repository
 from repro.capture import read_bytes, read_file
 from repro.errors import InputError
 from repro.lineage.pixels import is_pixels_md5
-from repro.objects import hashing
+from repro.objects import hashing, walk
 from repro.objects.faults import checkpoint
 from repro.record import LEVELS, Output, Record, canonical_bytes
 from repro.record.codec import MAX_RECORD_BYTES
@@ -69,10 +68,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Files named, and files under folders named (sorted, ``.repro`` skipped)."""
     for path in paths:
         if path.is_dir():
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d != ".repro" and not d.startswith("."))
-                for name in sorted(files):
-                    yield Path(folder) / name
+            yield from (p for p, _ in walk.iter_files(path))
         else:
             yield path
 
