@@ -80,20 +80,32 @@ def comfy_graph(*, encoder: dict[str, Any] | None = None, negative: str = "blurr
         "9": {"inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]},
               "class_type": "SaveImage"},
     }
+    previous = "8"
     for i in range(extra_nodes):
-        # Big real graphs carry many helper nodes; these feed the saver's images chain.
-        graph[str(100 + i)] = {"inputs": {"text": f"note {i} " + "x" * 40, "index": i,
-                                          "strength": 0.5, "mode": "fixed"},
-                               "class_type": "StringNote", "_meta": {"title": f"Note {i}"}}
+        # Big real graphs are long chains of image operations before the saver.
+        node_id = str(100 + i)
+        graph[node_id] = {"inputs": {"upscale_method": "lanczos", "scale_by": 1.0,
+                                     "image": [previous, 0]},
+                          "class_type": "ImageScaleBy", "_meta": {"title": "Upscale Image By"}}
+        previous = node_id
+    graph["9"]["inputs"]["images"] = [previous, 0]
     return graph
 
 
 def ui_workflow(graph: dict[str, Any]) -> dict[str, Any]:
-    """A minimal editor workflow for a graph (one litegraph node per prompt node)."""
-    nodes = [{"id": int(k) if k.isdigit() else i, "type": v["class_type"], "mode": 0,
+    """An editor workflow for a graph: one litegraph node per prompt node, with the
+    position, size, slots and widget values the frontend saves."""
+    nodes = [{"id": int(k) if k.isdigit() else i, "type": v["class_type"],
+              "pos": [100.0 + 20 * i, 200.5], "size": [315, 262], "flags": {}, "order": i,
+              "mode": 0,
+              "inputs": [{"name": n, "type": n.upper(), "link": i * 3 + j}
+                         for j, (n, x) in enumerate(v["inputs"].items()) if isinstance(x, list)],
+              "outputs": [{"name": "OUT", "type": "IMAGE", "links": [i * 3 + 7], "slot_index": 0}],
+              "properties": {"Node name for S&R": v["class_type"]},
               "widgets_values": [x for x in v["inputs"].values() if not isinstance(x, list)]}
              for i, (k, v) in enumerate(graph.items())]
     return {"last_node_id": len(nodes), "last_link_id": 0, "nodes": nodes, "links": [],
+            "groups": [], "config": {}, "extra": {"ds": {"scale": 1.0, "offset": [0, 0]}},
             "version": 0.4}
 
 
@@ -239,9 +251,10 @@ def space_png(version: str = "3.1") -> bytes:
 # --- the mixed set ------------------------------------------------------------------------
 
 def mixed_set(count: int = 200) -> list[tuple[str, bytes]]:
-    """``count`` files: about 40% JPEG, 35% WebP, 25% PNG, with big ComfyUI graphs."""
-    big = comfy_graph(extra_nodes=400)       # ~60 KB prompt + workflow
-    jpeg_graph = comfy_graph(extra_nodes=60)  # JPEG EXIF must fit one 64 KB segment
+    """``count`` files: 40% JPEG, 30% WebP, 30% PNG; the ComfyUI graphs have 128 nodes
+    (28 in JPEG, whose EXIF must fit one 64 KB segment)."""
+    big = comfy_graph(extra_nodes=120)        # ~25 KB prompt + ~65 KB workflow
+    jpeg_graph = comfy_graph(extra_nodes=20)
     makers = [
         ("a1111.jpg", lambda: a1111_jpeg(A1111_EXTENSIONS)),
         ("civitai.jpg", lambda: comfy_civitai_jpeg(jpeg_graph)),

@@ -75,6 +75,8 @@ class _Node:
     inputs: dict[str, Any]
     raw: dict[str, Any]
     node_id: str = ""
+    #: ``(input name, source node id)`` of every link input, found once.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _Graph:
@@ -85,6 +87,7 @@ class _Graph:
             raise LimitExceeded(f"ComfyUI prompt: {len(graph)} nodes is over the "
                                 f"{MAX_NODES} node limit")
         self.nodes: dict[str, _Node] = {}
+        self._ancestors: dict[str, set[str]] = {}
         self.reasons: list[str] = []
         self.warnings: list[str] = []
         skipped = []
@@ -93,9 +96,10 @@ class _Graph:
                 skipped.append(str(node_id))
                 continue
             inputs = raw.get("inputs")
-            self.nodes[str(node_id)] = _Node(raw["class_type"],
-                                             inputs if isinstance(inputs, dict) else {}, raw,
-                                             str(node_id))
+            inputs = inputs if isinstance(inputs, dict) else {}
+            links = [(name, str(value[0])) for name, value in inputs.items()
+                     if type(value) is list and is_link(value)]
+            self.nodes[str(node_id)] = _Node(raw["class_type"], inputs, raw, str(node_id), links)
         if not self.nodes:
             raise InputError("ComfyUI prompt: no node has a class_type; "
                              "this is not an API-format graph")
@@ -113,10 +117,7 @@ class _Graph:
         dangling: list[str] = []
         for node_id, node in self.nodes.items():
             sources = set()
-            for name, value in node.inputs.items():
-                if not is_link(value):
-                    continue
-                source = str(value[0])
+            for name, source in node.links:
                 if source in self.nodes:
                     sources.add(source)
                 else:
@@ -129,7 +130,9 @@ class _Graph:
             more = f" and {len(dangling) - 3} more" if len(dangling) > 3 else ""
             self.reasons.append(f"the prompt graph is incomplete: {'; '.join(dangling[:3])}"
                                 f"{more}, which the prompt does not contain")
-        heap = [(node_id_key(n), n) for n, count in waiting.items() if count == 0]
+        keys = {n: (int(n), ()) if n.isascii() and n.isdigit() else (-1, node_id_key(n))
+                for n in self.nodes}  # plain numeric ids (nearly all) sort as numbers, cheaply
+        heap = [(keys[n], n) for n, count in waiting.items() if count == 0]
         heapq.heapify(heap)
         order: list[str] = []
         while heap:
@@ -138,7 +141,7 @@ class _Graph:
             for user in users[node_id]:
                 waiting[user] -= 1
                 if waiting[user] == 0:
-                    heapq.heappush(heap, (node_id_key(user), user))
+                    heapq.heappush(heap, (keys[user], user))
         self.order = order
         self.position = {node_id: i for i, node_id in enumerate(order)}
         self.cyclic = set(self.nodes) - set(order)
@@ -198,16 +201,20 @@ class _Graph:
         return None, f"follows more than {MAX_HOPS} links"
 
     def ancestors(self, node_id: str) -> set[str]:
-        """Every node the given node depends on (not itself)."""
+        """Every node the given node depends on (not itself); do not modify the set."""
+        cached = self._ancestors.get(node_id)
+        if cached is not None:
+            return cached
         found: set[str] = set()
         stack = [node_id]
+        nodes, cyclic = self.nodes, self.cyclic
         while stack:
-            for value in self.nodes[stack.pop()].inputs.values():
-                linked = self.source(value)
-                if linked is not None and linked[0] not in found:
-                    found.add(linked[0])
-                    stack.append(linked[0])
+            for _name, source in nodes[stack.pop()].links:
+                if source not in found and source in nodes and source not in cyclic:
+                    found.add(source)
+                    stack.append(source)
         found.discard(node_id)
+        self._ancestors[node_id] = found
         return found
 
 
@@ -379,6 +386,8 @@ _USUAL_NAMES = {"seed": ("seed", "noise_seed"), "steps": ("steps",), "cfg": ("cf
                 "sampler": ("sampler_name",), "scheduler": ("scheduler",),
                 "denoise": ("denoise",), "width": ("width",), "height": ("height",)}
 
+_USUAL_OF = {name: usual for usual, names in _USUAL_NAMES.items() for name in names}
+
 #: Integers JSON carries exactly (a record refuses others).
 _INT_RANGE = (-(2**63), 2**64 - 1)
 
@@ -422,13 +431,13 @@ def _model_inputs(g: _Graph, models: list[ModelRef]) -> set[tuple[str, str]]:
 def _usual_names(node_params: dict[str, Any]) -> dict[str, Any]:
     """The usual names (seed, steps, cfg, sampler, scheduler, denoise, width, height) of
     the node parameters that carry them, when exactly one value is carried."""
-    found: dict[str, Any] = {}
-    for usual, inputs in _USUAL_NAMES.items():
-        values = {repr(v): v for key, v in node_params.items()
-                  if key.rsplit(".", 1)[-1] in inputs and not isinstance(v, bool)}
-        if len(values) == 1:
-            found[usual] = next(iter(values.values()))
-    return found
+    carried: dict[str, dict[str, Any]] = {}
+    for key, value in node_params.items():
+        usual = _USUAL_OF.get(key[key.rfind(".") + 1:])
+        if usual is not None and not isinstance(value, bool):
+            carried.setdefault(usual, {})[repr(value)] = value
+    return {usual: next(iter(values.values()))
+            for usual in _USUAL_NAMES if len(values := carried.get(usual, {})) == 1}
 
 
 # --- models and inputs ---------------------------------------------------------------
@@ -445,7 +454,7 @@ def _models(g: _Graph, scope: set[str]) -> list[ModelRef]:
         else:
             models.extend(_custom_models(node_id, node))
         for value in node.inputs.values():
-            if isinstance(value, str) and "embedding:" in value.lower():
+            if type(value) is str and ":" in value and "embedding:" in value.lower():
                 for name, weight in find_embeddings(value):
                     models.append(ModelRef(role="embedding", name=name, strength=weight,
                                            folder="embeddings", node=node_id))
@@ -490,6 +499,9 @@ def _custom_models(node_id: str, node: _Node) -> list[ModelRef]:
     """Model files named by a custom node: ``*_name``/``*_path``/``*_file`` inputs."""
     found = []
     for key, value in node.inputs.items():
+        kind = type(value)
+        if kind is not str and kind is not dict:
+            continue  # numbers and links name no file
         if isinstance(value, dict):
             found.extend(_stack_entry(node_id, value))
             continue
@@ -655,8 +667,8 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     node_params = _node_params(g, scope)
     for name, value in _usual_names(node_params).items():
         params.setdefault(name, value)
-    params.update((k, v) for k, v in node_params.items()
-                  if tuple(k.rsplit(".", 1)) not in covered)
+    covered_keys = {f"{node_id}.{name}" for node_id, name in covered}
+    params.update((k, v) for k, v in node_params.items() if k not in covered_keys)
     gen.params = params
     gen.inputs = _inputs(g, scope)
 

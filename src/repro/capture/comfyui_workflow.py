@@ -234,9 +234,8 @@ def seed_warnings(workflow: Workflow, graph: dict[str, tuple[str, dict[str, Any]
 def inactive_warnings(workflow: Workflow, executed_ids: set[str] | None) -> list[str]:
     """Note muted (mode 2) and bypassed (mode 4) nodes: they did not run."""
     warnings = []
-    for node in sorted(workflow.nodes, key=lambda n: node_id_key(n.id)):
-        if node.in_subgraph or node.mode not in _MODES:
-            continue
+    inactive = [n for n in workflow.nodes if n.mode in _MODES and not n.in_subgraph]
+    for node in sorted(inactive, key=lambda n: node_id_key(n.id)):
         if executed_ids is not None and node.id in executed_ids:
             continue
         warnings.append(f"node {node.id} {node.type} is {_MODES[node.mode]} in the workflow "
