@@ -108,7 +108,7 @@ def test_truncated_output_object_is_restored_from_its_recorded_path(
     path = _object(project, oid)
     os.chmod(path, 0o644)
     os.truncate(path, path.stat().st_size // 2)
-    code, report = _fsck(capsys, project, "--repair")
+    _, report = _fsck(capsys, project, "--repair")
     assert f"restored {oid} from {project / str(record.output.path)}" in report["repaired"]
     assert hash_file(path) == oid
     assert _fsck(capsys, project) == (0, {"problems": [], "repaired": []})

@@ -38,6 +38,8 @@ class CheckoutResult:
 def plan_destination(repo: Repository, recorded_path: str, *, to: Path | None,
                      roots: list[Path]) -> Path:
     """Where a recorded path may be written, or ``UnsafePath``."""
+    if "\0" in recorded_path:
+        raise UnsafePath(f"refusing to write {recorded_path!r}: it holds a NUL byte")
     rel = safe_relative(recorded_path) if not Path(recorded_path).is_absolute() else None
     if to is not None:
         if rel is None:

@@ -40,7 +40,7 @@ KEEP_DIR = "refs/keep"
 
 @dataclass
 class Problem:
-    kind: str  # corrupt, missing, schema, index, readonly, tmp
+    kind: str  # corrupt, unreadable, missing, schema, index, readonly, tag, tmp
     message: str
     object: str | None = None
 
@@ -90,6 +90,8 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
     if holder:
         yield Problem("tmp", f"stale lock left by a process that is gone ({holder}); "
                              "the next writer takes it over")
+    for bad in repo.refs.damaged():
+        yield Problem("tag", f"{bad}: {bad.hint}")
     total = sum(1 for _ in repo.store) if progress else 0
     unreadable: set[str] = set()
     for n, oid in enumerate(repo.store, 1):

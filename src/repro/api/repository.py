@@ -194,6 +194,9 @@ class Repository:
         except NotFound:
             raise NotFound(f"record {record_id} is not in the store",
                            hint="run `repro fsck`") from None
+        except ValueError:
+            raise IntegrityError(f"{str(record_id)[:80]!r} is not a record id",
+                                 hint="run `repro fsck`") from None
         try:
             return from_bytes(data, id=record_id)
         except (orjson.JSONDecodeError, SchemaError) as exc:

@@ -244,7 +244,8 @@ def parse_a1111(text: str) -> Generation:
             if converted is not None:
                 params[name] = converted
                 continue
-            gen.warnings.append(f"infotext {key!r} value {value!r} is not understood")
+            shown = value if len(value) <= 80 else value[:77] + "..."
+            gen.warnings.append(f"infotext {key!r} value {shown!r} is not understood")
         extra[key] = value
     used = _models(gen, info)
     extra = {k: v for k, v in extra.items() if k not in used}

@@ -10,6 +10,7 @@ from repro.capture.types import Generation, ModelRef
 
 _INT_RE = re.compile(r"[+-]?\d+")
 _SIZE_RE = re.compile(r"(\d+)x(\d+)")
+_MAX_DIGITS = 4300
 
 
 def to_int(value: Any) -> int | None:
@@ -26,7 +27,9 @@ def to_int(value: Any) -> int | None:
         return int(value) if value.is_integer() else None
     if isinstance(value, str):
         text = value.strip()
-        if _INT_RE.fullmatch(text) and len(text) <= 40:
+        # Any length Python converts (4,300 digits): a record keeps one past 64 bits
+        # exactly as text (``record.exact_numbers``) rather than dropping it.
+        if len(text) <= _MAX_DIGITS and _INT_RE.fullmatch(text):
             return int(text)
         try:
             number = float(text)

@@ -59,6 +59,8 @@ class Extracted:
     comment: str | None = None
     jumbf: bytes | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Payloads whose checksum failed (read anyway; a generation from them is not full).
+    damaged: list[str] = field(default_factory=list)
     _total: int = 0
 
     def has_metadata(self) -> bool:
@@ -164,7 +166,13 @@ def _walk_png(stream: BinaryIO, size: int, out: Extracted) -> None:
             if end > size:
                 raise _Truncated(f"PNG {ctype.decode('latin-1')} chunk")
             out.account(length)
-            _png_text(ctype, _read(stream, length, "PNG chunk"), out)
+            data = _read(stream, length, "PNG chunk")
+            if stream.read(4) != struct.pack(">I", zlib.crc32(ctype + data)):
+                # Damaged or edited after the tool wrote it: read, but not trusted.
+                name = data.partition(b"\0")[0][:79].decode("latin-1")
+                out.damaged.append(f"PNG {ctype.decode('latin-1')} chunk {name!r} has a bad "
+                                   "CRC: the file was damaged or edited after it was written")
+            _png_text(ctype, data, out)
         elif ctype == b"IHDR":
             if length < 8 or end > size:
                 raise _Truncated("PNG IHDR")

@@ -76,9 +76,23 @@ def _comfy(graph: dict[str, Any] | None, flow: dict[str, Any] | None) -> Generat
     return comfyui_from_objects(graph, flow)
 
 
-def _json_object(text: str | None, what: str, warnings: list[str]) -> dict[str, Any] | None:
-    """The JSON object in ``text``, or None (invalid JSON is a warning, too deep an error)."""
-    if text is None or not text.lstrip().startswith("{"):
+def _json_object(text: str | None, what: str, warnings: list[str], *,
+                 arrays: bool = False) -> dict[str, Any] | None:
+    """The JSON object in ``text``, or None (invalid JSON is a warning, too deep an error).
+    With ``arrays``, a JSON array is parsed too (a nesting bomb is the same error
+    as in an object) and said not to be what was expected."""
+    if text is None:
+        return None
+    if arrays and text.lstrip().startswith("["):
+        try:
+            jsonsafe.loads(text, what=what)
+        except LimitExceeded:
+            raise
+        except InputError:
+            return None  # plain text that starts with "[": not JSON, nothing to say
+        warnings.append(f"{what} is a JSON array, not an object: not read")
+        return None
+    if not text.lstrip().startswith("{"):
         return None
     try:
         value = jsonsafe.loads(text, what=what)
@@ -153,8 +167,8 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
                 elif workflow is None and is_ui_workflow(bare):
                     workflow = value
                     ex.blobs.setdefault("workflow", value.encode("utf-8"))
-    comfy_prompt = _json_object(prompt, "ComfyUI prompt", ex.warnings)
-    comfy_workflow = _json_object(workflow, "ComfyUI workflow", ex.warnings)
+    comfy_prompt = _json_object(prompt, "ComfyUI prompt", ex.warnings, arrays=True)
+    comfy_workflow = _json_object(workflow, "ComfyUI workflow", ex.warnings, arrays=True)
     if comfy_prompt is not None:
         found.append(Candidate("comfyui", container, lambda: _comfy(comfy_prompt, comfy_workflow)))
     elif comfy_workflow is not None:
@@ -296,7 +310,10 @@ def assemble(ex: Extracted, candidates: list[Candidate]) -> Generation:
         source_type = xmp_field(ex.xmp, "Iptc4xmpExt:DigitalSourceType")
         if source_type:
             result.provenance.setdefault("iptc_digital_source_type", source_type)
-    result.warnings = warnings + result.warnings
+    result.warnings = warnings + ex.damaged + result.warnings
+    if ex.damaged and result.level == "full":
+        result.level = "approximate"
+        result.reasons = [*result.reasons, *ex.damaged]
     blobs = dict(ex.blobs)
     blobs.update(result.blobs)
     result.blobs = blobs

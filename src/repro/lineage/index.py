@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from repro.objects.ids import prefix_upper
+from repro.objects.ids import is_id, prefix_upper
 from repro.record import Record
 
 INDEX_VERSION = 6
@@ -204,8 +204,10 @@ class Index:
         family, core, vary = fingerprint(record.to_dict())
         self.conn.execute("INSERT OR REPLACE INTO record_vary VALUES (?,?,?,?)",
                           (record.id, family, core, orjson.dumps(vary)))
+        # A parent that is not a record id (a hostile or damaged record) is no edge.
         self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
-                              [(record.id, p.id, p.relation) for p in record.parents])
+                              [(record.id, p.id, p.relation) for p in record.parents
+                               if is_id(p.id)])
 
     def _count_uses(self, keys: Iterable[tuple[Any, Any, Any, Any]], step: int) -> None:
         # NULLs are stored as '' so that the primary key (name, path, role) matches them.
