@@ -22,7 +22,8 @@ from hypothesis.stateful import (
 
 from repro.api.add import add
 from repro.api.checkout import checkout
-from repro.api.maintenance import fsck, gc, kept_objects, referenced_objects
+from repro.api.gc import gc
+from repro.api.maintenance import fsck, kept_objects, referenced_objects
 from repro.api.repository import Repository
 from repro.demo import model_bytes, set_mtime, write_safetensors
 from repro.objects.hashing import hash_file

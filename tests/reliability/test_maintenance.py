@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from repro.api.maintenance import gc
+from repro.api.gc import gc
 from repro.api.repository import Repository
 from repro.capture.containers import MAX_CHUNK
 from repro.demo import write_a1111_png

@@ -21,7 +21,7 @@ def gc(state: State, dry_run: bool, grace_days: float | None, as_json: bool) -> 
     Example:
       repro gc --dry-run
     """
-    from repro.api.maintenance import gc as collect
+    from repro.api.gc import gc as collect
 
     repo = state.repo()
     result = collect(repo, dry_run=dry_run, grace_days=grace_days)

@@ -1,0 +1,111 @@
+"""``repro gc``: remove objects nothing names, once past a grace period.
+
+Never deletes what it could not read: a record over the bound is scanned for
+every id it mentions; an object that cannot be opened is kept, and while one
+of them may be a record (nothing readable names it), nothing is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from repro.api.maintenance import ANY_ID, kept_objects, referenced_objects
+from repro.api.repository import Repository
+from repro.objects.faults import checkpoint
+from repro.record import SchemaError, from_bytes
+
+
+@dataclass
+class GcResult:
+    removed: int = 0
+    bytes: int = 0
+    objects: list[str] = field(default_factory=list)
+    #: Objects gc could not read and kept; when one of them may be a record,
+    #: nothing was removed (what it names is unknown).
+    unreadable: list[str] = field(default_factory=list)
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"removed": self.removed, "bytes": self.bytes,
+                             "objects": self.objects}
+        if self.unreadable:
+            d["unreadable"] = self.unreadable
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+def _ids_in_file(path: os.PathLike[str] | str) -> set[str]:
+    """Every id-like string in a file too large to read whole (streamed, bounded memory)."""
+    found: set[str] = set()
+    tail = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            data = tail + chunk
+            found.update(m.decode() for m in ANY_ID.findall(data))
+            tail = data[-63:]
+    return found
+
+
+def reachable_objects(repo: Repository) -> tuple[set[str], list[str]]:
+    """Every object a record, tag or kept file names (and the records), and the
+    objects that could not be read and that no readable record names: any of
+    them may be a record, whose references are then unknown."""
+    reachable = kept_objects(repo)
+    unread: dict[str, str] = {}
+    for rid, data in repo.iter_record_bytes(unread.__setitem__):
+        reachable.add(rid)
+        try:
+            reachable.update(oid for oid, _ in referenced_objects(from_bytes(data, id=rid)))
+        except (orjson.JSONDecodeError, SchemaError):
+            # Never delete what could not be read: keep every id it mentions.
+            reachable.update(m.decode() for m in ANY_ID.findall(data))
+    unknown = []
+    for oid in sorted(unread):
+        try:
+            ids = _ids_in_file(repo.store.path(oid))  # a record over the bound
+        except OSError:
+            if oid not in reachable:
+                unknown.append(oid)
+            ids = set()
+        reachable.add(oid)
+        reachable.update(ids)
+    return reachable, unknown
+
+
+def gc(repo: Repository, *, dry_run: bool = False, grace_days: float | None = None) -> GcResult:
+    """Remove objects nothing names, older than the grace period. An object that
+    cannot be read is kept; if it may be a record, nothing is removed."""
+    if grace_days is None:
+        grace_days = float(repo.config.get("gc", "grace_days"))
+    cutoff = time.time() - grace_days * 86400
+    result = GcResult()
+    with repo.lock():
+        reachable, unknown = reachable_objects(repo)
+        result.unreadable = unknown
+        if unknown:
+            result.note = (f"{len(unknown)} object(s) cannot be read and may be records "
+                           "naming others: nothing removed; run `repro fsck`")
+            return result
+        for oid in list(repo.store):
+            if oid in reachable:
+                continue
+            path = repo.store.path(oid)
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if max(st.st_mtime, st.st_ctime) > cutoff:
+                continue
+            result.removed += 1
+            result.bytes += st.st_size
+            result.objects.append(oid)
+            if not dry_run:
+                path.unlink()
+                checkpoint("gc.removed")
+    return result
