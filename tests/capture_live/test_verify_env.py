@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from repro.api.repository import Repository
@@ -91,3 +92,33 @@ def test_no_env_and_config_switch_leave_it_out(tmp_path: Path,
     assert envs[1] is None and envs[2] is None
     # Without a tool folder, verify does not compare the environment at all.
     assert "environment" not in run_json(capsys, "-C", project, "verify", ids[0])
+
+
+def test_each_record_gets_the_environment_of_its_own_tool(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With both a ComfyUI and an A1111 folder configured, an A1111 image records A1111's
+    install (not ComfyUI's), and verify does not say it was made with another tool."""
+    from repro.demo import a1111_parameters, write_a1111_png
+
+    _install(tmp_path)
+    webui = tmp_path / "webui"
+    make_repo(webui, {"webui.py": "\n", "modules/__init__.py": "\n"})
+    project = tmp_path / "project"
+    Repository.init(project)
+    (project / ".reprorc").write_text('[comfyui]\nroot = "../ComfyUI"\n'
+                                      '[a1111]\nroot = "../webui"\n')
+    make_project(project)
+    comfy_png = make_output(project, "ComfyUI_00001_.png", seed=5)
+    a1111_png = write_a1111_png(project / "outputs" / "00001-42.png", a1111_parameters(
+        prompt="a lighthouse", negative="text", seed=42, model="base",
+        model_hash="0123456789"), pixel_seed=42)
+    added = run_json(capsys, "-C", project, "add", comfy_png, a1111_png)
+    repo = Repository.discover(project)
+    envs = {r["tool"]: repo.load_record(r["id"]).environment for r in added["records"]}
+    assert envs["comfyui"]["tool"] == "comfyui"
+    assert envs["a1111"]["tool"] == "a1111"
+    assert "custom_nodes" not in envs["a1111"]
+    for r in added["records"]:
+        _code, out, _err = run(capsys, "-C", project, "verify", r["id"], "--json")
+        reasons = orjson.loads(out)["reasons"]
+        assert not any("another tool" in reason for reason in reasons), reasons

@@ -22,21 +22,45 @@ CurrentEnvironment = Callable[[str | None], dict[str, Any] | None]
 _TOOL_KINDS = ("comfyui", "a1111", "invokeai")
 
 
-def configured_environment(config: Config, *, refresh: bool = False) -> dict[str, Any]:
-    """This machine's environment now, with the tool folders the config names."""
+#: ``environment_for(tool_name)`` -> the environment a record made by that tool records.
+EnvironmentFor = Callable[[str | None], dict[str, Any] | None]
+
+
+def tool_kind(tool: str | None) -> str | None:
+    """The configured tool folder (``comfyui``, ``a1111``, ``invokeai``) a record's tool
+    runs from: A1111's forks run from ``[a1111] root``; None for any other tool."""
+    name = (tool or "").lower()
+    kind = "a1111" if name in A1111_TOOLS else name
+    return kind if kind in _TOOL_KINDS else None
+
+
+def configured_environment(config: Config, *, refresh: bool = False,
+                           tool: str | None = None) -> dict[str, Any]:
+    """This machine's environment now, with the folder of the tool that made a record
+    (``tool``: a record's tool name) when the config names it; with no ``tool``, with
+    every tool folder the config names."""
     from repro.environment.current import current_environment
 
-    return current_environment(refresh=refresh, **{f"{kind}_root": config.path(kind, "root")
-                                                   for kind in _TOOL_KINDS})
+    if tool is None:
+        return current_environment(refresh=refresh, **{f"{kind}_root": config.path(kind, "root")
+                                                       for kind in _TOOL_KINDS})
+    kind = tool_kind(tool)
+    roots = {f"{kind}_root": config.path(kind, "root")} if kind is not None else {}
+    return current_environment(refresh=refresh, **roots)
 
 
-def capture_environment(config: Config, *, no_env: bool = False) -> dict[str, Any] | None:
-    """The environment a capture records (``add``'s ``environment``): this machine's,
-    as ``configured_environment``, unless ``no_env`` or config ``capture.environment``
-    is off (then None: nothing is recorded)."""
+def capture_environment(config: Config, *, no_env: bool = False) -> EnvironmentFor | None:
+    """The environment a capture records (``add``'s ``environment``), per record: this
+    machine's with the folder of the tool that made the output (an A1111 image in a
+    studio that also runs ComfyUI gets A1111's Python and commit, not ComfyUI's), or
+    None when ``no_env`` or config ``capture.environment`` is off (nothing is recorded)."""
     if no_env or not config.get("capture", "environment"):
         return None
-    return configured_environment(config)
+
+    def environment_for(tool: str | None) -> dict[str, Any] | None:
+        return configured_environment(config, tool=tool or "unknown")
+
+    return environment_for
 
 
 def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> CurrentEnvironment:
@@ -75,9 +99,8 @@ def environment_now(repo: Repository, *, comfyui_url: str | None = None) -> Curr
         return scan(**{f"{kind}_root": root})
 
     def current(tool: str | None) -> dict[str, Any] | None:
-        name = (tool or "").lower()
-        kind = "a1111" if name in A1111_TOOLS else name
-        if kind not in ("comfyui", "a1111", "invokeai"):
+        kind = tool_kind(tool)
+        if kind is None:
             return None
         if kind not in cache:
             cache[kind] = make(kind)

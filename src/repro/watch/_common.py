@@ -16,12 +16,15 @@ from typing import Any
 import orjson
 
 from repro.api.add import AddResult
+from repro.api.add.session import EnvironmentArg
 from repro.api.repository import Repository
 from repro.objects import hashing
 from repro.objects.atomic import write_bytes
 
 Notify = Callable[[dict[str, Any]], None]
 Environment = Callable[[], dict[str, Any] | None]
+#: A folder watcher's environment: asked per batch, it may be per tool (``add``'s).
+FolderEnvironment = Callable[[], EnvironmentArg]
 
 
 def quiet(_event: dict[str, Any]) -> None:

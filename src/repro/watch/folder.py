@@ -25,7 +25,7 @@ from repro.api.repository import Repository
 from repro.capture.containers import sniff
 from repro.errors import InputError
 from repro.watch._common import (
-    Environment,
+    FolderEnvironment,
     Notify,
     load_state,
     notify_added,
@@ -190,7 +190,7 @@ class FolderWatcher:
 
     repo: Repository
     folder: Path
-    environment: Environment = lambda: None
+    environment: FolderEnvironment = lambda: None
     notify: Notify = quiet
     allow_empty: bool = False
     mode: str | None = None
@@ -256,7 +256,8 @@ class FolderWatcher:
 
 
 def watch_folder(repo: Repository, folder: Path, *, once: bool = False, interval: float = 1.0,
-                 stop: threading.Event | None = None, environment: Environment = lambda: None,
+                 stop: threading.Event | None = None,
+                 environment: FolderEnvironment = lambda: None,
                  notify: Notify = quiet, allow_empty: bool = False,
                  mode: str | None = None) -> None:
     """Capture images appearing under ``folder``; with ``once``, catch up and return."""

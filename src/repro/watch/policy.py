@@ -14,7 +14,7 @@ from repro.watch._common import Environment, Notify, quiet
 def watch_environment(repo: Repository, *, comfyui: str | None, no_env: bool) -> Environment:
     """What ``environment()`` a watcher calls: None when environments are not recorded;
     for a server, this machine's scan only when it is the server's (loopback, or the
-    install's folder is configured); for a folder, the configured tools' scan."""
+    install's folder is configured)."""
     config = repo.config
     record = not no_env and bool(config.get("capture", "environment"))
     comfy_root = config.path("comfyui", "root")
@@ -22,17 +22,13 @@ def watch_environment(repo: Repository, *, comfyui: str | None, no_env: bool) ->
     def environment() -> dict[str, Any] | None:
         if not record:
             return None
-        if comfyui is not None:
-            from repro.comfyui.client import is_loopback
-            from repro.environment.current import current_environment
+        from repro.comfyui.client import is_loopback
+        from repro.environment.current import current_environment
 
-            # This machine's probe describes a server elsewhere only through its folder.
-            if comfy_root is None and not is_loopback(comfyui):
-                return None
-            return current_environment(comfyui_root=comfy_root)
-        from repro.api.environment_now import configured_environment
-
-        return configured_environment(config)
+        # This machine's probe describes a server elsewhere only through its folder.
+        if comfy_root is None and (comfyui is None or not is_loopback(comfyui)):
+            return None
+        return current_environment(comfyui_root=comfy_root)
 
     return environment
 
@@ -64,8 +60,10 @@ def watch(repo: Repository, folder: Path | None = None, *, comfyui: str | None =
                        notify=notify, mode=mode, output_dir_given=output_dir is not None,
                        server_root=comfy_root)
         return
+    from repro.api.environment_now import capture_environment
     from repro.watch.folder import watch_folder
 
     assert folder is not None
     watch_folder(repo, folder, once=once, interval=interval, stop=stop,
-                 environment=environment, notify=notify, allow_empty=allow_empty, mode=mode)
+                 # A folder may hold outputs of several tools: each records its own.
+                 environment=lambda: capture_environment(repo.config, no_env=no_env), notify=notify, allow_empty=allow_empty, mode=mode)

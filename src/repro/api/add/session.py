@@ -20,11 +20,15 @@ PIXEL_CANDIDATES = 64
 Progress = Callable[[str, int, int], None]
 """Called with (what, done, total)."""
 
+EnvironmentArg = dict[str, Any] | Callable[[str | None], dict[str, Any] | None] | None
+"""An add's environment: one for every record, or a function of the record's tool name
+(``api.environment_now.capture_environment``), or None (not recorded)."""
+
 
 class Session:
     """State shared by the files of one ``add``."""
 
-    def __init__(self, repo: Repository, *, mode: str, environment: dict[str, Any] | None,
+    def __init__(self, repo: Repository, *, mode: str, environment: EnvironmentArg,
                  progress: Progress | None = None):
         self.repo = repo
         self.progress = progress
@@ -32,6 +36,7 @@ class Session:
         self.resolver = Resolver(repo.config.model_roots, repo.stat_cache)
         self.input_dirs = repo.config.input_dirs
         self.environment = environment
+        self._environments: dict[str, dict[str, Any] | None] = {}
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
         #: Pixel MD5s decoded so far, by output BLAKE3 (None: not decodable).
@@ -46,6 +51,16 @@ class Session:
             self.user = getpass.getuser()
         except (KeyError, OSError):
             self.user = None
+
+    def environment_for(self, tool: str | None) -> dict[str, Any] | None:
+        """The environment recorded for an output made by ``tool``: the add's one when it
+        was given as a dict, else asked once per tool."""
+        if not callable(self.environment):
+            return self.environment
+        key = tool or "unknown"
+        if key not in self._environments:
+            self._environments[key] = self.environment(key)
+        return self._environments[key]
 
     def known_output(self, blake3: str) -> Record | None:
         """The record these output bytes already have, if any."""

@@ -11,7 +11,7 @@ from repro.api.add.build import Live, Parts, build_record, parents_of, server_fa
 from repro.api.add.inputs import capture_inputs
 from repro.api.add.models import capture_model
 from repro.api.add.output import iso_time, read_image, sha256_of
-from repro.api.add.session import Progress, Session
+from repro.api.add.session import EnvironmentArg, Progress, Session
 from repro.api.repository import Repository
 from repro.capture import read_bytes, read_file
 from repro.errors import InputError
@@ -75,7 +75,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         message: str | None = None, tag: str | None = None, mode: str | None = None,
-        allow_empty: bool = False, environment: dict[str, Any] | None = None,
+        allow_empty: bool = False, environment: EnvironmentArg = None,
         progress: Progress | None = None, live: dict[Path, Live] | None = None,
         refresh: bool = False) -> AddResult:
     """Capture every image under ``paths``. Files that cannot be captured are skipped
@@ -181,7 +181,7 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     else:  # large, unreadable or not an image: read_file streams it or says why
         gen = read_file(path)
     out_stat = out_stat or path.stat()
-    environment = session.environment
+    environment = session.environment_for(gen.tool)
     if live is not None:
         gen = with_live(gen, live)
         if live.environment is not None:
