@@ -61,7 +61,8 @@ def test_check_repository_ok_and_rebuild(repo: Repository) -> None:
 def test_capture_environment_follows_no_env_and_the_config(project: Path) -> None:
     repo = Repository.discover(project)
     assert capture_environment(repo.config, no_env=True) is None
-    assert (capture_environment(repo.config) or {}).get("python")
+    per_tool = capture_environment(repo.config)
+    assert per_tool is not None and (per_tool("comfyui") or {}).get("python")
     off = Repository.discover(project, overrides={"capture": {"environment": False}})
     assert capture_environment(off.config) is None
 

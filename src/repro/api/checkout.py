@@ -29,6 +29,11 @@ class CheckoutResult:
     displaced: list[dict[str, Any]] = field(default_factory=list)
     unavailable: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def nothing_restored(self) -> bool:
+        """Whether some file was wanted but none is (or would be) in place as recorded."""
+        return bool(self.unavailable) and not (self.restored or self.unchanged)
+
     def to_dict(self) -> dict[str, Any]:
         return {"restored": self.restored, "unchanged": self.unchanged,
                 "conflicts": self.conflicts, "displaced": self.displaced,
@@ -92,22 +97,50 @@ def keep_object(repo: Repository, oid: str, note: str) -> None:
     write_bytes(folder / check_id(oid), (note + "\n").encode(), tmp_dir=repo.tmp_dir)
 
 
+def _in_place(repo: Repository, recorded_path: str, blake3: str, *, to: Path | None,
+              roots: list[Path]) -> Path | None:
+    """The destination of a recorded file when it already holds the recorded bytes."""
+    try:
+        dest = plan_destination(repo, recorded_path, to=to, roots=roots)
+    except UnsafePath:
+        return None
+    if dest.is_file() and repo.stat_cache.hashes(dest, ("blake3",))["blake3"] == blake3:
+        return dest
+    return None
+
+
+def _items(record: Record, *, models: bool, inputs: bool, output: bool
+           ) -> list[tuple[dict[str, Any], str | None, str | None]]:
+    """What a checkout restores: (label, blake3, recorded path) of each file."""
+    entries: list[tuple[str, ModelEntry | InputEntry]] = []
+    if models:
+        entries += [("model", m) for m in record.models]
+    if inputs:
+        entries += [("input", i) for i in record.inputs]
+    items = [({"kind": kind, "role": e.role, "name": e.name}, e.blake3, e.path)
+             for kind, e in entries]
+    if output:
+        path = record.output.path
+        items.append(({"kind": "output", "role": "output",
+                       "name": PurePosixPath(path).name if path else None},
+                      record.output.blake3, path))
+    return items
+
+
 def checkout(repo: Repository, record: Record, *, to: Path | None = None, force: bool = False,
-             dry_run: bool = False, inputs: bool = False, mode: str | None = None
-             ) -> CheckoutResult:
+             dry_run: bool = False, inputs: bool = False, output: bool = False,
+             models: bool = True, mode: str | None = None) -> CheckoutResult:
     """Restore the recorded versions; ``mode`` (default: config store.mode) says how:
     a copy, a reflink clone, or a hardlink to the stored object (reference mode
-    stores nothing, so it restores by copy)."""
+    stores nothing, so it restores by copy). ``inputs`` adds the recorded input
+    images, ``output`` the output file itself (a deleted or overwritten output is
+    brought back from the store, to its recorded place in the project);
+    ``models=False`` leaves the models out."""
     result = CheckoutResult()
     roots = repo.config.model_roots
-    items: list[tuple[str, ModelEntry | InputEntry]] = [("model", m) for m in record.models]
-    if inputs:
-        items += [("input", i) for i in record.inputs]
     plan: list[tuple[dict[str, Any], str, Path]] = []
-    for kind, item in items:
-        blake3 = item.blake3
-        recorded_path = item.path
-        label: dict[str, Any] = {"kind": kind, "role": item.role, "name": item.name}
+    for label, blake3, recorded_path in _items(record, models=models, inputs=inputs,
+                                               output=output):
         if not blake3 or not recorded_path:
             result.unavailable.append({**label, "reason": "not identified by content"})
             continue
@@ -116,11 +149,18 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
         except ValueError:
             raise IntegrityError(f"record {record.id}: {label['name']!r} names "
                                  f"{str(blake3)[:80]!r}, which is not an object id") from None
+        allowed = roots if label["kind"] == "model" else [*roots, *repo.config.input_dirs,
+                                                          repo.root]
         if blake3 not in repo.store:
-            result.unavailable.append({**label, "blake3": blake3,
-                                       "reason": "the recorded version is not in the store"})
+            # Not stored (reference mode), yet perhaps still in place as recorded.
+            in_place = _in_place(repo, recorded_path, blake3, to=to, roots=allowed)
+            if in_place is not None:
+                result.unchanged.append({**label, "path": repo.relpath(in_place),
+                                         "blake3": blake3})
+            else:
+                result.unavailable.append({**label, "blake3": blake3,
+                                           "reason": "the recorded version is not in the store"})
             continue
-        allowed = [*roots, *repo.config.input_dirs, repo.root] if kind == "input" else roots
         dest = plan_destination(repo, recorded_path, to=to, roots=allowed)
         plan.append((label, blake3, dest))
 

@@ -142,13 +142,10 @@ def graph(repo: Repository, target: Record | None, *, format: str = "dot",
     atomically, readable like any file the user writes."""
     text = graph_document(repo, target, format)
     if output is not None:
-        import os
 
-        from repro.objects.atomic import write_bytes
+        from repro.objects.atomic import new_file_mode, write_bytes
 
-        umask = os.umask(0)  # mkstemp gives 0600; os.umask is the only way to read it
-        os.umask(umask)
-        write_bytes(output, text.encode("utf-8"), tmp_dir=output.parent, mode=0o666 & ~umask)
+        write_bytes(output, text.encode("utf-8"), tmp_dir=output.parent, mode=new_file_mode())
     return text
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from repro.cli.options import State, json_option, lock_timeout_option, target_record
 from repro.cli.render import emit_json, short
 from repro.config import STORE_MODES
+
+if TYPE_CHECKING:
+    from repro.api.checkout import CheckoutResult
 
 
 @click.command()
@@ -19,32 +23,42 @@ from repro.config import STORE_MODES
               help="Overwrite files with other content (they are stored first).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be written.")
 @click.option("--inputs", is_flag=True, help="Restore the recorded input images too.")
+@click.option("--output", is_flag=True,
+              help="Restore the output file itself (deleted or changed) to its recorded path.")
 @click.option("--mode", type=click.Choice([m for m in STORE_MODES if m != "reference"]),
               help="How files are restored (default: config store.mode).")
 @lock_timeout_option
 @json_option
 @click.pass_obj
 def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: bool,
-             inputs: bool, mode: str | None, as_json: bool) -> None:
+             inputs: bool, output: bool, mode: str | None, as_json: bool) -> None:
     """Put the exact recorded model versions back where the tool looks for them.
 
     Never overwrites a file with other content unless --force, and then the
-    displaced file is stored first, so nothing is lost.
+    displaced file is stored first, so nothing is lost. Exit status 1 when
+    nothing could be restored (no recorded version is in the store).
 
     \b
     Example:
       repro checkout outputs/ComfyUI_00042_.png --dry-run
       repro checkout outputs/ComfyUI_00042_.png --force
+      repro checkout outputs/ComfyUI_00042_.png --output
     """
     from repro.api.checkout import checkout as checkout_record
 
     repo = state.repo()
     record = target_record(state, repo, target)
     result = checkout_record(repo, record, to=state.here(to), force=force,
-                             dry_run=dry_run, inputs=inputs, mode=mode)
+                             dry_run=dry_run, inputs=inputs, output=output, mode=mode)
     if as_json:
         emit_json(result.to_dict())
-        return
+    else:
+        _render(result, dry_run)
+    if result.nothing_restored:
+        raise click.exceptions.Exit(1)
+
+
+def _render(result: CheckoutResult, dry_run: bool) -> None:
     verb = "would restore" if dry_run else "restored"
     for e in result.restored:
         click.echo(f"{verb} {e['path']} ({e['role']} {e['name']}, blake3 {short(e['blake3'])})")
@@ -56,3 +70,5 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
         click.echo(f"conflict {e['path']}: other content (use --force)")
     for e in result.unavailable:
         click.echo(f"unavailable {e['role']} {e['name']}: {e['reason']}")
+    if result.nothing_restored:
+        click.echo("nothing could be restored", err=True)
