@@ -51,8 +51,15 @@ CODES: dict[str, str] = {
     "model.edited-in-place": "approximate",
     "input.gone": "full",
     "environment.changed": "approximate",
+    "rerun.exact": "full",
+    "rerun.different": "approximate",
+    "rerun.failed": "full",
     "unspecified": "full",
 }
+
+#: Doubts about which bytes the engine used (or whether the environment matters)
+#: that an exact rerun in the current environment settles.
+SETTLED_BY_RERUN = ("server", "model.modified-after-output", "environment.changed")
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,17 @@ class EnvironmentChange:
 
 
 @dataclass(frozen=True)
+class Rerun:
+    """A rerun's receipt (``repro rerun``): ``outcome`` (``exact``, ``different``,
+    ``failed``), its one-sentence ``summary``, and whether it ran in the current
+    environment (``current``; None when the current environment is not known)."""
+
+    outcome: str
+    summary: str
+    current: bool | None = None
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything known about one output. At capture: ``reading``, ``models``,
     ``inputs`` and ``server``. At verify: ``captured`` (the record's own
@@ -146,26 +164,54 @@ class Evidence:
     models_now: tuple[ModelNow, ...] = ()
     inputs_now: tuple[InputNow, ...] = ()
     environment: tuple[EnvironmentChange, ...] = field(default_factory=tuple)
+    #: rerun receipts, oldest first
+    reruns: tuple[Rerun, ...] = ()
+
+
+def deciding_rerun(reruns: Iterable[Rerun]) -> Rerun | None:
+    """The rerun that speaks for a record: the latest that finished (exact or
+    different); a failed job says nothing about the pixels."""
+    finished = [r for r in reruns if r.outcome in ("exact", "different")]
+    return finished[-1] if finished else None
 
 
 def assess(evidence: Evidence) -> Assessment:
-    """The level and reasons ``evidence`` supports."""
+    """The level and reasons ``evidence`` supports.
+
+    An exact rerun in the current environment is the strongest evidence there
+    is: the doubts it settles (``SETTLED_BY_RERUN``) no longer lower the level.
+    A rerun that came back different caps the level at approximate.
+    """
     reasons = list(dict.fromkeys(_reasons(evidence)))
+    last = deciding_rerun(evidence.reruns)
+    proven = last is not None and last.outcome == "exact" and last.current is True
     floor = "full"
     if evidence.reading is not None:
         floor = evidence.reading.level
     if evidence.captured is not None:
-        floor = worst_level(floor, evidence.captured.level)
-    level = worst_level(floor, *(CODES.get(r.code, "full") for r in reasons))
+        if proven and evidence.captured.level != "none":
+            floor = worst_level(floor, *(CODES.get(r.code, "full")
+                                         for r in evidence.captured.reasons
+                                         if r.code not in SETTLED_BY_RERUN))
+        else:
+            floor = worst_level(floor, evidence.captured.level)
+    level = worst_level(floor, *(CODES.get(r.code, "full") for r in reasons
+                                 if not (proven and r.code in SETTLED_BY_RERUN)))
     return Assessment(level, tuple(reasons))
 
 
 def ready(evidence: Evidence, level: str) -> bool:
     """Whether pressing generate now would use the recorded bytes: every model
     recorded by content is on disk as recorded (or differs only in its header),
-    every input is where it was, and there was something to reproduce."""
+    every input is where it was, there was something to reproduce, and the
+    latest rerun, if any, came back exact."""
     if level == "none" or evidence.inputs_now:
         return False
+    last = deciding_rerun(evidence.reruns)
+    if last is not None and last.outcome == "different":
+        return False
+    if last is not None and last.current is True and not evidence.models_now:
+        return True
     if not evidence.models_now:  # nothing to check on disk: only a complete record will do
         return level == "full"
     return all(m.status in ("ok", "metadata-only") and m.recorded for m in evidence.models_now)
@@ -189,11 +235,30 @@ def _reasons(e: Evidence) -> Iterator[Reason]:
                else "the recorded version is not in the store")
         yield Reason("input.gone", f"{i.label}: {what}; a re-run would not load the recorded "
                                    f"image: {fix}")
+    yield from _reruns(e.reruns)
     for change in e.environment:
         if change.changes_output:
             yield Reason("environment.changed",
                          f"environment: {change.what} (recorded {_show(change.recorded)}, "
                          f"now {_show(change.current)})")
+
+
+def _reruns(reruns: tuple[Rerun, ...]) -> Iterator[Reason]:
+    last = deciding_rerun(reruns)
+    for r in reruns:
+        if r.outcome == "failed" and r is reruns[-1]:
+            yield Reason("rerun.failed", r.summary)
+    if last is None:
+        return
+    if last.outcome == "different":
+        yield Reason("rerun.different", f"{last.summary}: the recorded parameters and models "
+                                         "did not give the recorded pixels back")
+    elif last.current is True:
+        yield Reason("rerun.exact", f"{last.summary}, in the current environment")
+    else:
+        where = "another environment" if last.current is False else "an environment not " \
+            "compared with the current one"
+        yield Reason("rerun.exact", f"{last.summary} ({where})")
 
 
 def _reading(r: Reading) -> Iterator[Reason]:

@@ -65,8 +65,10 @@ def referenced_objects(record: Record) -> Iterator[tuple[str, str]]:
 
 
 def kept_objects(repo: Repository) -> set[str]:
-    """Objects kept on purpose: files ``checkout --force`` displaced, tags."""
+    """Objects kept on purpose: files ``checkout --force`` displaced, tags, rerun
+    receipts and their difference images."""
     keep: set[str] = {rid for _, rid in repo.refs.tags()}
+    keep.update(repo.receipts.kept())
     folder = repo.dot / KEEP_DIR
     if folder.is_dir():
         for p in folder.iterdir():

@@ -17,6 +17,7 @@ from repro.config import Config, load_config
 from repro.errors import AmbiguousTarget, IntegrityError, NotARepository, NotFound, UsageError
 from repro.lineage.index import Index, connect
 from repro.lineage.journal import Journal
+from repro.lineage.receipts import Receipts
 from repro.lineage.refs import Refs
 from repro.objects.atomic import write_bytes
 from repro.objects.hashing import hash_file
@@ -51,6 +52,7 @@ class Repository:
         self.tmp_dir = self.dot / "tmp"
         self.store = ObjectStore(self.dot / "objects", self.tmp_dir)
         self.refs = Refs(self.dot / "refs", self.tmp_dir)
+        self.receipts = Receipts(self.dot / "refs", self.tmp_dir, self.store)
         self.journal = Journal(self.dot / "journal")
         self.notify: Callable[[str], None] | None = None
 

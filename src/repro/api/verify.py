@@ -26,11 +26,13 @@ from repro.api.environment_now import CurrentEnvironment
 from repro.api.repository import Repository
 from repro.models.resolve import Resolver
 from repro.record import ModelEntry, Record
+from repro.record.receipt import Receipt
 from repro.verdict import (
     EnvironmentChange,
     Evidence,
     InputNow,
     ModelNow,
+    Rerun,
     assess,
     ready,
 )
@@ -68,11 +70,13 @@ class VerifyResult:
     #: Differences from the current environment; None when it could not be known.
     environment: list[dict[str, Any]] | None = None
     codes: list[str] = field(default_factory=list)
+    #: rerun receipts (``Receipt.show()``), oldest first
+    receipts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"id": self.id, "level": self.level, "ready": self.ready,
              "reasons": self.reasons, "codes": self.codes,
-             "models": [m.to_dict() for m in self.models]}
+             "models": [m.to_dict() for m in self.models], "receipts": self.receipts}
         if self.environment is not None:
             d["environment"] = self.environment
         return d
@@ -80,24 +84,48 @@ class VerifyResult:
 
 def verify(repo: Repository, record: Record,
            current: CurrentEnvironment | None = None, *,
-           resolver: Resolver | None = None) -> VerifyResult:
+           resolver: Resolver | None = None, reruns: bool = True) -> VerifyResult:
     """Check ``record`` against the disk now; with ``current`` (``environment_now``), also
     against the current environment of its tool: a difference known to change outputs
     makes it at most approximate. Pass one ``resolver`` when verifying many records,
-    so that the model roots are walked once."""
+    so that the model roots are walked once. With ``reruns``, the record's rerun
+    receipts are evidence too (an exact rerun in the current environment is the
+    strongest there is; one that differed makes it not ready)."""
     resolver = resolver or Resolver(repo.config.model_roots, repo.stat_cache)
     statuses = [model_status(repo, resolver, m) for m in record.models]
     diffs = _environment_diffs(record, current)
+    receipts = []
+    if reruns:
+        now = current(record.tool.name) if current is not None else None
+        receipts = receipt_evidence(repo, record, now)
     evidence = Evidence(
         captured=record.assessment,
         models_now=tuple(ModelNow(f"{s.role} {s.name or s.path}", _state(s), s.blake3, s.now,
                                   s.in_store, s.path) for s in statuses),
         inputs_now=tuple(_inputs_now(repo, record)),
         environment=tuple(EnvironmentChange(d["reason"], d["recorded"], d["current"],
-                                            bool(d["changes_output"])) for d in diffs or ()))
+                                            bool(d["changes_output"])) for d in diffs or ()),
+        reruns=tuple(Rerun(r.outcome, r.summary(), same) for r, same in receipts))
     verdict = assess(evidence)
     return VerifyResult(record.id, verdict.level, ready(evidence, verdict.level),
-                        verdict.texts, statuses, diffs, verdict.codes)
+                        verdict.texts, statuses, diffs, verdict.codes,
+                        [r.show() for r, _ in receipts])
+
+
+def receipt_evidence(repo: Repository, record: Record,
+                     current: dict[str, Any] | None) -> list[tuple[Receipt, bool | None]]:
+    """Each receipt of ``record`` and whether it ran in the environment ``current``
+    (None: unknown): no difference known to change outputs."""
+    from repro.environment.compare import compare_environments
+
+    found = []
+    for receipt in repo.receipts.of(record.id):
+        same: bool | None = None
+        if current is not None and receipt.environment is not None:
+            diffs = compare_environments(receipt.environment, current)
+            same = not any(d["changes_output"] for d in diffs)
+        found.append((receipt, same))
+    return found
 
 
 def _state(s: ModelStatus) -> str:
