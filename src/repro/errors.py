@@ -15,8 +15,11 @@ the only place that turns them into a one-line message and an exit code::
     ├── ConflictError               exit 5   would overwrite different content
     ├── UnsafePath                  exit 5   a path escapes the allowed roots
     ├── LockError                   exit 6   another writer holds the lock
-    └── IntegrityError              exit 7   stored bytes do not match their id
-        └── ChecksumMismatch        exit 7
+    ├── IntegrityError              exit 7   stored bytes do not match their id
+    │   └── ChecksumMismatch        exit 7
+    ├── GeneratorUnreachable        exit 8   the generator's server does not answer
+    ├── JobFailed                   exit 9   the server refused or failed a job
+    └── NotReproducible             exit 10  a rerun would not use the recorded bytes
 """
 
 from __future__ import annotations
@@ -93,3 +96,25 @@ class ChecksumMismatch(IntegrityError):
         super().__init__(f"{what}: expected blake3 {expected}, got {got}")
         self.expected = expected
         self.got = got
+
+
+class GeneratorUnreachable(ReproError):
+    """A generator's server (ComfyUI) did not answer a job request."""
+
+    exit_code = 8
+    hint = "is ComfyUI running? check the URL (--comfyui or [comfyui] url in .reprorc)"
+
+
+class JobFailed(ReproError):
+    """The server refused a job (validation, an unknown node class, a missing model)
+    or the job failed while running (out of memory, interrupted, cancelled)."""
+
+    exit_code = 9
+
+
+class NotReproducible(ReproError):
+    """A rerun was asked for, but the recorded bytes cannot be put in place."""
+
+    exit_code = 10
+    hint = ("run `repro verify TARGET` for the reasons; `--checkout` restores the recorded "
+            "versions (with `--force` over different files)")

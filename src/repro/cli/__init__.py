@@ -28,6 +28,7 @@ from repro.cli.commands.init import init
 from repro.cli.commands.inspect import inspect
 from repro.cli.commands.log import log
 from repro.cli.commands.models import models
+from repro.cli.commands.rerun import rerun
 from repro.cli.commands.show import show
 from repro.cli.commands.tag import tag
 from repro.cli.commands.uses import uses
@@ -41,7 +42,7 @@ from repro.errors import UsageError
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
     init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
-    uses, models, tag, fsck, gc, env, watch, demo,
+    rerun, uses, models, tag, fsck, gc, env, watch, demo,
 ]
 
 

@@ -122,3 +122,30 @@ def render_record(record: Record, *, full: bool) -> None:
             click.echo(f"    - {reason}")
     if record.message:
         click.echo(f"\n    {record.message}")
+
+
+class Status:
+    """What a long run is doing, on one line of stderr (a terminal only): a job's state
+    on the server, and ``done/total`` when there are several."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty() and not os.environ.get("REPRO_NO_PROGRESS")
+        self.shown = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        count = f"[{done}/{total}] " if total > 1 else ""
+        click.echo(f"\r\x1b[K{count}{what}", err=True, nl=False)
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False)
+            self.shown = False
+
+
+def render_receipts(receipts: list[dict[str, Any]], indent: str = "  ") -> None:
+    """Rerun receipts, one line each (``Receipt.show()`` dicts)."""
+    for r in receipts:
+        click.echo(f"{indent}rerun     {short(r.get('id'))} {r.get('summary')}")

@@ -117,9 +117,12 @@ def build_record(session: Session, parts: Parts, message: str | None) -> Record:
     )
 
 
-def parents_of(given: list[str], found: list[str]) -> list[Parent]:
-    """Parents named with ``--parent`` (relation ``given``) and found by content
-    (``input``), one entry per record, sorted by id."""
-    relation = {rid: "input" for rid in found}
-    relation.update({rid: "given" for rid in given})
-    return [Parent(rid, relation[rid]) for rid in sorted(relation)]
+def parents_of(given: list[str], found: list[str], links: tuple[Parent, ...] = ()
+               ) -> list[Parent]:
+    """Parents found by content (``input``), named with ``--parent`` (``given``) and
+    linked by the caller with a relation (``links``: ``rerun-of``, ``variation-of``),
+    one entry per record (the later kind wins), sorted by id."""
+    chosen = {rid: Parent(rid, "input") for rid in found}
+    chosen.update({rid: Parent(rid, "given") for rid in given})
+    chosen.update({p.id: p for p in links})
+    return [chosen[rid] for rid in sorted(chosen)]

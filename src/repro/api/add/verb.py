@@ -18,7 +18,7 @@ from repro.errors import InputError
 from repro.lineage.pixels import is_pixels_md5
 from repro.objects import hashing, walk
 from repro.objects.faults import checkpoint
-from repro.record import LEVELS, Output, Record, canonical_bytes
+from repro.record import LEVELS, Output, Parent, Record, canonical_bytes
 from repro.record.codec import MAX_RECORD_BYTES
 
 #: Files captured per durable commit (see ``ObjectStore.batch``).
@@ -77,11 +77,13 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         message: str | None = None, tag: str | None = None, mode: str | None = None,
         allow_empty: bool = False, environment: EnvironmentArg = None,
         progress: Progress | None = None, live: dict[Path, Live] | None = None,
-        refresh: bool = False) -> AddResult:
+        refresh: bool = False, links: Iterable[Parent] = ()) -> AddResult:
     """Capture every image under ``paths``. Files that cannot be captured are skipped
     with a reason; a path that does not exist, or a single named file that cannot be
     read, raises ``InputError``. ``live`` gives, per file path, what a capture at
-    creation time observed (see ``Live``).
+    creation time observed (see ``Live``). ``parents`` (targets) get the relation
+    ``given``; ``links`` are parents with their own relation (``rerun-of``,
+    ``variation-of`` with what changed), by record id.
 
     An output captured before gets a new record that supersedes the old one (kept
     in the store, and in ``log``) when ``refresh`` asks for it, when a ``message``
@@ -101,6 +103,7 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         from repro.api.tags import check_free
 
         check_free(repo, tag, _known_id(repo, files[-1]) if files else None)
+    links = tuple(links)
     with repo.lock():
         session = Session(repo, mode=mode, environment=environment, progress=progress)
         done = 0
@@ -115,7 +118,7 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
                         captured = capture_file(
                             session, path, parents=parent_ids, message=message,
                             allow_empty=allow_empty, live=(live or {}).get(path),
-                            refresh=refresh)
+                            refresh=refresh, links=links)
                     except InputError as exc:
                         if single:
                             raise
@@ -159,8 +162,8 @@ def heal(session: Session, known: Record, data: bytes | None, path: Path) -> Non
 
 
 def capture_file(session: Session, path: Path, *, parents: list[str], message: str | None,
-                 allow_empty: bool, live: Live | None = None, refresh: bool = False
-                 ) -> Captured:
+                 allow_empty: bool, live: Live | None = None, refresh: bool = False,
+                 links: tuple[Parent, ...] = ()) -> Captured:
     """One file's record: new, known, or a new one superseding the known one."""
     repo = session.repo
     # An image is read once: its metadata, hashes and stored copy all come
@@ -209,13 +212,14 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
                                                         waits))
     parts = Parts(gen=gen, output=output, models=models, model_facts=[f for _, f in found],
                   inputs=inputs, input_facts=input_facts,
-                  parents=parents_of(parents, input_parents), blobs=blobs,
+                  parents=parents_of(parents, input_parents, links), blobs=blobs,
                   environment=environment, server=server_facts(session, live, models))
     record = build_record(session, parts, message)
     if known is not None:
         if not (refresh or fresh_message or knows_more(record, known)):
             return Captured(str(path), known, True)
-        union = {p.id: p for p in (*record.parents, *known.parents)}
+        # A rerun that gave the same bytes supersedes its target: not its own parent.
+        union = {p.id: p for p in (*record.parents, *known.parents) if p.id != known.id}
         record = replace(record, supersedes=known.id, message=message or known.message,
                          parents=tuple(union[k] for k in sorted(union)))
     raw = canonical_bytes(record)

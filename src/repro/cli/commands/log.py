@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option, target_record
-from repro.cli.render import emit_json_list, render_record
+from repro.cli.render import emit_json_list, render_receipts, render_record
 
 
 @click.command()
@@ -29,7 +29,8 @@ def log(state: State, target: str | None, limit: int | None, graph: bool,
     record = target_record(state, repo, target) if target else None
     records = iter_log(repo, record, limit=limit, descendants=descendants)
     if as_json:
-        emit_json_list(r.show() for r in records)
+        emit_json_list({**r.show(), "receipts": [x.show() for x in repo.receipts.of(r.id)]}
+                       for r in records)
         return
     if graph:
         from repro.api.query import parent_map
@@ -41,4 +42,5 @@ def log(state: State, target: str | None, limit: int | None, graph: bool,
         return
     for r in records:
         render_record(r, full=False)
+        render_receipts([x.show() for x in repo.receipts.of(r.id)])
         click.echo()

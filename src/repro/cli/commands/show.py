@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option, target_record
-from repro.cli.render import emit_json, render_record
+from repro.cli.render import emit_json, render_receipts, render_record
 
 
 @click.command()
@@ -13,7 +13,8 @@ from repro.cli.render import emit_json, render_record
 @json_option
 @click.pass_obj
 def show(state: State, target: str, as_json: bool) -> None:
-    """Show one record: output, tool, parameters, models, inputs, parents, level.
+    """Show one record: output, tool, parameters, models, inputs, parents, level,
+    and the receipts of its reruns.
 
     \b
     Example:
@@ -21,7 +22,9 @@ def show(state: State, target: str, as_json: bool) -> None:
     """
     repo = state.repo()
     record = target_record(state, repo, target)
+    receipts = [r.show() for r in repo.receipts.of(record.id)]
     if as_json:
-        emit_json(record.show())
+        emit_json({**record.show(), "receipts": receipts})
         return
     render_record(record, full=True)
+    render_receipts(receipts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option, target_record
-from repro.cli.render import emit_json, short
+from repro.cli.render import emit_json, render_receipts, short
 
 
 @click.command()
@@ -41,5 +41,6 @@ def verify(state: State, target: str | None, comfyui: str | None, as_json: bool)
                            + ("" if m.in_store else "  (not in store)"))
             for reason in r.reasons:
                 click.echo(f"  - {reason}")
+            render_receipts(r.receipts)
     if not all(r.ready for _, r in results):
         raise click.exceptions.Exit(1)
