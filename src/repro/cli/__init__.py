@@ -21,6 +21,7 @@ from repro.cli.commands.demo import demo
 from repro.cli.commands.descendants import descendants
 from repro.cli.commands.diff import diff
 from repro.cli.commands.env import env
+from repro.cli.commands.export import export
 from repro.cli.commands.fsck import fsck
 from repro.cli.commands.gc import gc
 from repro.cli.commands.graph import graph
@@ -33,6 +34,7 @@ from repro.cli.commands.show import show
 from repro.cli.commands.tag import tag
 from repro.cli.commands.uses import uses
 from repro.cli.commands.variations import variations
+from repro.cli.commands.vary import vary
 from repro.cli.commands.verify import verify
 from repro.cli.commands.watch import watch
 from repro.cli.entry import invoke
@@ -42,7 +44,7 @@ from repro.errors import UsageError
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
     init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
-    rerun, uses, models, tag, fsck, gc, env, watch, demo,
+    rerun, vary, export, uses, models, tag, fsck, gc, env, watch, demo,
 ]
 
 
