@@ -178,8 +178,11 @@ def demo_folder(directory: Path | None) -> Path:
     return root
 
 
-def story(root: Path) -> Iterator[Step]:
-    """The seed story of repro, as steps a CLI can print and run."""
+def story(root: Path, *, comfyui: str | None = None,
+          comfyui_root: Path | None = None) -> Iterator[Step]:
+    """The seed story of repro, as steps a CLI can print and run; with a running
+    ComfyUI (``comfyui`` URL and its folder ``comfyui_root``), it ends with a
+    rerun, variations and an export made on that server."""
     models = root / "models"
     ckpt = models / "checkpoints" / CKPT
     lora = models / "loras" / LORA
@@ -249,3 +252,59 @@ def story(root: Path) -> Iterator[Step]:
     yield Command(["diff", "outputs/ComfyUI_00001_.png", "outputs/ComfyUI_00003_.png"])
     yield Command(["inspect", "outputs/a1111/00001-42.png"])
     yield Command(["models"])
+    if comfyui is not None and comfyui_root is not None:
+        yield from server_story(root, comfyui, comfyui_root)
+
+
+def seeded_graph(seed: int, prefix: str) -> dict[str, Any]:
+    """LoadImage -> ImageAddNoise(seed) -> ImageScale -> SaveImage: core nodes only,
+    so that any ComfyUI runs it without a model."""
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "repro_demo_input.png"}},
+        "2": {"class_type": "ImageAddNoise",
+              "inputs": {"image": ["1", 0], "seed": seed, "strength": 0.3}},
+        "3": {"class_type": "ImageScale",
+              "inputs": {"image": ["2", 0], "upscale_method": "bilinear", "width": 96,
+                         "height": 96, "crop": "disabled"}},
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0],
+                                                     "filename_prefix": prefix}},
+    }
+
+
+def server_story(root: Path, url: str, comfy_root: Path) -> Iterator[Step]:
+    """Regenerate on purpose: a job on a real server, re-run and varied."""
+    made: list[Path] = []
+
+    def configure() -> None:
+        with open(root / ".reprorc", "a") as f:
+            f.write(f'\n[comfyui]\nroot = "{comfy_root}"\nurl = "{url}"\n')
+        _pixels(7, (48, 48)).save(comfy_root / "input" / "repro_demo_input.png")
+
+    def generate() -> None:
+        from repro.comfyui.client import ComfyClient
+        from repro.comfyui.history import saved_outputs
+        from repro.comfyui.submit import Runner
+
+        runner = Runner(ComfyClient(url, timeout=30.0), client_id="repro-demo")
+        graph = seeded_graph(1234, f"repro-demo-{os.getpid()}/noisy")
+        done = runner.wait(runner.submit(graph, {"extra_pnginfo": {
+            "workflow": comfy_workflow(graph)}}))
+        [out] = [o for o in saved_outputs(done.entry) if o.type == "output"]
+        link = root / "outputs" / "server.png"
+        link.write_bytes((comfy_root / "output" / out.rel).read_bytes())
+        made.append(link)
+
+    yield Note(f"A ComfyUI server answers at {url}: regenerate on purpose.")
+    yield Action(f"point .reprorc at {url}, put an input image in its input folder",
+                 configure)
+    yield Action("queue a seeded job (LoadImage -> ImageAddNoise -> ImageScale -> "
+                 "SaveImage) and copy its output to outputs/server.png", generate)
+    yield Command(["add", "outputs/server.png"])
+    yield Note("Run it again and compare the pixels; the receipt is kept.")
+    yield Command(["rerun", "outputs/server.png"])
+    yield Command(["verify", "outputs/server.png"])
+    yield Note("Three variations, one parameter at a time, linked to the original.")
+    yield Command(["vary", "outputs/server.png", "--seed", "1..3", "--sheet", "sheet.html"])
+    yield Command(["variations", "outputs/server.png"])
+    yield Command(["export", "outputs/server.png", "--format", "api"])
+

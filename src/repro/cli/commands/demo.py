@@ -7,30 +7,40 @@ from pathlib import Path
 import click
 
 from repro.cli.options import State
-from repro.errors import ReproError
+from repro.errors import ReproError, UsageError
 
 
 @click.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--comfyui", metavar="URL",
+              help="A running ComfyUI: the story ends with a rerun and variations on it.")
+@click.option("--comfyui-root", type=click.Path(file_okay=False, path_type=Path),
+              help="That server's folder (its input and output folders are used).")
 @click.pass_obj
-def demo(state: State, directory: Path | None) -> None:
+def demo(state: State, directory: Path | None, comfyui: str | None,
+         comfyui_root: Path | None) -> None:
     """Run the story repro exists for, in a scratch folder, printing each command.
 
     Images carrying real ComfyUI and AUTOMATIC1111 metadata and small model
     files are generated; a checkpoint is then updated under the same name and a
-    LoRA renamed; verify explains, checkout restores, diff compares.
+    LoRA renamed; verify explains, checkout restores, diff compares. With a
+    running ComfyUI (--comfyui URL --comfyui-root DIR), a seeded job made on it
+    is re-run (pixels compared, receipt kept), varied and exported.
 
     \b
     Example:
       repro demo /tmp/repro-demo
+      repro demo --comfyui http://127.0.0.1:8188 --comfyui-root ~/ComfyUI
     """
     from repro.cli.entry import invoke
     from repro.demo import Action, Command, Note, demo_folder, story
 
+    if (comfyui is None) != (comfyui_root is None):
+        raise UsageError("give --comfyui URL and --comfyui-root DIR together")
     root = demo_folder(state.here(directory))
     repro = click.get_current_context().find_root().command
     failures = []
-    for step in story(root):
+    for step in story(root, comfyui=comfyui, comfyui_root=state.here(comfyui_root)):
         if isinstance(step, Note):
             click.secho(f"\n# {step.text}", fg="cyan")
         elif isinstance(step, Action):
