@@ -47,15 +47,15 @@ def export(repo: Repository, record: Record, *, format: str,
         from repro.api.comfyjob import executed
 
         found = executed(repo, record)
-        value = None if found is None else found.graph if format == "api" else found.workflow
+        value: Any = None if found is None else found.graph if format == "api" else found.workflow
         if value is None:
             what = "an executed ComfyUI prompt" if format == "api" else "a ComfyUI workflow"
             raise InputError(f"record {record.id[:12]} keeps no {what}",
                              hint="only ComfyUI outputs carry one; try --format a1111")
         data = orjson.dumps(value, option=orjson.OPT_INDENT_2)
     else:
-        value = infotext(repo, record)
-        data = value.encode()
+        text = infotext(repo, record)
+        value, data = text, text.encode()
     if output is not None:
         write_bytes(output, data, tmp_dir=output.parent, mode=0o644)
     return Exported(format, data, value, str(output) if output else None)
