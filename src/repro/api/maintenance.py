@@ -65,8 +65,7 @@ def referenced_objects(record: Record) -> Iterator[tuple[str, str]]:
 
 
 def kept_objects(repo: Repository) -> set[str]:
-    """Objects kept on purpose: files ``checkout --force`` displaced, tags, rerun
-    receipts and their difference images."""
+    """Objects kept on purpose: files ``checkout --force`` displaced, tags, receipts."""
     keep: set[str] = {rid for _, rid in repo.refs.tags()}
     keep.update(repo.receipts.kept())
     folder = repo.dot / KEEP_DIR
