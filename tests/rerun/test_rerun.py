@@ -8,7 +8,7 @@ import shutil
 import orjson
 import pytest
 
-from repro.api.maintenance import gc
+from repro.api.gc import gc
 from tests.helpers import run, run_json
 from tests.paths import COMFYUI
 from tests.rerun.conftest import Toy
