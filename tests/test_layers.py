@@ -47,7 +47,6 @@ ALLOWED_LONG: dict[str, str] = {
     "repro.capture.comfyui": "being split in issue 11",
     "repro.capture.containers": "being split in issue 11",
     "repro.lineage.index": "being split in issue 11",
-    "repro.models.headers": "being split in issue 11",
 }
 
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from repro.errors import InputError, LimitExceeded, NotFound, ReproError, TruncatedFile
-from repro.models import headers
+from repro.models import gguf, headers
 from repro.models.headers import (
     GGUFArray,
     base_model_refs,
@@ -293,7 +293,7 @@ def test_gguf_kept_strings_are_bounded(tmp_path: Path, monkeypatch: pytest.Monke
     raw = gguf_bytes([(f"k{i}", STRING, "v" * 1000) for i in range(10)], [])
     path = _write(tmp_path, "m.gguf", raw)
     read_gguf_header(path)
-    monkeypatch.setattr(headers, "MAX_GGUF_KEPT_BYTES", 5000)
+    monkeypatch.setattr(gguf, "MAX_GGUF_KEPT_BYTES", 5000)
     with pytest.raises(LimitExceeded):
         read_gguf_header(path)
 
