@@ -1,19 +1,17 @@
-"""Read-only commands: ``show``, ``log``, ``models``, ``uses``, ``diff``, ``inspect``."""
+"""Read-only commands: ``show``, ``log``, ``models``, ``uses``, ``diff``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from repro.api.repository import Repository
-from repro.capture.types import Generation
-from repro.errors import InputError, NotFound
+from repro.errors import NotFound
 from repro.lineage.diff import Diff, diff_graphs, diff_records
 from repro.lineage.variations import Variations
 from repro.objects.ids import is_id
-from repro.record import Assessment, Record, exact_numbers, normalise_hash
+from repro.record import Record, normalise_hash
 
 
 def log(repo: Repository, target: Record | None, *, limit: int | None = None,
@@ -177,38 +175,3 @@ def diff_now(repo: Repository, record: Record) -> dict[str, Any]:
     models = [model_status(repo, resolver, m).to_dict() for m in record.models]
     return {"a": record.id, "b": "now", "models": models,
             "changed": [m for m in models if m["status"] != "ok"]}
-
-
-@dataclass(frozen=True)
-class Inspected:
-    """One file's generation metadata and the level it alone supports."""
-
-    path: str
-    generation: Generation
-    assessment: Assessment
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {"path": self.path, **self.generation.to_dict(), **self.assessment.summary()}
-        d["params"], too_big = exact_numbers(d["params"], "params")
-        if too_big:
-            d["warnings"] = [*d["warnings"], *(f"{w}: an integer too large for JSON numbers, "
-                                               "shown exactly as text" for w in too_big)]
-        return d
-
-
-def inspect(paths: Iterable[Path]) -> list[Inspected]:
-    """Generation metadata of files; needs no repository. Missing or unreadable files
-    raise ``InputError``."""
-    from repro.capture import read_file
-    from repro.verdict import Evidence, Reading, assess
-
-    results = []
-    for path in paths:
-        if path.is_dir():
-            raise InputError(f"{path}: is a folder", hint="name image files to inspect")
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        gen = read_file(path)
-        reading = Reading(gen.metadata, gen.level, tuple(gen.reasons))
-        results.append(Inspected(str(path), gen, assess(Evidence(reading=reading))))
-    return results

@@ -28,6 +28,12 @@ def invoke(group: click.Command, argv: list[str] | None = None) -> int:
         if exc.hint:
             click.echo(f"hint: {exc.hint}", err=True)
         return exc.exit_code
+    except click.UsageError as exc:
+        # One line and a hint, as every other error (click's own form takes four).
+        click.echo(f"error: {exc.format_message()}", err=True)
+        where = exc.ctx.command_path if exc.ctx is not None else "repro"
+        click.echo(f"hint: see `{where} --help`", err=True)
+        return exc.exit_code
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         return 130

@@ -30,12 +30,12 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
     """
     from repro.api.query import diff as diff_records
 
+    if (b is None) != now:
+        raise UsageError("give two records, or one record and --now",
+                         hint="repro diff A B, or repro diff A --now")
     repo = state.repo()
     ra = target_record(state, repo, a)
-    if now or b is None:
-        if b is not None or not now:
-            raise UsageError("give two records, or one record and --now",
-                             hint="repro diff A B, or repro diff A --now")
+    if now:
         from repro.api.query import diff_now
 
         report = diff_now(repo, ra)
@@ -56,6 +56,7 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
         if not report["changed"]:
             click.echo("  every model is on disk at its recorded version")
         return
+    assert b is not None
     rb = target_record(state, repo, b)
     diff = diff_records(repo, ra, rb)
     if as_json:

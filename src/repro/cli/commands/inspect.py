@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from repro.cli.options import State, json_option
-from repro.cli.render import emit_json, render_params
+from repro.cli.render import display_path, emit_json, render_params
 
 
 @click.command()
@@ -17,20 +17,39 @@ from repro.cli.render import emit_json, render_params
 @json_option
 @click.pass_obj
 def inspect(state: State, files: tuple[Path, ...], as_json: bool) -> None:
-    """Read the generation metadata of image files (needs no repository).
+    """Read the generation metadata of image files and folders (needs no repository).
+
+    Every file is reported, good and bad; the exit status is that of the first
+    file that could not be read (4), else 0. A folder is
+    read as `add` reads it.
 
     \b
     Example:
       repro inspect ComfyUI_00001_.png --json
+      repro inspect other_tools/
     """
-    from repro.api.query import inspect as inspect_files
+    from repro.api.inspect import inspect as inspect_files
 
-    results = inspect_files([state.cwd / f for f in files])
+    result = inspect_files([state.cwd / f for f in files])
     if as_json:
-        emit_json([r.to_dict() for r in results])
-        return
-    for r in results:
-        _render_inspect(r.to_dict())
+        emit_json(result.to_dict())
+    else:
+        for entry in result.to_dict():
+            if "error" in entry:
+                click.echo(f"error: {entry['error']}", err=True)
+            else:
+                _render_inspect({**entry, "path": display_path(entry["path"], state.cwd)})
+        if len(files) > 1 or result.skipped or any(f.is_dir() for f in files):
+            _render_summary(len(result.files), len(result.failed), len(result.skipped))
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)
+
+
+def _render_summary(total: int, failed: int, skipped: int) -> None:
+    text = f"{total - failed} file(s) read, {failed} could not be read"
+    if skipped:
+        text += f", {skipped} not an image (passed over)"
+    click.echo(text, err=True)
 
 
 def _render_inspect(r: dict[str, Any]) -> None:

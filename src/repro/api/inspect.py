@@ -1,0 +1,112 @@
+"""``repro inspect``: the generation metadata of files, with no repository.
+
+Every file is read, good and bad: one that cannot be read does not stop the
+others, it is reported with its error (the caller decides the exit status).
+A folder is read as ``add`` reads it (its files, recursively, hidden folders
+skipped); a file in a folder that is not an image at all is passed over
+(``skipped``), as ``add`` passes it over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro.capture.types import Generation
+from repro.errors import InputError, NotAnImage, ReproError
+from repro.record import Assessment, exact_numbers
+
+
+@dataclass
+class Inspected:
+    """One file's generation metadata and the level it alone supports."""
+
+    path: str
+    generation: Generation
+    assessment: Assessment
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"path": self.path, **self.generation.to_dict(), **self.assessment.summary()}
+        d["params"], too_big = exact_numbers(d["params"], "params")
+        if too_big:
+            d["warnings"] = [*d["warnings"], *(f"{w}: an integer too large for JSON numbers, "
+                                               "shown exactly as text" for w in too_big)]
+        return d
+
+
+@dataclass
+class Unreadable:
+    """A file that could not be inspected, and why."""
+
+    path: str
+    error: ReproError
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"path": self.path, "error": str(self.error),
+                             "exit_code": self.error.exit_code}
+        if self.error.hint:
+            d["hint"] = self.error.hint
+        return d
+
+
+@dataclass
+class InspectResult:
+    """Each file in order (read or not), and the files of folders passed over."""
+
+    files: list[Inspected | Unreadable] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Unreadable]:
+        return [f for f in self.files if isinstance(f, Unreadable)]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file was read, else the exit code of the first that was not."""
+        failed = self.failed
+        return failed[0].error.exit_code if failed else 0
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [f.to_dict() for f in self.files]
+
+
+def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
+    """Each file to read, and whether it was found in a folder (not named)."""
+    from repro.objects.walk import iter_files
+
+    for path in paths:
+        if path.is_dir():
+            for found, _stat in iter_files(path):
+                yield Path(found), True
+        else:
+            yield path, False
+
+
+def inspect(paths: Iterable[Path]) -> InspectResult:
+    """Generation metadata of files and folders; needs no repository. A file that is
+    missing or unusable (``InputError``) is reported in its place and
+    the others are read all the same."""
+    from repro.capture import read_file
+    from repro.verdict import Evidence, Reading, assess
+
+    result = InspectResult()
+    for path, in_folder in _candidates(paths):
+        if not path.exists() and not path.is_symlink():
+            result.files.append(Unreadable(str(path), InputError(f"{path}: no such file")))
+            continue
+        try:
+            gen = read_file(path)
+        except NotAnImage as exc:
+            if in_folder:
+                result.skipped.append({"path": str(path), "reason": str(exc)})
+            else:
+                result.files.append(Unreadable(str(path), exc))
+            continue
+        except ReproError as exc:
+            result.files.append(Unreadable(str(path), exc))
+            continue
+        reading = Reading(gen.metadata, gen.level, tuple(gen.reasons))
+        result.files.append(Inspected(str(path), gen, assess(Evidence(reading=reading))))
+    return result
