@@ -33,6 +33,8 @@ def inspect(state: State, files: tuple[Path, ...], as_json: bool) -> None:
     result = inspect_files([state.cwd / f for f in files])
     if as_json:
         emit_json(result.to_dict())
+        for failed in result.failed:  # the errors go to stderr as well, as every error does
+            click.echo(f"error: {failed.error}", err=True)
     else:
         for entry in result.to_dict():
             if "error" in entry:
