@@ -15,6 +15,7 @@ untrusted file.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +70,7 @@ _VALUE_NAMES = ("value", "Value", "int", "float", "number", "string", "text", "S
 _SHA256_HEX = frozenset("0123456789abcdef")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     class_type: str
     inputs: dict[str, Any]
@@ -91,15 +92,16 @@ class _Graph:
         self.reasons: list[str] = []
         self.warnings: list[str] = []
         skipped = []
-        for node_id, raw in graph.items():
+        for key, raw in graph.items():
+            node_id = str(key)
             if not isinstance(raw, dict) or not isinstance(raw.get("class_type"), str):
-                skipped.append(str(node_id))
+                skipped.append(node_id)
                 continue
             inputs = raw.get("inputs")
             inputs = inputs if isinstance(inputs, dict) else {}
             links = [(name, str(value[0])) for name, value in inputs.items()
                      if type(value) is list and is_link(value)]
-            self.nodes[str(node_id)] = _Node(raw["class_type"], inputs, raw, str(node_id), links)
+            self.nodes[node_id] = _Node(raw["class_type"], inputs, raw, node_id, links)
         if not self.nodes:
             raise InputError("ComfyUI prompt: no node has a class_type; "
                              "this is not an API-format graph")
@@ -362,7 +364,7 @@ def _latent_size(g: _Graph, start: Any) -> dict[str, int]:
             continue
         node_id, node = linked
         seen.add(node_id)
-        if is_sampler_class(node.class_type, list(node.inputs)):
+        if is_sampler_class(node.class_type, node.inputs):
             continue
         if "Latent" in node.class_type and "width" in node.inputs and "height" in node.inputs:
             size: dict[str, int] = {}
@@ -399,17 +401,14 @@ def _node_params(g: _Graph, scope: set[str]) -> dict[str, Any]:
     node's); numbers JSON cannot carry exactly are left out.
     """
     params: dict[str, Any] = {}
+    low, high = _INT_RANGE
     for node_id in g.all_ids():
         if node_id not in scope:
             continue
         for name, value in g.nodes[node_id].inputs.items():
-            if isinstance(value, (bool, str)):
-                params[f"{node_id}.{name}"] = value
-            elif isinstance(value, int):
-                if _INT_RANGE[0] <= value <= _INT_RANGE[1]:
-                    params[f"{node_id}.{name}"] = value
-            elif isinstance(value, float) and value == value and value not in (
-                    float("inf"), float("-inf")):
+            kind = type(value)  # JSON gives exact types: no subclasses to allow for
+            if kind is str or kind is bool or (kind is int and low <= value <= high) or (
+                    kind is float and math.isfinite(value)):
                 params[f"{node_id}.{name}"] = value
     return params
 
@@ -606,7 +605,7 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     gen = Generation(tool="comfyui", format="comfyui", formats=["comfyui"], metadata="execution")
 
     samplers = [n for n in g.order
-                if is_sampler_class(g.nodes[n].class_type, list(g.nodes[n].inputs))]
+                if is_sampler_class(g.nodes[n].class_type, g.nodes[n].inputs)]
     stages = {n: _read_stage(g, n) for n in samplers}
 
     outputs = sorted((n for n in g.order if is_output_class(g.nodes[n].class_type)),

@@ -8,6 +8,7 @@ reader (``comfyui_workflow``). Sources: FORMATS.md §1.1 (core ``nodes.py``,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, TypeGuard
 
 from repro.record.vocabulary import CONFIG_EXTENSIONS, MODEL_EXTENSIONS
@@ -164,12 +165,12 @@ def is_output_class(class_type: str) -> bool:
     return class_type in OUTPUT_CLASSES or "Save" in class_type
 
 
-def is_sampler_class(class_type: str, input_names: list[str]) -> bool:
+def is_sampler_class(class_type: str, input_names: Iterable[str]) -> bool:
     """True for a node that draws noise and denoises (core or custom)."""
     if class_type in KNOWN_SAMPLERS:
         return True
-    names = {name.lower() for name in input_names}
-    if not names & set(SEED_INPUTS):
+    names = {name.lower() for name in input_names if name[:1] in "sSnN"}
+    if not names.intersection(SEED_INPUTS):
         return False
     # Detailers and tiled upscalers (FaceDetailer, UltimateSDUpscale...) sample too.
     return ("KSampler" in class_type or "Sampler" in class_type

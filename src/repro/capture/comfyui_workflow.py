@@ -50,7 +50,7 @@ _MODES = {2: "muted", 4: "bypassed"}
 _MODEL_KEYS = ("name", "url", "hash", "hash_type", "directory")
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkflowNode:
     """One editor node: its id as the prompt spells it, class, mode and raw parts."""
 
