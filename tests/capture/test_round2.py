@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from repro.capture import Generation, read_bytes
 from repro.capture.a1111 import parse_a1111, split_infotext
@@ -334,3 +336,41 @@ def test_mixed_set_reads_fast_in_cpu_time() -> None:
             read_bytes(data).to_dict()
     per_file = (time.process_time() - start) / (3 * len(files))
     assert per_file < 0.004, f"{per_file * 1e3:.2f} ms per file"
+
+
+# --- hostile shapes of the new readers ------------------------------------------------------
+
+_KEYS = ["prompt", "workflow", "extra", "extraMetadata", "software", "Prompt", "Negative",
+         "loras", "base_model_name", "base_model_hash", "Model", "Model hash", "resolution",
+         "num_inference_steps", "guidance_scale", "seed", "sui_image_params", "Software",
+         "Comment", "Description", "nodes", "links", "class_type", "inputs", "1", "2"]
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+    | st.sampled_from(["RuinedFooocus", "NovelAI", "0.5 - x.safetensors", "Loras:<a:1>",
+                       "832 x 1216", "{}", '{"1": {"class_type": "X"}}', "0x" + "a" * 64]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner,
+                                                                max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=8))
+def test_any_json_shape_reads_or_fails_cleanly(data: dict[str, Any]) -> None:
+    text = json.dumps(data, allow_nan=False) if _finite(data) else "{}"
+    for payload in (f.png({"parameters": text}),
+                    f.exif_image("JPEG", sub={f.USER_COMMENT: f.unicode_comment(text)}),
+                    f.exif_image("WEBP", ifd0={f.USER_COMMENT: text, f.SOFTWARE: "NovelAI",
+                                               f.IMAGE_DESCRIPTION: text})):
+        gen = read_bytes(payload)  # never raises: unreadable metadata is a warning
+        assert gen.level in ("full", "approximate", "partial", "none")
+        gen.to_dict()
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
