@@ -105,6 +105,9 @@ class Repository:
             from repro.environment.extra_paths import comfyui_extra_model_roots
 
             config.extra_model_roots = comfyui_extra_model_roots(comfy)
+        for warning in config.warnings:
+            if self.notify:
+                self.notify(f"warning: {warning}")
         return config
 
     @cached_property

@@ -17,6 +17,7 @@ import click
 from repro import __version__
 from repro.cli.commands.add import add
 from repro.cli.commands.checkout import checkout
+from repro.cli.commands.config import config
 from repro.cli.commands.demo import demo
 from repro.cli.commands.descendants import descendants
 from repro.cli.commands.diff import diff
@@ -44,7 +45,7 @@ from repro.errors import UsageError
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
     init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
-    rerun, vary, export, uses, models, tag, fsck, gc, env, watch, demo,
+    rerun, vary, export, uses, models, tag, fsck, gc, env, config, watch, demo,
 ]
 
 
