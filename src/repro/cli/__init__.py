@@ -32,6 +32,7 @@ from repro.cli.commands.log import log
 from repro.cli.commands.models import models
 from repro.cli.commands.rerun import rerun
 from repro.cli.commands.show import show
+from repro.cli.commands.status import status
 from repro.cli.commands.tag import tag
 from repro.cli.commands.uses import uses
 from repro.cli.commands.variations import variations
@@ -45,7 +46,7 @@ from repro.errors import UsageError
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
     init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
-    rerun, vary, export, uses, models, tag, fsck, gc, env, config, watch, demo,
+    rerun, vary, export, uses, models, tag, status, fsck, gc, env, config, watch, demo,
 ]
 
 

@@ -6,12 +6,9 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-if TYPE_CHECKING:
-    from repro.record import Record
 
 
 def note(message: str) -> None:
@@ -94,34 +91,6 @@ def render_params(params: dict[str, Any], indent: str) -> None:
             click.echo(f"{indent}  stage   node {s.get('node')} {s.get('class_type')}: seed "
                        f"{s.get('seed')}, steps {s.get('steps')}, cfg {s.get('cfg')}, "
                        f"{s.get('sampler')}/{s.get('scheduler')}, denoise {s.get('denoise')}")
-
-
-def render_record(record: Record, *, full: bool) -> None:
-    out = record.output
-    click.secho(f"record {record.id}", fg="yellow")
-    click.echo(f"  output    {out.path}  (blake3 {short(out.blake3)}, {out.width}x{out.height})")
-    tool = record.tool
-    click.echo(f"  tool      {tool.name} {tool.version or ''}".rstrip())
-    click.echo(f"  captured  {record.captured.at}")
-    if full:
-        render_params(record.params.to_dict(), indent="  ")
-        for m in record.models:
-            where = m.path or "not found"
-            extra = f" strength {m.strength}" if m.strength is not None else ""
-            click.echo(f"  model     {m.role:<12} {m.name}{extra} -> {where} "
-                       f"(blake3 {short(m.blake3)})")
-        for i in record.inputs:
-            click.echo(f"  input     {i.role:<12} {i.name} (blake3 {short(i.blake3)})")
-    for p in record.parents:
-        click.echo(f"  parent    {short(p.id)} ({p.relation})")
-    if record.supersedes:
-        click.echo(f"  replaces  {short(record.supersedes)} (an earlier capture of this output)")
-    click.echo(f"  level     {record.level}")
-    if full:
-        for reason in record.assessment.texts:
-            click.echo(f"    - {reason}")
-    if record.message:
-        click.echo(f"\n    {record.message}")
 
 
 class Status:

@@ -516,3 +516,30 @@ class Index:
 
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) and value else None
+
+
+def filtered_ids(conn: sqlite3.Connection, *, tool: str | None = None,
+                 level: str | None = None, since: str | None = None, until: str | None = None,
+                 models: Iterable[str] | None = None) -> Iterator[str]:
+    """Record ids newest first, narrowed by the index's columns (``repro log`` filters):
+    tool, level, capture time (``since`` <= at < ``until``, ISO strings), and any of
+    ``models`` (BLAKE3s) used."""
+    where, args = [], []
+    for column, value in (("tool", tool), ("level", level)):
+        if value is not None:
+            where.append(f"r.{column} = ?")
+            args.append(value)
+    if since is not None:
+        where.append("r.captured_at >= ?")
+        args.append(since)
+    if until is not None:
+        where.append("r.captured_at < ?")
+        args.append(until)
+    if models is not None:
+        wanted = list(models)
+        where.append(f"r.id IN (SELECT record FROM record_models WHERE blake3 IN "
+                     f"({','.join('?' * len(wanted))}))")
+        args += wanted
+    sql = "SELECT r.id FROM records r" + (" WHERE " + " AND ".join(where) if where else "")
+    for (rid,) in conn.execute(sql + " ORDER BY r.captured_at DESC, r.id", args):
+        yield rid
