@@ -14,17 +14,21 @@ from repro.errors import IntegrityError
 
 class Presence:
     """``oid in presence``: whether the store holds an object, remembering the
-    answers for ids asked often (models) up to a bound."""
+    answers for ids asked often (models) up to a bound. A model version dropped on
+    purpose (``repro store drop``) counts as present: its absence is not damage."""
 
     LIMIT = 65_536
 
     def __init__(self, repo: Repository, unreadable: set[str]):
         self.store = repo.store
         self.unreadable = unreadable  # listed, though not readable: present
+        from repro.api.store import dropped_versions
+
+        self.dropped = dropped_versions(repo)
         self.known: dict[str, bool] = {}
 
     def __contains__(self, oid: str) -> bool:
-        if oid in self.unreadable:
+        if oid in self.unreadable or oid in self.dropped:
             return True
         found = self.known.get(oid)
         if found is None:

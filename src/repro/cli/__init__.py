@@ -33,6 +33,7 @@ from repro.cli.commands.models import models
 from repro.cli.commands.rerun import rerun
 from repro.cli.commands.show import show
 from repro.cli.commands.status import status
+from repro.cli.commands.store import store
 from repro.cli.commands.tag import tag
 from repro.cli.commands.uses import uses
 from repro.cli.commands.variations import variations
@@ -46,7 +47,7 @@ from repro.errors import UsageError
 #: Every command of ``repro`` (``--help`` lists them by name).
 COMMANDS: list[click.Command] = [
     init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
-    rerun, vary, export, uses, models, tag, status, fsck, gc, env, config, watch, demo,
+    rerun, vary, export, uses, models, tag, store, status, fsck, gc, env, config, watch, demo,
 ]
 
 

@@ -71,6 +71,18 @@ def display_path(path: str, cwd: Path) -> str:
         return path
 
 
+def human_bytes(n: int | None) -> str:
+    """``2.9 GiB``, ``512 KiB``, ``80 bytes``."""
+    if n is None:
+        return "? bytes"
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
 def short(oid: str | None) -> str:
     return (oid or "?")[:12]
 

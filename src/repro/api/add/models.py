@@ -96,7 +96,9 @@ def store_model(session: Session, path: Path, st: os.stat_result, known: str | N
             known and (mode == "reference" or known in repo.store)):
         verb = "hashing" if mode == "reference" else "storing"
         byte_progress = _ByteCounter(session.progress, f"{verb} {path.name}", st.st_size)
+    had = known is not None and known in repo.store
     oid = repo.store.put_file(path, mode=mode, known=known, progress=byte_progress)
+    _note_stored(session, path, st, oid, had=had, started=started)
     if oid != known:
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
@@ -121,6 +123,7 @@ def store_and_hash(session: Session, path: Path, schemes: set[str]) -> dict[str,
     started = time.time_ns()
     tap = HashTap(path, schemes - {"blake3"})
     blake3 = repo.store.put_file(path, mode=session.mode, tap=tap.feed)
+    _note_stored(session, path, st, blake3, had=False, started=started)
     computed = {**tap.result(), "blake3": blake3}
     after = path.stat()
     if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
@@ -138,6 +141,24 @@ def _may_be_stored(session: Session, prior: dict[str, str], st: os.stat_result) 
     if prior.get("blake3"):
         return prior["blake3"] in store
     return any(b in store for b in cache.blake3s_of_size(st.st_size))
+
+
+def _note_stored(session: Session, path: Path, st: os.stat_result, oid: str, *, had: bool,
+                 started: int) -> None:
+    """Remember a model version this add put into the store (``add`` reports them)."""
+    if session.mode != "reference" and not had and oid not in session.stored_models and _new(
+            session.repo.store.path(oid), started):
+        session.stored_models[oid] = {"name": path.name, "blake3": oid, "size": st.st_size,
+                                      "mode": session.mode}
+
+
+def _new(obj: Path, started_ns: int) -> bool:
+    """Whether this add wrote (or linked) the object: its inode changed since we began
+    (a linked or written file's ctime moves), or it waits in the batch's temp folder."""
+    try:
+        return obj.stat().st_ctime_ns >= started_ns - 10_000_000
+    except FileNotFoundError:
+        return True
 
 
 def base_model(session: Session, path: Path, blake3: str) -> dict[str, Any] | None:

@@ -43,6 +43,10 @@ class Session:
         self.decoded: dict[str, str | None] = {}
         #: base checkpoints named by adapters' metadata, by the adapter's BLAKE3
         self.bases: dict[str, dict[str, Any] | None] = {}
+        #: model versions this add put into the store, by BLAKE3 ({name, size, mode})
+        self.stored_models: dict[str, dict[str, Any]] = {}
+        #: outputs stored, and their bytes
+        self.stored_outputs = [0, 0]
         #: whether outputs need their pixel MD5 (None: not asked the index yet)
         self.pixels_wanted: bool | None = None
         self.host = socket.gethostname()

@@ -59,9 +59,14 @@ class Captured:
 class AddResult:
     records: list[Captured] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    #: What this add put into the store: model versions ({name, blake3, size, mode}),
+    #: outputs and their bytes.
+    stored: dict[str, Any] = field(default_factory=lambda: {
+        "models": [], "model_bytes": 0, "outputs": 0, "output_bytes": 0})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"records": [r.to_dict() for r in self.records], "skipped": self.skipped}
+        return {"records": [r.to_dict() for r in self.records], "skipped": self.skipped,
+                "stored": self.stored}
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -132,6 +137,11 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
             session.flush_index()
             repo.journal.clear()
             checkpoint("add.indexed")
+        models = list(session.stored_models.values())
+        result.stored = {"models": models, "outputs": session.stored_outputs[0],
+                         "output_bytes": session.stored_outputs[1],
+                         "model_bytes": sum(m["size"] for m in models
+                                            if m["mode"] in ("copy", "reflink"))}
         if tag and result.records:
             repo.refs.set_tag(tag, result.records[-1].id)
     return result
@@ -230,6 +240,8 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     rid = repo.store.put_bytes(raw, group=1)
     record = replace(record, id=rid)
     session.pending[blake3] = record
+    session.stored_outputs[0] += 1
+    session.stored_outputs[1] += out_stat.st_size
     return Captured(str(path), record, False, known)
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from repro.cli.options import State, json_option, lock_timeout_option, store_mode_option
-from repro.cli.render import Progress, display_path, emit_json, short
+from repro.cli.render import Progress, display_path, emit_json, human_bytes, short
+
+if TYPE_CHECKING:
+    from repro.api.add.plan import AddPlan
 
 
 @click.command()
@@ -24,18 +28,23 @@ from repro.cli.render import Progress, display_path, emit_json, short
 @click.option("--refresh", is_flag=True,
               help="Capture outputs captured before anew; the new record supersedes the old "
                    "one, which stays in the store.")
+@click.option("--dry-run", is_flag=True,
+              help="Only say what would be captured and stored, and how much.")
 @lock_timeout_option
 @json_option
 @click.pass_obj
 def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message: str | None,
         tag: str | None, mode: str | None, allow_empty: bool, no_env: bool, refresh: bool,
+        dry_run: bool,
         as_json: bool) -> None:
     """Capture output images (folders recurse): metadata, models by content, lineage.
+    Says what it stored and how much (model files are copied into .repro in
+    store mode copy; see docs/concepts.md for what each mode costs).
 
     \b
     Example:
       repro add outputs/ComfyUI_00042_.png --tag client-final
-      repro add outputs/ --json
+      repro add outputs/ --dry-run
       repro add outputs/old.png --refresh   (after putting its model in place)
     """
     from repro.api.add import add as add_files
@@ -44,6 +53,11 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
 
     repo = state.repo()
     full = [state.cwd / p for p in paths]
+    if dry_run:
+        from repro.api.add.plan import plan
+
+        _show_plan(plan(repo, full, mode=mode, allow_empty=allow_empty), state, as_json)
+        return
     progress = Progress()
     result = add_files(repo, full, parents=parents, message=message, tag=tag, mode=mode,
                        allow_empty=allow_empty,
@@ -61,6 +75,7 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
             if not r.existing:
                 for reason in r.record.assessment.texts:
                     click.echo(f"    - {reason}")
+        _show_stored(result.stored)
         if result.skipped:
             for s in result.skipped[:20]:
                 click.echo(f"skipped {s['path']}: {s['reason']}", err=True)
@@ -70,3 +85,31 @@ def add(state: State, paths: tuple[Path, ...], parents: tuple[str, ...], message
         raise InputError(f"nothing captured ({len(result.skipped)} file(s) skipped)",
                          hint="repro add takes PNG, JPEG or WebP outputs that carry "
                               "generation metadata")
+
+
+def _show_stored(stored: dict[str, Any]) -> None:
+    for m in stored["models"]:
+        how = {"hardlink": "linked (no second copy)", "reflink": "cloned (copy-on-write)"
+               }.get(m["mode"], "copied")
+        click.echo(f"stored {m['name']} ({human_bytes(m['size'])}, {how}, "
+                   f"blake3 {short(m['blake3'])})")
+    if stored["outputs"] or stored["models"]:
+        click.echo(f"store: +{human_bytes(stored['model_bytes'] + stored['output_bytes'])} "
+                   f"({len(stored['models'])} model version(s), "
+                   f"{stored['outputs']} output(s)); `repro store` shows it all")
+
+
+def _show_plan(plan: AddPlan, state: State, as_json: bool) -> None:
+    if as_json:
+        emit_json(plan.to_dict())
+        return
+    for c in plan.capture:
+        click.echo(f"would capture {display_path(c['path'], state.cwd)} ({c['tool']})")
+    for path in plan.known:
+        click.echo(f"known {display_path(path, state.cwd)}")
+    for s in plan.skipped:
+        click.echo(f"would skip {s['path']}: {s['reason']}", err=True)
+    for m in plan.models:
+        click.echo(f"would store {m['path']} ({human_bytes(m['size'])}, {plan.mode})")
+    click.echo(f"store mode {plan.mode}: +{human_bytes(plan.model_bytes + plan.output_bytes)}"
+               f" ({len(plan.models)} model version(s), {len(plan.capture)} output(s))")
