@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from repro.api.repository import Repository
+from repro.api.repository import ByteProgress, Progress, Repository
 from repro.errors import ConflictError, IntegrityError, UnsafePath
 from repro.models.roots import safe_relative
 from repro.objects.faults import checkpoint
@@ -129,13 +129,14 @@ def _items(record: Record, *, models: bool, inputs: bool, output: bool
 
 def checkout(repo: Repository, record: Record, *, to: Path | None = None, force: bool = False,
              dry_run: bool = False, inputs: bool = False, output: bool = False,
-             models: bool = True, mode: str | None = None) -> CheckoutResult:
+             models: bool = True, mode: str | None = None,
+             progress: Progress | None = None) -> CheckoutResult:
     """Restore the recorded versions; ``mode`` (default: config store.mode) says how:
     a copy, a reflink clone, or a hardlink to the stored object (reference mode
     stores nothing, so it restores by copy). ``inputs`` adds the recorded input
     images, ``output`` the output file itself (a deleted or overwritten output is
     brought back from the store, to its recorded place in the project);
-    ``models=False`` leaves the models out."""
+    ``models=False`` leaves the models out. ``progress`` hears the bytes of big files."""
     result = CheckoutResult()
     roots = repo.config.model_roots
     plan: list[tuple[dict[str, Any], str, Path]] = []
@@ -197,7 +198,10 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
                 keep_object(repo, displaced, entry["path"])
                 result.displaced.append({"path": entry["path"], "blake3": displaced})
             repo.store.materialize(blake3, dest, mode="hardlink" if mode == "hardlink" else
-                                   "reflink" if mode == "reflink" else "copy")
+                                   "reflink" if mode == "reflink" else "copy",
+                                   progress=ByteProgress.for_file(
+                                       progress, f"restoring {dest.name}",
+                                       repo.store.size(blake3)))
             checkpoint("checkout.restored")
             result.restored.append(entry)
     return result

@@ -32,12 +32,27 @@ DOT = ".repro"
 FORMAT = 1
 
 
-def _compute_hashes(path: Path, schemes: set[str]) -> dict[str, str]:
-    if schemes <= {"blake3"}:
-        return {"blake3": hash_file(path)}
-    from repro.models.hashes import compute_hashes
+#: Files at least this large get a byte progress bar while read (hashed, copied).
+BIG_FILE = 100 * 1024 * 1024
 
-    return compute_hashes(path, schemes)
+Progress = Callable[[str, int, int], None]
+"""Called with (what, done, total)."""
+
+
+class ByteProgress:
+    """Adapts byte counts (hashing, copying) to a (what, done, total) progress callback."""
+
+    def __init__(self, progress: Progress, what: str, total: int):
+        self.progress, self.what, self.total, self.done = progress, what, total, 0
+
+    def __call__(self, n: int) -> None:
+        self.done = min(self.done + n, self.total)
+        self.progress(self.what, self.done, self.total)
+
+    @classmethod
+    def for_file(cls, progress: Progress | None, what: str, size: int) -> ByteProgress | None:
+        """A byte counter when the file is big enough to be worth one, else None."""
+        return cls(progress, what, size) if progress is not None and size >= BIG_FILE else None
 
 
 class Repository:
@@ -55,6 +70,8 @@ class Repository:
         self.receipts = Receipts(self.dot / "refs", self.tmp_dir, self.store)
         self.journal = Journal(self.dot / "journal")
         self.notify: Callable[[str], None] | None = None
+        #: Where long reads report (hashing a big model file): set by the CLI.
+        self.progress: Progress | None = None
 
     # -- creation and discovery ----------------------------------------------
 
@@ -142,7 +159,16 @@ class Repository:
 
     @cached_property
     def stat_cache(self) -> StatCache:
-        return StatCache(self.conn, _compute_hashes)
+        return StatCache(self.conn, self._compute_hashes)
+
+    def _compute_hashes(self, path: Path, schemes: set[str]) -> dict[str, str]:
+        report = ByteProgress.for_file(self.progress, f"hashing {path.name}",
+                                       path.stat().st_size)
+        if schemes <= {"blake3"}:
+            return {"blake3": hash_file(path, report)}
+        from repro.models.hashes import compute_hashes
+
+        return compute_hashes(path, schemes, progress=report)
 
     def close(self) -> None:
         if "conn" in self.__dict__:

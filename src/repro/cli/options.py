@@ -31,12 +31,13 @@ class State:
 
     def repo(self) -> Repository:
         from repro.api.repository import Repository
-        from repro.cli.render import note
+        from repro.cli.render import Progress, note
 
         overrides = ({"lock": {"timeout": self.lock_timeout}}
                      if self.lock_timeout is not None else None)
         repo = Repository.discover(self.cwd, overrides=overrides)
         repo.notify = note
+        repo.progress = Progress()
         return repo
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -40,20 +41,36 @@ def emit_json_list(items: Iterable[Any]) -> None:
 
 
 class Progress:
-    """A one-line progress indicator on stderr, shown only on a terminal."""
+    """A one-line progress indicator on stderr, shown only on a terminal (quiet
+    when stderr is a file or a pipe, or with ``REPRO_NO_PROGRESS``). The line is
+    cleared when a task reaches its total."""
 
     def __init__(self, label: str = "") -> None:
         self.enabled = sys.stderr.isatty() and not os.environ.get("REPRO_NO_PROGRESS")
         self.label = label
         self.shown = False
+        self._last = -1.0
+        self._started: tuple[str, float] | None = None
 
     def __call__(self, what: str, done: int, total: int) -> None:
         if not self.enabled or total < 2:
             return
+        now = time.monotonic()
+        if self._started is None or self._started[0] != what:
+            self._started = (what, now)
+        if done >= total:
+            self.done()
+            return
+        if now - self._last < 0.1:  # a few redraws a second are enough
+            return
+        self._last = now
         width = 30
         filled = int(width * done / total)
-        count = (f"{done / 2**20:.0f}/{total / 2**20:.0f} MiB" if total >= 2**20
-                 else f"{done}/{total}")
+        count = f"{done}/{total}"
+        if total >= 2**20:
+            elapsed = now - self._started[1]
+            rate = f", {done / elapsed / 2**20:.0f} MiB/s" if elapsed > 0.5 else ""
+            count = f"{human_bytes(done)} of {human_bytes(total)}{rate}"
         click.echo(f"\r\x1b[K{what} [{'#' * filled}{'.' * (width - filled)}] {count}",
                    err=True, nl=False)
         self.shown = True
@@ -61,6 +78,7 @@ class Progress:
     def done(self) -> None:
         if self.shown:
             click.echo("\r\x1b[K", err=True, nl=False)
+            self.shown = False
 
 
 def display_path(path: str, cwd: Path) -> str:

@@ -49,7 +49,8 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
     repo = state.repo()
     record = target_record(state, repo, target)
     result = checkout_record(repo, record, to=state.here(to), force=force,
-                             dry_run=dry_run, inputs=inputs, output=output, mode=mode)
+                             dry_run=dry_run, inputs=inputs, output=output, mode=mode,
+                             progress=repo.progress)
     if as_json:
         emit_json(result.to_dict())
     else:
