@@ -24,7 +24,7 @@ import orjson
 
 from repro.api.add import Live, add, iso_time
 from repro.api.repository import Repository
-from repro.comfyui.client import ComfyClient, ServerUnreachable
+from repro.comfyui.client import ComfyClient, ServerUnreachable, is_loopback
 from repro.comfyui.history import (
     SavedOutput,
     cached_nodes,
@@ -50,7 +50,7 @@ from repro.watch._common import (
 )
 from repro.watch.folder import Pending, settled
 from repro.watch.loads import Finding, LoaderMemory
-from repro.watch.server_env import UsedPackages
+from repro.watch.server_env import UsedPackages, with_server_packages
 
 #: Prompt ids remembered in the ComfyUI state file (the server keeps 10,000).
 MAX_PROMPTS = 20_000
@@ -202,6 +202,8 @@ class ComfyFollower:
         env = None
         if self.record_environment:
             env = server_environment(stats, self.environment(), url=self.client.url)
+            if is_loopback(self.client.url):
+                env = with_server_packages(env, stats)
         version = (stats.get("system") or {}).get("comfyui_version") \
             if isinstance(stats.get("system"), dict) else None
         live: dict[Path, Live] = {}

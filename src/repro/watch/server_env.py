@@ -1,4 +1,9 @@
-"""Which custom-node packages an output's nodes come from, marked in its environment.
+"""What the follower adds to a server's environment: the server's own packages, and
+which custom-node packages an output's nodes come from.
+
+``with_server_packages``: when the install's scan did not find the venv the
+server runs in, the server's process (same machine) names it; its packages
+are recorded when its torch is the one the server reports, else none are.
 
 A custom node updated since a record was made matters only to outputs that
 ran one of its classes. ``GET /object_info`` names each class's
@@ -19,6 +24,37 @@ from repro.capture.comfyui_nodes import MAX_NODES, is_link
 from repro.comfyui.client import ComfyClient
 from repro.comfyui.object_info import node_modules, packages_used
 from repro.errors import ReproError
+
+
+def with_server_packages(env: dict[str, Any] | None,
+                         stats: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``env`` with the packages of the Python the server runs in, when found."""
+    from repro.environment.installs import python_env_info
+    from repro.environment.process import find_process, python_env_of_process
+
+    if env is None or (env.get("python") or {}).get("env_path"):
+        return env  # no environment recorded, or the install's venv was found
+    system = stats.get("system")
+    argv = system.get("argv") if isinstance(system, Mapping) else None
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return env
+    process = find_process(argv)
+    folder = python_env_of_process(process) if process is not None else None
+    if folder is None:
+        return env
+    info = python_env_info(folder)
+    torch = info.get("torch") or {}
+    server_torch = (env.get("torch") or {}).get("version")
+    if not torch or torch.get("version") != server_torch:
+        return env  # not the Python that answered: record nothing rather than the wrong thing
+    out = dict(env)
+    out["packages"] = info.get("packages", {})
+    out["torch"] = {**torch, **(env.get("torch") or {})}
+    for key in ("cuda", "cudnn"):
+        if torch.get(key):
+            out[key] = torch[key]
+    out["python"] = {**(env.get("python") or {}), "env_path": str(folder)}
+    return out
 
 
 def upstream_classes(graph: Mapping[str, Any], node: str) -> set[str]:
