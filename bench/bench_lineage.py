@@ -1,10 +1,14 @@
 """Lineage commands on a big store, each timed as a whole ``repro`` process.
 
-Runs each command a few times (after one warm-up that fills the page cache
+Runs each query a few times (after one warm-up that fills the page cache
 and the stat cache) and prints the best wall time and the peak RSS of the
 process (``os.wait4`` rusage). Goal (DESIGN.md): under 0.3 s and 300 MB each.
+Then the commands that read the whole store (``log --json``, ``fsck``,
+``gc --dry-run``), once each: wall time, records/s and peak RSS (goal, issue
+17: memory flat, under 150 MB at 1,000,000 records), and the disk used per
+record (index and record objects).
 
-Usage: python bench/bench_lineage.py [STORE_DIR] [RUNS]
+Usage: python bench/bench_lineage.py [STORE_DIR] [RUNS] [--queries-only]
 (STORE_DIR is made by bench/make_store.py; default /tmp/repro-bench-store)
 """
 
@@ -38,8 +42,9 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, float, int]:
 
 
 def main(argv: list[str]) -> None:
-    root = Path(argv[1]) if len(argv) > 1 else Path("/tmp/repro-bench-store")
-    runs = int(argv[2]) if len(argv) > 2 else 3
+    positional = [a for a in argv[1:] if not a.startswith("--")]
+    root = Path(positional[0]) if positional else Path("/tmp/repro-bench-store")
+    runs = int(positional[1]) if len(positional) > 1 else 3
     info = orjson.loads((root / "bench.json").read_bytes())
     exe = repro_exe()
     tip, other, lora = info["tip"], info["other"], info["lora"]
@@ -54,6 +59,8 @@ def main(argv: list[str]) -> None:
         ["verify", tip],
         ["uses", lora],
         ["uses", lora, "--any-version"],
+        *([["uses", info["hot_lora"]]] if "hot_lora" in info else []),
+        ["models"],
         ["variations", tip],
         ["descendants", other],
         ["graph", tip],
@@ -73,6 +80,20 @@ def main(argv: list[str]) -> None:
         label = " ".join(a[:12] if len(a) == 64 else a for a in args)
         note = "" if codes <= {0, 1} else f" (exit {sorted(codes)})"
         print(f"repro {label:<38} {wall:7.3f} {peak:8.1f}  {'ok' if ok else 'OVER'}{note}")
+    if "--queries-only" in argv:
+        return
+    n = info["records"]
+    print(f"{'whole store':<44} {'wall s':>7} {'peak MB':>8} {'records/s':>10}")
+    for args in (["log", "--json"], ["fsck", "--json"], ["gc", "--dry-run", "--json"]):
+        wall, peak, code = timed([exe, *args], root)
+        note = "" if code in (0, 1) else f" (exit {code})"
+        print(f"repro {' '.join(args):<38} {wall:7.1f} {peak:8.1f} {n / wall:10.0f}{note}")
+    dot = root / ".repro"
+    index = sum(p.stat().st_size for p in dot.glob("index.sqlite*"))
+    records = sum(p.stat().st_blocks * 512 for p in (dot / "objects").rglob("*")
+                  if p.is_file() and p.stat().st_size < 64 * 1024)
+    print(f"disk per record: index {index / n:,.0f} B, record objects {records / n:,.0f} B "
+          "(allocated; small objects only)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 LoRAs, each a small real file under ``models/`` and an object in the store),
 in chains of parents up to 50 deep (img2img from the previous link, named
 both by ``parents`` and by the input's BLAKE3). Records are written straight
-through the API (``store.put_bytes`` in one durability batch, ``Index.add_many``
-in one transaction): no image is made or read.
+through the API (``store.put_bytes`` in one durability batch, ``Index.load``
+in one transaction, per chunk): no image is made or read; each output is a
+tiny object of its own (so ``fsck`` finds every object a record names).
 
 One LoRA (the first) is "hot": it is in HOT_LORA_SHARE of the records (at
 1,000,000 records, 20,000 of them), as a studio's favourite LoRA is.
@@ -114,6 +115,8 @@ def build(root: Path, count: int) -> dict[str, Any]:
                     chain, chain_length = [], rng.choice((1, 1, 2, 3, 5, 10, 20, MAX_DEPTH))
                 parent = chain[-1] if chain else None
                 data = make_record(n, rng, models, parent, start + timedelta(seconds=n))
+                # A tiny stand-in for the output's bytes: fsck finds every object.
+                repo.store.put_bytes(f"output {n}".encode())
                 record = Record.from_dict(data)
                 raw = canonical_bytes(record)
                 rid = repo.store.put_bytes(raw, group=1)
