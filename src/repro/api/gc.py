@@ -16,6 +16,7 @@ import orjson
 
 from repro.api.maintenance import ANY_ID, kept_objects, referenced_objects
 from repro.api.repository import Repository
+from repro.api.store_walk import IdSet
 from repro.objects.faults import checkpoint
 from repro.record import SchemaError, from_bytes
 
@@ -52,11 +53,12 @@ def _ids_in_file(path: os.PathLike[str] | str) -> set[str]:
     return found
 
 
-def reachable_objects(repo: Repository) -> tuple[set[str], list[str]]:
+def reachable_objects(repo: Repository) -> tuple[IdSet, list[str]]:
     """Every object a record, tag or kept file names (and the records), and the
     objects that could not be read and that no readable record names: any of
-    them may be a record, whose references are then unknown."""
-    reachable = kept_objects(repo)
+    them may be a record, whose references are then unknown. The ids are kept
+    on disk (``IdSet``): memory stays flat in the size of the store."""
+    reachable = IdSet(kept_objects(repo))
     unread: dict[str, str] = {}
     for rid, data in repo.iter_record_bytes(unread.__setitem__):
         reachable.add(rid)
@@ -87,25 +89,33 @@ def gc(repo: Repository, *, dry_run: bool = False, grace_days: float | None = No
     result = GcResult()
     with repo.lock():
         reachable, unknown = reachable_objects(repo)
-        result.unreadable = unknown
-        if unknown:
-            result.note = (f"{len(unknown)} object(s) cannot be read and may be records "
-                           "naming others: nothing removed; run `repro fsck`")
-            return result
-        for oid in list(repo.store):
-            if oid in reachable:
-                continue
-            path = repo.store.path(oid)
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            if max(st.st_mtime, st.st_ctime) > cutoff:
-                continue
-            result.removed += 1
-            result.bytes += st.st_size
-            result.objects.append(oid)
-            if not dry_run:
-                path.unlink()
-                checkpoint("gc.removed")
+        try:
+            _remove_unreachable(repo, reachable, unknown, cutoff, dry_run, result)
+        finally:
+            reachable.close()
     return result
+
+
+def _remove_unreachable(repo: Repository, reachable: IdSet, unknown: list[str], cutoff: float,
+                        dry_run: bool, result: GcResult) -> None:
+    result.unreadable = unknown
+    if unknown:
+        result.note = (f"{len(unknown)} object(s) cannot be read and may be records "
+                       "naming others: nothing removed; run `repro fsck`")
+        return
+    for oid in repo.store:
+        if oid in reachable:
+            continue
+        path = repo.store.path(oid)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if max(st.st_mtime, st.st_ctime) > cutoff:
+            continue
+        result.removed += 1
+        result.bytes += st.st_size
+        result.objects.append(oid)
+        if not dry_run:
+            path.unlink()
+            checkpoint("gc.removed")
