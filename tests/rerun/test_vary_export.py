@@ -94,3 +94,34 @@ def test_export_api_is_the_executed_prompt_and_workflow_the_ui_graph(
     code, _out_text, err = run(capsys, "-C", toy.project, "export", toy.record.id,
                               "--format", "a1111")
     assert code == 4 and "does not allow an A1111 infotext" in err
+
+
+def test_ctrl_c_on_the_command_line_exits_130_and_fsck_finds_nothing(toy: Toy) -> None:
+    """SIGINT to a real ``repro vary`` while its second job runs on the server."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from repro.api.maintenance import fsck
+
+    toy.fake.delay = 1.5
+    before = toy.repo().index.count()
+    exe = Path(sys.executable).with_name("repro")
+    proc = subprocess.Popen([str(exe), "vary", toy.record.id, "--seed", "1..4"],
+                            cwd=toy.project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    # Prompts: the set-up's, the first run's (captured before the next is sent), the second's.
+    while toy.fake.number < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the second job runs on the server (1.5 s)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] in ("error: interrupted", "error: aborted")
+    repo = toy.repo()
+    assert repo.index.count() == before + 1
+    assert toy.fake.cancelled
+    assert [p for p in fsck(repo) if p.kind != "tmp"] == []
