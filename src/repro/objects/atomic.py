@@ -16,16 +16,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from repro.objects.faults import checkpoint
+from repro.objects.platform import fsync_dir
+
+__all__ = ["TMP_PREFIX", "atomic_writer", "fsync_dir", "libc", "new_file_mode", "write_bytes"]
 
 TMP_PREFIX = "tmp-"
-
-
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -26,7 +26,6 @@ disk early, not the file's metadata durable.
 from __future__ import annotations
 
 import errno
-import fcntl
 import mmap
 import os
 import queue
@@ -37,6 +36,7 @@ from typing import Any, BinaryIO
 from repro.objects.atomic import libc
 from repro.objects.faults import checkpoint
 from repro.objects.hashing import CHUNK, Progress, hash_stream, iter_chunks, new_hasher
+from repro.objects.platform import fcntl
 
 #: Files at least this large are copied through the pipeline.
 PIPELINE_MIN = 64 * 1024 * 1024
@@ -47,6 +47,8 @@ BUFFERS = 4
 #: on through the page cache).
 DIRECT_ALIGN = 4096
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+#: The pipeline reads and writes by offset (``preadv``/``pwritev``), which Windows lacks.
+PIPELINE_OK = hasattr(os, "preadv") and hasattr(os, "pwritev")
 #: How far behind the writer the finished writeback may trail (buffered writes).
 WRITEBACK_WINDOW = 256 * 1024 * 1024
 
@@ -84,7 +86,7 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     ``size_hint`` is the source's size; large files take the pipeline, which
     writes ``dst`` by offset from 0 and leaves nothing buffered in it.
     """
-    if size_hint >= PIPELINE_MIN:
+    if size_hint >= PIPELINE_MIN and PIPELINE_OK:
         dst.flush()
         return _Pipeline(src.fileno(), dst.fileno(), src.tell(), tap).run(progress, size_hint)
     h = new_hasher(size_hint, fd=src.fileno())
@@ -195,6 +197,8 @@ class _Pipeline:
 
 
 def _try_reflink(src_fd: int, dst_fd: int) -> bool:
+    if fcntl is None:  # Windows: no FICLONE (ReFS block cloning is not asked for)
+        return False
     try:
         fcntl.ioctl(dst_fd, FICLONE, src_fd)
     except OSError:
@@ -223,7 +227,7 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 def _set_direct(fd: int, on: bool) -> bool:
     """Turn ``O_DIRECT`` on or off for ``fd``; whether that worked."""
     flag = getattr(os, "O_DIRECT", 0)
-    if not flag:
+    if not flag or fcntl is None:
         return False
     try:
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)

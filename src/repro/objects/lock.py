@@ -1,6 +1,7 @@
 """The single-writer lock: ``.repro/lock``.
 
-An ``flock`` on the lock file is what excludes; the pid, host and start time
+An OS lock on the lock file is what excludes (``flock``; on Windows
+``msvcrt.locking``: ``repro.objects.platform``); the pid, host and start time
 written into it are for people ("who holds it?"). The kernel drops an flock
 when its process dies, so the lock of a crashed writer is free at once; the
 stale pid left in the file is reported when it is taken over.
@@ -9,7 +10,6 @@ stale pid left in the file is reported when it is taken over.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import time
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from repro.errors import LockError
+from repro.objects.platform import lock_nonblocking, pid_alive, unlock, write_at_start
 
 
 def _describe(path: Path) -> str:
@@ -29,13 +30,7 @@ def _describe(path: Path) -> str:
 
 
 def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def owner_tag() -> str:
@@ -80,7 +75,7 @@ def write_lock(path: Path, *, timeout: float = 60.0,
         told = False
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock_nonblocking(fd, path)
                 break
             except BlockingIOError:
                 if not told and notify:
@@ -94,12 +89,11 @@ def write_lock(path: Path, *, timeout: float = 60.0,
             notify(f"took over a stale lock left by a process that is gone ({previous})")
         info = (f"pid {os.getpid()}\nhost {socket.gethostname()}\n"
                 f"started {datetime.now(UTC).isoformat(timespec='seconds')}\n")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info.encode(), 0)
+        write_at_start(fd, info.encode())
         try:
             yield
         finally:
             os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            unlock(fd, path)
     finally:
         os.close(fd)

@@ -32,6 +32,7 @@ from repro.objects import copying, hashing
 from repro.objects.atomic import TMP_PREFIX, atomic_writer, fsync_dir, libc, new_file_mode
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
+from repro.objects.platform import open_dir
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 #: A batch group of at least this many files is made durable with one ``syncfs``
@@ -367,7 +368,9 @@ def _fsync_file(path: str) -> None:
 def _syncfs(folder: Path) -> None:
     """Flush the filesystem holding ``folder`` (Linux ``syncfs``; else a full sync)."""
     syncfs = libc("syncfs")
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    fd = open_dir(folder)
+    if fd is None:  # Windows: each file was fsynced as it was written
+        return
     try:
         if syncfs and syncfs(fd) == 0:
             return
