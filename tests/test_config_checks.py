@@ -124,3 +124,16 @@ def test_init_keeps_an_existing_reprorc_and_a_plain_folder_gets_none(
     code, out, _ = run(capsys, "init", plain, "--json")
     assert orjson.loads(out)["reprorc"] is None
     assert not (plain / ".reprorc").exists()
+
+
+def test_config_example_is_shipped_and_is_the_documented_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.paths import ROOT
+
+    code, out, _ = run(capsys, "-C", tmp_path, "config", "--example")
+    assert code == 0
+    assert out == (ROOT / ".reprorc.example").read_text()
+    assert out == (ROOT / "src" / "repro" / "reprorc.example").read_text()
+    (tmp_path / ".reprorc").write_text(out)
+    config = load_config(tmp_path, home=tmp_path / "nohome")
+    assert config.get("store", "mode") == "copy" and config.warnings == []

@@ -1,7 +1,8 @@
 """Configuration: ``~/.reprorc`` then the project's ``.reprorc`` (TOML).
 
 Every key is listed in ``DEFAULTS`` and checked by its entry in ``_CHECKS``;
-``.reprorc.example`` documents each one (a test keeps the three in step). An
+``reprorc.example`` (in the package: ``repro config --example``; a copy at the top
+of the source tree) documents each one (tests keep them in step). An
 unknown key or a value of the wrong kind is an error naming the key and the
 file, so a typo never silently does nothing. A configured folder that does not
 exist is a warning (``Config.warnings``): a drive may be unplugged today.
@@ -35,7 +36,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 DEFAULT_SOURCE = "default"
 #: Where a value came from when a command's option set it.
 OPTION_SOURCE = "command line"
-_HINT = "run `repro config` to see every key, its value and where it came from"
+_HINT = ("`repro config` shows every key, its value and where it came from; "
+         "`repro config --example` prints a .reprorc that documents each one")
 
 
 def _folders(value: Any) -> str | None:
@@ -158,6 +160,8 @@ class Config:
                 continue  # a default folder need not exist
             section, key = name.split(".")
             value = self.values[section][key]
+            if value == DEFAULTS[section][key]:
+                continue  # the default spelled out (a copied example): need not exist
             for item in value if isinstance(value, list) else [value]:
                 if item and not self._resolve(item).is_dir():
                     self.warnings.append(f"{source}: {name}: {item!r} is not a folder "

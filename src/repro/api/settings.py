@@ -45,3 +45,11 @@ def effective_config(start: Path, *,
         model_roots=tuple(map(str, config.model_roots)),
         input_dirs=tuple(map(str, config.input_dirs)),
         output_dirs=tuple(map(str, config.output_dirs)), warnings=tuple(config.warnings))
+
+
+def example() -> str:
+    """A ``.reprorc`` with every key, its default and what it does (shipped with the
+    package, so a pip install has it too)."""
+    from importlib.resources import files
+
+    return files("repro").joinpath("reprorc.example").read_text(encoding="utf-8")

@@ -9,17 +9,25 @@ from repro.cli.render import emit_json
 
 
 @click.command()
+@click.option("--example", is_flag=True,
+              help="Print a .reprorc with every key, its default and what it does.")
 @json_option
 @click.pass_obj
-def config(state: State, as_json: bool) -> None:
+def config(state: State, example: bool, as_json: bool) -> None:
     """The effective configuration: every key, its value and where it came from
     (a .reprorc file, the command line, or the default), and the folders it gives.
 
     \b
     Example:
       repro config
+      repro config --example > .reprorc
     """
     from repro.api.settings import effective_config
+    from repro.api.settings import example as example_text
+
+    if example:
+        click.echo(example_text(), nl=False)
+        return
 
     result = effective_config(state.cwd)
     if as_json:
