@@ -8,6 +8,7 @@ how to point at one) or its venv cannot be built; under ``.ci/run``
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -107,11 +108,18 @@ class Comfy:
         return f"{self.tag}_{stem}"
 
     def model(self, name: str, version: int = 1, *, keep_mtime: bool = False) -> Path:
-        """Write toy model v1 or v2 as ``models/upscale_models/NAME`` (``cp`` or ``cp -p``)."""
+        """Write toy model v1 or v2 as ``models/upscale_models/NAME``.
+
+        With ``keep_mtime`` the file replaced keeps its mtime, as after ``cp -p`` or
+        ``rsync -a`` of a file with that date, or a download manager that sets it.
+        """
         source = srv.FIXTURES / ("tiny_compact_x2.safetensors" if version == 1
                                  else "tiny_compact_x2_v2.safetensors")
         path = self.server.models / name
-        (shutil.copy2 if keep_mtime else shutil.copyfile)(source, path)
+        before = path.stat() if keep_mtime else None
+        shutil.copyfile(source, path)
+        if before is not None:
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
         self._remember(path)
         return path
 

@@ -125,6 +125,8 @@ class Watch:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.errors.close()
 
     def __enter__(self) -> Watch:
