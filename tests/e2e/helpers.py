@@ -16,7 +16,7 @@ from typing import Any
 import blake3
 from PIL import Image
 
-from tests.e2e.server import Server
+from tests.e2e.server import Broken, Server
 
 REPRO = Path(sys.executable).with_name("repro")
 
@@ -32,8 +32,9 @@ def repro(project: Path, *args: str | Path, check: bool = True,
           timeout: float = 180) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([str(REPRO), *map(str, args)], cwd=project, capture_output=True,
                           text=True, env=_env(), timeout=timeout, stdin=subprocess.DEVNULL)
-    if check:
-        assert done.returncode == 0, f"repro {' '.join(map(str, args))}: {done.stderr}"
+    if check and done.returncode != 0:
+        raise Broken(f"repro {' '.join(map(str, args))} exited {done.returncode}: "
+                     f"{done.stderr}")
     return done
 
 
@@ -107,7 +108,7 @@ class Watch:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
                     stderr = (self.project / "watch.stderr").read_text()
-                    raise AssertionError(f"watch: not done within {timeout} s (exit "
+                    raise Broken(f"watch: not done within {timeout} s (exit "
                                          f"{self.proc.returncode}); events {evs}; {stderr}")
                 self._changed.wait(min(left, 0.5))
 
@@ -180,7 +181,8 @@ def same_pixels(a: Path, b: Path) -> bool:
 
 def mean_abs_diff(a: Path, b: Path) -> float:
     (sa, pa), (sb, pb) = pixels(a), pixels(b)
-    assert sa == sb, f"sizes differ: {sa} {sb}"
+    if sa != sb:
+        raise Broken(f"sizes differ: {sa} {sb}")
     return sum(abs(x - y) for x, y in zip(pa, pb, strict=True)) / len(pa)
 
 

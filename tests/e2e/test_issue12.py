@@ -1,10 +1,10 @@
-"""Issue 12 items 1-5 (and 14): where repro says ``full`` although it names the wrong bytes.
+"""Issue 12 items 1-5: where repro said ``full`` although it named the wrong bytes.
 
 Each test builds the situation against the real server, checks with ``require``
 that the server really did what the situation needs (a failed precondition is
 a real failure), then asserts what is right with plain ``assert``. They fail
 today, so each is ``xfail(strict=True, raises=AssertionError)``: whoever fixes
-an item removes its mark.
+an item removes its mark (item 3 is fixed: its test is a plain one now).
 
 What is right, always: a record may say ``full`` only if its recorded models
 and inputs give the output's pixels again (``checkout``, ``POST /free``,
@@ -36,7 +36,7 @@ from tests.e2e.helpers import (
     show,
     watch_once,
 )
-from tests.e2e.server import FIXTURES, Server
+from tests.e2e.server import FIXTURES, Broken, Server
 
 V1 = "f52895d01b5349be40b1aa603cd9cbce1f6d67e54f5e49aa9368ee5ac4c7198d"
 V2 = "8715f92eac085129a6eed7563094363f28df61be82c07ca5ff30c51a363bf88d"
@@ -53,7 +53,8 @@ def rerun(server: Server, request: dict[str, Any], like: Path) -> Path:
     stem = like.name.rsplit("_", 2)[0]
     files = [p for p in server.output_files(server.run(request))
              if p.parent == like.parent and p.name.rsplit("_", 2)[0] == stem]
-    assert len(files) == 1, files
+    if len(files) != 1:
+        raise Broken(f"the re-run saved {files}")
     return files[0]
 
 
@@ -150,7 +151,6 @@ def test_model_replaced_keeping_its_mtime(comfy: Comfy, project: Path) -> None:
     assert_full_reproduces(server, project, second)
 
 
-@known_bad(3)
 def test_two_branches_each_output_gets_only_its_own_models_inputs_and_parents(
         comfy: Comfy, project: Path) -> None:
     server = comfy.server
@@ -177,7 +177,7 @@ def test_two_branches_each_output_gets_only_its_own_models_inputs_and_parents(
     assert a["parents"] == []
     assert b["models"] == []
     assert [i.get("blake3") for i in b["inputs"]] == [b3(image_b)]
-    assert b["parents"] == [parent_id]
+    assert [(p["id"], p["relation"]) for p in b["parents"]] == [(parent_id, "input")]
     for output, record in ((out_a, a), (out_b, b)):
         assert level(record) == "full", record["reproducibility"]
         assert repro_json(project, "verify", output, check=False)["ready"] is True
@@ -210,7 +210,7 @@ def test_input_overwritten_after_the_job_before_capture(comfy: Comfy, project: P
 
     [source] = record["inputs"]
     assert source.get("blake3") in (None, used), "recorded an input the job never read"
-    assert known_id not in record["parents"], "a false parent"
+    assert known_id not in [p["id"] for p in record["parents"]], "a false parent"
     assert_full_reproduces(server, project, out)
 
 
@@ -277,17 +277,3 @@ def test_custom_node_updated_and_server_restarted(own_server: Callable[[], Serve
 
     assert _node_commit(show(project, first)) == old
     assert _node_commit(show(project, second)) == new, "names the custom node's old commit"
-
-
-@known_bad(14)
-def test_seed_of_a_non_sampler_node_is_a_parameter(comfy: Comfy, project: Path) -> None:
-    server = comfy.server
-    outs = {}
-    for seed in (1, 2):
-        [outs[seed]] = server.output_files(server.run(body(seeded_upscale(
-            image="repro_input.png", model="tiny_compact_x2.safetensors", seed=seed,
-            prefix=comfy.prefix(f"seed{seed}")))))
-    require(not same_pixels(outs[1], outs[2]), "the seed changes the pixels")
-    watch_once(project, server)
-    for seed, out in outs.items():
-        assert show(project, out)["params"].get("seed") == seed

@@ -95,6 +95,9 @@ def test_seeded_jobs_same_seed_same_pixels(comfy: Comfy, project: Path) -> None:
     for path, record in records.items():
         assert level(record) == "full", (path, record["reproducibility"])
         assert [m["blake3"] for m in record["models"]] == [V1]
+    # ImageAddNoise's seed is a parameter of each output (issue 12 item 14).
+    assert {p: r["params"].get("seed") for p, r in records.items()} == \
+        {one: 1, two: 2, one_again: 1}
     seeds = {p: executed_request(project, r)["prompt"]["2"]["inputs"]["seed"]
              for p, r in records.items()}
     assert seeds == {one: 1, two: 2, one_again: 1}
@@ -165,4 +168,4 @@ def test_model_replaced_while_cached_is_not_full(comfy: Comfy, project: Path) ->
 
     record = show(project, second)
     assert level(record) != "full"
-    assert any("caches loaders" in r for r in record["reproducibility"]["reasons"])
+    assert any("caches loaders" in r["text"] for r in record["reproducibility"]["reasons"])
