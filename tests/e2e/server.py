@@ -319,8 +319,18 @@ class Server:
         return entry
 
     def free(self) -> None:
-        """POST /free: unload models and reset the execution cache."""
+        """POST /free: unload models and reset the execution cache, before any later job.
+
+        The worker reads the flags /free sets only after its next ``get`` from
+        the queue returns: a job queued right after /free may run first, on the
+        old cache. A job that needs no cache is queued and waited for, so the
+        flags have been handled before anything queued after it.
+        """
         http(self.url + "/free", {"unload_models": True, "free_memory": True})
+        self.run({"client_id": "repro-e2e-free", "prompt": {
+            "1": {"class_type": "EmptyImage",
+                  "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+            "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}})
 
     def clear_history(self) -> None:
         http(self.url + "/history", {"clear": True})

@@ -4,7 +4,7 @@ Each test builds the situation against the real server, checks with ``require``
 that the server really did what the situation needs (a failed precondition is
 a real failure), then asserts what is right with plain ``assert``. They fail
 today, so each is ``xfail(strict=True, raises=AssertionError)``: whoever fixes
-an item removes its mark (item 3 is fixed: its test is a plain one now).
+an item removes its mark (items 1, 2 and 3 are fixed: their tests are plain ones now).
 
 What is right, always: a record may say ``full`` only if its recorded models
 and inputs give the output's pixels again (``checkout``, ``POST /free``,
@@ -83,7 +83,6 @@ def cache_served(entry: dict[str, Any], node: str) -> bool:
                for name, data in entry["status"]["messages"])
 
 
-@known_bad(1)
 def test_model_replaced_after_a_server_restart(own_server: Callable[[], Server],
                                                tmp_path: Path) -> None:
     server = own_server()
@@ -122,7 +121,6 @@ def test_model_replaced_after_a_server_restart(own_server: Callable[[], Server],
     assert_full_reproduces(server, project, second)
 
 
-@known_bad(2)
 def test_model_replaced_keeping_its_mtime(comfy: Comfy, project: Path) -> None:
     server = comfy.server
     name = comfy.name("x2.safetensors")
