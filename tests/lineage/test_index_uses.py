@@ -74,3 +74,22 @@ def test_records_using_lists_each_record_once_newest_first() -> None:
     assert index.records_using([]) == []
     assert index.last_record_using(LORA) == ids[3]
     assert index.last_record_using("4" * 64) is None
+
+
+def test_recent_outputs_are_the_newest_of_the_tools_without_a_pixel_hash() -> None:
+    index = fresh()
+
+    def made(n: int, tool: str, pixels: str | None = None) -> Any:
+        output: dict[str, Any] = {"blake3": f"{n:064x}"}
+        if pixels:
+            output["pixels_md5"] = pixels
+        return record_of({"output": output, "tool": {"name": tool},
+                          "captured": {"at": f"2025-01-01T00:00:{n:02d}Z"}})
+
+    records = [made(1, "a1111"), made(2, "comfyui"), made(3, "forge"),
+               made(4, "a1111", "f" * 32), made(5, "a1111"), made(6, "comfyui")]
+    index.load(records)
+    want = [(r.id, r.output.blake3) for r in (records[4], records[2], records[0])]
+    assert index.recent_outputs(["a1111", "forge"], 10) == want
+    assert index.recent_outputs(["a1111", "forge", "a1111"], 2) == want[:2]
+    assert index.recent_outputs(["sdnext"], 10) == []

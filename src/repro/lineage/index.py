@@ -47,6 +47,7 @@ CREATE INDEX IF NOT EXISTS records_output ON records(output);
 CREATE INDEX IF NOT EXISTS records_output_sha256 ON records(output_sha256);
 CREATE INDEX IF NOT EXISTS records_captured ON records(captured_at);
 CREATE INDEX IF NOT EXISTS records_path ON records(path);
+CREATE INDEX IF NOT EXISTS records_tool ON records(tool, captured_at);
 CREATE TABLE IF NOT EXISTS record_models (
     record TEXT NOT NULL, blake3 TEXT, role TEXT, name TEXT, path TEXT
 );
@@ -490,15 +491,19 @@ class Index:
 
     def recent_outputs(self, tools: Iterable[str], limit: int) -> list[tuple[str, str]]:
         """``(record id, output BLAKE3)`` of the newest records made by ``tools`` whose
-        pixel MD5 is not recorded (those are found by ``records_with_pixels``)."""
-        tools = list(tools)
-        marks = ",".join("?" * len(tools))
-        rows = self.conn.execute(
-            f"SELECT id, output FROM records WHERE tool IN ({marks}) AND NOT EXISTS ("
-            "SELECT 1 FROM record_source s WHERE s.record = records.id "
-            "AND s.pixels_md5 IS NOT NULL) "
-            "ORDER BY captured_at DESC LIMIT ?", (*tools, limit))
-        return [(r[0], r[1]) for r in rows]
+        pixel MD5 is not recorded (those are found by ``records_with_pixels``).
+
+        One walk of ``records_tool`` a tool, newest first, stopping at ``limit``:
+        the cost does not grow with records made by other tools."""
+        rows: list[tuple[str, str, str]] = []
+        for tool in dict.fromkeys(tools):
+            rows += self.conn.execute(
+                "SELECT captured_at, id, output FROM records WHERE tool = ? AND NOT EXISTS ("
+                "SELECT 1 FROM record_source s WHERE s.record = records.id "
+                "AND s.pixels_md5 IS NOT NULL) ORDER BY captured_at DESC LIMIT ?",
+                (tool, limit)).fetchall()
+        rows.sort(key=lambda r: r[0] or "", reverse=True)
+        return [(rid, output) for _, rid, output in rows[:limit]]
 
     def model_names(self, blake3s: Iterable[str]) -> dict[str, list[str]]:
         """``{blake3: [names and paths it was recorded under]}``."""
