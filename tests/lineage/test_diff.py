@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from repro.demo import model_bytes, write_safetensors
-from repro.lineage.diff import diff_graphs, diff_models, diff_words, weighted_terms
+from repro.lineage.diff import (
+    diff_graphs,
+    diff_models,
+    diff_records,
+    diff_words,
+    weighted_terms,
+)
 from tests.helpers import run, run_json
 from tests.lineage.scenario import build
 
@@ -17,7 +24,7 @@ from tests.lineage.scenario import build
 def test_weighted_terms_follow_a1111_attention() -> None:
     terms = weighted_terms(r"portrait, (warm light:1.2), ((sharp)), [blur], "
                            r"<lora:client_style:0.8>, \(literal\), (a (b:1.5):2)")
-    assert terms == [("portrait", 1.0), ("warm", 1.2), ("light", 1.2), ("sharp", 1.21),
+    assert terms == [("portrait", 1.0), ("warm light", 1.2), ("sharp", 1.21),
                      ("blur", 0.9091), ("<lora:client_style>", 0.8), ("(literal)", 1.0),
                      ("a", 2.0), ("b", 3.0)]
 
@@ -93,7 +100,9 @@ def test_diff_sentences_and_weights_end_to_end(
     assert code == 0
     assert "prompt: the weight of 'warm light' changed from 1.2 to 1.4" in out
     assert "prompt: added 'storm'" in out
-    assert "node 6 (CLIPTextEncode): text" in out
+    # The node's text is the prompt, shown word by word above: not again as a node change.
+    assert "node 6 (CLIPTextEncode)" not in out
+    assert d["graph"]["changed"][0]["inputs"]["text"]  # the JSON keeps the whole graph diff
 
 
 def test_diff_now_names_the_models_that_changed(
@@ -110,3 +119,54 @@ def test_diff_now_names_the_models_that_changed(
     assert code == 0 and "lora style.safetensors" in out and "different version" in out
     code, _, err = run(capsys, "-C", tmp_path, "diff", "outputs/base.png")
     assert code != 0 and "--now" in err
+
+
+def test_a_weighted_group_is_one_term() -> None:
+    assert weighted_terms("(golden hour:1.3), (red hair, blue eyes:1.2)") == [
+        ("golden hour", 1.3), ("red", 1.2), ("hair", 1.2), ("blue", 1.2), ("eyes", 1.2)]
+    assert diff_words("a cat", "a cat, (golden hour:1.3)")["added"] == ["(golden hour:1.3)"]
+
+
+def test_what_one_section_shows_is_not_repeated_in_another() -> None:
+    """A1111 extras for the models and tool, a LoRA weight in the prompt when the models
+    show its strength, graph inputs already shown, long node text as its changed words."""
+    long_a = "a very long description of a lighthouse keeper at dusk, oil painting, warm"
+    long_b = long_a.replace("dusk", "dawn")
+
+    def record(seed: int, weight: float, model_hash: str, text: str) -> dict[str, Any]:
+        return {"params": {"seed": seed, "prompt": f"a fox <lora:style:{weight}>",
+                           "extra": {"Model hash": model_hash, "Version": "v1", "ENSD": 31337,
+                                     "Denoising strength": seed / 10}},
+                "models": [{"role": "lora", "name": "style", "blake3": "b" * 64,
+                            "strength": weight}],
+                "graph": {"3": {"class_type": "KSampler", "inputs": {"seed": seed}},
+                          "7": {"class_type": "Note", "inputs": {"text": text}}}}
+
+    a, b = record(1, 0.8, "aaaa", long_a), record(2, 0.6, "bbbb", long_b)
+    d = diff_records(a, b, a_id="a", b_id="b", graph=diff_graphs(a["graph"], b["graph"]))
+    assert set(d.params["changed"]) == {"seed", "extra.Denoising strength"}
+    assert d.prompt["reweighted"] == []  # the models' strength says it
+    assert d.models["strength"] == [{"role": "lora", "name": "style", "field": "strength",
+                                     "a": 0.8, "b": 0.6}]
+    assert d.graph_brief is not None
+    [note] = d.graph_brief["changed"]  # the seed node is shown as the seed
+    assert note["inputs"] == {"text": {"words": {"added": ["dawn"], "removed": ["dusk"],
+                                                 "reweighted": []}}}
+    assert "graph_brief" not in d.to_dict()
+
+
+def test_diff_says_a_lora_strength_once(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from repro.demo import comfy_graph
+    from tests.lineage.scenario import CKPT, LORA, generate
+
+    build(tmp_path)
+    other = generate(tmp_path, "weaker.png", comfy_graph(
+        ckpt=CKPT, lora=LORA, lora_strength=0.5, seed=1000,
+        prompt="a lighthouse keeper, oil painting, (warm light:1.2)"), 21)
+    assert run(capsys, "-C", tmp_path, "init")[0] == 0
+    run_json(capsys, "-C", tmp_path, "add", "outputs", "--no-env")
+    code, out, _ = run(capsys, "-C", tmp_path, "diff", "outputs/base.png", other)
+    assert code == 0
+    assert out.count("0.5") == 1 and "(model and clip)" in out, out
+    assert "LoraLoader" not in out

@@ -9,10 +9,16 @@ as a LoRA tag with its weight. ComfyUI prompt graphs are compared node by node.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 IGNORED_PARAMS = {"samplers", "extra"}
+#: Extras (A1111 infotext keys) that other sections show already: the models by name
+#: and hash, the tool's version, the size.
+EXTRAS_SHOWN_ELSEWHERE = {"model", "model hash", "lora hashes", "ti hashes", "hashes", "vae",
+                          "vae hash", "version", "size", "lora", "loras"}
+#: Node text longer than this is shown as its changed words.
+LONG_TEXT = 60
 #: Compared word by word, apart from the other parameters.
 _PROMPTS = ("prompt", "negative_prompt")
 
@@ -30,25 +36,28 @@ def weighted_terms(text: str | None) -> list[tuple[str, float]]:
     """A prompt as ``(term, weight)`` pairs: words with their attention weight,
     extra networks as ``<lora:name>`` with theirs."""
     terms: list[list[Any]] = []
-    frames: list[tuple[str, int]] = []
-    for m in _PROMPT_TOKEN.finditer(text or ""):
+    frames: list[tuple[str, int, int]] = []
+    text = text or ""
+    for m in _PROMPT_TOKEN.finditer(text):
         if len(terms) >= MAX_PROMPT_TERMS:
             break
         tok = m.group(0)
         if tok in ("(", "["):
-            frames.append((tok, len(terms)))
+            frames.append((tok, len(terms), m.end()))
         elif m.group(1) is not None or tok == ")":
             if not frames or frames[-1][0] != "(":
                 continue
-            _, at = frames.pop()
+            _, at, start = frames.pop()
             factor = float(m.group(1)) if m.group(1) is not None else _EMPHASIS
             for t in terms[at:]:
                 t[1] *= factor
+            _join_phrase(terms, at, text[start:m.start()])
         elif tok == "]":
             if frames and frames[-1][0] == "[":
-                _, at = frames.pop()
+                _, at, start = frames.pop()
                 for t in terms[at:]:
                     t[1] /= _EMPHASIS
+                _join_phrase(terms, at, text[start:m.start()])
         elif tok.startswith("<"):
             kind, _, rest = tok[1:-1].partition(":")
             name, _, weight = rest.partition(":")
@@ -62,6 +71,15 @@ def weighted_terms(text: str | None) -> list[tuple[str, float]]:
         else:
             terms.append([re.sub(r"\\(.)", r"\1", tok), 1.0])
     return [(t[0], round(t[1], 4)) for t in terms]
+
+
+def _join_phrase(terms: list[list[Any]], at: int, inside: str) -> None:
+    """``(golden hour:1.3)`` is one term, not two: the words of one group (no comma,
+    no nested group or extra network in it) are joined into a phrase."""
+    group = terms[at:]
+    if len(group) < 2 or "," in inside or any(c in inside for c in "()[]<>"):
+        return
+    terms[at:] = [[" ".join(t[0] for t in group), group[0][1]]]
 
 
 def _show(term: str, weight: float) -> str:
@@ -145,10 +163,10 @@ def diff_models(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, A
         if ma.get("blake3") != mb.get("blake3"):
             changed.append({"role": key[0], "name": key[1], "a": ma.get("blake3"),
                             "b": mb.get("blake3")})
-        for field in ("strength", "strength_clip"):
-            if ma.get(field) != mb.get(field):
-                strength.append({"role": key[0], "name": key[1], "field": field,
-                                 "a": ma.get(field), "b": mb.get(field)})
+        for which in ("strength", "strength_clip"):
+            if ma.get(which) != mb.get(which):
+                strength.append({"role": key[0], "name": key[1], "field": which,
+                                 "a": ma.get(which), "b": mb.get(which)})
     only_a = [by_a[k] for k in sorted(by_a.keys() - by_b.keys())]
     only_b = [by_b[k] for k in sorted(by_b.keys() - by_a.keys())]
     renamed = []
@@ -267,6 +285,9 @@ class Diff:
     environment: dict[str, Any]
     #: the ComfyUI graphs compared node by node, when both records have one
     graph: dict[str, Any] | None = None
+    #: ``graph`` for people: inputs whose change another section shows are left out,
+    #: long text is given as its changed words (``{"words": diff_words(...)}``)
+    graph_brief: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -274,8 +295,30 @@ class Diff:
                     self.tool, self.environment, self.graph or {})
         return not any(any(s.values()) for s in sections)
 
+    def brief(self, pa: dict[str, Any], pb: dict[str, Any]) -> Diff:
+        """This diff with what one section shows left out of the others: ``extra.``
+        keys for the models and tool, a LoRA's weight in the prompt when the models
+        show its strength, graph inputs whose change is shown above (``graph_brief``)."""
+        from dataclasses import replace
+
+        params = {k: {n: v for n, v in section.items() if not _extra_shown(n)}
+                  for k, section in self.params.items()}
+        strengths = self.models.get("strength") or []
+        names = {_stem(m.get("name")) for m in strengths}
+        prompt, negative = (
+            {**w, "reweighted": [r for r in w.get("reweighted", [])
+                                 if not (r["term"].startswith("<")
+                                         and _stem(r["term"][1:-1].partition(":")[2]) in names)]}
+            for w in (self.prompt, self.negative_prompt))
+        shown: list[tuple[Any, Any]] = [tuple(v) for v in self.params["changed"].values()]
+        shown += [(m.get("a"), m.get("b")) for m in strengths]
+        shown += [(m.get("a"), m.get("b")) for m in self.models.get("renamed") or []]
+        shown += [(pa.get(k), pb.get(k)) for k in _PROMPTS]
+        return replace(self, params=params, prompt=prompt, negative_prompt=negative,
+                       graph_brief=_graph_brief(self.graph, shown))
+
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "graph_brief"}
 
 
 def diff_records(a: dict[str, Any], b: dict[str, Any], *, a_id: str, b_id: str,
@@ -294,4 +337,32 @@ def diff_records(a: dict[str, Any], b: dict[str, Any], *, a_id: str, b_id: str,
         tool=diff_dicts(a.get("tool") or {}, b.get("tool") or {}),
         environment=diff_dicts(env_a, env_b),
         graph=graph,
-    )
+    ).brief(pa, pb)
+
+
+def _extra_shown(key: str) -> bool:
+    return key.startswith("extra.") and key[6:].strip().lower() in EXTRAS_SHOWN_ELSEWHERE
+
+
+def _stem(name: Any) -> str:
+    text = str(name or "").rsplit("/", 1)[-1]
+    return text.rsplit(".", 1)[0] if text.endswith((".safetensors", ".pt", ".ckpt")) else text
+
+
+def _graph_brief(graph: dict[str, Any] | None, shown: list[tuple[Any, Any]]
+                 ) -> dict[str, Any] | None:
+    if graph is None:
+        return None
+    changed = []
+    for node in graph.get("changed", []):
+        inputs: dict[str, Any] = {}
+        for name, (va, vb) in node["inputs"].items():
+            if (va, vb) in shown and name != "class_type":
+                continue
+            if isinstance(va, str) and isinstance(vb, str) and max(len(va), len(vb)) > LONG_TEXT:
+                inputs[name] = {"words": diff_words(va, vb)}
+            else:
+                inputs[name] = [va, vb]
+        if inputs:
+            changed.append({**node, "inputs": inputs})
+    return {**graph, "changed": changed}

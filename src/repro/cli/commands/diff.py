@@ -67,7 +67,7 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
     if diff.empty:
         click.echo("no differences in parameters, models, inputs, tool or environment")
         return
-    for line in _diff_sentences(diff.to_dict()):
+    for line in _diff_sentences({**diff.to_dict(), "graph": diff.graph_brief}):
         click.echo(f"  {line}")
 
 
@@ -99,8 +99,14 @@ def _diff_sentences(d: dict[str, Any]) -> list[str]:
     for m in models["renamed"]:
         lines.append(f"{m['role']} renamed: {m['a']} -> {m['b']} (same content "
                      f"{short(m['blake3'])})")
-    for m in models["strength"]:
-        lines.append(f"{m['role']} {m['name']}: {m['field']} {m['a']} -> {m['b']}")
+    strengths = models["strength"]
+    for m in strengths:
+        twin = {**m, "field": "strength_clip"}
+        if m["field"] == "strength_clip" and {**m, "field": "strength"} in strengths:
+            continue  # said once with its twin below
+        both = m["field"] == "strength" and twin in strengths
+        lines.append(f"{m['role']} {m['name']}: {m['field']} {m['a']} -> {m['b']}"
+                     + (" (model and clip)" if both else ""))
     for m in models["added"]:
         lines.append(f"{m['role']} {m.get('name')} used in b only")
     for m in models["removed"]:
@@ -117,8 +123,7 @@ def _diff_sentences(d: dict[str, Any]) -> list[str]:
     for n in graph.get("removed", []):
         lines.append(f"node {n['node']} ({n['class_type']}) removed in b")
     for n in graph.get("changed", []):
-        changes = ", ".join(f"{k} {_node_value(va)} -> {_node_value(vb)}"
-                            for k, (va, vb) in n["inputs"].items())
+        changes = ", ".join(_node_change(k, v) for k, v in n["inputs"].items())
         lines.append(f"node {n['node']} ({n['class_type']}): {changes}")
     for section in ("tool", "environment"):
         for k, (va, vb) in d[section]["changed"].items():
@@ -128,6 +133,18 @@ def _diff_sentences(d: dict[str, Any]) -> list[str]:
         for k, v in d[section]["removed"].items():
             lines.append(f"{section} {k}: {v!r} in a only")
     return lines
+
+
+def _node_change(name: str, change: Any) -> str:
+    if isinstance(change, dict):  # long text: its changed words
+        w = change["words"]
+        parts = [f"removed {', '.join(map(repr, w['removed']))}" if w["removed"] else "",
+                 f"added {', '.join(map(repr, w['added']))}" if w["added"] else "",
+                 *(f"weight of {r['term']!r} {r['a']:g} -> {r['b']:g}"
+                   for r in w["reweighted"])]
+        return f"{name}: " + ("; ".join(p for p in parts if p) or "punctuation or spacing")
+    va, vb = change
+    return f"{name} {_node_value(va)} -> {_node_value(vb)}"
 
 
 def _node_value(value: Any) -> str:
