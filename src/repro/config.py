@@ -30,6 +30,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "invokeai": {"root": None},
     "gc": {"grace_days": 14},
     "lock": {"timeout": 60.0},
+    "c2pa": {"cert": None, "key": None},
 }
 
 #: Where a value came from when no file set it.
@@ -66,6 +67,10 @@ def _number(value: Any) -> str | None:
     return "must not be negative" if value < 0 else None
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, str) else "must be a file path (text)"
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "must be true or false"
 
@@ -81,7 +86,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "models.roots": _folders, "store.mode": _mode, "capture.environment": _boolean,
     "capture.inputs": _folders, "capture.outputs": _folders, "comfyui.root": _folder,
     "comfyui.url": _url, "a1111.root": _folder, "invokeai.root": _folder,
-    "gc.grace_days": _number, "lock.timeout": _number,
+    "gc.grace_days": _number, "lock.timeout": _number, "c2pa.cert": _text, "c2pa.key": _text,
 }
 #: Keys whose values are folders (checked for existence when a file sets them).
 _PATH_KEYS = ("models.roots", "capture.inputs", "capture.outputs", "comfyui.root",

@@ -26,9 +26,13 @@ class Inspected:
     path: str
     generation: Generation
     assessment: Assessment
+    #: what the C2PA library says of the file's manifest (``inspect --c2pa``)
+    credentials: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"path": self.path, **self.generation.to_dict(), **self.assessment.summary()}
+        if self.credentials is not None:
+            d["c2pa"] = self.credentials
         d["params"], too_big = exact_numbers(d["params"], "params")
         if too_big:
             d["warnings"] = [*d["warnings"], *(f"{w}: an integer too large for JSON numbers, "
@@ -84,10 +88,18 @@ def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
             yield path, False
 
 
-def inspect(paths: Iterable[Path]) -> InspectResult:
+def _credentials(path: Path, media_type: str | None) -> dict[str, Any]:
+    from repro.credentials.c2pa_sign import validate
+
+    found = validate(path.read_bytes(), media_type) if media_type else None
+    return {"state": "none"} if found is None else found.to_dict()
+
+
+def inspect(paths: Iterable[Path], *, c2pa: bool = False) -> InspectResult:
     """Generation metadata of files and folders; needs no repository. A file that is
     missing or unusable (``InputError``) is reported in its place and
-    the others are read all the same."""
+    the others are read all the same. With ``c2pa``, a file's C2PA manifest is
+    also validated by the C2PA library (signature, signer, changed after signing)."""
     from repro.capture import read_file
     from repro.verdict import Evidence, Reading, assess
 
@@ -108,5 +120,7 @@ def inspect(paths: Iterable[Path]) -> InspectResult:
             result.files.append(Unreadable(str(path), exc))
             continue
         reading = Reading(gen.metadata, gen.level, tuple(gen.reasons))
-        result.files.append(Inspected(str(path), gen, assess(Evidence(reading=reading))))
+        credentials = _credentials(path, gen.media_type) if c2pa else None
+        result.files.append(Inspected(str(path), gen, assess(Evidence(reading=reading)),
+                                      credentials))
     return result

@@ -14,9 +14,12 @@ from repro.cli.render import display_path, emit_json, render_params
 @click.command()
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(readable=False, path_type=Path))
+@click.option("--c2pa", is_flag=True,
+              help="Validate C2PA manifests with the C2PA library: signature, signer, "
+                   "generator, ingredients, whether the file changed after signing.")
 @json_option
 @click.pass_obj
-def inspect(state: State, files: tuple[Path, ...], as_json: bool) -> None:
+def inspect(state: State, files: tuple[Path, ...], c2pa: bool, as_json: bool) -> None:
     """Read the generation metadata of image files and folders (needs no repository).
 
     Every file is reported, good and bad; the exit status is that of the first
@@ -27,10 +30,11 @@ def inspect(state: State, files: tuple[Path, ...], as_json: bool) -> None:
     Example:
       repro inspect ComfyUI_00001_.png --json
       repro inspect other_tools/
+      repro inspect delivery/final.png --c2pa
     """
     from repro.api.inspect import inspect as inspect_files
 
-    result = inspect_files([state.cwd / f for f in files])
+    result = inspect_files([state.cwd / f for f in files], c2pa=c2pa)
     if as_json:
         emit_json(result.to_dict())
         for failed in result.failed:  # the errors go to stderr as well, as every error does
@@ -64,6 +68,7 @@ def _render_inspect(r: dict[str, Any]) -> None:
                 click.echo(f"  {key}: {value}")
         for reason in r["reasons"]:
             click.echo(f"  - {reason}")
+        _render_c2pa(r.get("c2pa"))
         return
     version = f" {tool['version']}" if tool.get("version") else ""
     click.echo(f"  tool      {tool['name']}{version}  ({r['format']}, {r['metadata']})")
@@ -80,3 +85,26 @@ def _render_inspect(r: dict[str, Any]) -> None:
         click.echo(f"    - {reason}")
     for warning in r["warnings"]:
         click.echo(f"  warning   {warning}")
+    _render_c2pa(r.get("c2pa"))
+
+
+def _render_c2pa(c: dict[str, Any] | None) -> None:
+    if c is None:
+        return
+    if c["state"] == "none":
+        click.echo("  c2pa      no manifest")
+        return
+    verdict = "valid" if c["valid"] else "NOT valid"
+    if c["changed_after_signing"]:
+        verdict += ", the file was changed after signing"
+    signer = ", ".join(str(v) for k, v in c["signer"].items() if k in ("common_name", "issuer"))
+    click.echo(f"  c2pa      {verdict} ({c['state']}); signed by {signer or '?'}")
+    for g in c["generator"]:
+        click.echo(f"  generator {g}")
+    for t in c["digital_source_type"]:
+        click.echo(f"  source    {t.rsplit('/', 1)[-1]}")
+    for i in c["ingredients"]:
+        mark = " (has its own credentials)" if i["has_manifest"] else ""
+        click.echo(f"  from      {i['relationship']} {i['title']}{mark}")
+    for p in c["problems"]:
+        click.echo(f"  problem   {p}")
