@@ -72,3 +72,20 @@ def test_a_single_stage_does_not_count_a_seed_twice() -> None:
     keys = variation_keys(two_stage)
     assert keys["samplers[1].seed"] == 5 and "samplers[0].seed" not in keys
     assert keys["strength lora style.safetensors"] == [0.8, 0.8]
+
+
+def test_a_node_input_under_its_usual_name_counts_once() -> None:
+    """ComfyUI outputs keep every input as NODE.INPUT and the common ones also by their
+    usual name: a seed change is one difference, not two (what vary --seed makes)."""
+    one = copy.deepcopy(BASE)
+    one["params"].update({"2.seed": 1, "2.strength": 0.5, "4.noise_seed": 1})
+    keys = variation_keys(one)
+    assert "2.seed" not in keys and "4.noise_seed" not in keys
+    assert keys["2.strength"] == 0.5 and keys["seed"] == 1
+    base = variant("base", lambda d: d["params"].update({"2.seed": 1, "2.strength": 0.5}))
+    other = variant("other", lambda d: d["params"].update(
+        {"seed": 9, "2.seed": 9, "2.strength": 0.5, "samplers": [{"node": "3", "seed": 9,
+                                                                  "steps": 20}]}))
+    index, by_id = setup([base, other])
+    result = find_variations(index, base, by_id.__getitem__).to_dict()
+    assert [g["parameter"] for g in result["groups"]] == ["seed"]

@@ -52,6 +52,7 @@ from repro.capture.comfyui_workflow import (
 )
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import InputError, LimitExceeded
+from repro.record.vocabulary import USUAL_INPUTS
 
 __all__ = ["comfyui_from_objects", "models_by_node", "parse_comfyui", "parse_prompt_graph"]
 
@@ -384,9 +385,7 @@ def _latent_size(g: _Graph, start: Any) -> dict[str, int]:
 # --- every input as a parameter ---------------------------------------------------------
 
 #: Usual parameter names and the node inputs that carry them when no sampling stage does.
-_USUAL_NAMES = {"seed": ("seed", "noise_seed"), "steps": ("steps",), "cfg": ("cfg",),
-                "sampler": ("sampler_name",), "scheduler": ("scheduler",),
-                "denoise": ("denoise",), "width": ("width",), "height": ("height",)}
+_USUAL_NAMES = USUAL_INPUTS
 
 _USUAL_OF = {name: usual for usual, names in _USUAL_NAMES.items() for name in names}
 

@@ -42,6 +42,12 @@ PARAMS = (
     "batch_index", "rng",
 )
 
+#: Usual parameter names and the ComfyUI node inputs that carry them (an output's
+#: parameters hold every input as ``NODE.INPUT``, and these also by usual name).
+USUAL_INPUTS = {"seed": ("seed", "noise_seed"), "steps": ("steps",), "cfg": ("cfg",),
+                "sampler": ("sampler_name",), "scheduler": ("scheduler",),
+                "denoise": ("denoise",), "width": ("width",), "height": ("height",)}
+
 #: Keys of one sampling stage in ``params.samplers``.
 STAGE_KEYS = ("node", "class_type", "seed", "steps", "cfg", "sampler", "scheduler",
               "denoise", "start", "end")
