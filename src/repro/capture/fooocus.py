@@ -76,7 +76,8 @@ def fooocus_from_dict(data: dict[str, Any]) -> Generation:
     vae = data.get("vae")
     if isinstance(vae, str) and vae and not vae.startswith("Default"):
         gen.models.append(ModelRef(role="vae", name=vae))
-    for item in data.get("loras") or []:
+    loras = data.get("loras")
+    for item in loras if isinstance(loras, list) else []:
         if isinstance(item, list | tuple) and item and isinstance(item[0], str):
             ref = ModelRef(role="lora", name=item[0],
                            strength=to_float(item[1]) if len(item) > 1 else None)
