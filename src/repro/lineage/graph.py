@@ -124,38 +124,64 @@ def to_graphml(graph: LineageGraph) -> str:
     return "\n".join(nx.generate_graphml(_nx_graph(graph))) + "\n"
 
 
+#: Rows in one column of the picture before a generation wraps into another column.
+MIN_ROWS, MAX_ROWS = 6, 24
+
+
+def model_group(node: Node) -> str:
+    """The name a model's versions share (role and file name without extension): two
+    versions of ``dreamshaper_8.safetensors`` are one group of the picture."""
+    name = PurePosixPath(str(node.attrs.get("name") or node.label)).name
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{node.attrs.get('role') or 'model'}:{stem.lower()}"
+
+
 def layout(graph: LineageGraph) -> dict[str, tuple[int, int]]:
-    """``{node id: (layer, row)}``: models in layer 0, each output one layer past
-    its deepest parent (its generation); rows ordered to keep edges short."""
+    """``{node id: (column, row)}`` by generation: models first (each name's versions
+    side by side, oldest use first), then each output one generation past its deepest
+    parent. A generation longer than the square root of the node count (6 to 24 rows)
+    wraps into several columns, so that a whole store is not one tall column; rows are
+    ordered by the mean row of each node's predecessors to keep edges short."""
+    import math
+
     import networkx as nx
 
     g = _nx_graph(graph)
-    layer: dict[str, int] = {}
+    generation: dict[str, int] = {}
     for node in nx.topological_sort(g):
-        preds = [p for p in g.predecessors(node)]
         if g.nodes[node]["kind"] == "model":
-            layer[node] = 0
+            generation[node] = 0
         else:
-            layer[node] = 1 + max((layer[p] for p in preds
-                                   if g.nodes[p]["kind"] == "output"), default=0)
-    by_layer: dict[int, list[str]] = {}
-    for node, n in layer.items():
-        by_layer.setdefault(n, []).append(node)
+            generation[node] = 1 + max((generation[p] for p in g.predecessors(node)
+                                        if g.nodes[p]["kind"] == "output"), default=0)
+    by_generation: dict[int, list[str]] = {}
+    for node, n in generation.items():
+        by_generation.setdefault(n, []).append(node)
+    height = max(MIN_ROWS, min(MAX_ROWS, math.ceil(math.sqrt(max(len(generation), 1)))))
+    nodes = {n.id: n for n in graph.nodes}
+    first_use: dict[str, str] = {}
+    for e in graph.edges:
+        used = g.nodes[e.target].get("captured_at") if e.target in g else None
+        if e.kind == "model" and isinstance(used, str):
+            first_use[e.source] = min(first_use.get(e.source, used), used)
     rows: dict[str, float] = {}
-    # Models first keep their listing order; every later layer is ordered by
-    # the mean row of its predecessors (the barycentre heuristic).
-    for n in sorted(by_layer):
-        members = by_layer[n]
-        if n == 0:
-            members.sort(key=lambda m: (g.nodes[m].get("role", ""), g.nodes[m]["label"]))
+    placed: dict[str, tuple[int, int]] = {}
+    column = 0
+    for n in sorted(by_generation):
+        members = by_generation[n]
+        if n == 0 and not any(g.nodes[m]["kind"] == "output" for m in members):
+            members.sort(key=lambda m: (g.nodes[m].get("role", ""), model_group(nodes[m]),
+                                        first_use.get(m, "~"), m))
         else:
             def centre(node: str) -> float:
-                placed = [rows[p] for p in g.predecessors(node) if p in rows]
-                return sum(placed) / len(placed) if placed else 0.0
+                found = [rows[p] for p in g.predecessors(node) if p in rows]
+                return sum(found) / len(found) if found else 0.0
             members.sort(key=lambda m: (centre(m), g.nodes[m].get("captured_at", ""), m))
-        for row, node in enumerate(members):
-            rows[node] = row
-    return {node: (layer[node], int(rows[node])) for node in layer}
+        for i, node in enumerate(members):
+            rows[node] = i * height / max(len(members), 1)
+            placed[node] = (column + i // height, i % height)
+        column += math.ceil(len(members) / height)
+    return placed
 
 
 def render(graph: LineageGraph, fmt: str, *, load_record: Callable[[str], Any] | None = None,
@@ -173,5 +199,5 @@ def render(graph: LineageGraph, fmt: str, *, load_record: Callable[[str], Any] |
         from repro.lineage.render_html import render_html
 
         return render_html(graph, layout(graph), load_record=load_record,
-                           read_object=read_object)
+                           read_object=read_object, groups=model_group)
     raise UsageError(f"unknown graph format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
