@@ -113,8 +113,9 @@ def test_ctrl_c_on_the_command_line_exits_130_and_fsck_finds_nothing(toy: Toy) -
                             cwd=toy.project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 60
-    # Prompts: the set-up's, the first run's (captured before the next is sent), the second's.
-    while toy.fake.number < 3 and time.monotonic() < deadline:
+    # Prompts: the set-up's, the job that lets /free settle, the first run's (captured
+    # before the next is sent), the second's.
+    while toy.fake.number < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.2)  # the second job runs on the server (1.5 s)
     proc.send_signal(signal.SIGINT)

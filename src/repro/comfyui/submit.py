@@ -29,6 +29,13 @@ from repro.errors import GeneratorUnreachable, JobFailed, LimitExceeded
 #: Largest image read back with ``GET /view``.
 MAX_VIEW_BYTES = 512 * 1024 * 1024
 
+#: A job that needs no model and saves nothing (``free`` waits for one).
+SETTLE: dict[str, Any] = {
+    "1": {"class_type": "EmptyImage",
+          "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+    "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+}
+
 Tick = Callable[[str], None]
 """Called while a job waits or runs, with what the server says (``queued 2``, ``running``)."""
 
@@ -98,12 +105,18 @@ class Runner:
 
     def free(self) -> float:
         """``POST /free`` (unload models, reset the execution cache), so that every
-        loader reads its file again; the seconds it took."""
+        loader reads its file again; the seconds it took.
+
+        ComfyUI's worker acts on what ``/free`` asks only after its next queue
+        ``get`` returns: a job queued right after could still run on the old
+        cache. So a job that needs no model is queued and waited for; the worker
+        handles the flags right after it, before it takes anything queued later."""
         started = time.perf_counter()
         status, _ = self.post("/free", {"unload_models": True, "free_memory": True})
         if status >= 400:
             raise JobFailed(f"ComfyUI at {self.url} refused POST /free (HTTP {status})",
                             hint="restart the server so that it loads every model afresh")
+        self.wait(self.submit(SETTLE))
         return time.perf_counter() - started
 
     def submit(self, graph: Mapping[str, Any], extra_data: Mapping[str, Any] | None = None
