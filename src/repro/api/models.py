@@ -25,12 +25,23 @@ def version_path(repo: Repository, blake3: str, paths: list[str]) -> Path | None
     whose content still matches."""
     if blake3 in repo.store:
         return repo.store.path(blake3)
+    on_disk = on_disk_now(repo, blake3, paths, first=True)
+    return repo.abspath(on_disk[0]) if on_disk else None
+
+
+def on_disk_now(repo: Repository, blake3: str, paths: list[str], *,
+                first: bool = False) -> list[str]:
+    """The recorded paths that hold this version now (by content, through the stat
+    cache: a file unchanged since it was hashed is not read again)."""
+    found = []
     for recorded in paths:
         p = repo.abspath(recorded)
         with contextlib.suppress(OSError):
             if p.is_file() and repo.stat_cache.hashes(p, ("blake3",)).get("blake3") == blake3:
-                return p
-    return None
+                found.append(recorded)
+                if first:
+                    break
+    return found
 
 
 def ecosystem_hashes(repo: Repository, path: Path) -> dict[str, str]:
@@ -71,11 +82,14 @@ class ModelVersion:
     architecture: str | None = None
     metadata: dict[str, Any] | None = None
     hashes: dict[str, str] | None = None
+    #: recorded paths that hold this version now
+    on_disk: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"blake3": self.blake3, "names": list(self.names),
                              "paths": list(self.paths), "roles": list(self.roles),
-                             "uses": self.uses, "in_store": self.in_store, "size": self.size}
+                             "uses": self.uses, "in_store": self.in_store, "size": self.size,
+                             "on_disk": list(self.on_disk)}
         if self.format:
             d.update(format=self.format, architecture=self.architecture, metadata=self.metadata)
         if self.hashes is not None:
@@ -84,11 +98,14 @@ class ModelVersion:
 
 
 def list_models(repo: Repository, *, hashes: bool = False) -> list[ModelVersion]:
-    """Known model versions with names, paths, roles, uses, and optionally every hash."""
+    """Known model versions with names, paths, roles, uses, where they are on disk now,
+    and optionally every hash; ordered by role, name, then most used."""
     out = []
     for entry in repo.index.models():
         blake3 = entry["blake3"]
-        path = version_path(repo, blake3, entry["paths"])
+        on_disk = on_disk_now(repo, blake3, entry["paths"])
+        path = repo.store.path(blake3) if blake3 in repo.store else \
+            repo.abspath(on_disk[0]) if on_disk else None
         info = header_info(path) if path is not None else None
         if not (info and info.get("format")):
             info = None
@@ -99,8 +116,19 @@ def list_models(repo: Repository, *, hashes: bool = False) -> list[ModelVersion]
             format=info.get("format") if info else None,
             architecture=info.get("architecture") if info else None,
             metadata=info.get("metadata") if info else None,
-            hashes=ecosystem_hashes(repo, path) if hashes and path is not None else None))
-    return out
+            hashes=ecosystem_hashes(repo, path) if hashes and path is not None else None,
+            on_disk=tuple(on_disk)))
+    return sorted(out, key=_useful_order)
+
+
+def _useful_order(m: ModelVersion) -> tuple[int, str, int, str]:
+    """Checkpoints first, then by role as the record's vocabulary lists them; by name;
+    the most used version of a name first."""
+    from repro.record.vocabulary import MODEL_ROLES
+
+    role = m.roles[0] if m.roles else "other"
+    rank = MODEL_ROLES.index(role) if role in MODEL_ROLES else len(MODEL_ROLES)
+    return (rank, (m.names[0] if m.names else "").lower(), -m.uses, m.blake3)
 
 
 @dataclass

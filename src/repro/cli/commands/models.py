@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option
-from repro.cli.render import Progress, emit_json, short
+from repro.cli.render import Progress, emit_json, human_bytes, short
 
 
 @click.group(invoke_without_command=True)
@@ -14,7 +14,8 @@ from repro.cli.render import Progress, emit_json, short
 @json_option
 @click.pass_context
 def models(ctx: click.Context, hashes: bool, as_json: bool) -> None:
-    """Every model version the records use, with names, paths, headers and use counts.
+    """Every model version the records use: names, size, use counts, whether it is in
+    the store and where it is on disk now (checkpoints first, by name, most used first).
 
     \b
     Example:
@@ -32,12 +33,16 @@ def models(ctx: click.Context, hashes: bool, as_json: bool) -> None:
         emit_json([e.to_dict() for e in entries])
         return
     for e in entries:
-        store = "" if e.in_store else " (not in store)"
+        store = "in store" if e.in_store else "not in store"
         arch = f" [{e.architecture}]" if e.architecture else ""
-        click.echo(f"{short(e.blake3)} {', '.join(e.roles)}: {', '.join(e.names)}"
-                   f"{arch} - {e.uses} output(s){store}")
-        for p in e.paths:
-            click.echo(f"    {p}")
+        size = human_bytes(e.size) if e.size is not None else "size unknown"
+        click.echo(f"{', '.join(e.roles)}: {', '.join(e.names)}{arch}  {short(e.blake3)}  "
+                   f"{size}, {e.uses} output(s), {store}")
+        for p in e.on_disk:
+            click.echo(f"    on disk now: {p}")
+        if not e.on_disk:
+            gone = ", ".join(e.paths) or "no path recorded"
+            click.echo(f"    not on disk now (was {gone})")
         for scheme, value in (e.hashes or {}).items():
             click.echo(f"    {scheme:<14} {value}")
 
