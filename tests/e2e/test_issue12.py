@@ -215,7 +215,6 @@ def test_input_overwritten_after_the_job_before_capture(comfy: Comfy, project: P
     assert_full_reproduces(server, project, out)
 
 
-@known_bad(12)
 def test_verify_right_after_watch_finds_the_environment_it_recorded(
         comfy: Comfy, project: Path) -> None:
     """Nothing changed since the capture: same server, same venv, same files.

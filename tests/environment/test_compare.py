@@ -129,3 +129,14 @@ def test_comfyui_launch_flags() -> None:
     [diff] = compare_environments(recorded, {"argv": [*base, "--fp16-unet"]})
     assert diff["key"] == "argv" and diff["changes_output"] is True
     assert (diff["recorded"], diff["current"]) == (["--cpu"], ["--fp16-unet"])
+
+
+def test_packages_not_found_on_one_side_are_unknown_not_absent() -> None:
+    """verify found no venv for the tool (the server runs elsewhere): its packages are
+    unknown, so nothing is called absent and nothing downgrades (issue 12 item 12)."""
+    recorded = {"packages": {"spandrel": "0.4.1", "torchvision": "0.29.1"}}
+    assert compare_environments(recorded, {"packages": {}}) == []
+    assert compare_environments({"packages": {}}, recorded) == []
+    changed = compare_environments(recorded, {"packages": {"spandrel": "0.4.2",
+                                                            "torchvision": "0.29.1"}})
+    assert [d["key"] for d in changed] == ["packages.spandrel"]

@@ -212,7 +212,10 @@ def compare_environments(
     _compare_plugins(out, recorded, current, "custom_nodes", "custom node")
     _compare_plugins(out, recorded, current, "extensions", "extension")
     packages_r, packages_c = recorded.get("packages"), current.get("packages")
-    if isinstance(packages_r, Mapping) and isinstance(packages_c, Mapping):
+    # No packages at all on one side means they were not found (a tool runs in some
+    # Python): unknown, never "every package absent".
+    if isinstance(packages_r, Mapping) and isinstance(packages_c, Mapping) and packages_r \
+            and packages_c:
         for name in sorted(set(packages_r) | set(packages_c)):
             if name == "torch":
                 continue
