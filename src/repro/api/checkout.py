@@ -9,6 +9,7 @@ first stored, so nothing is lost.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from repro.api.repository import ByteProgress, Progress, Repository
 from repro.errors import ConflictError, IntegrityError, UnsafePath
 from repro.models.roots import safe_relative
+from repro.objects import nofollow
 from repro.objects.faults import checkpoint
 from repro.objects.ids import check_id
 from repro.record import InputEntry, ModelEntry, Record
@@ -43,6 +45,12 @@ class CheckoutResult:
 def plan_destination(repo: Repository, recorded_path: str, *, to: Path | None,
                      roots: list[Path]) -> Path:
     """Where a recorded path may be written, or ``UnsafePath``."""
+    return destination(repo, recorded_path, to=to, roots=roots)[1]
+
+
+def destination(repo: Repository, recorded_path: str, *, to: Path | None,
+                roots: list[Path]) -> tuple[Path, Path]:
+    """(the root it is under, where a recorded path may be written), or ``UnsafePath``."""
     if "\0" in recorded_path:
         raise UnsafePath(f"refusing to write {recorded_path!r}: it holds a NUL byte")
     rel = safe_relative(recorded_path) if not Path(recorded_path).is_absolute() else None
@@ -51,12 +59,12 @@ def plan_destination(repo: Repository, recorded_path: str, *, to: Path | None,
             rel = PurePosixPath(Path(recorded_path).name)
         dest = to / rel
         _check_inside(dest, to, recorded_path)
-        return dest
+        return to, dest
     dest = Path(recorded_path) if rel is None else repo.root / rel
     for root in roots:
         if _inside_lexically(dest, root):
             _check_inside(dest, root, recorded_path)
-            return dest
+            return root, dest
     raise UnsafePath(f"refusing to write {recorded_path!r}: it is outside the model roots",
                      hint="use --to DIR to restore it elsewhere")
 
@@ -137,9 +145,36 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
     images, ``output`` the output file itself (a deleted or overwritten output is
     brought back from the store, to its recorded place in the project);
     ``models=False`` leaves the models out. ``progress`` hears the bytes of big files."""
+    if dry_run:  # readers never wait for the lock
+        return _decide(repo, record, to=to, force=force, dry_run=True, inputs=inputs,
+                       output=output, models=models)[0]
+    mode = mode or repo.config.get("store", "mode")
+    # Decided under the lock, and written without following symlinks: what was
+    # checked is what is written (a folder swapped meanwhile is refused).
+    with repo.lock():
+        result, writes = _decide(repo, record, to=to, force=force, dry_run=False,
+                                 inputs=inputs, output=output, models=models)
+        for w in writes:
+            _write(repo, w, mode, result, progress)
+    return result
+
+
+@dataclass
+class _Write:
+    entry: dict[str, Any]
+    blake3: str
+    root: Path
+    dest: Path
+    #: The content and inode found there when decided (None: the name was free).
+    displaced_now: str | None
+    inode: tuple[int, int] | None
+
+
+def _decide(repo: Repository, record: Record, *, to: Path | None, force: bool, dry_run: bool,
+            inputs: bool, output: bool, models: bool) -> tuple[CheckoutResult, list[_Write]]:
     result = CheckoutResult()
     roots = repo.config.model_roots
-    plan: list[tuple[dict[str, Any], str, Path]] = []
+    plan: list[tuple[dict[str, Any], str, Path, Path]] = []
     for label, blake3, recorded_path in _items(record, models=models, inputs=inputs,
                                                output=output):
         if not blake3 or not recorded_path:
@@ -162,14 +197,15 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
                 result.unavailable.append({**label, "blake3": blake3,
                                            "reason": "the recorded version is not in the store"})
             continue
-        dest = plan_destination(repo, recorded_path, to=to, roots=allowed)
-        plan.append((label, blake3, dest))
+        root, dest = destination(repo, recorded_path, to=to, roots=allowed)
+        plan.append((label, blake3, root, dest))
 
     # Decide everything before writing anything: conflicts stop the whole checkout.
-    writes: list[tuple[dict[str, Any], str, Path, str | None]] = []
-    for label, blake3, dest in plan:
+    writes: list[_Write] = []
+    for label, blake3, root, dest in plan:
         entry = {**label, "path": repo.relpath(dest), "blake3": blake3}
         if dest.is_file():
+            st = dest.lstat()
             now = repo.stat_cache.hashes(dest, ("blake3",))["blake3"]
             if now == blake3:
                 result.unchanged.append(entry)
@@ -177,31 +213,42 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
             if not force:
                 result.conflicts.append({**entry, "now": now})
                 continue
-            writes.append((entry, blake3, dest, now))
+            writes.append(_Write(entry, blake3, root, dest, now, (st.st_dev, st.st_ino)))
         elif dest.exists():
             result.conflicts.append({**entry, "now": None, "reason": "not a regular file"})
         else:
-            writes.append((entry, blake3, dest, None))
+            writes.append(_Write(entry, blake3, root, dest, None, None))
     if result.conflicts and not dry_run:
         first = result.conflicts[0]
         raise ConflictError(f"{first['path']} has other content than the recorded version "
                             f"({len(result.conflicts)} file(s) would be overwritten)")
     if dry_run:
-        result.restored = [e for e, *_ in writes]
-        return result
-    mode = mode or repo.config.get("store", "mode")
-    with repo.lock():
-        for entry, blake3, dest, displaced_now in writes:
-            if displaced_now is not None:
-                displaced = repo.store.put_file(dest, mode="copy")
-                checkpoint("checkout.displaced")
-                keep_object(repo, displaced, entry["path"])
-                result.displaced.append({"path": entry["path"], "blake3": displaced})
-            repo.store.materialize(blake3, dest, mode="hardlink" if mode == "hardlink" else
-                                   "reflink" if mode == "reflink" else "copy",
-                                   progress=ByteProgress.for_file(
-                                       progress, f"restoring {dest.name}",
-                                       repo.store.size(blake3)))
-            checkpoint("checkout.restored")
-            result.restored.append(entry)
-    return result
+        result.restored = [w.entry for w in writes]
+    return result, writes
+
+
+def _write(repo: Repository, w: _Write, mode: str, result: CheckoutResult,
+           progress: Progress | None) -> None:
+    what = w.entry["path"]
+    parts = w.dest.absolute().relative_to(w.root.absolute()).parts
+    with nofollow.folder(w.root, parts[:-1], create=True, what=what) as dir_fd:
+        if w.displaced_now is not None:
+            fd = nofollow.open_file(dir_fd, parts[-1], what)
+            try:
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != w.inode:
+                    raise ConflictError(f"{what} changed while checkout ran; not overwritten")
+                # The file opened here, whatever its name now leads to.
+                displaced = repo.store.put_file(f"/proc/self/fd/{fd}", mode="copy")
+            finally:
+                os.close(fd)
+            checkpoint("checkout.displaced")
+            keep_object(repo, displaced, what)
+            result.displaced.append({"path": what, "blake3": displaced})
+        nofollow.place(repo.store.path(w.blake3), w.blake3, dir_fd, parts[-1],
+                       replace=w.displaced_now is not None, tmp_dir=repo.tmp_dir,
+                       hardlink=mode == "hardlink", reflink=mode == "reflink", what=what,
+                       progress=ByteProgress.for_file(progress, f"restoring {w.dest.name}",
+                                                      repo.store.size(w.blake3)))
+    checkpoint("checkout.restored")
+    result.restored.append(w.entry)
