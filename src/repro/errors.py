@@ -15,6 +15,7 @@ the only place that turns them into a one-line message and an exit code::
     ├── ConflictError               exit 5   would overwrite different content
     ├── UnsafePath                  exit 5   a path escapes the allowed roots
     ├── LockError                   exit 6   another writer holds the lock
+    │   └── ReadOnlyStore           exit 6   the store can be read, not written
     ├── IntegrityError              exit 7   stored bytes do not match their id
     │   └── ChecksumMismatch        exit 7
     ├── GeneratorUnreachable        exit 8   the generator's server does not answer
@@ -82,6 +83,12 @@ class UnsafePath(ReproError):
 class LockError(ReproError):
     exit_code = 6
     hint = "wait for the other repro process, or raise --lock-timeout"
+
+
+class ReadOnlyStore(LockError):
+    """The ``.repro`` folder cannot be written (a read-only mount, a teammate's store)."""
+
+    hint = "reading commands work; copy the project somewhere writable to change it"
 
 
 class IntegrityError(ReproError):

@@ -130,6 +130,8 @@ class Repository:
     @cached_property
     def conn(self) -> sqlite3.Connection:
         path = self.dot / "index.sqlite"
+        if not os.access(self.dot, os.W_OK):
+            return self._read_only_index(path)
         # Missing, or truncated to nothing (SQLite would take that for a new, empty
         # database and every look-up would answer "not captured"): rebuilt.
         try:
@@ -152,6 +154,34 @@ class Repository:
         if fresh or index.stale or interrupted:
             self._rebuild(index)
         return conn
+
+    def _read_only_index(self, path: Path) -> sqlite3.Connection:
+        """The index of a store that cannot be written (a read-only mount, a
+        teammate's store), as a copy in memory: of the file when it is whole and
+        current, else built from the objects. Nothing is written to the store."""
+        wal = path.with_name(path.name + "-wal")
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            # immutable: no lock, no -shm; only when no WAL holds rows the file lacks.
+            if path.stat().st_size > 0 and not (wal.exists() and wal.stat().st_size > 0):
+                source = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True,
+                                         isolation_level=None)
+                try:
+                    source.backup(memory)
+                finally:
+                    source.close()
+                index = Index(memory)
+                busy = memory.execute("SELECT 1 FROM meta WHERE key = 'rebuilding'").fetchone()
+                if not index.stale and busy is None:
+                    return memory
+        except (OSError, sqlite3.DatabaseError):
+            pass
+        memory.close()
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        Index(memory).load(self.iter_record_objects())
+        if self.notify:
+            self.notify("the store is read-only: its index was rebuilt in memory")
+        return memory
 
     @cached_property
     def index(self) -> Index:

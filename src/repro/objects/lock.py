@@ -10,6 +10,7 @@ stale pid left in the file is reported when it is taken over.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import time
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from repro.errors import LockError
+from repro.errors import LockError, ReadOnlyStore
 from repro.objects.platform import lock_nonblocking, pid_alive, unlock, write_at_start
 
 
@@ -69,7 +70,13 @@ def stale_holder(path: Path) -> str | None:
 def write_lock(path: Path, *, timeout: float = 60.0,
                notify: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the repository's write lock; wait up to ``timeout`` seconds for it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise ReadOnlyStore(f"the repository is read-only ({exc.strerror}: {path})"
+                                ) from None
+        raise
     try:
         deadline = time.monotonic() + timeout
         told = False
@@ -89,11 +96,15 @@ def write_lock(path: Path, *, timeout: float = 60.0,
             notify(f"took over a stale lock left by a process that is gone ({previous})")
         info = (f"pid {os.getpid()}\nhost {socket.gethostname()}\n"
                 f"started {datetime.now(UTC).isoformat(timespec='seconds')}\n")
-        write_at_start(fd, info.encode())
+        # Who holds it is for people; on a full disk the lock alone still excludes
+        # (and gc, which frees space, must be able to run).
+        with contextlib.suppress(OSError):
+            write_at_start(fd, info.encode())
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             unlock(fd, path)
     finally:
         os.close(fd)

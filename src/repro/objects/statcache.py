@@ -11,6 +11,7 @@ It is only a cache: deleting it loses nothing but time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -104,6 +105,12 @@ class StatCache:
     def store(self, path: Path, st: os.stat_result, hashes: dict[str, str],
               hashed_at_ns: int) -> None:
         values = [hashes.get(c) for c in HASH_COLUMNS]
+        # A full disk, a read-only store: the cache is only a cache.
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._insert(st, path, values, hashed_at_ns)
+
+    def _insert(self, st: os.stat_result, path: Path, values: list[str | None],
+                hashed_at_ns: int) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO stat_cache VALUES (?,?,?,?,?,?,?," + ",".join("?" * len(HASH_COLUMNS)) + ")",
             (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, hashed_at_ns,
