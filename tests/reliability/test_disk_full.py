@@ -4,12 +4,14 @@ consistent and says what happened in one line, without a traceback."""
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 import pytest
 
 from repro.api.maintenance import fsck
@@ -136,3 +138,48 @@ def test_a_full_disk_while_indexing_is_healed_by_the_next_writer(
     assert code == 0 and "known" in out
     assert "indexed 1 record(s) that an interrupted writer had stored" in err
     assert _problems(project) == []
+
+
+def _fill(folder: Path, leave: int) -> None:
+    """Take every byte of the file system but about ``leave``."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while os.write(fd, b"\1" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    if leave:
+        size = (folder / "filler").stat().st_size
+        os.truncate(folder / "filler", max(0, size - leave))
+
+
+@pytest.mark.parametrize("leave", [0, 8192])
+def test_readers_and_gc_work_on_a_full_disk(small_fs: Path, leave: int) -> None:
+    """Issue 13 item 7: every reader answers, gc (which frees space) runs, and no
+    command dies by a signal."""
+    root = small_fs / "proj"
+    root.mkdir()
+    ckpt = write_safetensors(root / "models/checkpoints/base.safetensors",
+                             model_bytes(1, 100_000))
+    set_mtime(ckpt, 7200)
+    outs = [make_output(root, f"o{n}.png", seed=n, lora=None) for n in (1, 2)]
+    assert repro_subprocess("init", cwd=root).returncode == 0
+    proc = repro_subprocess("add", *outs, "--no-env", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    rid = orjson.loads(proc.stdout)["records"][0]["id"]
+    garbage = root / "garbage.bin"
+    garbage.write_bytes(os.urandom(50_000))
+    proc = repro_subprocess("add", garbage, "--allow-empty", "--no-env", cwd=root)
+    _fill(small_fs, leave)
+    for _ in range(3):
+        for args in (("show", rid), ("show", "outputs/o1.png"), ("log",), ("verify", rid),
+                     ("diff", "outputs/o1.png", "outputs/o2.png"), ("models",), ("fsck",),
+                     ("gc", "--grace-days", "0")):
+            proc = repro_subprocess(*args, "--json", cwd=root)
+            assert proc.returncode >= 0, (args, proc.returncode)  # no death by a signal
+            assert proc.returncode in (0, 1) and proc.stdout, (args, proc.stderr)
+            assert "disk I/O error" not in proc.stderr and "Traceback" not in proc.stderr
+    (small_fs / "filler").unlink()
+    assert set(_problems(root)) <= {"tmp"}

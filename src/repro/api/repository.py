@@ -55,6 +55,15 @@ class ByteProgress:
         return cls(progress, what, size) if progress is not None and size >= BIG_FILE else None
 
 
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has (almost) no room left."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 1024 * 1024
+
+
 class Repository:
     """A project with a ``.repro`` folder: config, object store, index, refs."""
 
@@ -72,6 +81,9 @@ class Repository:
         self.notify: Callable[[str], None] | None = None
         #: Where long reads report (hashing a big model file): set by the CLI.
         self.progress: Progress | None = None
+        #: The index is a copy in memory (a read-only store, a full disk): what is
+        #: written to it is not kept.
+        self.index_is_copy = False
 
     # -- creation and discovery ----------------------------------------------
 
@@ -131,6 +143,7 @@ class Repository:
     def conn(self) -> sqlite3.Connection:
         path = self.dot / "index.sqlite"
         if not os.access(self.dot, os.W_OK):
+            self.index_is_copy = True
             return self._read_only_index(path)
         # Missing, or truncated to nothing (SQLite would take that for a new, empty
         # database and every look-up would answer "not captured"): rebuilt.
@@ -143,7 +156,13 @@ class Repository:
             index = Index(conn)
             marker = conn.execute("SELECT value FROM meta WHERE key = 'rebuilding'").fetchone()
         except sqlite3.OperationalError:
-            raise  # locked, disk full...: not damage
+            if not _disk_full(self.dot):
+                raise  # locked...: not damage
+            # Opening in WAL mode writes (-wal, -shm): on a full disk, read a copy.
+            self.index_is_copy = True
+            if self.notify:
+                self.notify("the disk is full: the index is read from a copy in memory")
+            return self._read_only_index(path)
         except sqlite3.DatabaseError as exc:
             raise IntegrityError(f"the index {path} is damaged ({exc})",
                                  hint="run `repro fsck --repair` to rebuild it from the objects"
@@ -213,7 +232,8 @@ class Repository:
             timeout = float(self.config.get("lock", "timeout"))
         with write_lock(self.dot / "lock", timeout=timeout, notify=self.notify):
             self.clean_tmp()
-            # A damaged index is for `fsck --repair` (which runs under this lock) to rebuild.
+            # A damaged index is for `fsck --repair` (which runs under this lock) to rebuild;
+            # one read from a copy (a full disk) leaves the journal for the next writer.
             with contextlib.suppress(IntegrityError):
                 self.replay_journal()
             yield
@@ -221,7 +241,12 @@ class Repository:
     def replay_journal(self) -> int:
         """Index the records a crashed writer stored but did not index (under the lock)."""
         n = 0
-        for rid in self.journal.pending():
+        pending = list(self.journal.pending())
+        if pending:
+            _ = self.conn  # opened first: on a full disk it is a copy in memory,
+            if self.index_is_copy:  # and the journal is left for the next writer
+                return 0
+        for rid in pending:
             if rid not in self.store or self.index.ids_with_prefix(rid, 1):
                 continue
             try:
