@@ -230,6 +230,19 @@ def _decide(repo: Repository, record: Record, *, to: Path | None, force: bool, d
 def _write(repo: Repository, w: _Write, mode: str, result: CheckoutResult,
            progress: Progress | None) -> None:
     what = w.entry["path"]
+    byte_progress = ByteProgress.for_file(progress, f"restoring {w.dest.name}",
+                                          repo.store.size(w.blake3))
+    if not nofollow.AVAILABLE:  # Windows: the paths were checked under the lock
+        if w.displaced_now is not None:
+            displaced = repo.store.put_file(w.dest, mode="copy")
+            checkpoint("checkout.displaced")
+            keep_object(repo, displaced, what)
+            result.displaced.append({"path": what, "blake3": displaced})
+        repo.store.materialize(w.blake3, w.dest, mode=mode if mode in ("hardlink", "reflink")
+                               else "copy", progress=byte_progress)
+        checkpoint("checkout.restored")
+        result.restored.append(w.entry)
+        return
     parts = w.dest.absolute().relative_to(w.root.absolute()).parts
     with nofollow.folder(w.root, parts[:-1], create=True, what=what) as dir_fd:
         if w.displaced_now is not None:
@@ -239,7 +252,7 @@ def _write(repo: Repository, w: _Write, mode: str, result: CheckoutResult,
                 if (st.st_dev, st.st_ino) != w.inode:
                     raise ConflictError(f"{what} changed while checkout ran; not overwritten")
                 # The file opened here, whatever its name now leads to.
-                displaced = repo.store.put_file(f"/proc/self/fd/{fd}", mode="copy")
+                displaced = repo.store.put_file(f"/dev/fd/{fd}", mode="copy")
             finally:
                 os.close(fd)
             checkpoint("checkout.displaced")
@@ -248,7 +261,6 @@ def _write(repo: Repository, w: _Write, mode: str, result: CheckoutResult,
         nofollow.place(repo.store.path(w.blake3), w.blake3, dir_fd, parts[-1],
                        replace=w.displaced_now is not None, tmp_dir=repo.tmp_dir,
                        hardlink=mode == "hardlink", reflink=mode == "reflink", what=what,
-                       progress=ByteProgress.for_file(progress, f"restoring {w.dest.name}",
-                                                      repo.store.size(w.blake3)))
+                       progress=byte_progress)
     checkpoint("checkout.restored")
     result.restored.append(w.entry)

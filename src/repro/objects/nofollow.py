@@ -22,7 +22,15 @@ from repro.objects import copying, hashing
 from repro.objects.atomic import TMP_PREFIX, new_file_mode
 from repro.objects.faults import checkpoint
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
+
+#: Whether this platform has what is needed (POSIX ``openat``/``linkat``; not Windows,
+#: where the caller checks paths and then writes them).
+AVAILABLE = bool(_O_DIRECTORY and _O_NOFOLLOW) and os.open in os.supports_dir_fd \
+    and os.link in os.supports_dir_fd and os.replace in os.supports_dir_fd
 
 
 @contextlib.contextmanager
@@ -32,7 +40,7 @@ def folder(root: Path, parts: Sequence[str], *, create: bool, what: str) -> Iter
     or non-folder on the way, ``FileNotFoundError`` for a missing one otherwise."""
     if create:
         root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # the root is trusted
+    fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)  # the root is trusted
     try:
         for part in parts:
             try:
@@ -69,7 +77,7 @@ def _unsafe(exc: OSError, what: str) -> OSError | UnsafePath:
 def open_file(dir_fd: int, name: str, what: str) -> int:
     """An existing file in the folder, read-only, not through a symlink."""
     try:
-        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        return os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePath(f"refusing to write {what!r}: the destination is a symlink"
@@ -106,7 +114,7 @@ def place(src: Path, oid: str, dir_fd: int, name: str, *, replace: bool, tmp_dir
         tmp_dir_fd: int | None = None
     else:
         tmp = _tmp_name()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC,
                      0o600, dir_fd=dir_fd)
         tmp_dir_fd = dir_fd
     try:
