@@ -187,3 +187,21 @@ def test_burst_of_100_with_a_restart_in_the_middle(tmp_path: Path,
     print(f"burst: {len(first)} captured before the kill, "
           f"{sum(e['event'] == 'captured' for e in second)} after the restart "
           f"({len(known)} known), {elapsed:.1f} s in all")
+
+
+def test_watch_prints_paths_as_add_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Relative to where the command ran, as ``add`` prints them."""
+    project = tmp_path / "p"
+    Repository.init(project)
+    folder = project / "outputs"
+    folder.mkdir()
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(comfy_graph(ckpt="a.safetensors", lora=None,
+                                                   lora_strength=1.0, seed=3, prompt="fox")))
+    image = Image.new("RGB", (8, 8))
+    image.save(folder / "ComfyUI_00001_.png", pnginfo=info)
+    old = time.time() - 60
+    os.utime(folder / "ComfyUI_00001_.png", (old, old))
+    code, out, err = run(capsys, "-C", project, "watch", "outputs", "--once", "--no-env")
+    assert code == 0, err
+    assert " outputs/ComfyUI_00001_.png (" in out and str(project) not in out

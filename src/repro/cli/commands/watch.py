@@ -10,10 +10,10 @@ from typing import Any
 import click
 
 from repro.cli.options import State, json_option, store_mode_option
-from repro.cli.render import short
+from repro.cli.render import display_path, short
 
 
-def _render_event(event: dict[str, Any], as_json: bool) -> None:
+def _render_event(event: dict[str, Any], as_json: bool, cwd: Path) -> None:
     if as_json:
         import orjson
 
@@ -23,7 +23,8 @@ def _render_event(event: dict[str, Any], as_json: bool) -> None:
     kind = event["event"]
     if kind in ("captured", "known"):
         word = "added" if kind == "captured" else "known"
-        click.echo(f"{word} {short(event['id'])} {event['path']} ({event['level']})")
+        click.echo(f"{word} {short(event['id'])} {display_path(event['path'], cwd)} "
+                   f"({event['level']})")
         if kind == "captured":
             for reason in event.get("reasons") or []:
                 click.echo(f"    - {reason}")
@@ -38,7 +39,8 @@ def _render_event(event: dict[str, Any], as_json: bool) -> None:
     elif kind == "reachable":
         click.echo(f"server {event['url']} answers again", err=True)
     else:
-        where = event.get("path") or event.get("prompt_id") or ""
+        where = display_path(event["path"], cwd) if event.get("path") else \
+            event.get("prompt_id") or ""
         click.echo(f"{kind} {where}: {event.get('reason', '')}", err=True)
 
 
@@ -83,12 +85,12 @@ def watch(state: State, folder: Path | None, url: str | None, output_dir: Path |
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     if folder is not None and url is None and not once and not as_json:
-        click.echo(f"watching {state.cwd / folder} (Ctrl-C to stop)", err=True)
+        click.echo(f"watching {folder} (Ctrl-C to stop)", err=True)
     try:
         run_watch(repo, state.here(folder), comfyui=url or None,
                   output_dir=state.here(output_dir), once=once,
                   interval=interval, allow_empty=allow_empty, no_env=no_env, mode=mode,
-                  notify=lambda event: _render_event(event, as_json), stop=stop)
+                  notify=lambda event: _render_event(event, as_json, state.cwd), stop=stop)
     except KeyboardInterrupt:
         stop.set()
     finally:
