@@ -834,3 +834,22 @@ def test_node_ids_with_non_ascii_digits_sort_without_error() -> None:
 
     ids = ["10", "²", "9", "12:5", "3²"]
     assert sorted(ids, key=node_id_key) == ["9", "10", "12:5", "3²", "²"]
+
+
+def test_the_headline_seed_is_the_one_that_drew_noise() -> None:
+    """Base and refiner: the refiner's half adds no noise (its noise_seed 0 draws
+    nothing), so the output's seed is the base stage's."""
+    graph = txt2img()
+    advanced = {"steps": 30, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
+                "positive": link(6), "negative": link(7), "model": link(4)}
+    graph["3"] = node("KSamplerAdvanced", add_noise="enable", noise_seed=123456789,
+                      start_at_step=0, end_at_step=24, return_with_leftover_noise="enable",
+                      latent_image=link(5), **advanced)
+    graph["10"] = node("KSamplerAdvanced", add_noise="disable", noise_seed=0,
+                       start_at_step=24, end_at_step=10000,
+                       return_with_leftover_noise="disable", latent_image=link(3), **advanced)
+    graph["8"] = node("VAEDecode", samples=link(10), vae=link(4, 2))
+    gen = parse_prompt_graph(graph)
+    assert gen.params["seed"] == 123456789
+    assert [s["seed"] for s in gen.params["samplers"]] == [123456789, 0]
+    assert gen.params["samplers"][1]["start"] == 24

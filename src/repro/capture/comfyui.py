@@ -251,6 +251,8 @@ class _Stage:
     latent: Any = None
     #: ``(node id, input)`` of every input this stage read (its own and its helpers')
     read: set[tuple[str, str]] = field(default_factory=set)
+    #: the stage adds no noise (``add_noise`` off, ``DisableNoise``): its seed draws nothing
+    noise_off: bool = False
 
 
 def _read_stage(g: _Graph, node_id: str) -> _Stage:
@@ -283,6 +285,7 @@ def _read_stage(g: _Graph, node_id: str) -> _Stage:
     seed_key = next((k for k in inputs if k.lower() in SEED_INPUTS), None)
     noise = helper("noise")
     noise_disabled = noise is not None and noise.class_type == "DisableNoise"
+    stage.noise_off = noise_disabled or inputs.get("add_noise") in ("disable", False)
     seed_readable = True
     if seed_key is not None:
         seed_readable = take("seed", node, seed_key, "int")
@@ -318,6 +321,17 @@ def _read_stage(g: _Graph, node_id: str) -> _Stage:
     stage.negative = conditioning.get("negative")
     stage.latent = inputs.get("latent_image")
     return stage
+
+
+def _noise_stage(g: _Graph, top: _Stage, stages: list[_Stage]) -> _Stage:
+    """The stage whose seed decides the output's noise: ``top`` (the one that made the
+    saved latent) unless it adds no noise (a refiner's second half, ``add_noise:
+    disable``), then the last stage before it that does."""
+    if not top.noise_off:
+        return top
+    upstream = g.ancestors(top.node_id)
+    noisy = [s for s in stages if s.node_id in upstream and not s.noise_off]
+    return max(noisy, key=lambda s: g.position[s.node_id]) if noisy else top
 
 
 def _prompt_text(g: _Graph, start: Any, which: str
@@ -652,6 +666,9 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
         for key in ("seed", "steps", "cfg", "sampler", "scheduler"):
             if key in top.values:
                 params[key] = top.values[key]
+        noisy = _noise_stage(g, top, [stages[n] for n in samplers])
+        if noisy is not top and "seed" in noisy.values:
+            params["seed"] = noisy.values["seed"]
         params.update(_latent_size(g, top.latent))
         if "denoise" in top.values:
             params["denoise"] = top.values["denoise"]
