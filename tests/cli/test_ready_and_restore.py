@@ -72,10 +72,14 @@ def test_checkout_output_brings_back_a_deleted_output(project: Path,
     run_json(capsys, "-C", project, "add", out)
     rid = run_json(capsys, "-C", project, "show", out)["id"]
     out.unlink()
+    assert run_json(capsys, "-C", project, "verify", rid)["output"] == "missing"
+    _code, text, _ = run(capsys, "-C", project, "verify", rid)
+    assert f"`repro checkout {rid[:12]} --output` brings it back" in text
     restored = run_json(capsys, "-C", project, "checkout", rid, "--output")
     assert [e["path"] for e in restored["restored"]] == ["outputs/a.png"]
     assert [e["kind"] for e in restored["unchanged"]] == ["model", "model"]
     assert out.read_bytes() == data
+    assert run_json(capsys, "-C", project, "verify", rid)["output"] == "present"
     # Changed since: a conflict, as for models; --force stores the new bytes first.
     out.write_bytes(b"edited")
     code, _, err = run(capsys, "-C", project, "checkout", rid, "--output")

@@ -72,11 +72,15 @@ class VerifyResult:
     codes: list[str] = field(default_factory=list)
     #: rerun receipts (``Receipt.show()``), oldest first
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    #: the output file itself: ``present`` at its recorded path, or ``missing`` (the
+    #: store can bring it back: ``checkout --output``); it does not change ``ready``
+    output: str = "present"
 
     def to_dict(self) -> dict[str, Any]:
         d = {"id": self.id, "level": self.level, "ready": self.ready,
              "reasons": self.reasons, "codes": self.codes,
-             "models": [m.to_dict() for m in self.models], "receipts": self.receipts}
+             "models": [m.to_dict() for m in self.models], "receipts": self.receipts,
+             "output": self.output}
         if self.environment is not None:
             d["environment"] = self.environment
         return d
@@ -107,9 +111,11 @@ def verify(repo: Repository, record: Record,
                                             bool(d["changes_output"])) for d in diffs or ()),
         reruns=tuple(Rerun(r.outcome, r.summary(), same) for r, same in receipts))
     verdict = assess(evidence)
+    path = record.output.path
+    output = "present" if path is None or repo.abspath(path).is_file() else "missing"
     return VerifyResult(record.id, verdict.level, ready(evidence, verdict.level),
                         verdict.texts, statuses, diffs, verdict.codes,
-                        [r.show() for r, _ in receipts])
+                        [r.show() for r, _ in receipts], output)
 
 
 def receipt_evidence(repo: Repository, record: Record,

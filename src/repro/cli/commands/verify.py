@@ -41,6 +41,9 @@ def verify(state: State, target: str | None, comfyui: str | None, as_json: bool)
                            + ("" if m.in_store else "  (not in store)"))
             for reason in r.reasons:
                 click.echo(f"  - {reason}")
+            if r.output == "missing":
+                click.echo(f"  note: the output file is gone from {rec.output.path}; "
+                           f"`repro checkout {short(r.id)} --output` brings it back")
             render_receipts(r.receipts)
     if not all(r.ready for _, r in results):
         raise click.exceptions.Exit(1)
