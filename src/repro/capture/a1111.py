@@ -24,20 +24,25 @@ from repro import jsonsafe
 from repro.capture.a1111_extensions import extension_models
 from repro.capture.common import (
     convert,
-    find_model,
     parse_size,
     put,
     rate_flat,
+    stem,
     to_float,
 )
 from repro.capture.types import Generation, InputRef, ModelRef
-from repro.errors import InputError
+from repro.errors import InputError, LimitExceeded
 from repro.record.hashes import file_hash_scheme, normalise_hash
 
 T = TypeVar("T")
 
+#: Most models one infotext may name (each costs far more memory than its text).
+MAX_MODELS = 10_000
+
 # The reader regex of A1111 (modules/infotext_utils.py), as documented in FORMATS.md §1.2.
-_PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# A quoted value is matched "unrolled" (runs of plain characters, then one escape):
+# a group repeated per character made re keep state per character (25 MB -> GBs).
+_PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("[^\\"]*(?:\\.[^\\"]*)*"|[^,]*)(?:,|$)')
 _NETWORK_RE = re.compile(r"<(lora|lyco|hypernet):([^:>]+)((?::[^:>]*)*)>", re.IGNORECASE)
 _JSON_KEYS = ("Hashes", "Civitai resources", "Civitai metadata")
 _MAX_JSON_SCAN = 1024 * 1024
@@ -283,14 +288,31 @@ def _named_values(value: Any, convert: Callable[[str], T | None]) -> list[tuple[
 
 
 def _model(gen: Generation, role: str, name: str | None) -> ModelRef:
-    """The model of that role and name, added if not yet listed."""
-    found = find_model(gen.models, role, name) if name else None
-    if found is None and name is None:
-        found = next((m for m in gen.models if m.role == role and m.name is None), None)
+    """The model of that role and name (or name stem), added if not yet listed.
+    Looked up in a table, not by a scan: 40,000 LoRA names stay linear."""
+    table = _lookup(gen)
+    key = (role, stem(name) if name else None)
+    found = table.get(key)
     if found is None:
+        if len(gen.models) >= MAX_MODELS:
+            raise LimitExceeded(f"infotext names more than {MAX_MODELS:,} models")
         found = ModelRef(role=role, name=name)
         gen.models.append(found)
+        table[key] = found
+        gen.__dict__["_a1111_models"][0] += 1
     return found
+
+
+def _lookup(gen: Generation) -> dict[tuple[str, str | None], ModelRef]:
+    """``(role, name stem) -> first such model`` of ``gen``, rebuilt when its model
+    list was changed by anything but ``_model``."""
+    cached = gen.__dict__.get("_a1111_models")
+    if cached is None or cached[0] != len(gen.models):
+        table: dict[tuple[str, str | None], ModelRef] = {}
+        for m in gen.models:
+            table.setdefault((m.role, stem(m.name) if m.name is not None else None), m)
+        cached = gen.__dict__["_a1111_models"] = [len(gen.models), table]
+    return cached[1]
 
 
 def _models(gen: Generation, info: Infotext) -> set[str]:
