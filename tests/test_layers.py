@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "repro.objects": 1, "repro.jsonsafe": 1, "repro.imaging": 1,
     # what a generation used and how it relates to others
     "repro.capture": 2, "repro.models": 2, "repro.lineage": 2, "repro.environment": 2,
-    "repro.comfyui": 2, "repro.credentials": 2,
+    "repro.comfyui": 2, "repro.credentials": 2, "repro.remote": 2,
     # one function per command; the demo story is told through the API
     "repro.api": 3, "repro.demo": 3,
     # watching folders and ComfyUI calls api.add

@@ -20,7 +20,9 @@ the only place that turns them into a one-line message and an exit code::
     │   └── ChecksumMismatch        exit 7
     ├── GeneratorUnreachable        exit 8   the generator's server does not answer
     ├── JobFailed                   exit 9   the server refused or failed a job
-    └── NotReproducible             exit 10  a rerun would not use the recorded bytes
+    ├── NotReproducible             exit 10  a rerun would not use the recorded bytes
+    └── RemoteError                 exit 11  a remote refused or did not answer
+        └── RemoteIntegrity         exit 11  a remote returned bytes that are not what it claims
 """
 
 from __future__ import annotations
@@ -125,3 +127,17 @@ class NotReproducible(ReproError):
     exit_code = 10
     hint = ("run `repro verify TARGET` for the reasons; `--checkout` restores the recorded "
             "versions (with `--force` over different files)")
+
+
+class RemoteError(ReproError):
+    """A remote (S3 bucket, NAS folder) refused a request or did not answer:
+    wrong credentials, a missing bucket or folder, an endpoint that is down."""
+
+    exit_code = 11
+    hint = "check the remote with `repro remote list`, its endpoint and your AWS credentials"
+
+
+class RemoteIntegrity(RemoteError):
+    """A remote returned bytes that do not hash to what its index says: never used."""
+
+    hint = "the remote is damaged or tampered with; nothing was taken from it into the store"

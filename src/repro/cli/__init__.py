@@ -30,10 +30,12 @@ from repro.cli.commands.init import init
 from repro.cli.commands.inspect import inspect
 from repro.cli.commands.log import log
 from repro.cli.commands.models import models
+from repro.cli.commands.remote import remote
 from repro.cli.commands.rerun import rerun
 from repro.cli.commands.show import show
 from repro.cli.commands.status import status
 from repro.cli.commands.store import store
+from repro.cli.commands.sync import clone, pull, push
 from repro.cli.commands.tag import tag
 from repro.cli.commands.uses import uses
 from repro.cli.commands.variations import variations
@@ -48,6 +50,7 @@ from repro.errors import UsageError
 COMMANDS: list[click.Command] = [
     init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
     rerun, vary, export, uses, models, tag, store, status, fsck, gc, env, config, watch, demo,
+    remote, push, pull, clone,
 ]
 
 

@@ -1,0 +1,109 @@
+"""``repro push``, ``repro pull`` and ``repro clone``: share a store through a remote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro.api.remote import (
+    add_remote,
+    cache_dir,
+    get_remote,
+    open_remote,
+    save_seen_tags,
+    seen_tags,
+)
+from repro.api.repository import Repository
+from repro.remote import index as rindex
+from repro.remote import tags as rtags
+from repro.remote import transfer
+
+
+@dataclass
+class Synced:
+    """What a push, pull or clone did."""
+
+    remote: str
+    transfer: transfer.Transfer
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    root: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"remote": self.remote, **self.transfer.to_dict(), "tags": self.tags}
+        if self.root is not None:
+            d["root"] = str(self.root)
+        return d
+
+
+def push(repo: Repository, name: str | None = None, targets: list[str] | None = None, *,
+         all: bool = False, models: bool = True, force_tags: bool = False,
+         cwd: Path | None = None) -> Synced:
+    """Send the records of ``targets`` (every record with ``all`` or no target), what they
+    name, and the local tags naming them; tags move on the remote only by compare-and-swap."""
+    spec = get_remote(repo, name)
+    remote = open_remote(spec)
+    if targets and not all:
+        ids = [repo.resolve_target(t, cwd=cwd).id for t in targets]
+    else:
+        ids = list(repo.index.iter_ids(newest_first=False))
+    chosen = set(ids)
+    local_tags = {t: rid for t, rid in repo.refs.tags() if rid in chosen}
+    moved = transfer.push(repo.store, remote, ids, cache=cache_dir(repo, spec.name) / "segments",
+                          models=models, tags=local_tags)
+    seen = seen_tags(repo, spec.name)
+    tag_moves = []
+    for tag, rid in sorted(local_tags.items()):
+        done = rtags.push_tag(remote, tag, rid, seen.get(tag), force=force_tags)
+        seen[tag] = rid
+        save_seen_tags(repo, spec.name, seen)
+        if done is not None:
+            tag_moves.append({"name": tag, "id": rid, "was": done.was})
+    return Synced(spec.name, moved, tag_moves)
+
+
+def pull(repo: Repository, name: str | None = None, targets: list[str] | None = None, *,
+         models: bool = True) -> Synced:
+    """Fetch records (``targets``: ids, prefixes or remote tag names; else every record
+    the remote has) with what they name, each object checked against its hash; index them."""
+    spec = get_remote(repo, name)
+    remote = open_remote(spec)
+    cache = cache_dir(repo, spec.name)
+    index = rindex.load(remote, cache / "segments")
+    remote_tags = {t: rtags.read_tag(remote, t) for t in sorted(index.tags)}
+    ids: list[str] | None = None
+    if targets:
+        ids = []
+        plain = []
+        for t in targets:
+            if remote_tags.get(t):
+                ids.append(str(remote_tags[t]))
+            else:
+                plain.append(t)
+        ids += transfer.resolve_remote(index, plain)
+    with repo.lock():
+        moved, records = transfer.pull(repo.store, remote, ids, cache=cache / "segments",
+                                       models=models, index=index)
+        if records:
+            repo.index.add_many(records)
+        seen = seen_tags(repo, spec.name)
+        tag_moves = []
+        for tag, rid in remote_tags.items():
+            if rid is None or rid not in repo.store:
+                continue
+            seen[tag] = rid
+            if repo.refs.get_tag(tag) is None:
+                repo.refs.set_tag(tag, rid)
+                tag_moves.append({"name": tag, "id": rid, "was": None})
+        save_seen_tags(repo, spec.name, seen)
+    return Synced(spec.name, moved, tag_moves)
+
+
+def clone(url: str, dest: Path, *, endpoint: str | None = None, region: str | None = None,
+          models: bool = True) -> Synced:
+    """A new repository in ``dest`` with the remote ``origin`` at ``url``, pulled whole."""
+    repo = Repository.init(dest)
+    add_remote(repo, "origin", url, endpoint=endpoint, region=region)
+    done = pull(repo, "origin", models=models)
+    done.root = repo.root
+    return done

@@ -1,0 +1,89 @@
+"""``repro remote``: add, list and remove remotes."""
+
+from __future__ import annotations
+
+import click
+
+from repro.cli.options import State, json_option
+from repro.cli.render import emit_json
+
+
+@click.group()
+def remote() -> None:
+    """Name remotes: an S3-compatible bucket (s3://bucket/prefix) or a folder (a NAS share).
+
+    Credentials are never stored: boto3 reads them from AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws; AWS_ENDPOINT_URL is honoured.
+
+    \b
+    Example:
+      repro remote add studio s3://renders/repro --endpoint http://nas:8333
+      repro remote add nas /mnt/nas/repro
+      repro remote list
+    """
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--endpoint", help="S3 endpoint URL (else AWS_ENDPOINT_URL or AWS).")
+@click.option("--region", help="S3 region.")
+@json_option
+@click.pass_obj
+def add(state: State, name: str, url: str, endpoint: str | None, region: str | None,
+        as_json: bool) -> None:
+    """Add the remote NAME at URL (s3://bucket/prefix, file:///path or a folder).
+
+    \b
+    Example:
+      repro remote add origin s3://renders/team-a --endpoint http://127.0.0.1:8333
+    """
+    from repro.api.remote import add_remote
+
+    spec = add_remote(state.repo(), name, url, endpoint=endpoint, region=region)
+    if as_json:
+        emit_json(spec.to_dict())
+    else:
+        click.echo(f"added remote {spec.name} -> {spec.url}")
+
+
+@remote.command("list")
+@json_option
+@click.pass_obj
+def list_(state: State, as_json: bool) -> None:
+    """List the remotes.
+
+    \b
+    Example:
+      repro remote list --json
+    """
+    from repro.api.remote import list_remotes
+
+    specs = list_remotes(state.repo())
+    if as_json:
+        emit_json([s.to_dict() for s in specs])
+        return
+    for s in specs:
+        extra = "".join(f" {k}={v}" for k, v in (("endpoint", s.endpoint), ("region", s.region))
+                        if v)
+        click.echo(f"{s.name}\t{s.url}{extra}")
+
+
+@remote.command("remove")
+@click.argument("name")
+@json_option
+@click.pass_obj
+def remove(state: State, name: str, as_json: bool) -> None:
+    """Forget the remote NAME (nothing on the remote is touched).
+
+    \b
+    Example:
+      repro remote remove nas
+    """
+    from repro.api.remote import remove_remote
+
+    spec = remove_remote(state.repo(), name)
+    if as_json:
+        emit_json(spec.to_dict())
+    else:
+        click.echo(f"removed remote {spec.name}")

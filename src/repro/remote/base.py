@@ -1,0 +1,58 @@
+"""The one interface every remote implements (a folder, an S3 bucket).
+
+A remote keeps bytes under keys. Content-addressed objects and packs are
+created once (``put_if_absent``) and never change; small mutable objects (the
+index head, tags) move only by compare-and-swap (``replace``): the caller names
+the version it read, and the write is refused when someone else moved it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NewType, Protocol
+
+from repro.errors import ConflictError
+
+#: An opaque version token of a small mutable object (an ETag, a content hash).
+Version = NewType("Version", str)
+
+
+class CasConflict(ConflictError):
+    """A compare-and-swap lost: the object moved since it was read."""
+
+    hint = "someone else changed it meanwhile: pull, then try again"
+
+
+class Remote(Protocol):
+    """What push, pull and clone need from a remote."""
+
+    #: How compare-and-swap is done here, in words (``repro remote list`` says it).
+    cas_method: str
+
+    def exists(self, key: str) -> bool: ...
+
+    def get(self, key: str) -> bytes:
+        """The bytes under ``key``; ``NotFound`` when there are none."""
+        ...
+
+    def get_file(self, key: str, dest: Path) -> None:
+        """Stream a (large) object into the file ``dest``."""
+        ...
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create ``key``; False (and nothing written) when it exists already."""
+        ...
+
+    def put_file(self, key: str, src: Path) -> None:
+        """Upload a (large) immutable file to ``key`` (multipart where the remote has it);
+        a half-sent file is never visible under ``key``."""
+        ...
+
+    def read_versioned(self, key: str) -> tuple[bytes, Version] | None:
+        """A small mutable object and its version, or None when there is none."""
+        ...
+
+    def replace(self, key: str, data: bytes, expected: Version | None) -> Version:
+        """Write ``key`` if its version is still ``expected`` (None: if it is absent);
+        raise ``CasConflict`` otherwise. Returns the new version."""
+        ...

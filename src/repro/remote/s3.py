@@ -1,0 +1,186 @@
+"""A remote in an S3-compatible bucket, through boto3.
+
+Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID``..., the AWS
+configuration files, ``AWS_PROFILE``); ``AWS_ENDPOINT_URL`` is honoured by
+boto3 itself; the endpoint and region of ``repro remote add`` win over it.
+
+Create-if-absent is ``PutObject`` with ``If-None-Match: *``; a compare-and-swap
+is ``PutObject`` with ``If-Match: <etag>`` (AWS S3 since 2024, SeaweedFS, MinIO).
+An engine that answers ``NotImplemented`` to a conditional write falls back to a
+lock object beside the key: best effort, since without conditional writes no
+lock on S3 is race-free; ``cas_method`` says which is in use.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from repro.errors import NotFound, RemoteError
+from repro.remote.base import CasConflict, Version
+from repro.remote.spec import RemoteSpec, check_key
+
+MULTIPART_CHUNK = 64 * 1024 * 1024
+CONCURRENCY = 8
+
+
+class S3Remote:
+    cas_method = "conditional writes (If-None-Match / If-Match)"
+
+    def __init__(self, spec: RemoteSpec, *, client: Any = None):
+        import boto3
+        from botocore.config import Config
+
+        self.bucket, self.prefix = spec.bucket_prefix()
+        self.where = spec.url
+        # a session of its own: boto3's default one caches the credentials it first found
+        self.client = client or boto3.session.Session().client(
+            "s3", endpoint_url=spec.endpoint or None, region_name=spec.region or None,
+            config=Config(connect_timeout=5, read_timeout=60,
+                          retries={"max_attempts": 2, "mode": "standard"},
+                          s3={"addressing_style": "path"}))
+        self.conditional = True
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _call(self, op: str, **kw: Any) -> Any:
+        """One request; its failures as repro errors (NotFound for a missing key)."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+
+        try:
+            return getattr(self.client, op)(Bucket=self.bucket, **kw)
+        except ClientError as exc:
+            raise self._translate(exc, kw.get("Key", "")) from None
+        except NoCredentialsError:
+            raise RemoteError(f"no AWS credentials for {self.where}",
+                              hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a "
+                                   "profile in ~/.aws/credentials") from None
+        except EndpointConnectionError as exc:
+            raise RemoteError(f"the S3 endpoint of {self.where} does not answer "
+                              f"({exc.kwargs.get('endpoint_url', '')})",
+                              hint="is the endpoint up? check --endpoint or "
+                                   "AWS_ENDPOINT_URL") from None
+        except BotoCoreError as exc:
+            raise RemoteError(f"S3 request to {self.where} failed: {exc}") from None
+
+    def _translate(self, exc: Any, key: str) -> Exception:
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("NoSuchKey", "404", "NotFound") and code != "NoSuchBucket":
+            return NotFound(f"{key} is not on the remote {self.where}")
+        if code == "NoSuchBucket":
+            return RemoteError(f"the bucket {self.bucket} does not exist ({self.where})",
+                               hint="create it first, or check the remote's URL and endpoint")
+        if code in ("PreconditionFailed", "412", "ConditionalRequestConflict") or status == 412:
+            return CasConflict(f"{key} on the remote changed meanwhile")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
+            return RemoteError(f"the S3 endpoint refused the credentials for {self.where} ({code})",
+                               hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or "
+                                    "AWS_PROFILE")
+        return RemoteError(f"S3 {code or status} for {key or self.bucket} on {self.where}: "
+                           f"{err.get('Message', '')}")
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._call("head_object", Key=self._key(key))
+        except NotFound:
+            return False
+        return True
+
+    def get(self, key: str) -> bytes:
+        body = self._call("get_object", Key=self._key(key))["Body"]
+        try:
+            return bytes(body.read())
+        finally:
+            body.close()
+
+    def get_file(self, key: str, dest: Path) -> None:
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(dest),
+                                      Config=TransferConfig(multipart_chunksize=MULTIPART_CHUNK,
+                                                            max_concurrency=CONCURRENCY))
+        except ClientError as exc:
+            raise self._translate(exc, key) from None
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        if self.conditional:
+            try:
+                self._call("put_object", Key=self._key(key), Body=data, IfNoneMatch="*")
+                return True
+            except CasConflict:
+                return False
+            except RemoteError as exc:
+                if "NotImplemented" not in str(exc):
+                    raise
+                self.conditional = False
+                self.cas_method = "lock object (the engine lacks conditional writes)"
+        if self.exists(key):
+            return False
+        self._call("put_object", Key=self._key(key), Body=data)
+        return True
+
+    def put_file(self, key: str, src: Path) -> None:
+        """Multipart upload in parallel; S3 shows the object only once it is complete."""
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import ClientError
+
+        if self.exists(key):
+            return
+        try:
+            self.client.upload_file(str(src), self.bucket, self._key(key),
+                                    Config=TransferConfig(multipart_threshold=MULTIPART_CHUNK,
+                                                          multipart_chunksize=MULTIPART_CHUNK,
+                                                          max_concurrency=CONCURRENCY))
+        except ClientError as exc:
+            raise self._translate(exc, key) from None
+
+    def read_versioned(self, key: str) -> tuple[bytes, Version] | None:
+        try:
+            reply = self._call("get_object", Key=self._key(key))
+        except NotFound:
+            return None
+        with reply["Body"] as body:
+            return bytes(body.read()), Version(reply["ETag"])
+
+    def replace(self, key: str, data: bytes, expected: Version | None) -> Version:
+        cond = {"IfMatch": expected} if expected is not None else {"IfNoneMatch": "*"}
+        if self.conditional:
+            try:
+                return Version(self._call("put_object", Key=self._key(key), Body=data,
+                                          **cond)["ETag"])
+            except RemoteError as exc:
+                if isinstance(exc, CasConflict) or "NotImplemented" not in str(exc):
+                    raise
+                self.conditional = False
+                self.cas_method = "lock object (the engine lacks conditional writes)"
+        return self._replace_locked(key, data, expected)
+
+    def _replace_locked(self, key: str, data: bytes, expected: Version | None) -> Version:
+        lock = key + ".lock"
+        token = uuid.uuid4().hex.encode()
+        if self.exists(lock):
+            raise CasConflict(f"{key} on the remote is being changed (lock object {lock})")
+        self._call("put_object", Key=self._key(lock), Body=token)
+        time.sleep(0.05)  # let a racing writer's lock land, then see whose it is
+        try:
+            if self.get(lock) != token:
+                raise CasConflict(f"{key} on the remote is being changed by someone else")
+            current = self.read_versioned(key)
+            if (current[1] if current else None) != expected:
+                raise CasConflict(f"{key} on the remote changed meanwhile")
+            return Version(self._call("put_object", Key=self._key(key), Body=data)["ETag"])
+        finally:
+            self._call("delete_object", Key=self._key(lock))
