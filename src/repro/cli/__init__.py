@@ -17,6 +17,7 @@ import click
 from repro import __version__
 from repro.cli.commands.add import add
 from repro.cli.commands.checkout import checkout
+from repro.cli.commands.clone import clone
 from repro.cli.commands.config import config
 from repro.cli.commands.demo import demo
 from repro.cli.commands.descendants import descendants
@@ -30,12 +31,13 @@ from repro.cli.commands.init import init
 from repro.cli.commands.inspect import inspect
 from repro.cli.commands.log import log
 from repro.cli.commands.models import models
+from repro.cli.commands.pull import pull
+from repro.cli.commands.push import push
 from repro.cli.commands.remote import remote
 from repro.cli.commands.rerun import rerun
 from repro.cli.commands.show import show
 from repro.cli.commands.status import status
 from repro.cli.commands.store import store
-from repro.cli.commands.sync import clone, pull, push
 from repro.cli.commands.tag import tag
 from repro.cli.commands.uses import uses
 from repro.cli.commands.variations import variations

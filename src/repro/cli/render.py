@@ -7,9 +7,12 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from repro.api.push import Synced
 
 
 def note(message: str) -> None:
@@ -148,3 +151,19 @@ def render_receipts(receipts: list[dict[str, Any]], indent: str = "  ") -> None:
     """Rerun receipts, one line each (``Receipt.show()`` dicts)."""
     for r in receipts:
         click.echo(f"{indent}rerun     {short(r.get('id'))} {r.get('summary')}")
+
+
+def synced(done: Synced, verb: str, as_json: bool) -> None:
+    """What a push, pull or clone moved, in a line (and its tags)."""
+    if as_json:
+        emit_json(done.to_dict())
+        return
+    t = done.transfer
+    click.echo(f"{verb} {len(t.records)} records, {t.objects} objects ({t.bytes:,} bytes; "
+               f"{t.packs} packs, {t.large} large) {'to' if verb == 'pushed' else 'from'} "
+               f"{done.remote}")
+    for tag in done.tags:
+        click.echo(f"tag {tag['name']} -> {tag['id'][:12]}")
+    if t.unavailable:
+        click.echo(f"{len(t.unavailable)} objects named by records are in neither store "
+                   "(dropped model versions)")
