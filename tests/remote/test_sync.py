@@ -121,3 +121,16 @@ def test_remote_names_and_urls_are_checked(capsys: pytest.CaptureFixture[str],
     assert "secret" not in str(stored).lower() and "key" not in str(stored).lower()
     assert run(capsys, "-C", project, "remote", "remove", "s")[0] == 0
     assert run_json(capsys, "-C", project, "remote", "list") == []
+
+
+def test_models_left_behind_by_no_models_go_with_the_next_push(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    ids = _capture(capsys, project, 1)
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    run(capsys, "-C", project, "remote", "add", "origin", nas)
+    first = run_json(capsys, "-C", project, "push", "--no-models")
+    assert first["records"] == ids and first["large"] == 0
+    second = run_json(capsys, "-C", project, "push")
+    assert second["records"] == ids and second["objects"] == 2  # the checkpoint and the LoRA
+    assert run_json(capsys, "-C", project, "push")["objects"] == 0

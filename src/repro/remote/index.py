@@ -55,9 +55,16 @@ class RemoteIndex:
     segments: list[str] = field(default_factory=list)
     objects: dict[str, Location] = field(default_factory=dict)
     records: set[str] = field(default_factory=set)
+    #: records pushed without their model versions (``--no-models``): a later push
+    #: with models looks at them again
+    partial: set[str] = field(default_factory=set)
     #: tag names pushes have set (their values live in ``tags/NAME``)
     tags: set[str] = field(default_factory=set)
     version: Version | None = None
+
+    @property
+    def all_records(self) -> set[str]:
+        return self.records | self.partial
 
     def add_segment(self, seg: str, data: bytes) -> None:
         try:
@@ -65,6 +72,8 @@ class RemoteIndex:
             for oid, (pack, offset, size) in body["objects"].items():
                 self.objects[oid] = (pack, int(offset), int(size))
             self.records.update(body["records"])
+            self.partial.difference_update(body["records"])
+            self.partial.update(set(body.get("partial", ())) - self.records)
             self.tags.update(body.get("tags", ()))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             raise RemoteIntegrity(f"the remote index segment {seg} is damaged") from None
@@ -114,9 +123,11 @@ def _segment(remote: Remote, cache: Path, seg: str) -> bytes:
 
 
 def segment_bytes(objects: dict[str, Location], records: Iterable[str],
-                  tags: Iterable[str] = ()) -> bytes:
+                  tags: Iterable[str] = (), *, partial: bool = False) -> bytes:
+    records = sorted(records)
     return orjson.dumps({"objects": {k: list(v) for k, v in objects.items()},
-                         "records": sorted(records), "tags": sorted(tags)},
+                         "records": [] if partial else records,
+                         "partial": records if partial else [], "tags": sorted(tags)},
                         option=orjson.OPT_SORT_KEYS)
 
 

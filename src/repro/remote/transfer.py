@@ -70,7 +70,7 @@ def push(store: ObjectStore, remote: Remote, record_ids: Iterable[str], *, cache
     wanted: dict[str, None] = {}
     new_records = []
     for rid in record_ids:
-        if rid in index.records:
+        if rid in index.records or (not models and rid in index.partial):
             continue
         new_records.append(rid)
         record = from_bytes(store.read_bytes(rid), id=rid)
@@ -99,7 +99,8 @@ def push(store: ObjectStore, remote: Remote, record_ids: Iterable[str], *, cache
         _send_pack(remote, pack, entries, done)
     new_tags = set(tags) - index.tags
     if entries or new_records or new_tags:
-        rindex.publish(remote, index, rindex.segment_bytes(entries, new_records, new_tags))
+        rindex.publish(remote, index, rindex.segment_bytes(entries, new_records, new_tags,
+                                                          partial=not models))
     done.records = new_records
     return done
 
@@ -121,7 +122,7 @@ def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[st
     found = []
     for target in targets:
         t = _bare(target) or target.lower()
-        hits = [r for r in index.records if r.startswith(t)] if len(t) >= 6 else []
+        hits = [r for r in index.all_records if r.startswith(t)] if len(t) >= 6 else []
         if len(hits) != 1:
             raise NotFound(f"{target}: {'several' if hits else 'no'} record(s) on the remote",
                            hint="give a record id (or a unique prefix of 6+ hex digits)")
@@ -135,7 +136,7 @@ def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *
     """Fetch the records (all the remote has when None) and what they name."""
     index = index or rindex.load(remote, cache)
     done = Transfer()
-    wanted = sorted(index.records) if record_ids is None else list(record_ids)
+    wanted = sorted(index.all_records) if record_ids is None else list(record_ids)
     records = [r for r in wanted if r not in store]
     fetcher = _Fetcher(store, remote, index, done)
     parsed = []
