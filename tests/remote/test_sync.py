@@ -134,3 +134,20 @@ def test_models_left_behind_by_no_models_go_with_the_next_push(
     second = run_json(capsys, "-C", project, "push")
     assert second["records"] == ids and second["objects"] == 2  # the checkpoint and the LoRA
     assert run_json(capsys, "-C", project, "push")["objects"] == 0
+
+
+def test_checkout_fetches_a_model_version_from_the_remote(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    ids = _capture(capsys, project, 1)
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    run(capsys, "-C", project, "remote", "add", "origin", nas)
+    run_json(capsys, "-C", project, "push")
+    other = tmp_path / "laptop"
+    run_json(capsys, "clone", nas, other, "--no-models")
+    theirs = Repository.discover(other)
+    model = next(m.blake3 for m in theirs.load_record(ids[0]).models if m.blake3)
+    assert model not in theirs.store
+    done = run_json(capsys, "-C", other, "checkout", ids[0])
+    assert model in done["fetched"] and done["restored"]
+    theirs.store.check(model)

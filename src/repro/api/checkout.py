@@ -30,6 +30,8 @@ class CheckoutResult:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     displaced: list[dict[str, Any]] = field(default_factory=list)
     unavailable: list[dict[str, Any]] = field(default_factory=list)
+    #: model versions (object ids) fetched from a remote because the store lacked them
+    fetched: list[str] = field(default_factory=list)
 
     @property
     def nothing_restored(self) -> bool:
@@ -39,7 +41,7 @@ class CheckoutResult:
     def to_dict(self) -> dict[str, Any]:
         return {"restored": self.restored, "unchanged": self.unchanged,
                 "conflicts": self.conflicts, "displaced": self.displaced,
-                "unavailable": self.unavailable}
+                "unavailable": self.unavailable, "fetched": self.fetched}
 
 
 def plan_destination(repo: Repository, recorded_path: str, *, to: Path | None,
@@ -135,6 +137,15 @@ def _items(record: Record, *, models: bool, inputs: bool, output: bool
     return items
 
 
+def _fetch(repo: Repository, blake3: str, result: CheckoutResult) -> bool:
+    """Bring a version the store lacks from a remote that has it (``repro push``)."""
+    from repro.api.push import fetch_missing
+
+    got = fetch_missing(repo, [blake3])
+    result.fetched += got
+    return bool(got)
+
+
 def checkout(repo: Repository, record: Record, *, to: Path | None = None, force: bool = False,
              dry_run: bool = False, inputs: bool = False, output: bool = False,
              models: bool = True, mode: str | None = None,
@@ -193,10 +204,11 @@ def _decide(repo: Repository, record: Record, *, to: Path | None, force: bool, d
             if in_place is not None:
                 result.unchanged.append({**label, "path": repo.relpath(in_place),
                                          "blake3": blake3})
-            else:
+                continue
+            if dry_run or not _fetch(repo, blake3, result):
                 result.unavailable.append({**label, "blake3": blake3,
                                            "reason": "the recorded version is not in the store"})
-            continue
+                continue
         root, dest = destination(repo, recorded_path, to=to, roots=allowed)
         plan.append((label, blake3, root, dest))
 

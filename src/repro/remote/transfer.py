@@ -216,3 +216,20 @@ class _Fetcher:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+
+def fetch_objects(store: ObjectStore, remote: Remote, oids: Iterable[str], *,
+                  cache: Path) -> Transfer:
+    """Objects the remote index lists (a model version ``checkout`` needs), each checked
+    against its hash before it enters the store; the others are left out."""
+    index = rindex.load(remote, cache)
+    done = Transfer()
+    fetcher = _Fetcher(store, remote, index, done)
+    wanted = [o for o in dict.fromkeys(oids) if o not in store and o in index.objects]
+    with store.batch():
+        for oid, data in fetcher.small([o for o in wanted if index.objects[o][0]]).items():
+            store.put_bytes(data, known=oid)
+        for oid in (o for o in wanted if index.objects[o][0] is None):
+            fetcher.large(oid)
+    done.unavailable = [o for o in oids if o not in store]
+    return done
