@@ -11,7 +11,7 @@ from typing import Any
 
 from repro.api.add.output import iso_time
 from repro.api.add.session import Session
-from repro.capture.types import Generation
+from repro.capture.types import Generation, InputRef
 from repro.record import (
     Captured,
     InputEntry,
@@ -54,10 +54,25 @@ def with_live(gen: Generation, live: Live) -> Generation:
         return replace(gen, blobs=blobs)
     observed = live.generation
     return replace(observed, blobs={**blobs, **observed.blobs},
+                   inputs=_with_file_hashes(observed.inputs, gen.inputs),
                    formats=list(dict.fromkeys([*gen.formats, *observed.formats])),
                    media_type=gen.media_type, width=gen.width, height=gen.height,
                    warnings=list(dict.fromkeys([*observed.warnings, *gen.warnings])),
                    provenance={**gen.provenance, **observed.provenance})
+
+
+def _with_file_hashes(observed: list[InputRef], in_file: list[InputRef]) -> list[InputRef]:
+    """The observed inputs, each with the hashes the file's own metadata gives the same
+    node's same input. ComfyUI's history is copied before the job runs, so it lacks
+    LoadImage's ``is_changed`` (the SHA-256 of the bytes it read), which the prompt
+    SaveImage embedded carries: the input file may have been overwritten since."""
+    known = {(ref.node, ref.name): ref.hashes for ref in in_file if ref.hashes}
+    out = []
+    for ref in observed:
+        extra = {k: v for k, v in known.get((ref.node, ref.name), {}).items()
+                 if k not in ref.hashes}
+        out.append(replace(ref, hashes={**ref.hashes, **extra}) if extra else ref)
+    return out
 
 
 def server_facts(session: Session, live: Live | None, models: list[ModelEntry]

@@ -1,0 +1,80 @@
+"""Issue 12 items 4, 5 and 10 with the replay server: ComfyUI's own input hash, the
+install scan re-done when the server restarts, video and animated outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from tests.capture_live.replay import serve
+from tests.watch.test_comfyui_trust import Server
+
+
+@pytest.fixture
+def server(tmp_path: Path, comfy_fixtures: Path) -> Server:
+    return Server(tmp_path, comfy_fixtures)
+
+
+def _embed_prompt(path: Path, graph: dict[str, Any]) -> None:
+    """Save ``path`` again with the executed prompt in its text chunk, as SaveImage does."""
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    with Image.open(path) as im:
+        im.load()
+        im.save(path, pnginfo=info)
+
+
+def _record_id(server: Server, name: str) -> str:
+    [event] = [e for e in server.events if e.get("path", "").endswith(name)
+               and e["event"] == "captured"]
+    return str(event["id"])
+
+
+def test_an_input_overwritten_before_capture_is_not_taken_for_the_one_loaded(
+        server: Server) -> None:
+    """Item 4: the history has no ``is_changed``; the PNG SaveImage wrote does (the SHA-256
+    of the bytes LoadImage read). The file overwritten since is not the input, and an
+    output whose bytes it now holds is no parent."""
+    source = server.comfy / "input" / "repro_input.png"
+    used = hashlib.sha256(source.read_bytes()).hexdigest()
+    with serve(server.replay) as url:
+        follower = server.follower(url)
+        [known] = server.job(0, cached=[])
+        follower.poll()
+        [out] = server.job(1, cached=[])
+        graph = json.loads(json.dumps(server.template["prompt"][2]))
+        graph["1"]["is_changed"] = [used]
+        _embed_prompt(server.comfy / "output" / out, graph)
+        shutil.copyfile(server.comfy / "output" / known, source)  # overwritten after the job
+        follower.poll()
+    known_id = _record_id(server, known)
+    record = server.record(out)
+    [entry] = record["inputs"]
+    assert entry["recorded"]["sha256"] == used
+    assert entry.get("blake3") is None, "recorded an input the job never read"
+    assert known_id not in [p["id"] for p in record["parents"]], "a false parent"
+    assert record["reproducibility"]["level"] != "full", record["reproducibility"]
+
+
+def test_the_input_the_png_names_is_recorded_when_still_in_place(server: Server) -> None:
+    """Item 4: an unchanged input matches the server's hash: the record is full."""
+    source = server.comfy / "input" / "repro_input.png"
+    used = hashlib.sha256(source.read_bytes()).hexdigest()
+    with serve(server.replay) as url:
+        follower = server.follower(url)
+        [out] = server.job(0, cached=[])
+        graph = json.loads(json.dumps(server.template["prompt"][2]))
+        graph["1"]["is_changed"] = [used]
+        _embed_prompt(server.comfy / "output" / out, graph)
+        follower.poll()
+    record = server.record(out)
+    [entry] = record["inputs"]
+    assert entry["recorded"]["sha256"] == used and entry["blake3"]
+    assert record["reproducibility"]["level"] == "full", record["reproducibility"]
