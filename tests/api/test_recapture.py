@@ -33,7 +33,10 @@ def test_a_model_put_in_place_later_refreshes_the_record(project: Path, capsys: 
     code, out, _ = run(capsys, "-C", project, "add", img)
     assert code == 0 and out.startswith("refreshed ") and "supersedes" in out
     [now] = run_json(capsys, "-C", project, "add", img)["records"]
-    assert now["state"] == "known" and now["level"] == "full" and now["id"] != first["id"]
+    assert now["state"] == "known" and now["id"] != first["id"]
+    # Moved in after the output was written (its ctime says so): found by content now,
+    # but which bytes made the output is not known, so not full (issue 12 item 11).
+    assert now["level"] == "approximate" and now["codes"] == ["model.modified-after-output"]
 
     shown = run_json(capsys, "-C", project, "show", img)
     assert shown["id"] == now["id"] and shown["supersedes"] == first["id"]

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import orjson
+import pytest
 
 from repro.environment.compare import compare_environments
 from repro.environment.current import clear_cache, current_environment
@@ -47,12 +48,12 @@ def test_current_environment_with_comfyui_root(tmp_path: Path) -> None:
     again = current_environment(comfyui_root=root)
     assert len(again["custom_nodes"]) == 4
 
-    # Cached until refreshed: a custom node moved to another commit shows after refresh.
+    # Scanned again when a watched tree changed (issue 12 item 5): a custom node moved
+    # to another commit shows without a refresh.
     from tests.environment.gitutil import commit
 
     new = commit(root / "custom_nodes" / "ComfyUI-Clean", {"__init__.py": "X = 1\n"})
-    assert current_environment(comfyui_root=root) == again
-    fresh = current_environment(comfyui_root=root, refresh=True)
+    fresh = current_environment(comfyui_root=root)
     diffs = compare_environments(again, fresh)
     # The hand-edited node is always reported: its local changes cannot be compared.
     assert [(d["key"], d["current"], d["changes_output"]) for d in diffs] == [
@@ -69,4 +70,32 @@ def test_a_tool_whose_venv_is_not_found_records_no_packages(tmp_path: Path) -> N
     assert env["tool"] == "comfyui" and env["tool_version"] == "0.3.64"
     assert env["packages"] == {} and "torch" not in env and "python" not in env
     assert "cuda" not in env and "cudnn" not in env
+    clear_cache()
+
+
+def test_the_install_scan_is_done_again_only_when_a_watched_tree_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12 item 5: cheap when nothing changed (a few stats, no scan); a package
+    installed in the venv or a node added is seen at the next call."""
+    import repro.environment.current as current
+
+    root, _ = build_comfyui(tmp_path)
+    scans: list[str] = []
+    real = current.comfyui_install
+    monkeypatch.setattr(current, "comfyui_install",
+                        lambda r: scans.append(r) or real(r))
+    clear_cache()
+    first = current_environment(comfyui_root=root)
+    for _ in range(20):
+        assert current_environment(comfyui_root=root) == first
+    assert len(scans) == 1
+    (root / "custom_nodes" / "new_node.py").write_text("NODE_CLASS_MAPPINGS = {}\n")
+    assert "new_node.py" in {n["name"] for n in current_environment(comfyui_root=root)
+                             ["custom_nodes"]}
+    [site] = list((root / "venv").glob("lib/python3*/site-packages"))
+    dist = site / "einops-0.8.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: einops\nVersion: 0.8.1\n")
+    assert current_environment(comfyui_root=root)["packages"].get("einops") == "0.8.1"
+    assert len(scans) == 3
     clear_cache()

@@ -78,3 +78,40 @@ def test_the_input_the_png_names_is_recorded_when_still_in_place(server: Server)
     [entry] = record["inputs"]
     assert entry["recorded"]["sha256"] == used and entry["blake3"]
     assert record["reproducibility"]["level"] == "full", record["reproducibility"]
+
+
+def _node(record: dict[str, Any]) -> dict[str, Any]:
+    [node] = [n for n in record["environment"]["custom_nodes"] if n["name"] == "shift"]
+    return node
+
+
+def test_the_install_is_scanned_again_when_the_server_restarts(server: Server) -> None:
+    """Item 5: a custom node edited in place (no git file, no folder time changes) is
+    loaded by the server's next life; the follower scans again at the restart."""
+    from repro.environment.current import clear_cache, current_environment
+    from tests.environment.gitutil import commit, make_repo
+
+    folder = server.comfy / "custom_nodes" / "shift"
+    old = make_repo(folder, {"__init__.py": "AMOUNT = 0.1\n"})
+    clear_cache()
+    with serve(server.replay) as url:
+        follower = server.follower(url, environment=lambda: current_environment(
+            comfyui_root=server.comfy))
+        [first] = server.job(5, cached=[])
+        follower.poll()
+        with open(folder / "__init__.py", "r+") as f:  # edited in place
+            f.write("AMOUNT = 0.3\n")
+        [same_life] = server.job(6, cached=["1", "2"])
+        follower.poll()
+        server.replay.forget()  # the server restarts and loads the edited node
+        [second] = server.job(0, cached=[])
+        follower.poll()
+        new = commit(folder, {"__init__.py": "AMOUNT = 0.5\n"})
+        [third] = server.job(1, cached=[])  # (a commit: the stamp sees it at once)
+        follower.poll()
+    clear_cache()
+    assert _node(server.record(first)) == {**_node(server.record(first)), "commit": old,
+                                            "dirty": False}
+    assert _node(server.record(same_life))["dirty"] is False  # the server runs what it loaded
+    assert _node(server.record(second))["dirty"] is True, "names the node's old state"
+    assert _node(server.record(third))["commit"] == new

@@ -14,10 +14,12 @@ from repro.environment.installs import (
     RELEVANT_PACKAGES,
     a1111_install,
     comfyui_install,
+    find_python_env,
     invokeai_install,
 )
 from repro.environment.machine import machine_info
 from repro.environment.packages import scan_sites
+from repro.environment.stamp import Stamp, install_stamp
 
 __all__ = ["clear_cache", "current_environment"]
 
@@ -33,10 +35,22 @@ def _gpu() -> dict[str, Any]:
     return probe_gpu()
 
 
-@functools.cache
+#: Install scans by (kind, root), each with the stamp of the trees it read.
+_installs: dict[tuple[str, str], tuple[Stamp, dict[str, Any]]] = {}
+
+
 def _install(kind: str, root: str) -> dict[str, Any]:
+    """The scan of an install, done again only when its stamp changed (``stamp``): a
+    commit, checkout or pull in the tool or a custom node, a node added or removed, a
+    package installed in its venv."""
+    stamp = install_stamp(root, find_python_env(root))
+    known = _installs.get((kind, root))
+    if known is not None and known[0] == stamp:
+        return known[1]
     scan = {"comfyui": comfyui_install, "a1111": a1111_install, "invokeai": invokeai_install}
-    return scan[kind](root)
+    found = scan[kind](root)
+    _installs[(kind, root)] = (stamp, found)
+    return found
 
 
 @functools.cache
@@ -47,8 +61,9 @@ def _own_packages() -> tuple[dict[str, str], dict[str, Any]]:
 
 def clear_cache() -> None:
     """Forget cached probes and install scans (a long-running watcher calls this)."""
-    for cached in (_machine, _gpu, _install, _own_packages):
+    for cached in (_machine, _gpu, _own_packages):
         cached.cache_clear()
+    _installs.clear()
 
 
 def current_environment(
@@ -69,8 +84,9 @@ def current_environment(
     when a tool root is given but its venv is not found; else those of the
     Python running repro. ``cuda`` is the CUDA torch was built for; ``driver_cuda`` the
     newest the driver supports. ``gpu`` is ``[]`` on a machine without an
-    NVIDIA GPU. Machine, GPU and install scans are cached per process;
-    ``refresh=True`` re-reads them (git states included).
+    NVIDIA GPU. Machine and GPU probes are cached per process, install scans
+    until their trees change (``repro.environment.stamp``); ``refresh=True``
+    re-reads them all (git states included).
     """
     if refresh:
         clear_cache()

@@ -194,12 +194,22 @@ class ComfyFollower:
             self.used.restart()
         self.last_number = max(number, 0) if number >= 0 else self.last_number
 
+    @staticmethod
+    def _rescan() -> None:
+        """A new server life loaded the code on disk now: scan the install again (an edit
+        in place of a custom node changes nothing the scan's stamp looks at)."""
+        from repro.environment.current import clear_cache
+
+        clear_cache()
+
     def _capture_entries(self, entries: list[tuple[str, dict[str, Any]]], stats_raw: bytes,
                          stats: dict[str, Any]) -> None:
         from repro.capture.comfyui import parse_prompt_graph
         from repro.models.roots import safe_relative
 
         env = None
+        if any(0 <= queue_number(listed) <= self.last_number for _, listed in entries):
+            self._rescan()  # before the scan these jobs' records get
         if self.record_environment:
             env = server_environment(stats, self.environment(), url=self.client.url)
             if is_loopback(self.client.url):

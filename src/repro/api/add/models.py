@@ -21,10 +21,6 @@ from repro.verdict import ModelFound
 #: Files at least this large get a byte progress bar while they are hashed.
 BIG_FILE = 100 * 1024 * 1024
 
-#: A model file modified this long after the output still counts as older (mtime rounding).
-MTIME_SLACK = 1.0
-
-
 def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
                   ) -> tuple[ModelEntry, ModelFound]:
     """The record entry of one model the generation names, and how it was found."""
@@ -55,10 +51,28 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
                     found_by=None if found.how == "name" else found.how)
     modified = None
     # A file that matched a hash the image recorded is the version used, whatever its
-    # mtime; without one, a file changed after the output may not be that version.
-    if not recorded and st.st_mtime > out_stat.st_mtime + MTIME_SLACK:
-        modified = (iso_time(st.st_mtime), iso_time(out_stat.st_mtime))
+    # times; without one, a file changed after the output may not be that version.
+    if not recorded and changed_after(st, out_stat):
+        modified = (iso_time(_changed_at(st, out_stat)), iso_time(out_stat.st_mtime))
     return entry, ModelFound(label, found.how, path=rel, recorded_hash=first, modified=modified)
+
+
+def changed_after(st: os.stat_result, out_stat: os.stat_result) -> bool:
+    """Whether the model file may hold other bytes than when the output was written.
+
+    No slack: a model written a fraction of a second after the output counts. Its
+    mtime is compared with the output's mtime; its ctime, which a copy keeping the
+    mtime (``cp -p``, ``rsync -a``), a move or a new hardlink sets and nothing can set
+    back, with the output's own ctime (when the output arrived where it is: an output
+    whose times were set back still has it).
+    """
+    return st.st_mtime_ns > out_stat.st_mtime_ns or st.st_ctime_ns > out_stat.st_ctime_ns
+
+
+def _changed_at(st: os.stat_result, out_stat: os.stat_result) -> float:
+    if st.st_mtime_ns > out_stat.st_mtime_ns:
+        return st.st_mtime
+    return st.st_ctime
 
 
 def _not_found(session: Session, label: str, found: Resolved, first: str | None) -> ModelFound:
