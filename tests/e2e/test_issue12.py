@@ -4,7 +4,7 @@ Each test builds the situation against the real server, checks with ``require``
 that the server really did what the situation needs (a failed precondition is
 a real failure), then asserts what is right with plain ``assert``. They fail
 today, so each is ``xfail(strict=True, raises=AssertionError)``: whoever fixes
-an item removes its mark (items 1, 2 and 3 are fixed: their tests are plain ones now).
+an item removes its mark (items 1, 2, 3, 4 and 5 are fixed: their tests are plain ones now).
 
 What is right, always: a record may say ``full`` only if its recorded models
 and inputs give the output's pixels again (``checkout``, ``POST /free``,
@@ -185,7 +185,6 @@ def test_two_branches_each_output_gets_only_its_own_models_inputs_and_parents(
         assert_full_reproduces(server, project, output)
 
 
-@known_bad(4)
 def test_input_overwritten_after_the_job_before_capture(comfy: Comfy, project: Path) -> None:
     server = comfy.server
     [known] = server.output_files(server.run(body(upscale(
@@ -273,7 +272,6 @@ def _node_commit(record: dict[str, Any]) -> str | None:
     return found[0] if found else None
 
 
-@known_bad(5)
 def test_custom_node_updated_and_server_restarted(own_server: Callable[[], Server],
                                                   tmp_path: Path) -> None:
     server = own_server()
