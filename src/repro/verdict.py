@@ -121,8 +121,9 @@ class ModelNow:
 
 @dataclass(frozen=True)
 class InputNow:
-    """A recorded input file on disk now: ``missing`` or ``changed`` (only those
-    are reported), and whether the recorded bytes are in the store."""
+    """A recorded input file on disk now: ``missing``, ``changed``, or ``unknown`` (its
+    bytes were never recorded; only those are reported), and whether the recorded bytes
+    are in the store."""
 
     label: str
     status: str
@@ -230,6 +231,11 @@ def _reasons(e: Evidence) -> Iterator[Reason]:
     for now in e.models_now:
         yield from _model_now(now)
     for i in e.inputs_now:
+        if i.status == "unknown":
+            yield Reason("input.gone", f"{i.label}: its bytes were not recorded (not found at "
+                                       "capture), so a re-run cannot load the image that was "
+                                       "used: put it back and run `repro add --refresh`")
+            continue
         what = "missing from disk" if i.status == "missing" else "changed on disk"
         fix = ("run `repro checkout --inputs`" if i.in_store
                else "the recorded version is not in the store")

@@ -115,3 +115,17 @@ def test_checkout_fails_when_nothing_could_be_restored(
     assert "unavailable" in text and "nothing could be restored" in err
     code, text, _ = run(capsys, "-C", project, "checkout", "outputs/a.png", "--json")
     assert code == 1 and orjson.loads(text)["restored"] == []
+
+
+def test_an_input_never_found_makes_verify_not_ready(project: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12 item 7: no bytes were ever recorded for the LoadImage input, so a re-run
+    cannot load it (ComfyUI answers 400 for a missing one)."""
+    graph = img2img_graph(load_image="gone.png", denoise=0.5, ckpt="base.safetensors",
+                          lora="style.safetensors", lora_strength=0.8, seed=7, prompt="a fox")
+    out = write_comfy_png(project / "outputs" / "derived.png", graph, pixel_seed=7)
+    [record] = run_json(capsys, "-C", project, "add", out)["records"]
+    assert record["level"] == "approximate"
+    code, result = _verify(capsys, project, out)
+    assert code == 1 and result["ready"] is False
+    assert any("gone.png" in r and "not recorded" in r for r in result["reasons"])

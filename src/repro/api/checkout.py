@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from repro.api.repository import ByteProgress, Progress, Repository
+from repro.api.server_cache import LoaderCache, loader_cache
 from repro.errors import ConflictError, IntegrityError, UnsafePath
 from repro.models.roots import safe_relative
 from repro.objects import nofollow
@@ -32,6 +33,8 @@ class CheckoutResult:
     unavailable: list[dict[str, Any]] = field(default_factory=list)
     #: model versions (object ids) fetched from a remote because the store lacked them
     fetched: list[str] = field(default_factory=list)
+    #: after models were restored for a ComfyUI record: what its server may still hold
+    server: LoaderCache | None = None
 
     @property
     def nothing_restored(self) -> bool:
@@ -39,9 +42,12 @@ class CheckoutResult:
         return bool(self.unavailable) and not (self.restored or self.unchanged)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"restored": self.restored, "unchanged": self.unchanged,
-                "conflicts": self.conflicts, "displaced": self.displaced,
-                "unavailable": self.unavailable, "fetched": self.fetched}
+        d: dict[str, Any] = {"restored": self.restored, "unchanged": self.unchanged,
+                             "conflicts": self.conflicts, "displaced": self.displaced,
+                             "unavailable": self.unavailable, "fetched": self.fetched}
+        if self.server is not None:
+            d.update(server=self.server.url, freed=self.server.freed, notes=[self.server.note])
+        return d
 
 
 def plan_destination(repo: Repository, recorded_path: str, *, to: Path | None,
@@ -149,13 +155,22 @@ def _fetch(repo: Repository, blake3: str, result: CheckoutResult) -> bool:
 def checkout(repo: Repository, record: Record, *, to: Path | None = None, force: bool = False,
              dry_run: bool = False, inputs: bool = False, output: bool = False,
              models: bool = True, mode: str | None = None,
-             progress: Progress | None = None) -> CheckoutResult:
+             progress: Progress | None = None, comfyui: str | None = None,
+             free: bool = False) -> CheckoutResult:
     """Restore the recorded versions; ``mode`` (default: config store.mode) says how:
     a copy, a reflink clone, or a hardlink to the stored object (reference mode
     stores nothing, so it restores by copy). ``inputs`` adds the recorded input
     images, ``output`` the output file itself (a deleted or overwritten output is
     brought back from the store, to its recorded place in the project);
-    ``models=False`` leaves the models out. ``progress`` hears the bytes of big files."""
+    ``models=False`` leaves the models out. ``progress`` hears the bytes of big files.
+    When model files of a ComfyUI record were restored, ``server`` says what the server
+    (``comfyui`` or ``[comfyui] url``) may still hold; with ``free`` it is asked to
+    unload its models (``POST /free``)."""
+    from repro.api.server_cache import free_server, require_server, server_url
+
+    url = server_url(repo, comfyui)
+    if free:
+        require_server(url)
     if dry_run:  # readers never wait for the lock
         return _decide(repo, record, to=to, force=force, dry_run=True, inputs=inputs,
                        output=output, models=models)[0]
@@ -167,6 +182,10 @@ def checkout(repo: Repository, record: Record, *, to: Path | None = None, force:
                                  inputs=inputs, output=output, models=models)
         for w in writes:
             _write(repo, w, mode, result, progress)
+    if any(e.get("kind") == "model" for e in result.restored):
+        if free:
+            url = free_server(repo, url)
+        result.server = loader_cache(record, url, freed=free, verb="checkout")
     return result
 
 

@@ -35,6 +35,7 @@ from repro.verdict import (
     Rerun,
     assess,
     ready,
+    server_reason,
 )
 
 
@@ -88,13 +89,18 @@ class VerifyResult:
 
 def verify(repo: Repository, record: Record,
            current: CurrentEnvironment | None = None, *,
-           resolver: Resolver | None = None, reruns: bool = True) -> VerifyResult:
+           resolver: Resolver | None = None, reruns: bool = True,
+           server: tuple[str, bool] | None = None) -> VerifyResult:
     """Check ``record`` against the disk now; with ``current`` (``environment_now``), also
     against the current environment of its tool: a difference known to change outputs
     makes it at most approximate. Pass one ``resolver`` when verifying many records,
     so that the model roots are walked once. With ``reruns``, the record's rerun
     receipts are evidence too (an exact rerun in the current environment is the
-    strongest there is; one that differed makes it not ready)."""
+    strongest there is; one that differed makes it not ready). With ``server``
+    (a ComfyUI URL and whether it was just freed), a ComfyUI record gets a note on
+    that server's loader cache (``repro.api.server_cache``)."""
+    from repro.api.server_cache import loader_cache
+
     resolver = resolver or Resolver(repo.config.model_roots, repo.stat_cache)
     statuses = [model_status(repo, resolver, m) for m in record.models]
     diffs = _environment_diffs(record, current)
@@ -102,8 +108,11 @@ def verify(repo: Repository, record: Record,
     if reruns:
         now = current(record.tool.name) if current is not None else None
         receipts = receipt_evidence(repo, record, now)
+    cache = loader_cache(record, server[0], freed=server[1], verb="verify") \
+        if server is not None else None
     evidence = Evidence(
         captured=record.assessment,
+        server=(server_reason(cache.note, downgrades=False),) if cache is not None else (),
         models_now=tuple(ModelNow(f"{s.role} {s.name or s.path}", _state(s), s.blake3, s.now,
                                   s.in_store, s.path) for s in statuses),
         inputs_now=tuple(_inputs_now(repo, record)),
@@ -142,7 +151,10 @@ def _inputs_now(repo: Repository, record: Record) -> list[InputNow]:
     """Recorded input files that are no longer on disk as recorded."""
     found = []
     for i in record.inputs:
-        if not (i.path and i.blake3):
+        if not i.blake3:  # never found at capture: nothing a re-run could load
+            found.append(InputNow(i.label, "unknown"))
+            continue
+        if not i.path:
             continue
         path = repo.abspath(i.path)
         if not path.is_file():
@@ -229,15 +241,24 @@ def _same_tensors(repo: Repository, model: ModelEntry, path: Path,
 
 
 def verify_records(repo: Repository, records: Sequence[Record] | None = None, *,
-                   comfyui: str | None = None) -> list[tuple[Record, VerifyResult]]:
+                   comfyui: str | None = None, free: bool = False
+                   ) -> list[tuple[Record, VerifyResult]]:
     """``verify`` for each of ``records`` (default: every record, newest first), each
     with its result. The environment now is known from the configured tool folders
     or, with ``comfyui`` (a URL), from that running server; it is scanned once, and
-    the model roots are walked once, for all the records."""
+    the model roots are walked once, for all the records. Where the server is known
+    (``comfyui`` or ``[comfyui] url``), ComfyUI records get a note on its loader
+    cache; with ``free``, the server is first asked to unload its models."""
     from repro.api.environment_now import environment_now
+    from repro.api.server_cache import free_server, require_server, server_url
+
+    url = server_url(repo, comfyui)
+    if free:
+        url = free_server(repo, require_server(url))
+    server = (url, free) if url else None
 
     current = environment_now(repo, comfyui_url=comfyui)
     if records is None:
         records = [repo.load_record(i) for i in repo.index.all_ids(newest_first=True)]
     resolver = Resolver(repo.config.model_roots, repo.stat_cache)
-    return [(r, verify(repo, r, current, resolver=resolver)) for r in records]
+    return [(r, verify(repo, r, current, resolver=resolver, server=server)) for r in records]

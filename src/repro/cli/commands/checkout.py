@@ -27,11 +27,17 @@ if TYPE_CHECKING:
               help="Restore the output file itself (deleted or changed) to its recorded path.")
 @click.option("--mode", type=click.Choice([m for m in STORE_MODES if m != "reference"]),
               help="How files are restored (default: config store.mode).")
+@click.option("--comfyui", metavar="URL",
+              help="The ComfyUI server that will re-run it (default: [comfyui] url).")
+@click.option("--free", is_flag=True,
+              help="After restoring models, ask the ComfyUI server to unload its models "
+                   "(POST /free), so that it loads the restored files.")
 @lock_timeout_option
 @json_option
 @click.pass_obj
 def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: bool,
-             inputs: bool, output: bool, mode: str | None, as_json: bool) -> None:
+             inputs: bool, output: bool, mode: str | None, comfyui: str | None, free: bool,
+             as_json: bool) -> None:
     """Put the exact recorded model versions back where the tool looks for them.
 
     Never overwrites a file with other content unless --force, and then the
@@ -41,7 +47,7 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
     \b
     Example:
       repro checkout outputs/ComfyUI_00042_.png --dry-run
-      repro checkout outputs/ComfyUI_00042_.png --force
+      repro checkout outputs/ComfyUI_00042_.png --force --free
       repro checkout outputs/ComfyUI_00042_.png --output
     """
     from repro.api.checkout import checkout as checkout_record
@@ -50,7 +56,7 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
     record = target_record(state, repo, target)
     result = checkout_record(repo, record, to=state.here(to), force=force,
                              dry_run=dry_run, inputs=inputs, output=output, mode=mode,
-                             progress=repo.progress)
+                             progress=repo.progress, comfyui=comfyui, free=free)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -71,5 +77,7 @@ def _render(result: CheckoutResult, dry_run: bool) -> None:
         click.echo(f"conflict {e['path']}: other content (use --force)")
     for e in result.unavailable:
         click.echo(f"unavailable {e['role']} {e['name']}: {e['reason']}")
+    if result.server is not None:
+        click.echo(f"note: {result.server.note}")
     if result.nothing_restored:
         click.echo("nothing could be restored", err=True)

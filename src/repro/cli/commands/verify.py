@@ -12,14 +12,20 @@ from repro.cli.render import emit_json, render_receipts, short
 @click.argument("target", required=False)
 @click.option("--comfyui", metavar="URL",
               help="Compare the environment with this running ComfyUI's (/system_stats).")
+@click.option("--free", is_flag=True,
+              help="First ask the ComfyUI server (--comfyui or [comfyui] url) to unload its "
+                   "models (POST /free), so that a re-run loads every model file from disk.")
 @json_option
 @click.pass_obj
-def verify(state: State, target: str | None, comfyui: str | None, as_json: bool) -> None:
+def verify(state: State, target: str | None, comfyui: str | None, free: bool,
+           as_json: bool) -> None:
     """Can TARGET be reproduced now, and if not, exactly why (without TARGET: every record).
 
     Exit status 0 when ready (every model at its recorded version), 1 otherwise.
     The recorded environment is compared with the current one where it can be
-    known (the config's tool folders, or --comfyui URL).
+    known (the config's tool folders, or --comfyui URL). Where the ComfyUI server
+    is known, its loader cache is named: it may hold another version of a model
+    than the disk (after a checkout); --free empties it.
 
     \b
     Example:
@@ -29,7 +35,7 @@ def verify(state: State, target: str | None, comfyui: str | None, as_json: bool)
 
     repo = state.repo()
     records = [target_record(state, repo, target)] if target else None
-    results = verify_records(repo, records, comfyui=comfyui)
+    results = verify_records(repo, records, comfyui=comfyui, free=free)
     if as_json:
         emit_json(results[0][1].to_dict() if target else [r.to_dict() for _, r in results])
     else:
