@@ -115,3 +115,43 @@ def test_the_install_is_scanned_again_when_the_server_restarts(server: Server) -
     assert _node(server.record(same_life))["dirty"] is False  # the server runs what it loaded
     assert _node(server.record(second))["dirty"] is True, "names the node's old state"
     assert _node(server.record(third))["commit"] == new
+
+
+VIDEO = Path(__file__).parent.parent / "fixtures" / "video"
+
+
+@pytest.mark.parametrize("name, saver, media_type", [
+    ("comfy.mp4", "SaveVideo", "video/mp4"), ("comfy.webm", "SaveWEBM", "video/webm")])
+def test_video_outputs_are_captured_with_the_executed_prompt(
+        server: Server, name: str, saver: str, media_type: str) -> None:
+    """Item 10: SaveVideo and SaveWEBM files (PyAV, as ComfyUI writes them, with the prompt
+    as container tags) are captured from the history, not skipped as not images."""
+    graph = json.loads(json.dumps(server.template["prompt"][2]))
+    graph["4"] = {"class_type": saver, "inputs": {"filename_prefix": "vid", "images": ["3", 0]}}
+    with serve(server.replay) as url:
+        follower = server.follower(url)
+        [made] = server.job(0, cached=[], graph=graph)
+        out = (server.comfy / "output" / made).with_suffix(Path(name).suffix)
+        (server.comfy / "output" / made).unlink()
+        shutil.copyfile(VIDEO / name, out)
+        entry = server.replay.history_all["job-0"]
+        entry["outputs"] = {"4": {"images": [{"filename": out.name, "subfolder": "",
+                                              "type": "output"}], "animated": [True]}}
+        server.replay.add("job-0", entry)
+        follower.poll()
+    record = server.record(out.name)
+    assert record["output"]["media_type"] == media_type
+    assert record["tool"]["name"] == "comfyui"
+    assert [m["name"] for m in record["models"]] == ["tiny_compact_x2.safetensors"]
+    assert "comfyui-history" in record["source"]["formats"]
+    assert {"history", "prompt"} <= set(record["source"]["blobs"])  # the container's tags too
+    assert record["reproducibility"]["level"] == "full", record["reproducibility"]
+
+
+def test_a_video_file_reads_its_container_tags() -> None:
+    from repro.capture import read_file
+
+    for name, media_type in (("comfy.mp4", "video/mp4"), ("comfy.webm", "video/webm")):
+        gen = read_file(VIDEO / name)
+        assert (gen.media_type, gen.tool, gen.level) == (media_type, "comfyui", "full")
+        assert {"prompt", "workflow"} <= set(gen.blobs)

@@ -9,6 +9,7 @@ One walker per container, each reading a seekable binary stream:
   segments), size from SOFn. Reading stops at the first SOS.
 - WebP: RIFF chunks in any order (EXIF may follow the animation frames).
 - GIF: comment extensions.
+- MP4/MOV and WebM (ComfyUI's video outputs): their text tags (``repro.capture.video``).
 
 Bounds: a text chunk longer than ``MAX_CHUNK`` or inflating past
 ``MAX_INFLATE`` is refused with ``LimitExceeded``; so is a file whose
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from repro.capture.exif import Exif, decode_text, parse_tiff
+from repro.capture.video import sniff_video
+from repro.capture.video import tags as video_tags
 from repro.errors import InputError, LimitExceeded, NotAnImage, TruncatedFile
 
 #: Largest metadata chunk/segment payload read from a file.
@@ -101,9 +104,15 @@ def extract(stream: BinaryIO, size: int, *, name: str = "<bytes>") -> Extracted:
     stream.seek(0)
     head = stream.read(16)
     media_type = sniff(head)
+    if media_type is None and (video := sniff_video(head)) is not None:
+        out = Extracted(media_type=video)
+        out.texts = video_tags(stream, size, video)
+        out.blobs = {key: text.encode() for key, text in out.texts.items()}
+        out.account(sum(len(b) for b in out.blobs.values()))
+        return out
     if media_type is None:
         raise NotAnImage(f"not an image: unknown file signature ({name})",
-                         hint="repro reads PNG, JPEG, WebP and GIF files")
+                         hint="repro reads PNG, JPEG, WebP and GIF images and MP4 and WebM videos")
     out = Extracted(media_type=media_type)
     walker = {"image/png": _walk_png, "image/jpeg": _walk_jpeg,
               "image/webp": _walk_webp, "image/gif": _walk_gif}[media_type]
