@@ -45,17 +45,19 @@ def comfy_install(tmp_path: Path, fixtures: Path, replay: Replay) -> tuple[Path,
     comfy = tmp_path / "ComfyUI"
     for sub in ("output", "input", "models/upscale_models"):
         (comfy / sub).mkdir(parents=True)
+    # The model first: its ctime (set now, whatever its mtime says) must not be later
+    # than the outputs', or capture would take it as replaced after them.
+    model = comfy / "models/upscale_models/tiny_compact_x2.safetensors"
+    shutil.copyfile(fixtures / "tiny_compact_x2_v2.safetensors", model)
+    swap = (replay.time_of("webp", "execution_success")
+            + replay.time_of("upscale_v2", "execution_start")) / 2
+    _utime(model, swap)
     for run_name, name in OUTPUTS.items():
         shutil.copyfile(fixtures / name, comfy / "output" / name)
         _utime(comfy / "output" / name, replay.time_of(run_name, "execution_success"))
     shutil.copyfile(fixtures / "repro_input.png", comfy / "input" / "repro_input.png")
     shutil.copyfile(fixtures / "repro_upscale_00001_.png",
                     comfy / "input" / "repro_upscale_00001_.png")
-    model = comfy / "models/upscale_models/tiny_compact_x2.safetensors"
-    shutil.copyfile(fixtures / "tiny_compact_x2_v2.safetensors", model)
-    swap = (replay.time_of("webp", "execution_success")
-            + replay.time_of("upscale_v2", "execution_start")) / 2
-    _utime(model, swap)
     project = tmp_path / "project"
     project.mkdir()
     (project / ".reprorc").write_text('[comfyui]\nroot = "../ComfyUI"\n')
