@@ -7,7 +7,9 @@ byte-identical metadata: only a content hash taken at capture tells them apart.
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import orjson
@@ -27,19 +29,16 @@ def comfy_project(tmp_path: Path, comfy_fixtures: Path,
     (root / "models/upscale_models").mkdir(parents=True)
     (root / "input").mkdir()
     (root / "output").mkdir()
-    shutil.copy(comfy_fixtures / "tiny_compact_x2.safetensors",
-                root / "models/upscale_models/tiny_compact_x2.safetensors")
+    model = root / "models/upscale_models/tiny_compact_x2.safetensors"
+    shutil.copy(comfy_fixtures / "tiny_compact_x2.safetensors", model)
+    # The outputs are newer than the model, as they were on the server: its times (and so
+    # its ctime, which the utime sets) come before the outputs are copied.
+    os.utime(model, (time.time() - 7200, time.time() - 7200))
     shutil.copy(comfy_fixtures / "repro_input.png", root / "input/repro_input.png")
     for name in ("repro_upscale_00001_.png", "repro_empty_00001_.png",
                  "repro_loadimage_00001_.png", "repro_chain_00001_.png",
                  "repro_webp_00001_.webp", "repro_upscale_00002_.png"):
         shutil.copy(comfy_fixtures / name, root / "output" / name)
-    # The outputs are newer than the model, as they were on the server.
-    model = root / "models/upscale_models/tiny_compact_x2.safetensors"
-    import os
-    import time
-
-    os.utime(model, (time.time() - 7200, time.time() - 7200))
     assert run(capsys, "-C", root, "init")[0] == 0
     return root
 
