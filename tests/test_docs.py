@@ -14,12 +14,12 @@ from tests.paths import ROOT
 
 
 def commands() -> list[str]:
-    return sorted(cli.commands)
+    return sorted(cli.list_commands(click.Context(cli)))
 
 
 @pytest.mark.parametrize("name", commands())
 def test_every_command_has_help_ending_with_an_example(name: str) -> None:
-    command = cli.commands[name]
+    command = cli.get_command(click.Context(cli), name)
     assert isinstance(command, click.Command)
     help_text = command.help or ""
     assert "Example" in help_text, f"{name} --help has no example"

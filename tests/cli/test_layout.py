@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+
+import click
 
 import repro
 import repro.cli
@@ -16,8 +19,11 @@ CLI = Path(repro.__file__).parent / "cli"
 
 def test_every_command_module_is_in_the_explicit_list() -> None:
     modules = {p.stem for p in (CLI / "commands").glob("*.py") if p.stem != "__init__"}
-    assert {c.name for c in COMMANDS} == modules
-    assert set(cli.commands) == modules
+    assert {name for name, _ in COMMANDS} == modules
+    assert set(cli.list_commands(click.Context(cli))) == modules
+    for name, module in COMMANDS:
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command) and command.name == name
 
 
 def test_no_cli_module_is_long() -> None:
@@ -47,5 +53,14 @@ def test_importing_the_cli_loads_no_library_layer() -> None:
         "PIL", "networkx", "dulwich", "orjson", "sqlite3", "blake3", "tomllib"}
         or m.startswith(("repro.api", "repro.capture", "repro.lineage", "repro.objects",
                          "repro.models", "repro.environment", "repro.watch", "repro.comfyui",
-                         "repro.record"))}
+                         "repro.record", "repro.cli.commands."))}
     assert heavy == set()
+
+
+def test_running_a_command_imports_only_its_module() -> None:
+    """``repro COMMAND`` loads one command module (``--help`` of the group loads them all)."""
+    code = ("import sys\nfrom repro.cli import main\nmain(['--version'])\nmain(['tag', '--help'])\n"
+            "print('\\n'.join(m for m in sys.modules if m.startswith('repro.cli.commands.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert [m for m in out if m.startswith("repro.cli.commands.")] == ["repro.cli.commands.tag"]

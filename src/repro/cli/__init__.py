@@ -9,54 +9,48 @@ an ``error:`` line (and a ``hint:``) on stderr and an exit code.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from repro import __version__
-from repro.cli.commands.add import add
-from repro.cli.commands.checkout import checkout
-from repro.cli.commands.clone import clone
-from repro.cli.commands.config import config
-from repro.cli.commands.demo import demo
-from repro.cli.commands.descendants import descendants
-from repro.cli.commands.diff import diff
-from repro.cli.commands.env import env
-from repro.cli.commands.export import export
-from repro.cli.commands.fsck import fsck
-from repro.cli.commands.gc import gc
-from repro.cli.commands.graph import graph
-from repro.cli.commands.init import init
-from repro.cli.commands.inspect import inspect
-from repro.cli.commands.log import log
-from repro.cli.commands.models import models
-from repro.cli.commands.pull import pull
-from repro.cli.commands.push import push
-from repro.cli.commands.remote import remote
-from repro.cli.commands.rerun import rerun
-from repro.cli.commands.show import show
-from repro.cli.commands.status import status
-from repro.cli.commands.store import store
-from repro.cli.commands.tag import tag
-from repro.cli.commands.uses import uses
-from repro.cli.commands.variations import variations
-from repro.cli.commands.vary import vary
-from repro.cli.commands.verify import verify
-from repro.cli.commands.watch import watch
 from repro.cli.entry import invoke
 from repro.cli.options import State
 from repro.errors import UsageError
 
-#: Every command of ``repro`` (``--help`` lists them by name).
-COMMANDS: list[click.Command] = [
-    init, inspect, add, show, log, descendants, variations, graph, diff, verify, checkout,
-    rerun, vary, export, uses, models, tag, store, status, fsck, gc, env, config, watch, demo,
-    remote, push, pull, clone,
-]
+#: Every command of ``repro``, as (name, module under ``repro.cli.commands``
+#: whose attribute of that name is the command). A module is imported only
+#: when its command runs or ``--help`` lists it, so that starting ``repro``
+#: costs click and the one command in use.
+COMMANDS: list[tuple[str, str]] = [(name, f"repro.cli.commands.{name}") for name in (
+    "init", "inspect", "add", "show", "log", "descendants", "variations", "graph", "diff",
+    "verify", "checkout", "rerun", "vary", "export", "uses", "models", "tag", "store", "status",
+    "fsck", "gc", "env", "config", "watch", "demo", "remote", "push", "pull", "clone",
+)]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a command's module the first time the command is asked for."""
+
+    def __init__(self, *args: Any, lazy: list[tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.lazy, *(n for n in super().list_commands(ctx) if n not in self.lazy)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            command = getattr(importlib.import_module(self.lazy[cmd_name]), cmd_name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Run as if started in DIR.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -80,10 +74,6 @@ def cli(ctx: click.Context, directory: Path | None, debug: bool) -> None:
     if directory and not cwd.is_dir():
         raise UsageError(f"-C {directory}: no such folder")
     ctx.obj = State(cwd, debug)
-
-
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

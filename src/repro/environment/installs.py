@@ -14,7 +14,6 @@ from typing import Any
 from repro.environment._files import is_dir, list_dir, read_text
 from repro.environment.compare import OUTPUT_PACKAGES
 from repro.environment.extra_paths import resolve_extra_model_paths
-from repro.environment.gitstate import describe, git_state
 from repro.environment.packages import find_site_packages, python_of_env, scan_sites
 from repro.errors import InputError
 from repro.jsonsafe import loads as json_loads
@@ -87,7 +86,7 @@ def _plugin_folders(folder: Path, *, disabled_names: set[str] | None = None) -> 
         if disabled_names and entry.name in disabled_names:
             disabled = True
         item: dict[str, Any] = {"name": name, "path": str(entry)}
-        state = git_state(entry, search_parents=False)
+        state = _git_state(entry)
         if state is None:
             item["git"] = False
         else:
@@ -147,7 +146,7 @@ def comfyui_install(root: str | Path) -> dict[str, Any]:
     version = _version_from_py(base / "comfyui_version.py")
     if version:
         info["version"] = version
-    state = git_state(base, search_parents=False)
+    state = _git_state(base)
     if state is not None:
         info["git"] = state
     env = find_python_env(base)
@@ -200,9 +199,11 @@ def a1111_install(root: str | Path) -> dict[str, Any]:
     """
     base = Path(root)
     info: dict[str, Any] = {"tool": "a1111", "root": str(base)}
-    state = git_state(base, search_parents=False)
+    state = _git_state(base)
     if state is not None:
         info["git"] = state
+        from repro.environment.gitstate import describe
+
         version = describe(base, search_parents=False)
         if version:
             info["version"] = version
@@ -237,3 +238,10 @@ def invokeai_install(root: str | Path) -> dict[str, Any]:
     info["has_config"] = (base / "invokeai.yaml").is_file()
     info["model_roots"] = [str(base / "models")] if is_dir(base / "models") else []
     return info
+
+
+def _git_state(path: Path) -> dict[str, Any] | None:
+    """``gitstate.git_state`` of a folder, importing dulwich (20 ms) only when it is needed."""
+    from repro.environment.gitstate import git_state
+
+    return git_state(path, search_parents=False)
