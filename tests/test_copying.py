@@ -186,12 +186,10 @@ def test_store_round_trips_a_large_file_through_the_pipeline(
 
 @pytest.mark.usefixtures("small_pipeline")
 @pytest.mark.parametrize("cores", [1, 2, 16])
-@pytest.mark.parametrize("rotational", [False, True])
 def test_pipeline_hash_is_the_same_whatever_the_threads(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int, rotational: bool) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr("repro.objects.hashing.THREADS_MIN_BYTES", 1)  # threads at this size
-    monkeypatch.setattr("repro.objects.hashing.is_rotational", lambda _file: rotational)
     data = os.urandom(64 * KIB * 5 + 9)
     src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
     src.write_bytes(data)

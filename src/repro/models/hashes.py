@@ -181,7 +181,7 @@ def _sinks(path: str | os.PathLike[str], wanted: set[str], size: int,
            tensor_offset: int | None) -> list[_Sink]:
     sinks = []
     if "blake3" in wanted:
-        blake = hashing.new_hasher(size if not hashing.is_rotational(path) else 0)
+        blake = hashing.new_hasher(size)
         sinks.append(_Sink("blake3", blake, cost=0.2))
     if "sha256" in wanted:
         sinks.append(_Sink("sha256", hashlib.sha256()))

@@ -66,7 +66,7 @@ def clone_or_copy(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     if reflink and _try_reflink(src.fileno(), dst.fileno()):
         if tap is None:
             return hash_stream(src, size_hint, progress)
-        h = new_hasher(size_hint, fd=src.fileno())
+        h = new_hasher(size_hint)
         pos = 0
         for chunk in iter_chunks(src, size_hint=size_hint or None):
             h.update(chunk)
@@ -89,7 +89,7 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0,
     if size_hint >= PIPELINE_MIN and PIPELINE_OK:
         dst.flush()
         return _Pipeline(src.fileno(), dst.fileno(), src.tell(), tap).run(progress, size_hint)
-    h = new_hasher(size_hint, fd=src.fileno())
+    h = new_hasher(size_hint)
     total = 0
     for chunk in iter_chunks(src, size_hint=size_hint or None):
         h.update(chunk)
@@ -122,7 +122,7 @@ class _Pipeline:
         # made the whole copy 1.1-4x slower (measured), so it hashes with
         # threads only where cores are left over.
         spare_cores = (os.cpu_count() or 1) > 2
-        h = new_hasher(size_hint if spare_cores else 0, fd=self.src_fd)
+        h = new_hasher(size_hint if spare_cores else 0)
         ring = [mmap.mmap(-1, CHUNK) for _ in range(BUFFERS)]
         for buf in ring:
             self.free.put(buf)
