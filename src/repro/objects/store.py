@@ -29,16 +29,12 @@ from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing
-from repro.objects.atomic import TMP_PREFIX, atomic_writer, fsync_dir, libc, new_file_mode
+from repro.objects.atomic import TMP_PREFIX, atomic_writer, fsync_dir, new_file_mode
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
-from repro.objects.platform import open_dir
+from repro.objects.syncing import Syncer, fsync_file
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-#: A batch group of at least this many files is made durable with one ``syncfs``
-#: rather than an fsync each (about 0.2 ms a small file on this disk, against
-#: one syncfs that also waits for other programs' dirty data).
-SYNCFS_MIN_FILES = 256
 
 
 class ObjectStore:
@@ -58,6 +54,7 @@ class ObjectStore:
         self.objects_dir = Path(objects_dir)
         self.tmp_dir = Path(tmp_dir)
         self._batch: dict[str, tuple[str, int]] | None = None
+        self._syncer = Syncer()
 
     # -- mapping-like reading -------------------------------------------------
 
@@ -165,14 +162,9 @@ class ObjectStore:
             return
         for group in sorted({g for _, g in pending.values()}):
             items = [(oid, tmp) for oid, (tmp, g) in pending.items() if g == group]
-            # A small batch syncs its own files: a ``syncfs`` also waits for every
+            # A small group syncs its own files: a ``syncfs`` also waits for every
             # other program's dirty data (0.1 s became 0.7 s after someone wrote 2 GiB).
-            whole = len(items) >= SYNCFS_MIN_FILES
-            if whole:
-                _syncfs(self.tmp_dir)
-            else:
-                for _oid, tmp in items:
-                    _fsync_file(tmp)
+            whole = self._syncer.sync_each([tmp for _, tmp in items], fsync_file, self.tmp_dir)
             checkpoint("batch.synced")
             folders: set[Path] = set()
             for oid, tmp in items:
@@ -186,11 +178,9 @@ class ObjectStore:
                 os.replace(tmp, dest)
                 folders.add(dest.parent)
                 checkpoint("batch.renamed")
-            if whole:
-                _syncfs(self.objects_dir)
-            else:
-                for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-                    fsync_dir(folder)
+            deepest_first = sorted(folders, key=lambda p: len(p.parts), reverse=True)
+            if not (whole and self._syncer.syncfs(self.objects_dir)):
+                self._syncer.sync_each(deepest_first, fsync_dir, self.objects_dir)
 
     def put_file(self, src: str | os.PathLike[str], *, mode: str = "copy",
                  progress: hashing.Progress | None = None,
@@ -355,28 +345,6 @@ class _TempObject:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.name)
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _syncfs(folder: Path) -> None:
-    """Flush the filesystem holding ``folder`` (Linux ``syncfs``; else a full sync)."""
-    syncfs = libc("syncfs")
-    fd = open_dir(folder)
-    if fd is None:  # Windows: each file was fsynced as it was written
-        return
-    try:
-        if syncfs and syncfs(fd) == 0:
-            return
-        os.sync()
-    finally:
-        os.close(fd)
 
 
 def _same_device(a: Path, b: Path) -> bool:
