@@ -7,8 +7,8 @@ parallel pieces become random reads). So ``hash_stream`` decides how to read,
 not whether to use threads, and decides by measuring: a chunk that arrived at
 memory speed (the page cache, a fast SSD) lets the threads read the next one
 straight from a memory map (no copy through ``read()``); a slow chunk makes the
-next one a plain sequential ``read()``. Whatever the sysfs ``rotational`` flag
-says (a virtio disk reports 1 while its file sits in the page cache).
+next one a plain sequential ``read()``. The sysfs ``rotational`` flag is not
+asked: a virtio disk reports 1 while its files sit in the page cache.
 """
 
 from __future__ import annotations
