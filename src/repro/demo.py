@@ -85,16 +85,59 @@ def _pixels(seed: int, size: tuple[int, int]) -> Any:
     return Image.frombytes("RGB", size, data)
 
 
+def scene(seed: int, size: tuple[int, int] = (512, 512)) -> Any:
+    """A varied picture (a Pillow image), not noise: a two-colour gradient at some
+    angle, shapes, sometimes text, blur and grain; ``seed`` decides everything."""
+    import random
+
+    from PIL import Image, ImageDraw, ImageFilter
+
+    r = random.Random(seed)
+    w, h = size
+
+    def colour() -> tuple[int, int, int]:
+        return r.randrange(256), r.randrange(256), r.randrange(256)
+
+    ramp = Image.linear_gradient("L").rotate(r.randrange(360)).resize(size)
+    im = Image.composite(Image.new("RGB", size, colour()), Image.new("RGB", size, colour()), ramp)
+    draw = ImageDraw.Draw(im)
+    for _ in range(r.randrange(2, 12)):
+        x0, y0 = r.randrange(w), r.randrange(h)
+        box = (x0, y0, x0 + r.randrange(20, w // 2), y0 + r.randrange(20, h // 2))
+        kind = r.randrange(4)
+        if kind == 0:
+            draw.ellipse(box, fill=colour())
+        elif kind == 1:
+            draw.rectangle(box, fill=colour())
+        elif kind == 2:
+            draw.polygon([(r.randrange(w), r.randrange(h)) for _ in range(r.randrange(3, 7))],
+                         fill=colour())
+        else:
+            draw.line(box, fill=colour(), width=r.randrange(2, 30))
+    if r.random() < 0.4:
+        draw.text((r.randrange(w // 2), r.randrange(h // 2)),
+                  "".join(r.choice("abcdefghij ") for _ in range(12)), fill=colour(),
+                  font_size=r.randrange(20, 80))
+    if r.random() < 0.5:
+        im = im.filter(ImageFilter.GaussianBlur(r.uniform(0.5, 6)))
+    if r.random() < 0.5:
+        grain = Image.effect_noise(size, r.uniform(5, 60)).convert("RGB")
+        im = Image.blend(im, grain, r.uniform(0.05, 0.4))
+    return im
+
+
 def write_comfy_png(path: Path, graph: dict[str, Any], *, pixel_seed: int,
-                    size: tuple[int, int] = (64, 64)) -> Path:
-    """A PNG as ComfyUI's SaveImage writes it: tEXt ``prompt`` and ``workflow``."""
+                    size: tuple[int, int] = (64, 64), image: Any = None) -> Path:
+    """A PNG as ComfyUI's SaveImage writes it: tEXt ``prompt`` and ``workflow``;
+    the pixels are ``image`` (a Pillow image) or noise from ``pixel_seed``."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     info.add_text("prompt", json.dumps(graph))
     info.add_text("workflow", json.dumps(comfy_workflow(graph)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    _pixels(pixel_seed, size).save(path, pnginfo=info, compress_level=4)
+    pixels = image if image is not None else _pixels(pixel_seed, size)
+    pixels.save(path, pnginfo=info, compress_level=4)
     return path
 
 

@@ -27,7 +27,8 @@ from repro.errors import UsageError
 #: costs click and the one command in use.
 COMMANDS: list[tuple[str, str]] = [(name, f"repro.cli.commands.{name}") for name in (
     "init", "inspect", "add", "show", "log", "descendants", "variations", "graph", "diff",
-    "verify", "checkout", "rerun", "vary", "export", "uses", "models", "tag", "store", "status",
+    "verify", "checkout", "rerun", "vary", "export", "identify", "uses", "models", "tag", "store",
+    "status",
     "fsck", "gc", "env", "config", "watch", "demo", "remote", "push", "pull", "clone",
 )]
 

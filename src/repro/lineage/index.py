@@ -6,7 +6,10 @@ blob ids, whether the output is an A1111 Extras result), ``record_vary``
 (variation digests, see ``lineage.variations``) and ``edges`` (child ->
 parent), and ``model_uses``: how many records used each model version
 under each name, path and role, counted as records are written (so
-``repro models`` reads one row a version and name, not every use). Everything here can be rebuilt from the record objects, so the file
+``repro models`` reads one row a version and name, not every use);
+``output_prints``: each output's pixel hash and perceptual fingerprint
+(``lineage.perceptual``; NULL: not a decodable image), by output BLAKE3, for
+``repro identify``: a cache of the output bytes, kept through a rebuild. Everything here can be rebuilt from the record objects, so the file
 may be deleted at any time; ``Index.rebuild`` does that.
 
 Edges found by content are derived here, in both directions, whenever a
@@ -86,6 +89,10 @@ CREATE TABLE IF NOT EXISTS model_uses (
     blake3 TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, role TEXT NOT NULL,
     uses INTEGER NOT NULL, PRIMARY KEY (blake3, name, path, role)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS output_prints (
+    output TEXT PRIMARY KEY, pixels TEXT, print INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS output_prints_pixels ON output_prints(pixels);
 CREATE INDEX IF NOT EXISTS record_vary_family ON record_vary(family);
 CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
 """
@@ -504,6 +511,33 @@ class Index:
                 (tool, limit)).fetchall()
         rows.sort(key=lambda r: r[0] or "", reverse=True)
         return [(rid, output) for _, rid, output in rows[:limit]]
+
+    # -- perceptual fingerprints (repro identify) ---------------------------------
+
+    def add_prints(self, rows: Iterable[tuple[str, str | None, int | None]]) -> None:
+        """Store ``(output BLAKE3, pixel hash, signed 64-bit fingerprint)`` rows."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany("INSERT OR REPLACE INTO output_prints VALUES (?,?,?)",
+                                  list(rows))
+
+    def outputs_without_prints(self) -> list[str]:
+        """Outputs of records with no fingerprint row yet (captured before there were any)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT output FROM records WHERE output NOT IN "
+            "(SELECT output FROM output_prints) ORDER BY output")
+        return [r[0] for r in rows]
+
+    def outputs_with_pixels(self, digest: str) -> list[str]:
+        rows = self.conn.execute("SELECT output FROM output_prints WHERE pixels = ?", (digest,))
+        return [r[0] for r in rows]
+
+    def prints(self) -> tuple[list[str], list[int]]:
+        """Every output with a fingerprint, and the fingerprints (unsigned), in step."""
+        rows = self.conn.execute(
+            "SELECT output, print FROM output_prints WHERE print IS NOT NULL").fetchall()
+        mask = (1 << 64) - 1
+        return [r[0] for r in rows], [r[1] & mask for r in rows]
 
     def model_names(self, blake3s: Iterable[str]) -> dict[str, list[str]]:
         """``{blake3: [names and paths it was recorded under]}``."""

@@ -39,6 +39,8 @@ class Session:
         self._environments: dict[str, dict[str, Any] | None] = {}
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
+        #: output fingerprint rows (``output.prints_row``) not yet in the index
+        self.prints: list[tuple[str, str | None, int | None]] = []
         #: Pixel MD5s decoded so far, by output BLAKE3 (None: not decodable).
         self.decoded: dict[str, str | None] = {}
         #: base checkpoints named by adapters' metadata, by the adapter's BLAKE3
@@ -82,6 +84,9 @@ class Session:
         """Index the records of the batch just made durable."""
         self.repo.index.add_many(list(self.pending.values()))
         self.pending.clear()
+        if self.prints:
+            self.repo.index.add_prints(self.prints)
+            self.prints.clear()
 
     def by_pixels(self, md5: str) -> tuple[str, str] | None:
         """An output whose decoded pixels have A1111's ``Init image hash``:

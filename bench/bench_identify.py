@@ -1,0 +1,194 @@
+"""``repro identify``: recall on a store's own outputs after JPEG quality 70,
+halving and a 5% crop; false matches against unrelated images; the capture cost
+of the fingerprint; lookup time at 100,000 records.
+
+The store's outputs and the unrelated images are ``repro.demo.scene`` pictures
+(gradients, shapes, text, blur, grain; disjoint seeds), 512x512 PNGs with
+ComfyUI metadata; the corpus images (tests/fixtures/corpus) are unrelated too.
+The lookup store comes from ``bench/make_store.py`` with a random fingerprint
+filled in for each of its outputs (they are stand-ins, not images).
+
+Usage: python bench/bench_identify.py [--outputs 200] [--unrelated 500]
+       [--records 100000] [--store DIR]   (an existing make_store.py store)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from _common import clean_env, repro_exe
+
+from repro.api import identify as api_identify
+from repro.api.add import verb
+from repro.api.repository import Repository
+from repro.demo import comfy_graph, scene, write_comfy_png
+from repro.errors import NotFound
+from repro.lineage.perceptual import to_signed
+
+CORPUS = Path(__file__).resolve().parent.parent / "tests/fixtures/corpus"
+
+
+def encode(im: Any, fmt: str, **kw: Any) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def crop(im: Any, where: str) -> Any:
+    w, h = im.size
+    dw, dh = round(w * 0.05), round(h * 0.05)
+    if where == "corner":  # 5% off the left and 5% off the top
+        return im.crop((dw, dh, w, h))
+    if where == "side":  # 5% off the left only
+        return im.crop((dw, 0, w, h))
+    return im.crop((dw // 2, dh // 2, w - (dw - dw // 2), h - (dh - dh // 2)))
+
+
+EDITS = {
+    "JPEG q70": lambda im: encode(im, "JPEG", quality=70),
+    "half size (PNG)": lambda im: encode(im.resize((im.width // 2, im.height // 2)), "PNG"),
+    "5% crop, left (PNG)": lambda im: encode(crop(im, "side"), "PNG"),
+    "5% crop, left and top (PNG)": lambda im: encode(crop(im, "corner"), "PNG"),
+    "5% crop, centred (PNG)": lambda im: encode(crop(im, "centre"), "PNG"),
+    "all three: crop left+top, half, q70": lambda im: encode(
+        crop(im, "corner").resize((im.width // 2, im.height // 2)), "JPEG", quality=70),
+}
+
+
+def make_outputs(root: Path, n: int) -> list[Path]:
+    paths = []
+    for seed in range(n):
+        graph = comfy_graph(ckpt="base.safetensors", lora=None, lora_strength=0.0, seed=seed,
+                            prompt="a lighthouse")
+        paths.append(write_comfy_png(root / "outputs" / f"s{seed:05d}.png", graph,
+                                     pixel_seed=seed, image=scene(seed)))
+    return paths
+
+
+def capture_cost(work: Path, paths: list[Path]) -> dict[str, float]:
+    """ms per image of ``add``, with the fingerprint and with it left out, same files."""
+    out = {}
+    real = verb.prints_row
+    for label, row in (("without", lambda b, _d: (b, None, None)), ("with", real)):
+        best = []
+        for attempt in range(3):
+            repo = Repository.init(work / f"cost-{label}-{attempt}")
+            verb.prints_row = row  # type: ignore[assignment]
+            started = time.perf_counter()
+            verb.add(repo, paths, allow_empty=True)
+            best.append((time.perf_counter() - started) / len(paths) * 1000)
+        out[label] = min(best)
+    verb.prints_row = real
+    return out
+
+
+def query(repo: Repository, path: Path) -> list[api_identify.Candidate]:
+    try:
+        return api_identify.identify(repo, path)
+    except NotFound:
+        return []
+
+
+def recall(repo: Repository, work: Path, paths: list[Path], ids: dict[str, str]) -> None:
+    from PIL import Image
+
+    print("| edit | found first | found among candidates | distance median / max |")
+    print("|---|---|---|---|")
+    for name, edit in EDITS.items():
+        first = among = 0
+        distances = []
+        for path in paths:
+            with Image.open(path) as im:
+                copy = work / ("copy.jpg" if "q70" in name else "copy.png")
+                copy.write_bytes(edit(im.convert("RGB")))
+            found = query(repo, copy)
+            want = ids[path.name]
+            first += bool(found) and found[0].id == want
+            hit = [c for c in found if c.id == want]
+            among += bool(hit)
+            if hit:
+                distances.append(hit[0].distance)
+        print(f"| {name} | {first}/{len(paths)} | {among}/{len(paths)} | "
+              f"{statistics.median(distances) if distances else '-'} / "
+              f"{max(distances) if distances else '-'} |")
+
+
+def false_matches(repo: Repository, work: Path, n: int) -> None:
+    matched = 0
+    for seed in range(100_000, 100_000 + n):
+        copy = work / "other.jpg"
+        copy.write_bytes(encode(scene(seed), "JPEG", quality=85))
+        matched += bool(query(repo, copy))
+    corpus = [p for p in sorted(CORPUS.rglob("*")) if p.suffix in (".png", ".jpg", ".webp")
+              and p.stat().st_size > 10_000]
+    corpus_matched = sum(bool(query(repo, p)) for p in corpus)
+    print(f"\nunrelated scenes with any candidate: {matched}/{n}; "
+          f"corpus images: {corpus_matched}/{len(corpus)}")
+
+
+def lookup(store: Path, work: Path) -> None:
+    repo = Repository.discover(store)
+    rng = random.Random(7)
+    missing = repo.index.outputs_without_prints()
+    repo.index.add_prints((o, None, to_signed(rng.getrandbits(64))) for o in missing)
+    outputs, _ = repo.index.prints()
+    copy = work / "lookup.jpg"
+    copy.write_bytes(encode(scene(424_242), "JPEG", quality=70))
+    started = time.perf_counter()
+    query(repo, copy)
+    inproc = time.perf_counter() - started
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run([repro_exe(), "-C", str(store), "identify", str(copy), "--json"],
+                       env=clean_env(), capture_output=True, check=False)
+        times.append(time.perf_counter() - started)
+        bare = time.perf_counter()
+    started = time.perf_counter()
+    subprocess.run([repro_exe(), "--version"], env=clean_env(), capture_output=True, check=False)
+    bare = time.perf_counter() - started
+    print(f"\nlookup in {len(outputs):,} fingerprints: in-process {inproc * 1000:.0f} ms; "
+          f"`repro identify` process wall time median {statistics.median(times):.2f} s "
+          f"(min {min(times):.2f}); `repro --version` {bare:.2f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--outputs", type=int, default=200)
+    ap.add_argument("--unrelated", type=int, default=500)
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--store", type=Path, help="an existing bench/make_store.py store")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        paths = make_outputs(work, args.outputs)
+        cost = capture_cost(work, paths[:100])
+        print(f"capture, ms per 512x512 PNG (best of 3, 100 images): without fingerprint "
+              f"{cost['without']:.1f}, with {cost['with']:.1f} "
+              f"(+{cost['with'] - cost['without']:.1f})\n")
+        repo = Repository.init(work / "store")
+        result = verb.add(repo, paths, allow_empty=True)
+        ids = {Path(c.path).name: c.id for c in result.records}
+        recall(repo, work, paths, ids)
+        false_matches(repo, work, args.unrelated)
+        store = args.store
+        if store is None:
+            store = work / "big"
+            subprocess.run([sys.executable, str(Path(__file__).parent / "make_store.py"),
+                            str(store), str(args.records)], check=True, capture_output=True)
+        lookup(store, work)
+
+
+if __name__ == "__main__":
+    main()

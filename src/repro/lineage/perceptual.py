@@ -1,0 +1,162 @@
+"""What an image looks like, as numbers that survive re-encoding: a pixel hash and
+a perceptual fingerprint.
+
+``pixel_hash`` is the BLAKE3 of the decoded pixels (RGB, or RGBA when some pixel
+is not opaque) with the size: the same pixels in another container (PNG saved
+again without metadata, lossless WebP) have the same one.
+
+``fingerprint`` is a 64-bit DCT hash (pHash): the image made grayscale and
+32x32, its 8x8 lowest frequencies, one bit a coefficient (above the median or
+not, the DC term left out). JPEG at quality 70, halving the size and cutting 5%
+off the edges move few bits (docs/benchmarks.md, ``bench/bench_identify.py``);
+unrelated images differ in about half of them. Decoding is kept small: a JPEG
+is decoded at 1/8 of its size with Pillow's ``draft``.
+
+A crop moves the picture under the DCT's grid, which moves many bits; the query
+side (``query_prints``) undoes it by guessing: the copy is put back on a canvas
+as large as the original would have been, cut by 5% on a side (the border a
+stretched copy of the query), and hashed for each guess.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import IO
+
+from repro.objects.hashing import hash_bytes
+
+#: Images larger than this (bytes, pixels) get no fingerprint.
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+#: Side of the grayscale thumbnail the DCT is taken of, and of the kept low frequencies.
+SIDE = 32
+KEEP = 8
+
+# The DCT-II basis rows for the KEEP lowest frequencies of SIDE samples.
+_BASIS = [[math.cos(math.pi * (2 * x + 1) * u / (2 * SIDE)) for x in range(SIDE)]
+          for u in range(KEEP)]
+
+
+def hamming(a: int, b: int) -> int:
+    """Bits that differ between two 64-bit fingerprints."""
+    return (a ^ b).bit_count()
+
+
+def to_signed(value: int) -> int:
+    """An unsigned 64-bit fingerprint as SQLite stores integers (signed)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def to_unsigned(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def prints_of(source: bytes | Path | IO[bytes], *, full: bool = False
+              ) -> tuple[str | None, int] | None:
+    """``(pixel hash, fingerprint)`` of an image (bytes, a path or an open file), or
+    None when it is not a decodable image within bounds. A JPEG is decoded reduced
+    unless ``full`` asks for its pixels (its full decode would cost more than the
+    rest of its capture); its pixel hash is then None."""
+    from repro.imaging import ImageUnreadable, open_image
+
+    if isinstance(source, bytes):
+        if len(source) > MAX_SOURCE_BYTES:
+            return None
+        source = io.BytesIO(source)
+    try:
+        with open_image(source, max_pixels=MAX_PIXELS) as im:
+            digest = None
+            if im.format == "JPEG" and not full:
+                im.draft("L", (SIDE * 4, SIDE * 4))
+            else:
+                digest = _pixel_digest(im)
+            return digest, _phash(im)
+    except (OSError, ImageUnreadable):
+        return None
+
+
+#: Guessed crops, as the fraction cut off (left or top, right or bottom) on each axis.
+CROPS = ((0.0, 0.0), (0.05, 0.0), (0.0, 0.05))
+
+
+def query_prints(source: bytes | Path | IO[bytes]) -> tuple[str | None, list[int]] | None:
+    """The pixel hash of a copy to identify and its fingerprints: as it is first, then
+    as the original would be under each guessed crop (``CROPS`` on both axes)."""
+    from PIL import Image
+
+    from repro.imaging import ImageUnreadable, open_image
+
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        with open_image(source, max_pixels=MAX_PIXELS) as im:
+            digest = _pixel_digest(im)
+            work = im.convert("RGBA" if im.mode in ("RGBA", "LA", "PA", "P") else "RGB")
+    except (OSError, ImageUnreadable):
+        return None
+    # Hash at a modest size: the guesses only need the low frequencies.
+    if min(work.size) > SIDE * 8:
+        scale = SIDE * 8 / min(work.size)
+        work = work.resize((max(1, round(work.width * scale)), max(1, round(work.height * scale))),
+                           Image.Resampling.BOX)
+    prints = []
+    for left, right in CROPS:
+        for top, bottom in CROPS:
+            width = round(work.width / (1 - left - right))
+            height = round(work.height / (1 - top - bottom))
+            canvas = work.resize((width, height), Image.Resampling.BOX)
+            canvas.paste(work, (round(width * left), round(height * top)))
+            prints.append(_phash(canvas))
+    return digest, prints
+
+
+def _pixel_digest(im: object) -> str:
+    from PIL import Image
+
+    assert isinstance(im, Image.Image)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        low, _ = rgba.getchannel("A").getextrema()
+        if isinstance(low, int | float) and low < 255:
+            return _digest(rgba)
+    return _digest(im.convert("RGB"))
+
+
+def _digest(im: object) -> str:
+    from PIL import Image
+
+    assert isinstance(im, Image.Image)
+    head = f"{im.mode} {im.width}x{im.height}\n".encode()
+    return hash_bytes(head + im.tobytes())
+
+
+def _phash(im: object) -> int:
+    from PIL import Image
+
+    assert isinstance(im, Image.Image)
+    if im.mode in ("RGBA", "LA", "PA", "P"):
+        # Transparent parts count as white, as a viewer would show them on paper.
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    gray = im.convert("L")
+    # Box-average down in steps: a large image is reduced by an integer factor first.
+    factor = min(gray.width, gray.height) // (SIDE * 4)
+    if factor > 1:
+        gray = gray.reduce(factor)
+    small = gray.resize((SIDE, SIDE), Image.Resampling.BOX)
+    data = small.tobytes()
+    rows = [data[y * SIDE:(y + 1) * SIDE] for y in range(SIDE)]
+    # Separable DCT: the kept frequencies along x of every row, then along y.
+    partial = [[sum(b * v for b, v in zip(basis, row, strict=True)) for basis in _BASIS]
+               for row in rows]
+    coeffs = [sum(_BASIS[v][y] * partial[y][u] for y in range(SIDE))
+              for v in range(KEEP) for u in range(KEEP)]
+    ac = coeffs[1:]
+    median = sorted(ac)[len(ac) // 2]
+    bits = 0
+    for c in coeffs:
+        bits = (bits << 1) | (c > median)
+    return bits
