@@ -100,3 +100,27 @@ def test_outputs_captured_before_fingerprints_get_them(project: Path, capsys: Ca
     assert identify(project, capsys, copy)[0]["id"] == ids[1]
     assert repo.index.outputs_without_prints() == []
     assert len(repo.index.prints()[0]) == 3
+
+
+def test_the_part_probes_find_what_a_full_scan_finds() -> None:
+    import random
+    import sqlite3
+
+    from repro.api.identify import _near
+    from repro.lineage.index import Index
+    from repro.lineage.perceptual import to_signed
+
+    rng = random.Random(5)
+    index = Index(sqlite3.connect(":memory:", isolation_level=None))
+    stored = [rng.getrandbits(64) for _ in range(2000)]
+    q = stored[0]
+    # Near copies of q: up to 11 bits flipped, spread over the parts or all in one.
+    near = [q ^ sum(1 << b for b in rng.sample(range(64), n)) for n in range(12)]
+    near += [q ^ ((1 << 11) - 1) << 20]
+    rows = stored + near
+    index.add_prints((f"o{i}", None, to_signed(p)) for i, p in enumerate(rows))
+    for limit in (6, 11):
+        probed = sorted(_near(index, [q], limit))
+        wanted = sorted({(f"o{i}", (p ^ q).bit_count()) for i, p in enumerate(rows)
+                         if (p ^ q).bit_count() <= limit})
+        assert sorted(set(probed)) == wanted

@@ -8,13 +8,14 @@ captured before fingerprints existed get theirs here, from the stored objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from repro.api.repository import Repository
 from repro.errors import InputError, NotAnImage, NotFound
+from repro.lineage.index import Index
 from repro.objects import hashing
 
 #: Fingerprints at most this many bits apart are candidates (docs/benchmarks.md).
@@ -69,7 +70,7 @@ def identify(repo: Repository, path: Path, *, max_distance: int = MAX_DISTANCE,
     """Records whose output ``path`` may be a copy of, best first: the same bytes,
     the same pixels, then fingerprints within ``max_distance`` bits. Raises
     ``NotFound`` when none is close enough."""
-    from repro.lineage.perceptual import hamming, query_prints
+    from repro.lineage.perceptual import query_prints
 
     try:
         data = path.read_bytes()
@@ -87,13 +88,9 @@ def identify(repo: Repository, path: Path, *, max_distance: int = MAX_DISTANCE,
     found: dict[str, tuple[int, str]] = {}
     for output in index.outputs_with_pixels(digest) if digest else ():
         found[output] = (0, "pixels")
-    outputs, stored = index.prints()
-    # One pass a guessed crop; each pass is a list comprehension over plain ints.
-    for q in prints:
-        for i in [i for i, x in enumerate(stored) if (x ^ q).bit_count() <= max_distance]:
-            d = hamming(stored[i], q)
-            if outputs[i] not in found or d < found[outputs[i]][0]:
-                found[outputs[i]] = (d, "fingerprint")
+    for output, d in _near(index, prints, max_distance):
+        if output not in found or d < found[output][0]:
+            found[output] = (d, "fingerprint")
     candidates: dict[str, Candidate] = {}
     for output, (distance, how) in found.items():
         rid = index.record_for_output(output)
@@ -107,6 +104,25 @@ def identify(repo: Repository, path: Path, *, max_distance: int = MAX_DISTANCE,
                             "re-encoding, resizing or a small crop is not recognised "
                             "(--max-distance widens the search)")
     return ranked[:limit]
+
+
+def _near(index: Index, prints: list[int], max_distance: int) -> Iterator[tuple[str, int]]:
+    """Outputs whose fingerprint is within ``max_distance`` bits of any of ``prints``,
+    with that distance. Up to 11 bits, the index's 16-bit parts are probed (a match
+    has a part within 2 bits: ``near_parts``); further, every fingerprint is read."""
+    from repro.lineage.perceptual import hamming, near_parts
+
+    if max_distance <= 11:
+        for q in prints:
+            for part, values in enumerate(near_parts(q, 2)):
+                for output, p in index.prints_with_part(part, values):
+                    if (d := hamming(p, q)) <= max_distance:
+                        yield output, d
+        return
+    outputs, stored = index.prints()
+    for q in prints:
+        for i in [i for i, x in enumerate(stored) if (x ^ q).bit_count() <= max_distance]:
+            yield outputs[i], hamming(stored[i], q)
 
 
 def _candidate(repo: Repository, rid: str, distance: int, how: str) -> Candidate:

@@ -93,6 +93,10 @@ CREATE TABLE IF NOT EXISTS output_prints (
     output TEXT PRIMARY KEY, pixels TEXT, print INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS output_prints_pixels ON output_prints(pixels);
+CREATE INDEX IF NOT EXISTS output_prints_p0 ON output_prints((print >> 48) & 65535);
+CREATE INDEX IF NOT EXISTS output_prints_p1 ON output_prints((print >> 32) & 65535);
+CREATE INDEX IF NOT EXISTS output_prints_p2 ON output_prints((print >> 16) & 65535);
+CREATE INDEX IF NOT EXISTS output_prints_p3 ON output_prints(print & 65535);
 CREATE INDEX IF NOT EXISTS record_vary_family ON record_vary(family);
 CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
 """
@@ -531,6 +535,21 @@ class Index:
     def outputs_with_pixels(self, digest: str) -> list[str]:
         rows = self.conn.execute("SELECT output FROM output_prints WHERE pixels = ?", (digest,))
         return [r[0] for r in rows]
+
+    def prints_with_part(self, part: int, values: Iterable[int]) -> list[tuple[str, int]]:
+        """``(output, fingerprint)`` whose 16-bit ``part`` (0: the highest bits) is one
+        of ``values``: a probe of that part's expression index for each value."""
+        shift = 48 - 16 * part
+        expr = f"(print >> {shift}) & 65535" if shift else "print & 65535"
+        mask = (1 << 64) - 1
+        values = list(values)
+        out: list[tuple[str, int]] = []
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
+            out += [(o, p & mask) for o, p in self.conn.execute(
+                f"SELECT output, print FROM output_prints WHERE {expr} IN "
+                f"({','.join('?' * len(chunk))})", chunk)]
+        return out
 
     def prints(self) -> tuple[list[str], list[int]]:
         """Every output with a fingerprint, and the fingerprints (unsigned), in step."""

@@ -44,6 +44,23 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
+def near_parts(fingerprint: int, bits: int) -> list[list[int]]:
+    """For each 16-bit part of a fingerprint (highest first), every value at most
+    ``bits`` bits from it. Two fingerprints within ``4 * bits + 3`` bits share a
+    part within ``bits`` bits (pigeonhole), so probing these finds every one."""
+    from itertools import combinations
+
+    out = []
+    for shift in (48, 32, 16, 0):
+        part = (fingerprint >> shift) & 0xFFFF
+        values = [part]
+        for n in range(1, bits + 1):
+            for flips in combinations(range(16), n):
+                values.append(part ^ sum(1 << f for f in flips))
+        out.append(values)
+    return out
+
+
 def to_signed(value: int) -> int:
     """An unsigned 64-bit fingerprint as SQLite stores integers (signed)."""
     return value - (1 << 64) if value >= 1 << 63 else value
