@@ -70,17 +70,19 @@ def identify(repo: Repository, path: Path, *, max_distance: int = MAX_DISTANCE,
     """Records whose output ``path`` may be a copy of, best first: the same bytes,
     the same pixels, then fingerprints within ``max_distance`` bits. Raises
     ``NotFound`` when none is close enough."""
-    from repro.lineage.perceptual import query_prints
+    from repro.lineage.perceptual import MAX_SOURCE_BYTES, query_prints
 
     try:
-        data = path.read_bytes()
+        large = path.stat().st_size > MAX_SOURCE_BYTES
+        data = None if large else path.read_bytes()
+        blake3 = hashing.hash_file(path) if data is None else hashing.hash_bytes(data)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     index = repo.index
-    rid = index.record_for_output(hashing.hash_bytes(data))
+    rid = index.record_for_output(blake3)
     if rid is not None:
         return [_candidate(repo, rid, 0, "bytes")]
-    query = query_prints(data)
+    query = query_prints(data) if data is not None else None
     if query is None:
         raise NotAnImage(f"{path}: not an image that can be decoded")
     fill_prints(repo, progress)
