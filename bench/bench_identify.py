@@ -163,31 +163,38 @@ def lookup(store: Path, work: Path) -> None:
           f"(min {min(times):.2f}); `repro --version` {bare:.2f} s")
 
 
+def measure_recall(work: Path, args: argparse.Namespace) -> None:
+    paths = make_outputs(work, args.outputs)
+    cost = capture_cost(work, paths[:100])
+    print(f"capture, ms per 512x512 PNG (best of 3, 100 images): without fingerprint "
+          f"{cost['without']:.1f}, with {cost['with']:.1f} "
+          f"(+{cost['with'] - cost['without']:.1f})\n")
+    repo = Repository.init(work / "store")
+    result = verb.add(repo, paths, allow_empty=True)
+    ids = {Path(c.path).name: c.id for c in result.records}
+    recall(repo, work, paths, ids)
+    false_matches(repo, work, args.unrelated)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--outputs", type=int, default=200)
     ap.add_argument("--unrelated", type=int, default=500)
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--store", type=Path, help="an existing bench/make_store.py store")
+    ap.add_argument("--only", choices=("recall", "lookup"), help="run one part")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        paths = make_outputs(work, args.outputs)
-        cost = capture_cost(work, paths[:100])
-        print(f"capture, ms per 512x512 PNG (best of 3, 100 images): without fingerprint "
-              f"{cost['without']:.1f}, with {cost['with']:.1f} "
-              f"(+{cost['with'] - cost['without']:.1f})\n")
-        repo = Repository.init(work / "store")
-        result = verb.add(repo, paths, allow_empty=True)
-        ids = {Path(c.path).name: c.id for c in result.records}
-        recall(repo, work, paths, ids)
-        false_matches(repo, work, args.unrelated)
-        store = args.store
-        if store is None:
-            store = work / "big"
-            subprocess.run([sys.executable, str(Path(__file__).parent / "make_store.py"),
-                            str(store), str(args.records)], check=True, capture_output=True)
-        lookup(store, work)
+        if args.only != "lookup":
+            measure_recall(work, args)
+        if args.only != "recall":
+            store = args.store
+            if store is None:
+                store = work / "big"
+                subprocess.run([sys.executable, str(Path(__file__).parent / "make_store.py"),
+                                str(store), str(args.records)], check=True, capture_output=True)
+            lookup(store, work)
 
 
 if __name__ == "__main__":

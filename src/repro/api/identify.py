@@ -61,6 +61,7 @@ def fill_prints(repo: Repository,
             rows = []
         if progress:
             progress("fingerprinting stored outputs", done, len(missing))
+    repo.index.prints_checked()
     return len(missing)
 
 

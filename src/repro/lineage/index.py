@@ -269,6 +269,7 @@ class Index:
             self.conn.execute("BEGIN")
             for table in _TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
+            self.conn.execute("DELETE FROM meta WHERE key = 'prints_checked'")
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)",
                               (str(INDEX_VERSION),))
         self.stale = False
@@ -526,11 +527,19 @@ class Index:
                                   list(rows))
 
     def outputs_without_prints(self) -> list[str]:
-        """Outputs of records with no fingerprint row yet (captured before there were any)."""
+        """Outputs of records with no fingerprint row yet (captured before there were
+        any), among the records indexed since ``prints_checked`` was last called."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'prints_checked'").fetchone()
         rows = self.conn.execute(
-            "SELECT DISTINCT output FROM records WHERE output NOT IN "
-            "(SELECT output FROM output_prints) ORDER BY output")
+            "SELECT DISTINCT output FROM records WHERE rowid > ? AND output NOT IN "
+            "(SELECT output FROM output_prints) ORDER BY output", (int(row[0]) if row else 0,))
         return [r[0] for r in rows]
+
+    def prints_checked(self) -> None:
+        """Remember that every record indexed so far has its fingerprint row (a
+        capture writes one), so that ``outputs_without_prints`` looks at newer ones only."""
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('prints_checked', "
+                          "(SELECT coalesce(max(rowid), 0) FROM records))")
 
     def outputs_with_pixels(self, digest: str) -> list[str]:
         rows = self.conn.execute("SELECT output FROM output_prints WHERE pixels = ?", (digest,))

@@ -214,6 +214,8 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     elif repo.store.put_file(path) != blake3:
         raise InputError(f"{path}: the file changed while it was captured",
                          hint="capture it again once it is completely written")
+    else:  # too large to fingerprint (``perceptual.MAX_SOURCE_BYTES``)
+        session.prints.append((blake3, None, None))
     blobs = {key: repo.store.put_bytes(value) for key, value in sorted(gen.blobs.items())}
     waits = any(is_pixels_md5(i.recorded.get("sha256")) and not i.blake3 for i in inputs)
     output = Output(blake3=blake3, sha256=sha256, path=repo.relpath(path),
