@@ -25,7 +25,7 @@ import math
 from pathlib import Path
 from typing import IO
 
-from repro.objects.hashing import hash_bytes
+from repro.objects.hashing import new_hasher
 
 #: Images larger than this (bytes, pixels) get no fingerprint.
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
@@ -138,32 +138,33 @@ def _pixel_digest(im: object) -> str:
         low, _ = rgba.getchannel("A").getextrema()
         if isinstance(low, int | float) and low < 255:
             return _digest(rgba)
-    return _digest(im.convert("RGB"))
+    return _digest(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 def _digest(im: object) -> str:
     from PIL import Image
 
     assert isinstance(im, Image.Image)
-    head = f"{im.mode} {im.width}x{im.height}\n".encode()
-    return hash_bytes(head + im.tobytes())
+    hasher = new_hasher()
+    hasher.update(f"{im.mode} {im.width}x{im.height}\n".encode())
+    hasher.update(im.tobytes())
+    return str(hasher.hexdigest())
 
 
 def _phash(im: object) -> int:
     from PIL import Image
 
     assert isinstance(im, Image.Image)
+    # Box-average down by an integer factor first: the rest then works on few pixels.
+    factor = min(im.width, im.height) // (SIDE * 4)
+    if factor > 1 and im.mode in ("RGB", "RGBA", "L", "LA"):
+        im = im.reduce(factor)
     if im.mode in ("RGBA", "LA", "PA", "P"):
         # Transparent parts count as white, as a viewer would show them on paper.
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
-    gray = im.convert("L")
-    # Box-average down in steps: a large image is reduced by an integer factor first.
-    factor = min(gray.width, gray.height) // (SIDE * 4)
-    if factor > 1:
-        gray = gray.reduce(factor)
-    small = gray.resize((SIDE, SIDE), Image.Resampling.BOX)
+    small = im.convert("L").resize((SIDE, SIDE), Image.Resampling.BOX)
     data = small.tobytes()
     rows = [data[y * SIDE:(y + 1) * SIDE] for y in range(SIDE)]
     # Separable DCT: the kept frequencies along x of every row, then along y.
