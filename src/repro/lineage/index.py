@@ -530,10 +530,11 @@ class Index:
         """Outputs of records with no fingerprint row yet (captured before there were
         any), among the records indexed since ``prints_checked`` was last called."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'prints_checked'").fetchone()
+        # No DISTINCT or ORDER BY: they would walk the whole records_output index.
         rows = self.conn.execute(
-            "SELECT DISTINCT output FROM records WHERE rowid > ? AND output NOT IN "
-            "(SELECT output FROM output_prints) ORDER BY output", (int(row[0]) if row else 0,))
-        return [r[0] for r in rows]
+            "SELECT output FROM records WHERE rowid > ? AND output NOT IN "
+            "(SELECT output FROM output_prints)", (int(row[0]) if row else 0,))
+        return sorted({r[0] for r in rows})
 
     def prints_checked(self) -> None:
         """Remember that every record indexed so far has its fingerprint row (a
