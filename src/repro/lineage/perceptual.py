@@ -109,7 +109,13 @@ def query_prints(source: bytes | Path | IO[bytes]) -> tuple[str | None, list[int
         source = io.BytesIO(source)
     try:
         with open_image(source, max_pixels=MAX_PIXELS) as im:
-            digest = _pixel_digest(im)
+            digest = None
+            if im.format == "JPEG":
+                # Decoded reduced, as at capture: JPEG outputs have no pixel hash,
+                # and a JPEG stripped of its metadata has the same fingerprint.
+                im.draft("RGB", (SIDE * 8, SIDE * 8))
+            else:
+                digest = _pixel_digest(im)
             work = im.convert("RGBA" if im.mode in ("RGBA", "LA", "PA", "P") else "RGB")
     except (OSError, ImageUnreadable):
         return None
