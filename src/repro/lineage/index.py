@@ -31,7 +31,7 @@ import orjson
 from repro.objects.ids import is_id, prefix_upper
 from repro.record import Record
 
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
