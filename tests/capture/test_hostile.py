@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repro.capture import Generation, read_bytes, read_file
-from repro.capture.containers import MAX_CHUNK
+from repro.capture.extracted import MAX_CHUNK
 from repro.errors import LimitExceeded, NotAnImage, ReproError, TruncatedFile
 from tests.capture import builders as b
 from tests.paths import CORPUS, ROOT

@@ -15,7 +15,7 @@ import pytest
 
 from repro.api.gc import gc
 from repro.api.repository import Repository
-from repro.capture.containers import MAX_CHUNK
+from repro.capture.extracted import MAX_CHUNK
 from repro.demo import write_a1111_png
 from repro.record.codec import MAX_RECORD_BYTES
 from tests.helpers import make_output, repro_subprocess, run, run_json

@@ -20,64 +20,26 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from repro.capture.exif import Exif, decode_text, parse_tiff
+from repro.capture.exif import decode_text
+from repro.capture.extracted import (
+    MAX_CHUNK,
+    MAX_PARTS,
+    Extracted,
+    Truncated,
+    inflate_into,
+    read_part,
+    take_exif,
+)
 from repro.capture.video import sniff_video
 from repro.capture.video import tags as video_tags
-from repro.errors import InputError, LimitExceeded, NotAnImage, TruncatedFile
-
-#: Largest metadata chunk/segment payload read from a file.
-MAX_CHUNK = 32 * 1024 * 1024
-#: Largest inflated size of one compressed text chunk.
-MAX_INFLATE = 16 * 1024 * 1024
-#: Largest sum of metadata payloads kept from one file.
-MAX_TOTAL = 64 * 1024 * 1024
-#: Most chunks/segments walked in one file.
-MAX_PARTS = 200_000
+from repro.errors import LimitExceeded, NotAnImage, TruncatedFile
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _XMP_NS = b"http://ns.adobe.com/xap/1.0/\0"
 _PNG_TEXT = frozenset({b"tEXt", b"zTXt", b"iTXt", b"comf", b"eXIf", b"caBX"})
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
-
-
-@dataclass
-class Extracted:
-    """What the containers of one file hold, before any generator is recognised.
-
-    ``texts`` are PNG text chunks (and ``comf`` entries) by keyword, decoded;
-    ``blobs`` every raw payload by key, verbatim (decompressed);
-    ``exif``/``xmp``/``comment``/``jumbf`` the other carriers.
-    """
-
-    media_type: str
-    width: int | None = None
-    height: int | None = None
-    texts: dict[str, str] = field(default_factory=dict)
-    blobs: dict[str, bytes] = field(default_factory=dict)
-    exif: Exif | None = None
-    xmp: str | None = None
-    comment: str | None = None
-    jumbf: bytes | None = None
-    warnings: list[str] = field(default_factory=list)
-    #: Payloads whose checksum failed (read anyway; a generation from them is not full).
-    damaged: list[str] = field(default_factory=list)
-    _total: int = 0
-
-    def has_metadata(self) -> bool:
-        """True once any payload that may carry generation metadata was found."""
-        return bool(self.texts or self.exif or self.xmp or self.comment or self.jumbf)
-
-    def account(self, n: int) -> None:
-        self._total += n
-        if self._total > MAX_TOTAL:
-            raise LimitExceeded(f"metadata adds up to more than {MAX_TOTAL} bytes")
-
-
-class _Truncated(Exception):
-    """Internal: the container ended mid-structure."""
 
 
 def sniff(head: bytes) -> str | None:
@@ -118,43 +80,11 @@ def extract(stream: BinaryIO, size: int, *, name: str = "<bytes>") -> Extracted:
               "image/webp": _walk_webp, "image/gif": _walk_gif}[media_type]
     try:
         walker(stream, size, out)
-    except _Truncated as exc:
+    except Truncated as exc:
         if not out.has_metadata():
             raise TruncatedFile(f"truncated file: {exc} ({name})") from None
         out.warnings.append(f"file is truncated ({exc}); metadata read before that point")
     return out
-
-
-def _read(stream: BinaryIO, n: int, what: str) -> bytes:
-    data = stream.read(n)
-    if len(data) != n:
-        raise _Truncated(f"{what} ends early")
-    return data
-
-
-def _inflate(data: bytes, what: str, out: Extracted) -> bytes | None:
-    """``inflate_bounded`` to ``MAX_INFLATE``, counted; None (with a warning) for corrupt data."""
-    try:
-        result = inflate_bounded(data, MAX_INFLATE, what)
-    except LimitExceeded:
-        raise
-    except InputError as exc:
-        out.warnings.append(str(exc))
-        return None
-    out.account(len(result))
-    return result
-
-
-def inflate_bounded(data: bytes, limit: int, what: str, wbits: int = zlib.MAX_WBITS) -> bytes:
-    """Inflate at most ``limit`` bytes; ``LimitExceeded`` beyond, ``InputError`` if corrupt."""
-    inflater = zlib.decompressobj(wbits)
-    try:
-        result = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise InputError(f"{what}: compressed data is corrupt ({exc})") from None
-    if len(result) > limit:
-        raise LimitExceeded(f"{what}: inflates past {limit} bytes")
-    return result
 
 
 # --- PNG -------------------------------------------------------------------
@@ -165,7 +95,7 @@ def _walk_png(stream: BinaryIO, size: int, out: Extracted) -> None:
         stream.seek(pos)
         header = stream.read(8)
         if len(header) < 8:
-            raise _Truncated("PNG has no IEND chunk")
+            raise Truncated("PNG has no IEND chunk")
         length, ctype = struct.unpack(">I4s", header)
         end = pos + 12 + length
         if ctype in _PNG_TEXT:
@@ -173,9 +103,9 @@ def _walk_png(stream: BinaryIO, size: int, out: Extracted) -> None:
                 raise LimitExceeded(f"PNG {ctype.decode('latin-1')} chunk of {length} bytes is "
                                     f"over the {MAX_CHUNK} byte limit")
             if end > size:
-                raise _Truncated(f"PNG {ctype.decode('latin-1')} chunk")
+                raise Truncated(f"PNG {ctype.decode('latin-1')} chunk")
             out.account(length)
-            data = _read(stream, length, "PNG chunk")
+            data = read_part(stream, length, "PNG chunk")
             if stream.read(4) != struct.pack(">I", zlib.crc32(ctype + data)):
                 # Damaged or edited after the tool wrote it: read, but not trusted.
                 name = data.partition(b"\0")[0][:79].decode("latin-1")
@@ -184,19 +114,19 @@ def _walk_png(stream: BinaryIO, size: int, out: Extracted) -> None:
             _png_text(ctype, data, out)
         elif ctype == b"IHDR":
             if length < 8 or end > size:
-                raise _Truncated("PNG IHDR")
-            out.width, out.height = struct.unpack(">II", _read(stream, 8, "PNG IHDR"))
+                raise Truncated("PNG IHDR")
+            out.width, out.height = struct.unpack(">II", read_part(stream, 8, "PNG IHDR"))
         elif ctype == b"IEND":
             return
         elif end > size:
-            raise _Truncated(f"PNG {ctype.decode('latin-1')} chunk")
+            raise Truncated(f"PNG {ctype.decode('latin-1')} chunk")
         pos = end
     raise LimitExceeded(f"PNG has more than {MAX_PARTS} chunks")
 
 
 def _png_text(ctype: bytes, data: bytes, out: Extracted) -> None:
     if ctype == b"eXIf":
-        _take_exif(data, out, "eXIf")
+        take_exif(data, out, "eXIf")
         return
     if ctype == b"caBX":
         out.jumbf = (out.jumbf or b"") + data
@@ -215,7 +145,7 @@ def _png_text(ctype: bytes, data: bytes, out: Extracted) -> None:
         raw = body
         text = decode_text(raw)
     elif ctype == b"zTXt":
-        raw = _inflate(body[1:], f"PNG zTXt {key!r}", out) if body else b""
+        raw = inflate_into(body[1:], f"PNG zTXt {key!r}", out) if body else b""
         if raw is None:
             return
         text = decode_text(raw)
@@ -227,7 +157,7 @@ def _png_text(ctype: bytes, data: bytes, out: Extracted) -> None:
         rest = body[2:]
         _lang, _, rest = rest.partition(b"\0")
         _translated, _, rest = rest.partition(b"\0")
-        raw = _inflate(rest, f"PNG iTXt {key!r}", out) if compressed else rest
+        raw = inflate_into(rest, f"PNG iTXt {key!r}", out) if compressed else rest
         if raw is None:
             return
         text = raw.decode("utf-8", errors="replace")
@@ -241,20 +171,6 @@ def _png_text(ctype: bytes, data: bytes, out: Extracted) -> None:
         out.blobs.setdefault("xmp", raw)
 
 
-def _take_exif(data: bytes, out: Extracted, where: str) -> None:
-    try:
-        exif = parse_tiff(data)
-    except InputError as exc:
-        out.warnings.append(f"{where}: EXIF is unreadable ({exc})")
-        return
-    except struct.error:
-        out.warnings.append(f"{where}: EXIF is truncated")
-        return
-    if out.exif is None:
-        out.exif = exif
-        out.blobs.setdefault("exif_tiff", data)
-
-
 # --- JPEG ------------------------------------------------------------------
 
 def _walk_jpeg(stream: BinaryIO, size: int, out: Extracted) -> None:
@@ -264,9 +180,9 @@ def _walk_jpeg(stream: BinaryIO, size: int, out: Extracted) -> None:
         stream.seek(pos)
         pair = stream.read(2)
         if len(pair) < 2:
-            raise _Truncated("JPEG ends before its image data")
+            raise Truncated("JPEG ends before its image data")
         if pair[0] != 0xFF:
-            raise _Truncated(f"JPEG marker expected at offset {pos}")
+            raise Truncated(f"JPEG marker expected at offset {pos}")
         marker = pair[1]
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -278,25 +194,25 @@ def _walk_jpeg(stream: BinaryIO, size: int, out: Extracted) -> None:
             break
         length_bytes = stream.read(2)
         if len(length_bytes) < 2:
-            raise _Truncated("JPEG segment header")
+            raise Truncated("JPEG segment header")
         (length,) = struct.unpack(">H", length_bytes)
         if length < 2:
-            raise _Truncated(f"JPEG segment at offset {pos} has a bad length")
+            raise Truncated(f"JPEG segment at offset {pos} has a bad length")
         end = pos + 2 + length
         if end > size:
-            raise _Truncated("JPEG segment")
+            raise Truncated("JPEG segment")
         if marker == 0xDA:
             break
         if marker in _SOF:
             if length >= 7:
-                body = _read(stream, 5, "JPEG SOF")
+                body = read_part(stream, 5, "JPEG SOF")
                 out.height, out.width = struct.unpack(">HH", body[1:5])
         elif marker in (0xE1, 0xEB, 0xFE):
-            body = _read(stream, length - 2, "JPEG segment")
+            body = read_part(stream, length - 2, "JPEG segment")
             out.account(len(body))
             if marker == 0xE1:
                 if body.startswith(b"Exif\0"):
-                    _take_exif(body[6:], out, "JPEG APP1")
+                    take_exif(body[6:], out, "JPEG APP1")
                 elif body.startswith(_XMP_NS) and out.xmp is None:
                     raw = body[len(_XMP_NS):]
                     out.xmp = raw.decode("utf-8", errors="replace")
@@ -333,30 +249,30 @@ def _jumbf_segment(body: bytes, store: dict[int, list[bytes]]) -> None:
 
 def _walk_webp(stream: BinaryIO, size: int, out: Extracted) -> None:
     stream.seek(4)
-    (riff_size,) = struct.unpack("<I", _read(stream, 4, "RIFF header"))
+    (riff_size,) = struct.unpack("<I", read_part(stream, 4, "RIFF header"))
     limit = min(size, 8 + riff_size)
     pos = 12
     for _ in range(MAX_PARTS):
         if pos + 8 > limit:
             if pos < limit or limit < 8 + riff_size:
-                raise _Truncated("WebP RIFF chunk list")
+                raise Truncated("WebP RIFF chunk list")
             return
         stream.seek(pos)
-        fourcc, length = struct.unpack("<4sI", _read(stream, 8, "WebP chunk header"))
+        fourcc, length = struct.unpack("<4sI", read_part(stream, 8, "WebP chunk header"))
         end = pos + 8 + length
         if end > size:
-            raise _Truncated(f"WebP {fourcc.decode('latin-1')} chunk")
+            raise Truncated(f"WebP {fourcc.decode('latin-1')} chunk")
         if fourcc == b"VP8X" and length >= 10:
-            body = _read(stream, 10, "WebP VP8X")
+            body = read_part(stream, 10, "WebP VP8X")
             out.width = 1 + int.from_bytes(body[4:7], "little")
             out.height = 1 + int.from_bytes(body[7:10], "little")
         elif fourcc == b"VP8 " and length >= 10 and out.width is None:
-            body = _read(stream, 10, "WebP VP8")
+            body = read_part(stream, 10, "WebP VP8")
             if body[3:6] == b"\x9d\x01\x2a":
                 w, h = struct.unpack("<HH", body[6:10])
                 out.width, out.height = w & 0x3FFF, h & 0x3FFF
         elif fourcc == b"VP8L" and length >= 5 and out.width is None:
-            body = _read(stream, 5, "WebP VP8L")
+            body = read_part(stream, 5, "WebP VP8L")
             if body[0] == 0x2F:
                 bits = int.from_bytes(body[1:5], "little")
                 out.width = (bits & 0x3FFF) + 1
@@ -366,9 +282,9 @@ def _walk_webp(stream: BinaryIO, size: int, out: Extracted) -> None:
                 raise LimitExceeded(f"WebP {fourcc.decode('latin-1')} chunk of {length} bytes "
                                     f"is over the {MAX_CHUNK} byte limit")
             out.account(length)
-            body = _read(stream, length, "WebP chunk")
+            body = read_part(stream, length, "WebP chunk")
             if fourcc == b"EXIF":
-                _take_exif(body, out, "WebP EXIF")
+                take_exif(body, out, "WebP EXIF")
             elif out.xmp is None:
                 out.xmp = body.decode("utf-8", errors="replace")
                 out.blobs["xmp"] = body
@@ -380,28 +296,28 @@ def _walk_webp(stream: BinaryIO, size: int, out: Extracted) -> None:
 
 def _walk_gif(stream: BinaryIO, size: int, out: Extracted) -> None:
     stream.seek(6)
-    width, height, flags = struct.unpack("<HHB", _read(stream, 5, "GIF screen descriptor"))
+    width, height, flags = struct.unpack("<HHB", read_part(stream, 5, "GIF screen descriptor"))
     out.width, out.height = width, height
     pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     comments: list[bytes] = []
     for _ in range(MAX_PARTS):
         stream.seek(pos)
-        kind = _read(stream, 1, "GIF block")[0]
+        kind = read_part(stream, 1, "GIF block")[0]
         if kind == 0x3B:
             break
         if kind == 0x21:
-            label = _read(stream, 1, "GIF extension")[0]
+            label = read_part(stream, 1, "GIF extension")[0]
             pos, data = _gif_subblocks(stream, pos + 2, keep=label == 0xFE, out=out)
             if label == 0xFE:
                 comments.append(data)
         elif kind == 0x2C:
-            desc = _read(stream, 9, "GIF image descriptor")
+            desc = read_part(stream, 9, "GIF image descriptor")
             pos += 10
             if desc[8] & 0x80:
                 pos += 3 << ((desc[8] & 7) + 1)
             pos, _ = _gif_subblocks(stream, pos + 1, keep=False, out=out)
         else:
-            raise _Truncated(f"GIF block expected at offset {pos}")
+            raise Truncated(f"GIF block expected at offset {pos}")
     else:
         raise LimitExceeded(f"GIF has more than {MAX_PARTS} blocks")
     if comments:
@@ -413,12 +329,12 @@ def _gif_subblocks(stream: BinaryIO, pos: int, *, keep: bool, out: Extracted) ->
     chunks: list[bytes] = []
     for _ in range(MAX_PARTS):
         stream.seek(pos)
-        n = _read(stream, 1, "GIF sub-block")[0]
+        n = read_part(stream, 1, "GIF sub-block")[0]
         pos += 1
         if n == 0:
             return pos, b"".join(chunks)
         if keep:
             out.account(n)
-            chunks.append(_read(stream, n, "GIF sub-block"))
+            chunks.append(read_part(stream, n, "GIF sub-block"))
         pos += n
     raise LimitExceeded(f"GIF extension has more than {MAX_PARTS} sub-blocks")

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from repro.capture.containers import inflate_bounded
+from repro.capture.extracted import inflate_bounded
 from repro.errors import LimitExceeded
 from repro.imaging import ImageTooLarge, ImageUnreadable, open_image
 
