@@ -44,7 +44,6 @@ ALLOWED_CYCLES: dict[frozenset[str], str] = {
 MAX_LINES = 400
 #: Modules over ``MAX_LINES`` today.
 ALLOWED_LONG: dict[str, str] = {
-    "repro.lineage.index": "being split in issue 11",
 }
 
 
