@@ -7,7 +7,7 @@ whole process, and prints images per second next to the time of merely
 reading the same images (the floor) in the same run.
 
 Goal (issue 4): 300 images/s or better, no model byte read (the test suite
-asserts the latter: tests/test_models_scale.py).
+asserts the latter: tests/models/test_models_scale.py).
 
 Usage: python bench/bench_recapture.py [--images 1000] [--dir /tmp]
 """

@@ -15,7 +15,7 @@ from repro.capture.comfyui import parse_comfyui, parse_prompt_graph
 from repro.capture.comfyui_workflow import WORKFLOW_ONLY_REASON
 from repro.capture.types import Generation
 from repro.errors import InputError, LimitExceeded, ReproError
-from tests.test_corpus import ROWS
+from tests.capture.test_corpus import ROWS
 
 # --- builders -------------------------------------------------------------------------
 

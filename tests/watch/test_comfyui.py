@@ -16,7 +16,7 @@ from repro.api.repository import Repository
 from repro.comfyui.client import ComfyClient, ServerUnreachable
 from repro.comfyui.history import failure
 from repro.watch.comfyui import GAP_UNREACHABLE, ComfyFollower
-from tests.capture_live.replay import RUNS, Replay, serve
+from tests.comfyui.replay import RUNS, Replay, serve
 from tests.helpers import run
 
 OUTPUTS = {"empty": "repro_empty_00001_.png", "loadimage": "repro_loadimage_00001_.png",

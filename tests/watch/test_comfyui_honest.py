@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from tests.capture_live.replay import serve
+from tests.comfyui.replay import serve
 from tests.watch.test_comfyui_trust import Server
 
 

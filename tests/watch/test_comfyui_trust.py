@@ -24,7 +24,7 @@ from repro.comfyui.client import ComfyClient
 from repro.environment.compare import compare_environments
 from repro.environment.current import current_environment
 from repro.watch.comfyui import ComfyFollower
-from tests.capture_live.replay import Replay, serve
+from tests.comfyui.replay import Replay, serve
 from tests.watch.test_comfyui import V1, V2, comfy_install
 
 MODEL = "models/upscale_models/tiny_compact_x2.safetensors"

@@ -8,8 +8,8 @@ import pytest
 
 from repro.api.vary import vary
 from repro.api.verify import verify
+from tests.api.rerun.conftest import Toy
 from tests.helpers import run, run_json
-from tests.rerun.conftest import Toy
 
 
 def test_vary_seed_makes_linked_records_that_variations_groups(

@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from repro.api.gc import gc
+from tests.api.rerun.conftest import Toy
 from tests.helpers import run, run_json
 from tests.paths import COMFYUI
-from tests.rerun.conftest import Toy
 
 
 def test_rerun_is_exact_and_leaves_a_receipt_that_show_log_and_verify_use(

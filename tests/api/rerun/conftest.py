@@ -12,8 +12,8 @@ import pytest
 from repro.api.comfyjob import Recipe, run_job, runner_for
 from repro.api.repository import Repository
 from repro.record import Record
+from tests.api.rerun.fake_comfy import FakeComfy, seeded_graph, serve, workflow_for
 from tests.paths import COMFYUI
-from tests.rerun.fake_comfy import FakeComfy, seeded_graph, serve, workflow_for
 
 
 @dataclass

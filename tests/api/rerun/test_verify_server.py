@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from tests.api.rerun.conftest import Toy
 from tests.helpers import run, run_json
 from tests.paths import COMFYUI
-from tests.rerun.conftest import Toy
 
 
 def _cache_notes(reasons: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from repro.api.repository import Repository
-from tests.capture_live.replay import Replay, serve
+from tests.comfyui.replay import Replay, serve
 from tests.environment.gitutil import commit, make_repo
 from tests.environment.test_packages import fake_venv
 from tests.helpers import run, run_json

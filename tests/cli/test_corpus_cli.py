@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.capture.test_corpus import ROWS, _norm
 from tests.helpers import repro_subprocess
 from tests.paths import CORPUS
-from tests.test_corpus import ROWS, _norm
 
 FAMILY = {"comfyui", "a1111", "forge", "sdnext"}
 FAMILY_ROWS = [r for r in ROWS if r.get("tool") in FAMILY]
