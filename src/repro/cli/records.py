@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from repro.cli.render import display_path, short
+from repro.cli.render import display_path, params_line, short, stage_lines
 
 if TYPE_CHECKING:
     from repro.record import Record
@@ -88,18 +88,9 @@ def _params_lines(params: dict[str, Any], limit: int | None) -> list[str]:
     for key in ("prompt", "negative_prompt"):
         if params.get(key):
             lines.append(f"  {key:<9} {_cut(str(params[key]), limit)}")
-    line = ", ".join(f"{k} {params[k]}" for k in (
-        "seed", "steps", "cfg", "sampler", "scheduler", "denoise", "width", "height",
-        "clip_skip", "rng") if params.get(k) is not None)
-    if line:
+    if line := params_line(params):
         lines.append(f"  params    {line}")
-    stages = params.get("samplers") or []
-    if len(stages) > 1:
-        lines += [f"    stage   node {s.get('node')} {s.get('class_type')}: seed "
-                  f"{s.get('seed')}, steps {s.get('steps')}, cfg {s.get('cfg')}, "
-                  f"{s.get('sampler')}/{s.get('scheduler')}, denoise {s.get('denoise')}"
-                  for s in stages]
-    return lines
+    return lines + [f"    stage   {stage}" for stage in stage_lines(params)]
 
 
 def show_lines(record: Record, *, full: bool) -> list[str]:

@@ -108,22 +108,33 @@ def short(oid: str | None) -> str:
     return (oid or "?")[:12]
 
 
+#: The parameters a record's one-line recipe shows, in order.
+HEADLINE_PARAMS = ("seed", "steps", "cfg", "sampler", "scheduler", "denoise", "width", "height",
+                   "clip_skip", "rng")
+
+
+def params_line(params: dict[str, Any]) -> str:
+    """``seed 7, steps 20, ...``: the headline parameters a record has."""
+    return ", ".join(f"{k} {params[k]}" for k in HEADLINE_PARAMS if params.get(k) is not None)
+
+
+def stage_lines(params: dict[str, Any]) -> list[str]:
+    """One line a sampling stage, when there are several."""
+    stages = params.get("samplers") or []
+    return [f"node {s.get('node')} {s.get('class_type')}: seed {s.get('seed')}, steps "
+            f"{s.get('steps')}, cfg {s.get('cfg')}, {s.get('sampler')}/{s.get('scheduler')}, "
+            f"denoise {s.get('denoise')}" for s in stages] if len(stages) > 1 else []
+
+
 def render_params(params: dict[str, Any], indent: str) -> None:
     for key in ("prompt", "negative_prompt"):
         if params.get(key):
             text = str(params[key]).replace("\n", " ")
             click.echo(f"{indent}{key:<9} {text[:200]}{'...' if len(text) > 200 else ''}")
-    line = ", ".join(f"{k} {params[k]}" for k in (
-        "seed", "steps", "cfg", "sampler", "scheduler", "denoise", "width", "height",
-        "clip_skip", "rng") if params.get(k) is not None)
-    if line:
+    if line := params_line(params):
         click.echo(f"{indent}params    {line}")
-    stages = params.get("samplers") or []
-    if len(stages) > 1:
-        for s in stages:
-            click.echo(f"{indent}  stage   node {s.get('node')} {s.get('class_type')}: seed "
-                       f"{s.get('seed')}, steps {s.get('steps')}, cfg {s.get('cfg')}, "
-                       f"{s.get('sampler')}/{s.get('scheduler')}, denoise {s.get('denoise')}")
+    for stage in stage_lines(params):
+        click.echo(f"{indent}  stage   {stage}")
 
 
 class Status:
