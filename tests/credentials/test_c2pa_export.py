@@ -97,10 +97,17 @@ def test_a_change_after_signing_is_seen(signed_project: tuple[Path, dict[str, st
     chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
     at = data.rfind(b"IEND") - 4
     (root / "tampered.png").write_bytes(data[:at] + chunk + data[at:])
-    [seen] = run_json(capsys, "-C", root, "inspect", "tampered.png", "--c2pa")
+    code, out, err = run(capsys, "-C", root, "inspect", "tampered.png", "--c2pa", "--json")
+    [seen] = orjson.loads(out)
     assert seen["c2pa"]["valid"] is False and seen["c2pa"]["changed_after_signing"] is True
-    _, out, _ = run(capsys, "-C", root, "inspect", "tampered.png", "--c2pa")
-    assert "NOT valid, the file was changed after signing" in out
+    assert code == 1 and err == ("error: tampered.png: its C2PA manifest does not validate: "
+                                 "the file was changed after signing\n")
+    code, out, err = run(capsys, "-C", root, "inspect", "tampered.png", "signed.png", "--c2pa")
+    assert code == 1 and "NOT valid, the file was changed after signing" in out
+    assert out.count("c2pa      valid") == 1  # the untouched copy still validates
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        "error: tampered.png: its C2PA manifest does not validate: the file was changed "
+        "after signing"]
 
 
 def test_bad_keys_and_targets_are_one_line_errors(signed_project: tuple[Path, dict[str, str]],
@@ -174,3 +181,84 @@ def test_a_gif_cannot_carry_a_manifest(signed_project: tuple[Path, dict[str, str
                      "--no-env")["records"]
     code, _, err = _export(capsys, root, rec["id"], "signed.gif")
     assert code == 4 and "cannot carry a C2PA manifest" in err
+
+
+def test_an_inputs_own_credentials_are_kept(project: Path, capsys: Capsys) -> None:
+    """An input signed by another tool is an ingredient with its own manifest, which
+    the library validates when it reads the delivered copy."""
+    import io
+
+    from PIL import Image
+
+    from repro.credentials.c2pa_sign import sign
+
+    chain, key = make_chain(project / "theirs", signer="other tool signer")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "PNG")
+    theirs = sign(buf.getvalue(), "image/png", {
+        "claim_generator_info": [{"name": "othertool", "version": "2.0"}], "title": "red.png",
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": [
+            {"action": "c2pa.created", "digitalSourceType": TRAINED}]}}]},
+        [], cert_pem=chain.read_bytes(), key_pem=key.read_bytes())
+    (project / "input").mkdir()
+    (project / "input" / "red.png").write_bytes(theirs)
+    write_comfy_png(project / "outputs" / "child.png", img2img_graph(
+        ckpt="base.safetensors", lora=None, lora_strength=0.0, seed=2, prompt="a red fox",
+        load_image="red.png", denoise=0.6), pixel_seed=2)
+    run_json(capsys, "-C", project, "add", project / "outputs", "--no-env")
+    make_chain(project / "keys")
+    code, _, err = _export(capsys, project, "outputs/child.png", "delivery/child.png")
+    assert code == 0, err
+    assert (project / "input" / "red.png").read_bytes() == theirs  # never modified
+    [seen] = run_json(capsys, "-C", project, "inspect", "delivery/child.png", "--c2pa")
+    c = seen["c2pa"]
+    assert c["valid"] is True and c["signer"]["common_name"] == "repro test signer"
+    [red] = [i for i in c["ingredients"] if i["title"] == "red.png"]
+    assert red["relationship"] == "componentOf" and red["has_manifest"] is True
+    assert red["signer"] == "other tool signer" and red["generator"] == ["othertool 2.0"]
+    assert red["valid"] is True and red["problems"] == []
+    assert c["digital_source_type"] == [COMPOSITE]
+    _, out, _ = run(capsys, "-C", project, "inspect", "delivery/child.png", "--c2pa")
+    assert ("componentOf red.png (its own credentials: valid, signed by other tool signer, "
+            "made by othertool 2.0)") in out
+
+
+def test_an_output_gone_from_the_store(signed_project: tuple[Path, dict[str, str]],
+                                       capsys: Capsys) -> None:
+    from repro.api.repository import Repository
+
+    root, ids = signed_project
+    repo = Repository.discover(root)
+    repo.store.path(repo.load_record(ids["base.png"]).output.blake3).unlink()
+    repo.close()
+    code, out, err = _export(capsys, root, ids["base.png"], "signed.png")
+    assert code == 3 and out == "" and not (root / "signed.png").exists()
+    lines = err.splitlines()
+    assert lines[0] == f"error: the output of record {ids['base.png'][:12]} is no longer in " \
+                       "the store" and lines[1].startswith("hint: ") and len(lines) == 2
+
+
+def test_a_certificate_the_library_refuses(signed_project: tuple[Path, dict[str, str]],
+                                           capsys: Capsys) -> None:
+    """An expired certificate, and one that names no extended key usage: the library
+    refuses them; one line, exit 4, nothing written. A file that is no certificate
+    at all, and a key file that is missing, likewise."""
+    root, _ = signed_project
+    make_chain(root / "expired", expired=True)
+    make_chain(root / "any", any_use=True)
+    for folder, why in (("expired", "not valid at time of signing"),
+                        ("any", "the certificate is invalid")):
+        code, _, err = run(capsys, "-C", root, "export", "outputs/base.png", "--format", "c2pa",
+                           "-o", "x.png", "--cert", f"{folder}/chain.pem", "--key",
+                           f"{folder}/key.pem")
+        lines = err.splitlines()
+        assert code == 4 and "refused to sign" in lines[0] and why in lines[0], err
+        assert lines[1].startswith("hint: C2PA takes an end-entity") and len(lines) == 2
+        assert not (root / "x.png").exists()
+    code, _, err = run(capsys, "-C", root, "export", "outputs/base.png", "--format", "c2pa",
+                       "-o", "x.png", "--cert", "keys/key.pem", "--key", "keys/key.pem")
+    assert code == 4 and err.startswith("error: the certificate is not a PEM certificate\n")
+    code, _, err = run(capsys, "-C", root, "export", "outputs/base.png", "--format", "c2pa",
+                       "-o", "x.png", "--cert", "keys/chain.pem", "--key", "keys/nothing.pem")
+    assert code == 4 and err.startswith("error: cannot read the key ") and "Traceback" not in err
+    assert not (root / "x.png").exists()

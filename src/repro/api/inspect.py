@@ -67,10 +67,18 @@ class InspectResult:
         return [f for f in self.files if isinstance(f, Unreadable)]
 
     @property
+    def invalid_credentials(self) -> list[Inspected]:
+        """Files whose C2PA manifest the library does not validate (tampered, or
+        signed with a key that does not match)."""
+        return [f for f in self.files if isinstance(f, Inspected) and f.credentials
+                and f.credentials.get("valid") is False]
+
+    @property
     def exit_code(self) -> int:
-        """0 when every file was read, else the exit code of the first that was not."""
+        """The exit code of the first file that could not be read; else 1 when a C2PA
+        manifest does not validate (a check failed); else 0."""
         failed = self.failed
-        return failed[0].error.exit_code if failed else 0
+        return failed[0].error.exit_code if failed else 1 if self.invalid_credentials else 0
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [f.to_dict() for f in self.files]
@@ -120,7 +128,11 @@ def inspect(paths: Iterable[Path], *, c2pa: bool = False) -> InspectResult:
             result.files.append(Unreadable(str(path), exc))
             continue
         reading = Reading(gen.metadata, gen.level, tuple(gen.reasons))
-        credentials = _credentials(path, gen.media_type) if c2pa else None
+        try:
+            credentials = _credentials(path, gen.media_type) if c2pa else None
+        except ReproError as exc:
+            result.files.append(Unreadable(str(path), exc))
+            continue
         result.files.append(Inspected(str(path), gen, assess(Evidence(reading=reading)),
                                       credentials))
     return result

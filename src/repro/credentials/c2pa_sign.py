@@ -59,8 +59,10 @@ def signing_alg(cert_pem: bytes) -> str:
         return "es256"
     try:
         key = x509.load_pem_x509_certificate(cert_pem).public_key()
-    except ValueError as exc:
-        raise CredentialError(f"the certificate is not PEM: {exc}") from None
+    except ValueError:
+        raise CredentialError("the certificate is not a PEM certificate",
+                              hint="--cert takes the signing certificate then its CA chain, "
+                                   "in PEM (-----BEGIN CERTIFICATE-----)") from None
     if isinstance(key, ec.EllipticCurvePublicKey):
         return {256: "es256", 384: "es384", 521: "es512"}.get(key.curve.key_size, "es256")
     if isinstance(key, ed25519.Ed25519PublicKey):
@@ -91,9 +93,17 @@ def sign(data: bytes, media_type: str, manifest: dict[str, Any],
         builder.sign(signer, media_type, io.BytesIO(data), out)
     except c2pa.C2paError as exc:
         raise CredentialError(f"the C2PA library refused to sign: {exc}",
-                              hint="check that --key is the private key of --cert's first "
-                                   "certificate and that the chain is PEM") from None
+                              hint=_refusal_hint(str(exc))) from None
     return out.getvalue()
+
+
+def _refusal_hint(message: str) -> str:
+    """What to change, from the library's reason for refusing."""
+    if "certificate" in message:
+        return ("C2PA takes an end-entity signing certificate within its validity, issued "
+                "by a CA (not self-signed), with a signing extended key usage, followed by "
+                "its CA chain")
+    return "check that --key is the private key of --cert's first certificate, in PEM"
 
 
 @dataclass(frozen=True)
@@ -147,13 +157,35 @@ def validate(data: bytes, media_type: str) -> Validation | None:
     return Validation(
         state=str(reader.get_validation_state()),
         signer={k: sig[k] for k in ("issuer", "common_name", "alg", "time") if k in sig},
-        generator=[" ".join(str(g.get(k)) for k in ("name", "version") if g.get(k))
-                   for g in active.get("claim_generator_info", [])],
+        generator=_generators(active),
         digital_source_type=sorted({a["digitalSourceType"] for a in actions
                                     if a.get("digitalSourceType")}),
-        ingredients=[{"title": i.get("title"), "relationship": i.get("relationship"),
-                      "has_manifest": bool(i.get("active_manifest"))}
-                     for i in active.get("ingredients", [])],
+        ingredients=[_ingredient(i, report) for i in active.get("ingredients", [])],
         problems=[p for p in problems if p != "signingCredential.untrusted"],
         record=record,
     )
+
+
+def _ingredient(ingredient: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """An ingredient as ``inspect`` shows it; one with credentials of its own (an
+    input signed by another tool) also says who signed them, what made it and
+    whether they validate, as the library checked them when it read the file."""
+    out: dict[str, Any] = {"title": ingredient.get("title"),
+                           "relationship": ingredient.get("relationship"),
+                           "has_manifest": bool(ingredient.get("active_manifest"))}
+    own = report.get("manifests", {}).get(ingredient.get("active_manifest") or "")
+    if own is None:
+        return out
+    sig = own.get("signature_info") or {}
+    results = (ingredient.get("validation_results") or {}).get("activeManifest") or {}
+    problems = [f.get("code", "?") for f in results.get("failure") or []]
+    problems = [p for p in problems if p != "signingCredential.untrusted"]
+    out.update(signer=sig.get("common_name"), generator=_generators(own),
+               valid=not problems, problems=problems)
+    return out
+
+
+def _generators(manifest: dict[str, Any]) -> list[str]:
+    """The claim generators of a manifest, as "name version"."""
+    return [" ".join(str(g.get(k)) for k in ("name", "version") if g.get(k))
+            for g in manifest.get("claim_generator_info", [])]

@@ -23,8 +23,8 @@ def inspect(state: State, files: tuple[Path, ...], c2pa: bool, as_json: bool) ->
     """Read the generation metadata of image files and folders (needs no repository).
 
     Every file is reported, good and bad; the exit status is that of the first
-    file that could not be read (4), else 0. A folder is
-    read as `add` reads it.
+    file that could not be read (4), else 1 when a C2PA manifest does not
+    validate (with --c2pa), else 0. A folder is read as `add` reads it.
 
     \b
     Example:
@@ -47,6 +47,11 @@ def inspect(state: State, files: tuple[Path, ...], c2pa: bool, as_json: bool) ->
                 _render_inspect({**entry, "path": display_path(entry["path"], state.cwd)})
         if len(files) > 1 or result.skipped or any(f.is_dir() for f in files):
             _render_summary(len(result.files), len(result.failed), len(result.skipped))
+    for bad in result.invalid_credentials:
+        changed = ": the file was changed after signing" if (
+            bad.credentials or {}).get("changed_after_signing") else ""
+        click.echo(f"error: {display_path(bad.path, state.cwd)}: its C2PA manifest does not "
+                   f"validate{changed}", err=True)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
 
@@ -105,6 +110,10 @@ def _render_c2pa(c: dict[str, Any] | None) -> None:
         click.echo(f"  source    {t.rsplit('/', 1)[-1]}")
     for i in c["ingredients"]:
         mark = " (has its own credentials)" if i["has_manifest"] else ""
+        if "valid" in i:
+            made = f", made by {', '.join(i['generator'])}" if i["generator"] else ""
+            mark = (f" (its own credentials: {'valid' if i['valid'] else 'NOT valid'}, "
+                    f"signed by {i['signer'] or '?'}{made})")
         click.echo(f"  from      {i['relationship']} {i['title']}{mark}")
     for p in c["problems"]:
         click.echo(f"  problem   {p}")
