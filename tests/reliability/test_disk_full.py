@@ -183,3 +183,33 @@ def test_readers_and_gc_work_on_a_full_disk(small_fs: Path, leave: int) -> None:
             assert "disk I/O error" not in proc.stderr and "Traceback" not in proc.stderr
     (small_fs / "filler").unlink()
     assert set(_problems(root)) <= {"tmp"}
+
+
+@pytest.mark.parametrize("leave", [0, 8192])
+def test_identify_on_a_full_disk(small_fs: Path, tmp_path: Path, leave: int) -> None:
+    """Outputs captured before fingerprints existed: their fingerprints are computed
+    for the lookup, which answers on a full disk; the store stays whole (issue 19)."""
+    from PIL import Image
+
+    root = small_fs / "proj"
+    root.mkdir()
+    outs = [make_output(root, f"o{n}.png", seed=n, lora=None) for n in (1, 2)]
+    assert repro_subprocess("init", cwd=root).returncode == 0
+    proc = repro_subprocess("add", *outs, "--no-env", "--allow-empty", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    rid = orjson.loads(proc.stdout)["records"][1]["id"]
+    repo = Repository(root)
+    with repo.index.conn:
+        repo.index.conn.execute("DELETE FROM output_prints")
+        repo.index.conn.execute("DELETE FROM meta WHERE key = 'prints_checked'")
+    repo.close()
+    with Image.open(outs[1]) as im:
+        im.convert("RGB").save(tmp_path / "copy.jpg", quality=70)
+    _fill(small_fs, leave)
+    for _ in range(2):
+        proc = repro_subprocess("identify", tmp_path / "copy.jpg", "--json", cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        assert orjson.loads(proc.stdout)[0]["id"] == rid
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    (small_fs / "filler").unlink()
+    assert _problems(root) == []

@@ -66,3 +66,35 @@ def test_a_writer_is_told_the_store_is_read_only(read_only: tuple[Path, str],
     assert "Traceback" not in proc.stderr
     code, _, err = run(capsys, "-C", mnt, "gc")
     assert code != 0 and "read-only" in err
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root``: its size and modification time."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_identify_on_a_read_only_store(project: Path, read_only: tuple[Path, str],
+                                       tmp_path: Path) -> None:
+    """Outputs captured before fingerprints existed get theirs computed for the
+    lookup; the read-only store answers and nothing in it changes (issue 19)."""
+    from PIL import Image
+
+    from repro.api.repository import Repository
+
+    mnt, _ = read_only
+    repo = Repository.discover(project)  # through the writable path
+    with repo.index.conn:
+        repo.index.conn.execute("DELETE FROM output_prints")
+        repo.index.conn.execute("DELETE FROM meta WHERE key = 'prints_checked'")
+    rid = repo.index.record_for_output(repo.resolve_target("outputs/o2.png",
+                                                           cwd=project).output.blake3)
+    repo.close()
+    with Image.open(project / "outputs/o2.png") as im:
+        im.convert("RGB").save(tmp_path / "copy.jpg", quality=70)
+    before = _tree(project / ".repro")
+    proc = repro_subprocess("identify", tmp_path / "copy.jpg", "--json", cwd=mnt)
+    assert proc.returncode == 0, proc.stderr
+    assert orjson.loads(proc.stdout)[0]["id"] == rid
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert _tree(project / ".repro") == before

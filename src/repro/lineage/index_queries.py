@@ -139,9 +139,12 @@ class LineageQueries:
 
     def prints_checked(self) -> None:
         """Remember that every record indexed so far has its fingerprint row (a
-        capture writes one), so that ``outputs_without_prints`` looks at newer ones only."""
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('prints_checked', "
-                          "(SELECT coalesce(max(rowid), 0) FROM records))")
+        capture writes one), so that ``outputs_without_prints`` looks at newer ones only.
+        Nothing is written when the mark has not moved (a lookup is a reader)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'prints_checked'").fetchone()
+        last = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0]
+        if row is None or int(row[0]) != last:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('prints_checked', ?)", (last,))
 
     def outputs_with_pixels(self, digest: str) -> list[str]:
         rows = self.conn.execute("SELECT output FROM output_prints WHERE pixels = ?", (digest,))

@@ -21,7 +21,9 @@ from repro.cli.render import emit_json, short
 def identify(state: State, file: Path, max_distance: int, limit: int, as_json: bool) -> None:
     """Find the record of FILE, a copy that may be stripped of metadata,
     re-encoded, resized or cropped: same bytes, then same pixels, then a close
-    perceptual fingerprint; candidates best first. Exit 3 when none is close.
+    perceptual fingerprint; candidates best first. A fingerprint candidate 8 or
+    more bits away is marked weak: a lead to check by eye, not an
+    identification. Exit 3 when none is close.
 
     \b
     Example:
@@ -38,4 +40,10 @@ def identify(state: State, file: Path, max_distance: int, limit: int, as_json: b
     for c in found:
         how = "same bytes" if c.how == "bytes" else "same pixels" if c.how == "pixels" \
             else f"fingerprint, {c.distance} of 64 bits differ"
+        if c.weak:
+            how += "; weak: check by eye"
         click.echo(f"{short(c.id)} {c.path or '?'} ({how})")
+    if all(c.weak for c in found):
+        click.echo("note: only weak candidates: unrelated images come this close in a large "
+                   "store; compare them with the file before taking one for its record",
+                   err=True)
