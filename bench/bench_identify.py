@@ -103,8 +103,9 @@ def query(repo: Repository, path: Path) -> list[api_identify.Candidate]:
 def recall(repo: Repository, work: Path, paths: list[Path], ids: dict[str, str]) -> None:
     from PIL import Image
 
-    print("| edit | found first | found among candidates | distance median / max |")
-    print("|---|---|---|---|")
+    print("| edit | found first | found among candidates | distance median / max "
+          f"| found at {api_identify.WEAK_DISTANCE}+ bits (weak) |")
+    print("|---|---|---|---|---|")
     for name, edit in EDITS.items():
         first = among = 0
         distances = []
@@ -119,25 +120,80 @@ def recall(repo: Repository, work: Path, paths: list[Path], ids: dict[str, str])
             among += bool(hit)
             if hit:
                 distances.append(hit[0].distance)
+        weak = sum(d >= api_identify.WEAK_DISTANCE for d in distances)
         print(f"| {name} | {first}/{len(paths)} | {among}/{len(paths)} | "
               f"{statistics.median(distances) if distances else '-'} / "
-              f"{max(distances) if distances else '-'} |")
+              f"{max(distances) if distances else '-'} | {weak}/{len(paths)} |")
 
 
-def false_matches(repo: Repository, work: Path, n: int) -> None:
+def unrelated_scenes(n: int) -> list[bytes]:
+    """Scenes of seeds no output has, as JPEG q85: copies of nothing in the store."""
+    return [encode(scene(seed), "JPEG", quality=85) for seed in range(100_000, 100_000 + n)]
+
+
+def false_matches(repo: Repository, work: Path, unrelated: list[bytes]) -> None:
     matched = 0
-    for seed in range(100_000, 100_000 + n):
+    for data in unrelated:
         copy = work / "other.jpg"
-        copy.write_bytes(encode(scene(seed), "JPEG", quality=85))
+        copy.write_bytes(data)
         matched += bool(query(repo, copy))
     corpus = [p for p in sorted(CORPUS.rglob("*")) if p.suffix in (".png", ".jpg", ".webp")
               and p.stat().st_size > 10_000]
     corpus_matched = sum(bool(query(repo, p)) for p in corpus)
-    print(f"\nunrelated scenes with any candidate: {matched}/{n}; "
+    print(f"\nunrelated scenes with any candidate: {matched}/{len(unrelated)}; "
           f"corpus images: {corpus_matched}/{len(corpus)}")
+    pair_distances(repo, unrelated)
 
 
-def lookup(store: Path, work: Path) -> None:
+def pair_distances(repo: Repository, unrelated: list[bytes]) -> None:
+    """How close an unrelated image comes to one output (the nearest of its 9
+    guesses), over every (unrelated image, output) pair."""
+    from repro.lineage.perceptual import query_prints
+
+    _, stored = repo.index.prints()
+    guesses = [found[1] for data in unrelated if (found := query_prints(data))]
+    print_pairs(stored, guesses)
+
+
+def scene_pairs(n: int) -> None:
+    """``pair_distances`` over more pairs than a store of captured outputs gives
+    cheaply: n scenes, each as an output (its fingerprint as captured) and as an
+    unrelated JPEG q85 copy looked up against the n - 1 others."""
+    from repro.lineage.perceptual import prints_of, query_prints
+
+    stored, guesses = [], []
+    for seed in range(200_000, 200_000 + n):
+        im = scene(seed)
+        found = prints_of(encode(im, "PNG", compress_level=1))
+        query = query_prints(encode(im, "JPEG", quality=85))
+        assert found is not None and query is not None
+        stored.append(found[1])
+        guesses.append(query[1])
+    print(f"\n{n} scenes, each looked up against the others:")
+    print_pairs(stored, guesses, skip_same=True)
+
+
+def print_pairs(stored: list[int], guesses: list[list[int]], skip_same: bool = False) -> None:
+    """The share of (unrelated copy, output) pairs within k bits, and what that makes
+    of a store of 100,000 outputs: an unrelated copy gets a candidate within k bits
+    with the chance 1-(1-p)^100000 (if pairs were independent)."""
+    counts = [0] * 65
+    for i, qs in enumerate(guesses):
+        for j, p in enumerate(stored):
+            if not (skip_same and i == j):
+                counts[min((p ^ q).bit_count() for q in qs)] += 1
+    pairs = sum(counts)
+    print(f"{pairs:,} (unrelated copy, output) pairs")
+    print("| k bits | pairs within k (p) | an unrelated copy with a candidate, 100,000 outputs |")
+    print("|---|---|---|")
+    within = 0
+    for k in range(11):
+        within += counts[k]
+        share = within / pairs
+        print(f"| {k} | {within} ({share:.1e}) | {1 - (1 - share) ** 100_000:.0%} |")
+
+
+def lookup(store: Path, work: Path, unrelated: list[bytes]) -> None:
     repo = Repository.discover(store)
     rng = random.Random(7)
     missing = repo.index.outputs_without_prints()
@@ -151,20 +207,42 @@ def lookup(store: Path, work: Path) -> None:
         started = time.perf_counter()
         query(repo, copy)
         inproc.append(time.perf_counter() - started)
+    # Bytecode cached, as for an installed package, even where PYTHONDONTWRITEBYTECODE
+    # is set (without it every run compiles repro's modules again: 0.1-0.4 s).
+    env = {k: v for k, v in clean_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    runs = {"identify": ["-C", str(store), "identify", str(copy), "--json"],
+            "version": ["--version"]}
     times: dict[str, list[float]] = {"identify": [], "version": []}
-    for _ in range(7):  # interleaved: the load of this shared machine changes by the second
-        for key, args in (("identify", ["-C", str(store), "identify", str(copy), "--json"]),
-                          ("version", ["--version"])):
+    for attempt in range(12):  # interleaved: the load of this shared machine changes by the second
+        for key, args in runs.items():
             started = time.perf_counter()
-            subprocess.run([repro_exe(), *args], env=clean_env(), capture_output=True,
-                           check=False)
-            times[key].append(time.perf_counter() - started)
+            subprocess.run([repro_exe(), *args], env=env, capture_output=True, check=False)
+            if attempt >= 2:  # the first runs fill the bytecode cache
+                times[key].append(time.perf_counter() - started)
     ident, version = times["identify"], times["version"]
     print(f"\nlookup in {len(outputs):,} fingerprints (an unrelated JPEG: nothing found): "
           f"in-process median {statistics.median(inproc) * 1000:.0f} ms; "
-          f"`repro identify` process wall time median {statistics.median(ident):.2f} s "
-          f"(min {min(ident):.2f}); `repro --version` median "
-          f"{statistics.median(version):.2f} s (min {min(version):.2f})")
+          f"`repro identify` process wall time median {statistics.median(ident):.3f} s "
+          f"(min {min(ident):.3f}); `repro --version` median "
+          f"{statistics.median(version):.3f} s (min {min(version):.3f}); ratio of medians "
+          f"{statistics.median(ident) / statistics.median(version):.1f}")
+    random_false_matches(repo, work, unrelated, len(outputs))
+
+
+def random_false_matches(repo: Repository, work: Path, unrelated: list[bytes],
+                         size: int) -> None:
+    """Unrelated scenes looked up among random fingerprints: the floor of the false
+    match rate at this size (real fingerprints are not uniform: ``pair_distances``)."""
+    found: list[int] = []
+    for data in unrelated:
+        copy = work / "other.jpg"
+        copy.write_bytes(data)
+        hits = query(repo, copy)
+        if hits:
+            found.append(hits[0].distance)
+    print(f"unrelated scenes with a candidate among {size:,} random fingerprints: "
+          f"{len(found)}/{len(unrelated)}, at {sorted(found)} bits")
 
 
 def measure_recall(work: Path, args: argparse.Namespace) -> None:
@@ -177,7 +255,7 @@ def measure_recall(work: Path, args: argparse.Namespace) -> None:
     result = verb.add(repo, paths, allow_empty=True)
     ids = {Path(c.path).name: c.id for c in result.records}
     recall(repo, work, paths, ids)
-    false_matches(repo, work, args.unrelated)
+    false_matches(repo, work, unrelated_scenes(args.unrelated))
 
 
 def main() -> None:
@@ -186,8 +264,13 @@ def main() -> None:
     ap.add_argument("--unrelated", type=int, default=500)
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--store", type=Path, help="an existing bench/make_store.py store")
-    ap.add_argument("--only", choices=("recall", "lookup"), help="run one part")
+    ap.add_argument("--only", choices=("recall", "lookup", "pairs"), help="run one part")
+    ap.add_argument("--pairs", type=int, default=1000,
+                    help="scenes for --only pairs (each against the others)")
     args = ap.parse_args()
+    if args.only == "pairs":
+        scene_pairs(args.pairs)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.only != "lookup":
@@ -198,7 +281,7 @@ def main() -> None:
                 store = work / "big"
                 subprocess.run([sys.executable, str(Path(__file__).parent / "make_store.py"),
                                 str(store), str(args.records)], check=True, capture_output=True)
-            lookup(store, work)
+            lookup(store, work, unrelated_scenes(args.unrelated))
 
 
 if __name__ == "__main__":
