@@ -180,7 +180,9 @@ def test_a_gif_cannot_carry_a_manifest(signed_project: tuple[Path, dict[str, str
     [rec] = run_json(capsys, "-C", root, "add", root / "outputs" / "anim.gif", "--allow-empty",
                      "--no-env")["records"]
     code, _, err = _export(capsys, root, rec["id"], "signed.gif")
-    assert code == 4 and "cannot carry a C2PA manifest" in err
+    assert code == 4 and "cannot carry a C2PA manifest" in err.splitlines()[0]
+    assert err.splitlines()[1].startswith("hint: C2PA export supports image/png")
+    assert not (root / "signed.gif").exists()
 
 
 def test_an_inputs_own_credentials_are_kept(project: Path, capsys: Capsys) -> None:
