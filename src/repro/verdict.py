@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "model.found-elsewhere": "full",
     "model.modified-after-output": "approximate",
     "input.mismatch": "approximate",
+    "input.modified-after-output": "approximate",
     "input.missing": "approximate",
     "server": "approximate",
     "server.info": "full",
@@ -59,7 +60,8 @@ CODES: dict[str, str] = {
 
 #: Doubts about which bytes the engine used (or whether the environment matters)
 #: that an exact rerun in the current environment settles.
-SETTLED_BY_RERUN = ("server", "model.modified-after-output", "environment.changed")
+SETTLED_BY_RERUN = ("server", "model.modified-after-output", "input.modified-after-output",
+                    "environment.changed")
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,15 @@ class ModelFound:
 class InputFound:
     """How capture found an input: ``file`` (at ``path``), ``parent`` (its bytes
     are a known output), ``mismatch`` (the file at ``path`` is not the recorded
-    one) or ``missing`` (not in ``searched``)."""
+    one) or ``missing`` (not in ``searched``); ``modified`` ``(file time, output
+    time)`` when a file the image recorded no hash of changed after the output was
+    made, so its bytes now may not be the ones the engine read."""
 
     label: str
     how: str
     path: str | None = None
     searched: tuple[str, ...] = ()
+    modified: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -306,6 +311,12 @@ def _input_found(i: InputFound) -> Iterator[Reason]:
                                        "hash the image recorded")
     elif i.how == "missing":
         yield Reason("input.missing", f"{i.label}: not found (looked in {', '.join(i.searched)})")
+    if i.modified is not None:
+        file_time, output_time = i.modified
+        yield Reason("input.modified-after-output",
+                     f"{i.label}: the file was modified after the output was made "
+                     f"({file_time} > {output_time}) and the image recorded no hash of it: "
+                     "the content captured may not be the input that was used")
 
 
 def _model_now(m: ModelNow) -> Iterator[Reason]:

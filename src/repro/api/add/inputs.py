@@ -3,9 +3,12 @@ find the parents its bytes (or A1111's pixel hash) make."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
+from repro.api.add.models import changed_after, changed_at
+from repro.api.add.output import iso_time
 from repro.api.add.session import Session
 from repro.api.repository import Repository
 from repro.capture.types import Generation, InputRef
@@ -19,17 +22,18 @@ def capture_inputs(session: Session, gen: Generation, out_path: Path
     """The record entries of the generation's inputs, the ids of the records whose
     outputs they are (parents), and how each was found."""
     search = [*session.input_dirs, out_path.parent]
+    out_stat = out_path.stat()
     entries, parents, facts = [], [], []
     for ref in gen.inputs:
-        entry, found_parents, fact = _capture_input(session, ref, search)
+        entry, found_parents, fact = _capture_input(session, ref, search, out_stat)
         entries.append(entry)
         parents += found_parents
         facts.append(fact)
     return entries, parents, facts
 
 
-def _capture_input(session: Session, ref: InputRef, search: list[Path]
-                   ) -> tuple[InputEntry, list[str], InputFound]:
+def _capture_input(session: Session, ref: InputRef, search: list[Path],
+                   out_stat: os.stat_result) -> tuple[InputEntry, list[str], InputFound]:
     repo = session.repo
     recorded = dict(ref.hashes)
     entry = InputEntry(role=ref.role, name=ref.name, node=ref.node, recorded=recorded)
@@ -39,13 +43,20 @@ def _capture_input(session: Session, ref: InputRef, search: list[Path]
     mismatch = None
     if path is not None:
         # Through the stat cache: an input shared by many outputs is read once.
+        st = path.stat()
         got = repo.stat_cache.hashes(path, ("blake3", "sha256"))
         if not wanted or got["sha256"].startswith(wanted):
             blake3 = repo.store.put_file(path, known=got["blake3"])
             entry = replace(entry, path=repo.relpath(path), blake3=blake3,
                             hashes={"sha256": got["sha256"]})
             rid = session.output_record(blake3)
-            return entry, [rid] if rid else [], InputFound(label, "file", path=entry.path)
+            # Bytes that matched a recorded hash are the input used, whatever their
+            # times; without one, a file changed after the output may hold others.
+            modified = None
+            if not wanted and changed_after(st, out_stat):
+                modified = (iso_time(changed_at(st, out_stat)), iso_time(out_stat.st_mtime))
+            return entry, [rid] if rid else [], InputFound(label, "file", path=entry.path,
+                                                           modified=modified)
         mismatch = InputFound(label, "mismatch", path=repo.relpath(path))
     parents: list[str] = []
     if wanted:

@@ -53,7 +53,7 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
     # A file that matched a hash the image recorded is the version used, whatever its
     # times; without one, a file changed after the output may not be that version.
     if not recorded and changed_after(st, out_stat):
-        modified = (iso_time(_changed_at(st, out_stat)), iso_time(out_stat.st_mtime))
+        modified = (iso_time(changed_at(st, out_stat)), iso_time(out_stat.st_mtime))
     return entry, ModelFound(label, found.how, path=rel, recorded_hash=first, modified=modified)
 
 
@@ -69,7 +69,7 @@ def changed_after(st: os.stat_result, out_stat: os.stat_result) -> bool:
     return st.st_mtime_ns > out_stat.st_mtime_ns or st.st_ctime_ns > out_stat.st_ctime_ns
 
 
-def _changed_at(st: os.stat_result, out_stat: os.stat_result) -> float:
+def changed_at(st: os.stat_result, out_stat: os.stat_result) -> float:
     if st.st_mtime_ns > out_stat.st_mtime_ns:
         return st.st_mtime
     return st.st_ctime
