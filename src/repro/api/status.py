@@ -18,10 +18,8 @@ from typing import Any
 
 from repro.api.repository import Repository
 from repro.api.verify import verify_records
+from repro.capture import OUTPUT_SUFFIXES
 from repro.objects.walk import iter_files
-
-#: What an output folder may hold that is an output.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif")
 
 
 @dataclass
@@ -44,7 +42,7 @@ def status(repo: Repository, *,
     """Uncaptured outputs, changed model files and records no longer ready."""
     result = Status()
     files = [path for folder in repo.config.output_dirs for path, _ in iter_files(folder)
-             if path.suffix.lower() in IMAGE_SUFFIXES]
+             if path.suffix.lower() in OUTPUT_SUFFIXES]
     for n, path in enumerate(files, 1):
         if progress:
             progress("looking at outputs", n, len(files))

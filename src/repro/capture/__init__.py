@@ -18,9 +18,15 @@ from repro.capture.types import LEVELS, MODEL_ROLES, Generation, InputRef, Model
 from repro.errors import InputError, LimitExceeded, NotFound
 
 __all__ = [
-    "LEVELS", "MODEL_ROLES", "Generation", "InputRef", "ModelRef", "read_bytes", "read_file",
-    "worst_level",
+    "LEVELS", "MODEL_ROLES", "OUTPUT_SUFFIXES", "Generation", "InputRef", "ModelRef",
+    "read_bytes", "read_file", "worst_level",
 ]
+
+#: The names a folder scan (``watch``, ``status``) takes for outputs: images, and
+#: ComfyUI's videos (``SaveVideo``, ``SaveWEBM``). What a file is, is then read
+#: from its bytes, never from this suffix.
+OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif", ".tiff",
+                   ".mp4", ".mov", ".webm", ".mkv")
 
 #: Largest sidecar ``.txt`` read next to an image.
 MAX_SIDECAR = 1024 * 1024

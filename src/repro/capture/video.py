@@ -46,6 +46,46 @@ def tags(stream: BinaryIO, size: int, media_type: str) -> dict[str, str]:
     return found
 
 
+def complete(stream: BinaryIO, size: int, media_type: str) -> bool:
+    """Whether a video file is whole, judged by its top-level structure only.
+
+    MP4/MOV: the top-level box sizes add up to the file size and a ``moov`` box is
+    among them (a muxer writes ``moov`` and the final ``mdat`` size last). WebM: the
+    Segment's declared size ends within the file; a Segment of unknown size (a
+    live, unseekable writer) is judged by stability alone (True).
+    """
+    if media_type == "video/webm":
+        return _webm_complete(stream, size)
+    pos, moov, boxes = 0, False, 0
+    while pos + 8 <= size and boxes < MAX_BOXES:
+        boxes += 1
+        stream.seek(pos)
+        box_size, kind = struct.unpack(">I4s", stream.read(8))
+        if box_size == 1:
+            box_size = struct.unpack(">Q", stream.read(8))[0]
+        elif box_size == 0:
+            box_size = size - pos  # the last box runs to the end
+        if box_size < 8:
+            return False
+        moov = moov or kind == b"moov"
+        pos += box_size
+    return pos == size and moov
+
+
+def _webm_complete(stream: BinaryIO, size: int) -> bool:
+    stream.seek(0)
+    header_id, header_size = _vint(stream, True), _vint(stream, False)
+    if header_id is None or header_size is None or header_size[0] < 0:
+        return False
+    stream.seek(header_id[1] + header_size[1] + header_size[0])
+    segment_id, segment_size = _vint(stream, True), _vint(stream, False)
+    if segment_id is None or segment_size is None or segment_id[0] != _SEGMENT:
+        return False
+    if segment_size[0] < 0:
+        return True
+    return stream.tell() + segment_size[0] <= size
+
+
 def _boxes(stream: BinaryIO, start: int, end: int, found: dict[str, str],
            count: list[int]) -> None:
     keys: list[str] = []

@@ -1,8 +1,9 @@
-"""``repro watch FOLDER``: capture images under a folder once they are whole.
+"""``repro watch FOLDER``: capture images and videos under a folder once they are whole.
 
 A file is taken when it is complete: its size and mtime are the same at two
 scans in a row and its container is whole (a PNG ends with IEND, a JPEG with
-EOI, a WebP's RIFF size matches). Temp and preview files are ignored. A state
+EOI, a WebP's RIFF size matches, an MP4's boxes add up and include ``moov``, a
+WebM's Segment size is reached). Temp and preview files are ignored. A state
 file remembers what was captured, so a restart captures nothing twice and
 catches up with what appeared while it was down. Scanning with ``os.scandir``
 is the source of truth; when ``watchdog`` is installed its inotify observer
@@ -22,7 +23,10 @@ from typing import Any
 
 from repro.api.add import add
 from repro.api.repository import Repository
+from repro.capture import OUTPUT_SUFFIXES
 from repro.capture.containers import sniff
+from repro.capture.video import complete as video_complete
+from repro.capture.video import sniff_video
 from repro.errors import InputError
 from repro.watch._common import (
     FolderEnvironment,
@@ -47,8 +51,6 @@ GIVE_UP_SECONDS = 30.0
 # -- which files, and when they are complete -----------------------------------------
 
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".gif", ".jxl", ".tif", ".tiff")
-
 
 def ignored(rel: PurePosixPath) -> bool:
     """Whether a path (relative to the watched folder) is a temp or preview file."""
@@ -61,7 +63,7 @@ def ignored(rel: PurePosixPath) -> bool:
     name = rel.name.lower()
     if name.endswith(IGNORED_SUFFIXES) or name.startswith("~"):
         return True
-    return not name.endswith(IMAGE_EXTS)
+    return not name.endswith(OUTPUT_SUFFIXES)
 
 
 def iter_images(folder: Path) -> Iterator[tuple[str, int, int]]:
@@ -100,11 +102,11 @@ def iter_images(folder: Path) -> Iterator[tuple[str, int, int]]:
 
 
 def container_complete(path: Path) -> bool:
-    """Whether an image file's container is whole, judged from its ends only.
+    """Whether an output file's container is whole, judged from its ends only.
 
     PNG must end with the IEND chunk, JPEG with the EOI marker, WebP must be
-    as long as its RIFF header says. Other formats are judged by stability
-    alone (True).
+    as long as its RIFF header says; videos as ``capture.video.complete`` judges them.
+    Other formats are judged by stability alone (True).
     """
     try:
         with open(path, "rb") as f:
@@ -121,6 +123,8 @@ def container_complete(path: Path) -> bool:
             if kind == "image/webp":
                 declared = int.from_bytes(head[4:8], "little") + 8
                 return size >= declared
+            if (media := sniff_video(head)) is not None:
+                return video_complete(f, size, media)
             return size > 0
     except OSError:
         return False
