@@ -61,10 +61,12 @@ def generate(root: Path, name: str, graph: dict[str, Any], pixel_seed: int) -> P
 
 
 def to_input(root: Path, output: Path, input_dir: Path | None = None) -> None:
-    """Copy an output into ComfyUI's input folder, as dragging it into LoadImage does."""
+    """Copy an output into ComfyUI's input folder, as dragging it into LoadImage does,
+    dated before the outputs made from it (``generate`` dates them an hour back)."""
     folder = input_dir or root / "input"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(output, folder / output.name)
+    set_mtime(folder / output.name, 7200)
 
 
 def build(root: Path) -> Scenario:

@@ -32,6 +32,9 @@ def test_load_image_found_in_the_comfyui_install_input_folder(
     shutil.rmtree(tmp_path / "input")
     comfy = tmp_path / "ComfyUI"
     to_input(tmp_path, sc.img2img, comfy / "input")
+    # Made again once its input is in place: an input that arrived after the output
+    # (its ctime is later) would rightly make the record approximate.
+    generate(tmp_path, "upscaled.png", upscale_graph("img2img.png"), 3)
     (tmp_path / ".reprorc").write_text('[comfyui]\nroot = "ComfyUI"\n')
     init(capsys, tmp_path)
     [i2i] = add(capsys, tmp_path, sc.img2img)
