@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repro.api.repository import Repository
 from repro.errors import NotFound
@@ -12,6 +13,9 @@ from repro.lineage.diff import Diff, diff_graphs, diff_records
 from repro.lineage.variations import Variations
 from repro.objects.ids import is_id
 from repro.record import Record, normalise_hash
+
+if TYPE_CHECKING:
+    from repro.api.verify import ModelStatus
 
 
 def log(repo: Repository, target: Record | None, *, limit: int | None = None,
@@ -166,12 +170,26 @@ def _prompt_graph(repo: Repository, record: Record) -> dict[str, Any] | None:
     return graph if isinstance(graph, dict) else None
 
 
-def diff_now(repo: Repository, record: Record) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DiffNow:
+    """A record's models against the files on disk now (``repro diff A --now``)."""
+
+    record: str
+    models: list[ModelStatus]
+
+    @property
+    def changed(self) -> list[ModelStatus]:
+        return [m for m in self.models if m.status != "ok"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.record, "b": "now", "models": [m.to_dict() for m in self.models],
+                "changed": [m.to_dict() for m in self.changed]}
+
+
+def diff_now(repo: Repository, record: Record) -> DiffNow:
     """A record against the disk now: each model's status, and those that changed."""
     from repro.api.verify import model_status
     from repro.models.resolve import Resolver
 
     resolver = Resolver(repo.config.model_roots, repo.stat_cache)
-    models = [model_status(repo, resolver, m).to_dict() for m in record.models]
-    return {"a": record.id, "b": "now", "models": models,
-            "changed": [m for m in models if m["status"] != "ok"]}
+    return DiffNow(record.id, [model_status(repo, resolver, m) for m in record.models])

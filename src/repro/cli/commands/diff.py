@@ -40,20 +40,18 @@ def diff(state: State, a: str, b: str | None, now: bool, as_json: bool) -> None:
 
         report = diff_now(repo, ra)
         if as_json:
-            emit_json(report)
+            emit_json(report.to_dict())
             return
         click.echo(f"a   {short(ra.id)} {ra.output.path}")
         click.echo("now the model files on disk")
-        for m in report["models"]:
-            if m["status"] == "ok":
-                continue
-            what = {"changed": f"a different version is on disk now ({short(m.get('now'))})",
-                    "moved": f"moved or renamed to {m['path']}",
+        for m in report.changed:
+            what = {"changed": f"a different version is on disk now ({short(m.now)})",
+                    "moved": f"moved or renamed to {m.path}",
                     "missing": "no longer on disk",
                     "metadata-only": "only the safetensors header changed (same tensors)",
-                    }.get(m["status"], m["status"])
-            click.echo(f"  {m['role']} {m['name']} (recorded {short(m['blake3'])}): {what}")
-        if not report["changed"]:
+                    }.get(m.status, m.status)
+            click.echo(f"  {m.role} {m.name} (recorded {short(m.blake3)}): {what}")
+        if not report.changed:
             click.echo("  every model is on disk at its recorded version")
         return
     assert b is not None
