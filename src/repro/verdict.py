@@ -44,8 +44,10 @@ CODES: dict[str, str] = {
     "server": "approximate",
     "server.info": "full",
     "model.changed": "full",
+    "model.changed-on-remote": "full",
     "model.changed-not-in-store": "approximate",
     "model.missing": "full",
+    "model.missing-on-remote": "full",
     "model.missing-not-in-store": "approximate",
     "model.moved": "full",
     "model.metadata-only": "full",
@@ -114,7 +116,9 @@ class InputFound:
 @dataclass(frozen=True)
 class ModelNow:
     """A recorded model on disk now (``repro verify``): ``status`` is ``ok``,
-    ``changed``, ``missing``, ``moved``, ``metadata-only`` or ``edited-in-place``."""
+    ``changed``, ``missing``, ``moved``, ``metadata-only`` or ``edited-in-place``;
+    whether the recorded version is in the local store, and else the remotes whose
+    index listed it at the last sync (``checkout`` can fetch it from them)."""
 
     label: str
     status: str
@@ -122,6 +126,7 @@ class ModelNow:
     now: str | None = None
     in_store: bool = False
     path: str | None = None
+    remotes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,32 +326,49 @@ def _input_found(i: InputFound) -> Iterator[Reason]:
 
 def _model_now(m: ModelNow) -> Iterator[Reason]:
     short, now = (m.recorded or "")[:12], (m.now or "")[:12]
+    differs = f"file on disk is a different version (recorded {short}..., now {now}...)"
     if m.status == "edited-in-place":
         yield Reason("model.edited-in-place",
                      f"{m.label}: the file was edited in place, and it is hardlinked to the store "
                      "(store mode hardlink), so the recorded version is damaged too: "
                      "`repro fsck` lists it; restore the file from a backup")
     elif m.status == "changed" and m.in_store:
-        yield Reason("model.changed", f"{m.label}: file on disk is a different version (recorded "
-                                      f"{short}..., now {now}...); the recorded version is in the "
+        yield Reason("model.changed", f"{m.label}: {differs}; the recorded version is in the "
                                       "store: run `repro checkout`")
+    elif m.status == "changed" and m.remotes:
+        yield Reason("model.changed-on-remote", f"{m.label}: {differs}; the recorded version is "
+                                                f"not in the store but {_on_remotes(m)}: run "
+                                                "`repro checkout` (it fetches and checks it)")
     elif m.status == "changed":
         yield Reason("model.changed-not-in-store",
-                     f"{m.label}: file on disk is a different version (recorded {short}..., now "
-                     f"{now}...) and the recorded version is not in the store (captured in "
-                     "reference mode)")
+                     f"{m.label}: {differs}, and the recorded version is {_nowhere()}")
     elif m.status == "missing" and m.recorded and m.in_store:
         yield Reason("model.missing", f"{m.label}: missing from disk; the recorded version is in "
                                       "the store: run `repro checkout`")
+    elif m.status == "missing" and m.recorded and m.remotes:
+        yield Reason("model.missing-on-remote", f"{m.label}: missing from disk and not in the "
+                                                f"store, but {_on_remotes(m)}: run `repro "
+                                                "checkout` (it fetches and checks it)")
     elif m.status == "missing" and m.recorded:
-        yield Reason("model.missing-not-in-store", f"{m.label}: missing from disk and not in the "
-                                                   "store")
+        yield Reason("model.missing-not-in-store", f"{m.label}: missing from disk, and the "
+                                                   f"recorded version is {_nowhere()}")
     elif m.status == "moved":
         yield Reason("model.moved", f"{m.label}: renamed or moved: the recorded version is now "
                                     f"at {m.path}")
     elif m.status == "metadata-only":
         yield Reason("model.metadata-only", f"{m.label}: only the safetensors header changed "
                                             "(same tensors); outputs are unaffected")
+
+
+def _on_remotes(m: ModelNow) -> str:
+    names = ", ".join(m.remotes)
+    return f"remote {names} has it (as of last sync)" if len(m.remotes) == 1 else \
+        f"remotes {names} have it (as of last sync)"
+
+
+def _nowhere() -> str:
+    return ("not in the store nor on any remote (as of last sync): nothing here can restore it "
+            "(captured in reference mode, dropped, or cloned without models)")
 
 
 def _show(value: Any) -> str:

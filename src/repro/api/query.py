@@ -188,8 +188,10 @@ class DiffNow:
 
 def diff_now(repo: Repository, record: Record) -> DiffNow:
     """A record against the disk now: each model's status, and those that changed."""
-    from repro.api.verify import model_status
+    from repro.api.verify import locate, model_status
+    from repro.api.where import Locator
     from repro.models.resolve import Resolver
 
-    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
-    return DiffNow(record.id, [model_status(repo, resolver, m) for m in record.models])
+    resolver, locator = Resolver(repo.config.model_roots, repo.stat_cache), Locator(repo)
+    return DiffNow(record.id, [locate(model_status(repo, resolver, m), locator)
+                               for m in record.models])

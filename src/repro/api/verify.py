@@ -10,6 +10,10 @@ Per recorded model, the disk is looked at now:
 - ``changed``: the file at the path has other content;
 - ``missing``: no file with the recorded content anywhere under the roots.
 
+Each model also says where its recorded version is (``repro.api.where``):
+``local`` (in the store, or on disk as recorded), ``remote`` (only on a remote,
+as its index said at the last sync: ``checkout`` fetches it), or ``nowhere``.
+
 ``ready`` is true when every model is ``ok`` (or ``metadata-only``) and every
 recorded input is where it was, i.e. pressing "generate" would load the
 recorded versions (``repro.verdict.ready``).
@@ -24,6 +28,7 @@ from typing import Any
 
 from repro.api.environment_now import CurrentEnvironment
 from repro.api.repository import Repository
+from repro.api.where import LOCAL, Locator
 from repro.models.resolve import Resolver
 from repro.record import ModelEntry, Record
 from repro.record.receipt import Receipt
@@ -50,10 +55,15 @@ class ModelStatus:
     now: str | None = None  # BLAKE3 of what is at the path now, when it differs
     #: the stored version shares its inode with the file (hardlink mode) and was edited
     edited_in_place: bool = False
+    #: where the recorded version is: ``local``, ``remote`` or ``nowhere`` (``where``)
+    location: str = LOCAL
+    #: the remotes whose index listed it at the last sync, when it is not local
+    remotes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = {"role": self.role, "name": self.name, "blake3": self.blake3,
-             "status": self.status, "path": self.path, "in_store": self.in_store}
+             "status": self.status, "path": self.path, "in_store": self.in_store,
+             "location": self.location, "remotes": list(self.remotes)}
         if self.now:
             d["now"] = self.now
         if self.edited_in_place:
@@ -90,11 +100,13 @@ class VerifyResult:
 def verify(repo: Repository, record: Record,
            current: CurrentEnvironment | None = None, *,
            resolver: Resolver | None = None, reruns: bool = True,
-           server: tuple[str, bool] | None = None) -> VerifyResult:
+           server: tuple[str, bool] | None = None,
+           locator: Locator | None = None) -> VerifyResult:
     """Check ``record`` against the disk now; with ``current`` (``environment_now``), also
     against the current environment of its tool: a difference known to change outputs
     makes it at most approximate. Pass one ``resolver`` when verifying many records,
-    so that the model roots are walked once. With ``reruns``, the record's rerun
+    so that the model roots are walked once (and one ``locator``, so that the remotes'
+    indexes are read once). With ``reruns``, the record's rerun
     receipts are evidence too (an exact rerun in the current environment is the
     strongest there is; one that differed makes it not ready). With ``server``
     (a ComfyUI URL and whether it was just freed), a ComfyUI record gets a note on
@@ -102,7 +114,8 @@ def verify(repo: Repository, record: Record,
     from repro.api.server_cache import loader_cache
 
     resolver = resolver or Resolver(repo.config.model_roots, repo.stat_cache)
-    statuses = [model_status(repo, resolver, m) for m in record.models]
+    locator = locator or Locator(repo)
+    statuses = [locate(model_status(repo, resolver, m), locator) for m in record.models]
     diffs = _environment_diffs(record, current)
     receipts = []
     if reruns:
@@ -114,7 +127,7 @@ def verify(repo: Repository, record: Record,
         captured=record.assessment,
         server=(server_reason(cache.note, downgrades=False),) if cache is not None else (),
         models_now=tuple(ModelNow(f"{s.role} {s.name or s.path}", _state(s), s.blake3, s.now,
-                                  s.in_store, s.path) for s in statuses),
+                                  s.in_store, s.path, s.remotes) for s in statuses),
         inputs_now=tuple(_inputs_now(repo, record)),
         environment=tuple(EnvironmentChange(d["reason"], d["recorded"], d["current"],
                                             bool(d["changes_output"])) for d in diffs or ()),
@@ -141,6 +154,14 @@ def receipt_evidence(repo: Repository, record: Record,
             same = not any(d["changes_output"] for d in diffs)
         found.append((receipt, same))
     return found
+
+
+def locate(status: ModelStatus, locator: Locator) -> ModelStatus:
+    """``status`` with where its recorded version is: on this machine when it is in the
+    store or on disk as recorded; else the remotes (as of last sync), else nowhere."""
+    here = status.in_store or status.status in ("ok", "moved")
+    status.location, status.remotes = locator.location(status.blake3, here=here)
+    return status
 
 
 def _state(s: ModelStatus) -> str:
@@ -261,4 +282,6 @@ def verify_records(repo: Repository, records: Sequence[Record] | None = None, *,
     if records is None:
         records = [repo.load_record(i) for i in repo.index.all_ids(newest_first=True)]
     resolver = Resolver(repo.config.model_roots, repo.stat_cache)
-    return [(r, verify(repo, r, current, resolver=resolver, server=server)) for r in records]
+    locator = Locator(repo)
+    return [(r, verify(repo, r, current, resolver=resolver, server=server, locator=locator))
+            for r in records]

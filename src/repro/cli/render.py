@@ -113,6 +113,18 @@ HEADLINE_PARAMS = ("seed", "steps", "cfg", "sampler", "scheduler", "denoise", "w
                    "clip_skip", "rng")
 
 
+def where_note(location: str, in_store: bool, remotes: list[str]) -> str:
+    """Where a recorded version is, in a few words after a model line: nothing when it
+    is in the store; the remotes that had it at the last sync; or nowhere."""
+    if in_store:
+        return ""
+    if location == "remote":
+        return f"  (not in store; on remote {', '.join(remotes)} as of last sync)"
+    if location == "nowhere":
+        return "  (not in store) nor on any remote"
+    return "  (not in store)"
+
+
 def params_line(params: dict[str, Any]) -> str:
     """``seed 7, steps 20, ...``: the headline parameters a record has."""
     return ", ".join(f"{k} {params[k]}" for k in HEADLINE_PARAMS if params.get(k) is not None)

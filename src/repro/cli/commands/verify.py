@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option, target_record
-from repro.cli.render import emit_json, render_receipts, short
+from repro.cli.render import emit_json, render_receipts, short, where_note
 
 
 @click.command()
@@ -25,7 +25,9 @@ def verify(state: State, target: str | None, comfyui: str | None, free: bool,
     The recorded environment is compared with the current one where it can be
     known (the config's tool folders, or --comfyui URL). Where the ComfyUI server
     is known, its loader cache is named: it may hold another version of a model
-    than the disk (after a checkout); --free empties it.
+    than the disk (after a checkout); --free empties it. Each model says where its
+    recorded version is: here, on a remote (as of the last push, pull or clone; no
+    remote is contacted; `repro checkout` fetches it), or nowhere.
 
     \b
     Example:
@@ -44,7 +46,7 @@ def verify(state: State, target: str | None, comfyui: str | None, free: bool,
             click.echo(f"{short(r.id)} {rec.output.path}: {r.level}, {ready}")
             for m in r.models:
                 click.echo(f"  {m.status:<13} {m.role} {m.name or ''} -> {m.path or '?'}"
-                           + ("" if m.in_store else "  (not in store)"))
+                           + where_note(m.location, m.in_store, list(m.remotes)))
             for reason in r.reasons:
                 click.echo(f"  - {reason}")
             if r.output == "missing":

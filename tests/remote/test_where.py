@@ -1,0 +1,115 @@
+"""`verify` (and `diff --now`) say where each recorded model version is: local,
+on a remote (as its index said at the last sync), or nowhere; from the local copy
+of the remote's index, so an unreachable remote changes nothing. Against a folder
+and against SeaweedFS."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from repro.api.repository import Repository
+from tests.helpers import make_output, run, run_json
+
+
+@pytest.fixture(params=["folder", "s3"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
+    """A remote URL and the options `remote add`/`clone` need for it."""
+    if request.param == "folder":
+        (tmp_path / "nas").mkdir()
+        return str(tmp_path / "nas"), []
+    engine = request.getfixturevalue("s3_env")
+    return f"s3://{engine.new_bucket()}/studio", ["--endpoint", engine.endpoint]
+
+
+def _pushed(capsys: pytest.CaptureFixture[str], project: Path, url: tuple[str, list[str]],
+            *push: str) -> str:
+    path = make_output(project, "fox.png", seed=7)
+    rid: str = run_json(capsys, "-C", project, "add", path)["records"][0]["id"]
+    assert run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])[0] == 0
+    run_json(capsys, "-C", project, "push", *push)
+    return rid
+
+
+def _unreachable(url: tuple[str, list[str]], clone: Path) -> None:
+    """Take the remote away: the folder is gone, the S3 endpoint points at a closed port."""
+    if not url[1]:
+        shutil.rmtree(url[0])
+        return
+    remotes = clone / ".repro/remotes.json"
+    remotes.write_text(remotes.read_text().replace(url[1][1], "http://127.0.0.1:9"))
+
+
+def test_a_clone_without_models_says_they_are_on_the_remote(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        url: tuple[str, list[str]]) -> None:
+    rid = _pushed(capsys, project, url)
+    laptop = tmp_path / "laptop"
+    run_json(capsys, "clone", url[0], laptop, *url[1], "--no-models")
+    _unreachable(url, laptop)  # verify never asks the remote
+
+    code, out, err = run(capsys, "-C", laptop, "verify", rid, "--json")
+    assert code == 1, err
+    result = orjson.loads(out)
+    assert result["ready"] is False and result["level"] == "full"
+    for m in result["models"]:
+        assert (m["status"], m["in_store"]) == ("missing", False)
+        assert (m["location"], m["remotes"]) == ("remote", ["origin"])
+    assert set(result["codes"]) >= {"model.missing-on-remote"}
+    assert "model.missing-not-in-store" not in result["codes"]
+    assert any("remote origin has it (as of last sync)" in r for r in result["reasons"])
+
+    code, out, _ = run(capsys, "-C", laptop, "verify", rid)
+    assert code == 1 and "on remote origin as of last sync" in out
+    now = run_json(capsys, "-C", laptop, "diff", rid, "--now")
+    assert {m["location"] for m in now["models"]} == {"remote"}
+
+
+def test_checkout_then_verify_says_local(capsys: pytest.CaptureFixture[str], project: Path,
+                                         tmp_path: Path, url: tuple[str, list[str]]) -> None:
+    rid = _pushed(capsys, project, url)
+    laptop = tmp_path / "laptop"
+    run_json(capsys, "clone", url[0], laptop, *url[1], "--no-models")
+    (laptop / "models/checkpoints").mkdir(parents=True)
+    (laptop / "models/loras").mkdir(parents=True)
+    done = run_json(capsys, "-C", laptop, "checkout", rid)
+    assert len(done["fetched"]) == 2 and len(done["restored"]) == 2
+    result = run_json(capsys, "-C", laptop, "verify", rid)
+    assert result["ready"] is True
+    assert {(m["location"], m["in_store"]) for m in result["models"]} == {("local", True)}
+
+
+def test_a_version_on_no_remote_is_nowhere_and_not_restorable(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        url: tuple[str, list[str]]) -> None:
+    rid = _pushed(capsys, project, url, "--no-models")
+    laptop = tmp_path / "laptop"
+    run_json(capsys, "clone", url[0], laptop, *url[1])
+    code, out, _ = run(capsys, "-C", laptop, "verify", rid, "--json")
+    result = orjson.loads(out)
+    assert code == 1 and result["level"] == "approximate"
+    assert {(m["location"], tuple(m["remotes"])) for m in result["models"]} == {("nowhere", ())}
+    assert "model.missing-not-in-store" in result["codes"]
+    assert any("nor on any remote (as of last sync)" in r for r in result["reasons"])
+    code, out, _ = run(capsys, "-C", laptop, "verify", rid)
+    assert "(not in store) nor on any remote" in out
+
+
+def test_a_dropped_version_that_was_pushed_is_on_the_remote(
+        capsys: pytest.CaptureFixture[str], project: Path, url: tuple[str, list[str]]) -> None:
+    rid = _pushed(capsys, project, url)
+    repo = Repository.discover(project)
+    lora = next(m for m in repo.load_record(rid).models if m.role == "lora")
+    run_json(capsys, "-C", project, "store", "drop", lora.blake3)
+    (project / "models/loras/style.safetensors").unlink()
+    run_json(capsys, "-C", project, "pull")  # the local copy of the remote's index, synced
+    code, out, _ = run(capsys, "-C", project, "verify", rid, "--json")
+    result = orjson.loads(out)
+    assert code == 1 and "model.missing-on-remote" in result["codes"]
+    [m] = [m for m in result["models"] if m["role"] == "lora"]
+    assert (m["status"], m["location"], m["remotes"]) == ("missing", "remote", ["origin"])
+    [other] = [m for m in result["models"] if m["role"] != "lora"]
+    assert (other["location"], other["remotes"]) == ("local", [])
