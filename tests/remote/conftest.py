@@ -126,3 +126,14 @@ def folder_remote(tmp_path: Path) -> Path:
     path = tmp_path / "nas"
     path.mkdir()
     return path
+
+
+@pytest.fixture(params=["folder", "s3"])
+def remote_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
+    """A remote URL (a folder, then a SeaweedFS bucket) and the options `remote add`
+    and `clone` need for it."""
+    if request.param == "folder":
+        (tmp_path / "nas").mkdir()
+        return str(tmp_path / "nas"), []
+    engine = request.getfixturevalue("s3_env")
+    return f"s3://{engine.new_bucket()}/studio", ["--endpoint", engine.endpoint]

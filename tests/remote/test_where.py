@@ -15,16 +15,6 @@ from repro.api.repository import Repository
 from tests.helpers import make_output, run, run_json
 
 
-@pytest.fixture(params=["folder", "s3"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
-    """A remote URL and the options `remote add`/`clone` need for it."""
-    if request.param == "folder":
-        (tmp_path / "nas").mkdir()
-        return str(tmp_path / "nas"), []
-    engine = request.getfixturevalue("s3_env")
-    return f"s3://{engine.new_bucket()}/studio", ["--endpoint", engine.endpoint]
-
-
 def _pushed(capsys: pytest.CaptureFixture[str], project: Path, url: tuple[str, list[str]],
             *push: str) -> str:
     path = make_output(project, "fox.png", seed=7)
@@ -45,7 +35,8 @@ def _unreachable(url: tuple[str, list[str]], clone: Path) -> None:
 
 def test_a_clone_without_models_says_they_are_on_the_remote(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
-        url: tuple[str, list[str]]) -> None:
+        remote_url: tuple[str, list[str]]) -> None:
+    url = remote_url
     rid = _pushed(capsys, project, url)
     laptop = tmp_path / "laptop"
     run_json(capsys, "clone", url[0], laptop, *url[1], "--no-models")
@@ -69,7 +60,8 @@ def test_a_clone_without_models_says_they_are_on_the_remote(
 
 
 def test_checkout_then_verify_says_local(capsys: pytest.CaptureFixture[str], project: Path,
-                                         tmp_path: Path, url: tuple[str, list[str]]) -> None:
+                                         tmp_path: Path, remote_url: tuple[str, list[str]]) -> None:
+    url = remote_url
     rid = _pushed(capsys, project, url)
     laptop = tmp_path / "laptop"
     run_json(capsys, "clone", url[0], laptop, *url[1], "--no-models")
@@ -84,7 +76,8 @@ def test_checkout_then_verify_says_local(capsys: pytest.CaptureFixture[str], pro
 
 def test_a_version_on_no_remote_is_nowhere_and_not_restorable(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
-        url: tuple[str, list[str]]) -> None:
+        remote_url: tuple[str, list[str]]) -> None:
+    url = remote_url
     rid = _pushed(capsys, project, url, "--no-models")
     laptop = tmp_path / "laptop"
     run_json(capsys, "clone", url[0], laptop, *url[1])
@@ -99,7 +92,8 @@ def test_a_version_on_no_remote_is_nowhere_and_not_restorable(
 
 
 def test_a_dropped_version_that_was_pushed_is_on_the_remote(
-        capsys: pytest.CaptureFixture[str], project: Path, url: tuple[str, list[str]]) -> None:
+        capsys: pytest.CaptureFixture[str], project: Path, remote_url: tuple[str, list[str]]) -> None:
+    url = remote_url
     rid = _pushed(capsys, project, url)
     repo = Repository.discover(project)
     lora = next(m for m in repo.load_record(rid).models if m.role == "lora")

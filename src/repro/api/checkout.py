@@ -145,11 +145,39 @@ def _items(record: Record, *, models: bool, inputs: bool, output: bool
 
 def _fetch(repo: Repository, blake3: str, result: CheckoutResult) -> bool:
     """Bring a version the store lacks from a remote that has it (``repro push``)."""
-    from repro.api.push import fetch_missing
-
     got = fetch_missing(repo, [blake3])
     result.fetched += got
     return bool(got)
+
+
+def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
+    """Bring objects the local store lacks from the remotes that have them (in the order
+    ``remote list`` gives), each checked against its hash before it enters the store;
+    returns those fetched. A remote that does not answer is passed over with a warning
+    (the caller reports what is still missing). A remote that returned wrong bytes is
+    an error (exit 11) unless another remote gave the right ones: nothing was stored
+    from it, and a checkout or rerun must not go on as if it had merely been offline."""
+    from repro.api.remote import cache_dir, list_remotes, open_remote
+    from repro.errors import RemoteError, RemoteIntegrity
+    from repro.remote import transfer
+
+    wanted = [o for o in dict.fromkeys(oids) if o not in repo.store]
+    missing, wrong = list(wanted), None
+    for spec in list_remotes(repo):
+        if not missing:
+            break
+        try:
+            transfer.fetch_objects(repo.store, open_remote(spec), missing,
+                                   cache=cache_dir(repo, spec.name) / "segments")
+        except RemoteIntegrity as exc:
+            wrong = wrong or RemoteIntegrity(f"remote {spec.name}: {exc}")
+        except RemoteError as exc:
+            if repo.notify:
+                repo.notify(f"warning: remote {spec.name}: {exc}")
+        missing = [o for o in missing if o not in repo.store]
+    if wrong is not None and missing:
+        raise wrong
+    return [o for o in wanted if o not in missing]
 
 
 def checkout(repo: Repository, record: Record, *, to: Path | None = None, force: bool = False,

@@ -2,7 +2,8 @@
 back (relation ``rerun-of``), compare the decoded pixels, and keep a receipt.
 
 Steps: check as ``verify`` does (with consent, ``checkout`` puts the recorded
-models and inputs back); ``POST /free`` so that no loader cached under the same
+models and inputs back, fetching a version the store lacks from a remote that has
+it, checked against its hash); ``POST /free`` so that no loader cached under the same
 file name serves other weights; ``POST /prompt`` with the recorded editor
 workflow as ``extra_pnginfo``; follow the job; capture its outputs; compare
 the output saved by the same node with the recorded one; explain a
@@ -83,8 +84,11 @@ def _make_ready(repo: Repository, record: Record, *, checkout: bool,
     if check.ready:
         return []
     if not checkout:
-        raise NotReproducible(f"{record.output.path}: not ready to re-run: "
-                              + "; ".join(check.reasons[:3]))
+        remotes = sorted({r for m in check.models if m.location == "remote" for r in m.remotes})
+        raise NotReproducible(
+            f"{record.output.path}: not ready to re-run: " + "; ".join(check.reasons[:3]),
+            hint=f"`--checkout` fetches the recorded versions from remote {', '.join(remotes)} "
+                 "(each checked against its hash) and puts them back" if remotes else None)
     from repro.api.checkout import checkout as restore
 
     try:
@@ -95,8 +99,9 @@ def _make_ready(repo: Repository, record: Record, *, checkout: bool,
     if done.unavailable:
         what = ", ".join(f"{u.get('role')} {u.get('name')}" for u in done.unavailable)
         raise NotReproducible(f"the recorded version is not available: {what}",
-                              hint="it was captured in reference mode or never hashed; "
-                                   "put the file back and run again")
+                              hint="it is neither in the store nor on a remote that answered "
+                                   "(`repro verify` says where it is): put the file back and "
+                                   "run again")
     check = verify(repo, record, reruns=False)
     if not check.ready:
         raise NotReproducible(f"{record.output.path}: still not ready after checkout: "

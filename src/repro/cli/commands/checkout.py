@@ -41,8 +41,11 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
     """Put the exact recorded model versions back where the tool looks for them.
 
     Never overwrites a file with other content unless --force, and then the
-    displaced file is stored first, so nothing is lost. Exit status 1 when
-    nothing could be restored (no recorded version is in the store).
+    displaced file is stored first, so nothing is lost. A version the store
+    lacks is fetched from a remote that has it and checked against its hash.
+    Exit status 1 when nothing could be restored (no recorded version is in
+    the store or on a remote that answered); 11 when a remote returned wrong
+    bytes (nothing is stored from it, nothing is written).
 
     \b
     Example:

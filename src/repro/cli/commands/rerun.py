@@ -35,7 +35,8 @@ def rerun(state: State, target: str, comfyui: str | None, checkout: bool, force:
     the recorded prompt with its workflow, captures the new outputs (relation
     rerun-of) and compares decoded pixels. The outcome is kept as a receipt
     that show, log and verify print. Exit status 0 when exact, 1 when
-    different; 8 server unreachable, 9 job refused or failed, 10 not ready.
+    different; 8 server unreachable, 9 job refused or failed, 10 not ready,
+    11 a remote returned wrong bytes for a model version --checkout fetched.
 
     \b
     Example:
