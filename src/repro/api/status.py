@@ -4,22 +4,40 @@
   a ComfyUI root's ``output/``, an A1111 root's ``outputs/``) whose bytes no
   record has;
 - ``models_changed``: recorded model paths whose file now holds none of the
-  versions recorded there, or is gone;
+  versions recorded there, or is gone, with where each of those versions is
+  (``repro.api.where``: local, on a remote as of last sync, or nowhere);
 - ``not_ready``: records ``repro verify`` would not call ready now.
 
-Files are hashed through the stat cache, so a second ``status`` reads no bytes.
+It answers from the index and the stat cache instead of verifying every record:
+each recorded model path is looked at once (its file hashed only when its size or
+time changed since it was last hashed, so a second ``status`` reads no model
+bytes), and only the records that this, the index or a look at their inputs cannot
+call ready are verified in full: the cost follows the model paths and the records
+at risk, not the records times their models.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from repro.api.repository import Repository
-from repro.api.verify import verify_records
+from repro.api.verify import ModelStatus, inputs_now, locate, model_status, verify_records
+from repro.api.where import Locator
 from repro.capture import OUTPUT_SUFFIXES
+from repro.errors import IntegrityError, ReproError
+from repro.models.resolve import Resolver
 from repro.objects.walk import iter_files
+from repro.record import InputEntry, ModelEntry
+
+#: Model states in which pressing generate loads the recorded tensors.
+READY_STATES = ("ok", "metadata-only")
+
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -37,10 +55,35 @@ class Status:
                 "not_ready": self.not_ready}
 
 
-def status(repo: Repository, *,
-           progress: Callable[[str, int, int], None] | None = None) -> Status:
+@dataclass
+class _Place:
+    """One model version at one recorded path, and how that path stands now."""
+
+    blake3: str
+    path: str
+    role: str
+    name: str
+    records: int
+    #: what the file at ``path`` holds now (BLAKE3), None when there is none
+    held: str | None
+    #: ``verify``'s look at it when the file does not hold it (None: it does)
+    checked: ModelStatus | None = None
+
+    @property
+    def state(self) -> str:
+        return "ok" if self.checked is None else self.checked.status
+
+
+def status(repo: Repository, *, progress: Progress | None = None) -> Status:
     """Uncaptured outputs, changed model files and records no longer ready."""
-    result = Status()
+    places = _model_places(repo, progress)
+    locator = Locator(repo)
+    return Status(_uncaptured(repo, progress), _changed_paths(places, locator),
+                  _not_ready(repo, {p.blake3 for p in places if p.state not in READY_STATES}))
+
+
+def _uncaptured(repo: Repository, progress: Progress | None) -> list[str]:
+    found = []
     files = [path for folder in repo.config.output_dirs for path, _ in iter_files(folder)
              if path.suffix.lower() in OUTPUT_SUFFIXES]
     for n, path in enumerate(files, 1):
@@ -51,26 +94,98 @@ def status(repo: Repository, *,
         except OSError:
             continue
         if repo.index.record_for_output(blake3) is None:
-            result.uncaptured.append(repo.relpath(path))
-    # path -> (role, name, versions recorded there, what it holds now, records using it)
-    paths: dict[str, dict[str, Any]] = {}
-    for record, verdict in verify_records(repo):
-        for m in verdict.models:
-            if m.path is None or m.blake3 is None or m.status == "moved":
-                continue
-            entry = paths.setdefault(m.path, {"path": m.path, "role": m.role, "name": m.name,
-                                              "recorded": [], "now": None, "records": 0})
-            if m.blake3 not in entry["recorded"]:
-                entry["recorded"].append(m.blake3)
-            if m.status in ("changed", "missing"):
-                entry["now"] = m.now if m.status == "changed" else "missing"
-                entry["records"] += 1
-            else:
-                entry["ok"] = True
-        if not verdict.ready:
-            result.not_ready.append({"id": record.id, "path": record.output.path,
-                                     "level": verdict.level, "reasons": verdict.reasons})
-    for entry in paths.values():
-        if entry["now"] is not None and not entry.pop("ok", False):
-            result.models_changed.append(entry)
-    return result
+            found.append(repo.relpath(path))
+    return found
+
+
+def _model_places(repo: Repository, progress: Progress | None) -> list[_Place]:
+    """Every (version, path) the index knows, each path looked at once through the stat
+    cache; a version its path does not hold is looked at as ``verify`` does (moved,
+    header-only change, changed, missing) from the entry of one record that used it."""
+    resolver = Resolver(repo.config.model_roots, repo.stat_cache)
+    rows = repo.index.model_places()
+    held: dict[str, str | None] = {}
+    places = []
+    for n, (blake3, path, role, name, uses) in enumerate(rows, 1):
+        if progress:
+            progress("looking at model files", n, len(rows))
+        if path not in held:
+            held[path] = _holds(repo, resolver, path)
+        place = _Place(blake3, path, role, name, uses, held[path])
+        if held[path] != blake3:
+            place.checked = model_status(repo, resolver, _entry(repo, blake3, path))
+        places.append(place)
+    return places
+
+
+def _holds(repo: Repository, resolver: Resolver, path: str) -> str | None:
+    if not path:
+        return None
+    file = repo.abspath(path)
+    try:
+        return resolver.blake3(file) if file.is_file() else None
+    except OSError:
+        return None
+
+
+def _entry(repo: Repository, blake3: str, path: str) -> ModelEntry:
+    """The model entry (size, recorded hashes) of a record that used ``blake3``, at ``path``."""
+    rid = repo.index.last_record_using(blake3)
+    model = next((m for m in repo.load_record(rid).models if m.blake3 == blake3), None) \
+        if rid else None
+    if model is None:
+        raise IntegrityError(f"the index lists model version {blake3} for a record that does "
+                             "not name it", hint="run `repro fsck --rebuild-index`")
+    return dataclasses.replace(model, path=path or None)
+
+
+def _changed_paths(places: list[_Place], locator: Locator) -> list[dict[str, Any]]:
+    """Paths whose file holds none of the versions recorded there (a version now found
+    elsewhere, a renamed file, does not count), with where each of those versions is."""
+    by_path: dict[str, list[_Place]] = {}
+    for place in places:
+        if place.state != "moved" and place.path:
+            by_path.setdefault(place.path, []).append(place)
+    changed = []
+    for path, group in sorted(by_path.items()):
+        if any(p.state in READY_STATES for p in group):
+            continue
+        versions = []
+        for p in group:
+            assert p.checked is not None  # not ready: it was looked at
+            location, remotes = locate(p.checked, locator).location, p.checked.remotes
+            versions.append({"blake3": p.blake3, "location": location, "remotes": list(remotes)})
+        changed.append({"path": path, "role": group[0].role, "name": group[0].name,
+                        "recorded": [p.blake3 for p in group], "now": group[0].held or "missing",
+                        "records": sum(p.records for p in group), "versions": versions})
+    return changed
+
+
+def _not_ready(repo: Repository, versions_at_risk: set[str]) -> list[dict[str, Any]]:
+    """The records ``verify`` would not call ready, verified in full; every other record
+    is ready: its versions are where it recorded them, it was captured full with a model,
+    it has no receipt, and its input files are in place."""
+    at_risk = set(repo.index.records_using(versions_at_risk)) if versions_at_risk else set()
+    at_risk |= repo.index.records_to_verify()
+    at_risk |= set(repo.receipts.targets())
+    at_risk |= {rid for rid in repo.index.records_with_inputs()
+                if rid not in at_risk and _inputs_gone(repo, rid)}
+    if not at_risk:
+        return []
+    records = [repo.load_record(i) for i in repo.index.iter_ids(newest_first=True)
+               if i in at_risk]
+    return [{"id": record.id, "path": record.output.path, "level": verdict.level,
+             "reasons": verdict.reasons}
+            for record, verdict in verify_records(repo, records) if not verdict.ready]
+
+
+def _inputs_gone(repo: Repository, rid: str) -> bool:
+    """Whether a record's input files are not on disk as recorded, from its inputs
+    alone (the rest of the record is not parsed); a record that cannot be read is
+    verified in full, which reports it."""
+    try:
+        data = orjson.loads(repo.store.read_bytes(rid))
+        inputs = [InputEntry.from_dict(i) for i in data.get("inputs") or ()]
+    except (ReproError, ValueError, TypeError, AttributeError):
+        return True
+    return bool(inputs_now(repo, inputs))

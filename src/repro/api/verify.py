@@ -21,7 +21,7 @@ recorded versions (``repro.verdict.ready``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from repro.api.environment_now import CurrentEnvironment
 from repro.api.repository import Repository
 from repro.api.where import LOCAL, Locator
 from repro.models.resolve import Resolver
-from repro.record import ModelEntry, Record
+from repro.record import InputEntry, ModelEntry, Record
 from repro.record.receipt import Receipt
 from repro.verdict import (
     EnvironmentChange,
@@ -128,7 +128,7 @@ def verify(repo: Repository, record: Record,
         server=(server_reason(cache.note, downgrades=False),) if cache is not None else (),
         models_now=tuple(ModelNow(f"{s.role} {s.name or s.path}", _state(s), s.blake3, s.now,
                                   s.in_store, s.path, s.remotes) for s in statuses),
-        inputs_now=tuple(_inputs_now(repo, record)),
+        inputs_now=tuple(inputs_now(repo, record.inputs)),
         environment=tuple(EnvironmentChange(d["reason"], d["recorded"], d["current"],
                                             bool(d["changes_output"])) for d in diffs or ()),
         reruns=tuple(Rerun(r.outcome, r.summary(), same) for r, same in receipts))
@@ -168,10 +168,10 @@ def _state(s: ModelStatus) -> str:
     return "edited-in-place" if s.edited_in_place else s.status
 
 
-def _inputs_now(repo: Repository, record: Record) -> list[InputNow]:
+def inputs_now(repo: Repository, inputs: Iterable[InputEntry]) -> list[InputNow]:
     """Recorded input files that are no longer on disk as recorded."""
     found = []
-    for i in record.inputs:
+    for i in inputs:
         if not i.blake3:  # never found at capture: nothing a re-run could load
             found.append(InputNow(i.label, "unknown"))
             continue

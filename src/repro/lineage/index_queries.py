@@ -256,3 +256,22 @@ class LineageQueries:
             "SELECT DISTINCT blake3 FROM record_models WHERE blake3 >= ? AND blake3 < ?",
             (prefix, upper))
         return [r[0] for r in rows]
+
+    # -- what ``repro status`` looks at ------------------------------------------
+
+    def model_places(self) -> list[tuple[str, str, str, str, int]]:
+        """(version, recorded path, role, name, records) for every model version at
+        every path it was recorded at, from the counts kept as records are written."""
+        return [(b, p, r, n, u) for b, n, p, r, u in self.conn.execute(
+            "SELECT blake3, name, path, role, uses FROM model_uses WHERE uses > 0")]
+
+    def records_to_verify(self) -> set[str]:
+        """Records whose readiness their model versions on disk do not settle: captured
+        below full, with a model known by no version, or with no model at all."""
+        return {rid for (rid,) in self.conn.execute(
+            "SELECT id FROM records WHERE level IS NOT 'full' "
+            "UNION SELECT record FROM record_models WHERE blake3 IS NULL "
+            "UNION SELECT id FROM records WHERE id NOT IN (SELECT record FROM record_models)")}
+
+    def records_with_inputs(self) -> list[str]:
+        return [rid for (rid,) in self.conn.execute("SELECT DISTINCT record FROM record_inputs")]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from repro.errors import NotFound
 from repro.objects.atomic import write_bytes
-from repro.objects.ids import check_id
+from repro.objects.ids import check_id, is_id
 from repro.objects.store import ObjectStore
 from repro.record.receipt import Receipt
 
@@ -60,6 +60,12 @@ class Receipts:
                 found.append(Receipt.from_bytes(self.store.read_bytes(oid), id=oid))
         found.sort(key=lambda r: (r.at, r.id))
         return found
+
+    def targets(self) -> list[str]:
+        """The records that have receipts (``repro status`` verifies them)."""
+        if not self.dir.is_dir():
+            return []
+        return [p.name for p in self.dir.iterdir() if p.is_dir() and is_id(p.name)]
 
     def kept(self) -> Iterator[str]:
         """Every receipt id, and every object a receipt names (``gc`` keeps them)."""

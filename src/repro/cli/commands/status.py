@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from repro.cli.options import State, json_option
@@ -14,7 +16,11 @@ from repro.cli.render import Progress, display_path, emit_json, short
 def status(state: State, as_json: bool) -> None:
     """What needs attention: outputs not captured yet (under the output folders,
     see `repro config`), model files changed on disk since they were recorded,
-    and records that are no longer ready to reproduce.
+    and records that are no longer ready to reproduce. Each changed model's
+    recorded versions say where they are: here (in the store), on a remote (as
+    of the last push, pull or clone; no remote is contacted), or nowhere. It
+    answers from the index and the stat cache: a model file is hashed only
+    when it changed, and only the records at risk are verified.
 
     \b
     Example:
@@ -40,11 +46,18 @@ def status(state: State, as_json: bool) -> None:
         click.echo("Model files changed on disk since they were recorded:")
         for m in result.models_changed:
             now = "gone" if m["now"] == "missing" else f"now {short(m['now'])}"
-            click.secho(f"    {m['path']} ({m['role']}): recorded "
-                        f"{', '.join(map(short, m['recorded']))}, {now}; "
+            recorded = ", ".join(f"{short(v['blake3'])} ({_where(v)})" for v in m["versions"])
+            click.secho(f"    {m['path']} ({m['role']}): recorded {recorded}, {now}; "
                         f"{m['records']} record(s)", fg="yellow")
     if result.not_ready:
         click.echo(f"Records not ready to reproduce ({len(result.not_ready)}; "
                    "`repro verify ID` says why, `repro checkout ID` restores):")
         for r in result.not_ready:
             click.echo(f"    {short(r['id'])} {r['path']}: {r['level']}")
+
+
+def _where(version: dict[str, Any]) -> str:
+    """Where a recorded version is, in two or three words."""
+    if version["location"] == "remote":
+        return f"on remote {', '.join(version['remotes'])} as of last sync"
+    return "here" if version["location"] == "local" else "nowhere"
