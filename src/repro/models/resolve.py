@@ -37,6 +37,7 @@ class Resolver:
         self.roots = [Path(r) for r in roots]
         self.cache = stat_cache
         self._files: list[tuple[Path, os.stat_result]] | None = None
+        self._found: dict[tuple[str, int | None], Path | None] = {}
 
     def files(self) -> list[tuple[Path, os.stat_result]]:
         if self._files is None:
@@ -108,10 +109,11 @@ class Resolver:
         return None
 
     def find_by_content(self, blake3: str, size: int | None) -> Path | None:
-        """A file under the roots with this BLAKE3 (only same-size files are hashed)."""
-        for path, st in self.files():
-            if size is not None and st.st_size != size:
-                continue
-            if self.cache.hashes(path, ("blake3",), st).get("blake3") == blake3:
-                return path
-        return None
+        """A file under the roots with this BLAKE3 (only same-size files are hashed);
+        answered once per version a command asks about (``verify`` of many records)."""
+        if (blake3, size) not in self._found:
+            self._found[blake3, size] = next(
+                (path for path, st in self.files()
+                 if (size is None or st.st_size == size)
+                 and self.cache.hashes(path, ("blake3",), st).get("blake3") == blake3), None)
+        return self._found[blake3, size]
