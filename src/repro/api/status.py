@@ -150,11 +150,9 @@ def _changed_paths(places: list[_Place], locator: Locator) -> list[dict[str, Any
     for path, group in sorted(by_path.items()):
         if any(p.state in READY_STATES for p in group):
             continue
-        versions = []
-        for p in group:
-            assert p.checked is not None  # not ready: it was looked at
-            location, remotes = locate(p.checked, locator).location, p.checked.remotes
-            versions.append({"blake3": p.blake3, "location": location, "remotes": list(remotes)})
+        looked_at = [locate(p.checked, locator) for p in group if p.checked is not None]
+        versions = [{"blake3": s.blake3, "location": s.location, "remotes": list(s.remotes)}
+                    for s in looked_at]
         changed.append({"path": path, "role": group[0].role, "name": group[0].name,
                         "recorded": [p.blake3 for p in group], "now": group[0].held or "missing",
                         "records": sum(p.records for p in group), "versions": versions})
