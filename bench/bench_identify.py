@@ -207,8 +207,9 @@ def lookup(store: Path, work: Path, unrelated: list[bytes]) -> None:
         started = time.perf_counter()
         query(repo, copy)
         inproc.append(time.perf_counter() - started)
+    lookup_parts(repo, copy)
     # Bytecode cached, as for an installed package, even where PYTHONDONTWRITEBYTECODE
-    # is set (without it every run compiles repro's modules again: 0.1-0.4 s).
+    # is set (without it every run compiles repro's modules again).
     env = {k: v for k, v in clean_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     runs = {"identify": ["-C", str(store), "identify", str(copy), "--json"],
@@ -228,6 +229,33 @@ def lookup(store: Path, work: Path, unrelated: list[bytes]) -> None:
           f"{statistics.median(version):.3f} s (min {min(version):.3f}); ratio of medians "
           f"{statistics.median(ident) / statistics.median(version):.1f}")
     random_false_matches(repo, work, unrelated, len(outputs))
+
+
+def lookup_parts(repo: Repository, copy: Path) -> None:
+    """Where an in-process lookup's time goes: the copy's 9 fingerprints, the index
+    probes (how many values, how many rows), the distances."""
+    from repro.lineage.perceptual import near_parts, query_prints
+
+    def median_ms(work: Any) -> float:
+        times = []
+        for _ in range(7):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
+    found = query_prints(copy.read_bytes())
+    assert found is not None
+    guesses = found[1]
+    values = sum(len(set().union(*(near_parts(q, 2)[part] for q in guesses)))
+                 for part in range(4))
+    rows = list(api_identify._probe(repo.index, guesses))
+    print(f"in-process parts (medians of 7): the copy's 9 fingerprints "
+          f"{median_ms(lambda: query_prints(copy.read_bytes())):.1f} ms; the probes "
+          f"({values:,} values, {len(rows):,} rows) "
+          f"{median_ms(lambda: list(api_identify._probe(repo.index, guesses))):.1f} ms; "
+          f"the distances {median_ms(lambda: api_identify._near(repo.index, guesses, 10)):.1f}"
+          " ms with the probes")
 
 
 def random_false_matches(repo: Repository, work: Path, unrelated: list[bytes],
