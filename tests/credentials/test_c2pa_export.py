@@ -264,3 +264,22 @@ def test_a_certificate_the_library_refuses(signed_project: tuple[Path, dict[str,
                        "-o", "x.png", "--cert", "keys/chain.pem", "--key", "keys/nothing.pem")
     assert code == 4 and err.startswith("error: cannot read the key ") and "Traceback" not in err
     assert not (root / "x.png").exists()
+
+
+def test_a_damaged_manifest_is_one_line(signed_project: tuple[Path, dict[str, str]],
+                                        capsys: Capsys) -> None:
+    """A manifest store whose bytes were damaged (the PNG chunk's CRC made right):
+    that file is reported unreadable (exit 4), the others are read all the same."""
+    root, _ = signed_project
+    assert _export(capsys, root, "outputs/base.png", "signed.png")[0] == 0
+    data = (root / "signed.png").read_bytes()
+    at = data.index(b"caBX") - 4
+    size = struct.unpack(">I", data[at:at + 4])[0]
+    body = bytes(b ^ 0x5A if 40 <= i < 400 else b for i, b in enumerate(data[at + 8:at + 8 + size]))
+    chunk = data[at:at + 4] + b"caBX" + body + struct.pack(">I", zlib.crc32(b"caBX" + body))
+    (root / "damaged.png").write_bytes(data[:at] + chunk + data[at + 12 + size:])
+    code, out, err = run(capsys, "-C", root, "inspect", "damaged.png", "signed.png", "--c2pa")
+    assert code == 4 and "Traceback" not in err
+    assert err.splitlines()[0].startswith("error: ") and "damaged.png: its C2PA manifest " \
+        "cannot be read" in err.splitlines()[0]
+    assert "c2pa      valid" in out  # the other file

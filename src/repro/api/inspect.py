@@ -131,7 +131,8 @@ def inspect(paths: Iterable[Path], *, c2pa: bool = False) -> InspectResult:
         try:
             credentials = _credentials(path, gen.media_type) if c2pa else None
         except ReproError as exc:
-            result.files.append(Unreadable(str(path), exc))
+            named = type(exc)(f"{path}: {exc}", hint=exc.hint)
+            result.files.append(Unreadable(str(path), named))
             continue
         result.files.append(Inspected(str(path), gen, assess(Evidence(reading=reading)),
                                       credentials))

@@ -144,7 +144,9 @@ def validate(data: bytes, media_type: str) -> Validation | None:
     except c2pa.C2paError as exc:
         if "ManifestNotFound" in type(exc).__name__:
             return None
-        raise InputError(f"C2PA manifest unreadable: {exc}") from None
+        raise InputError(f"its C2PA manifest cannot be read: {exc}",
+                         hint="the manifest store is damaged; the file may still be "
+                              "read without --c2pa") from None
     report = json.loads(reader.json())
     active = report.get("manifests", {}).get(report.get("active_manifest") or "", {})
     actions = [a for assertion in active.get("assertions", [])
