@@ -40,6 +40,13 @@ def repro_subprocess(*args: str | Path, cwd: Path,
                           env=env, timeout=120, preexec_fn=preexec_fn)
 
 
+def file_states(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root``: its size and modification time (to see that a
+    command wrote nothing there)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def img2img_graph(*, load_image: str, denoise: float, **txt2img: Any) -> dict[str, Any]:
     """``comfy_graph`` started from an input image: LoadImage -> VAEEncode in place of
     EmptyLatentImage, and the sampler's denoise below 1."""

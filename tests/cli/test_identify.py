@@ -13,7 +13,7 @@ from PIL import Image
 
 from repro.api.repository import Repository
 from repro.demo import comfy_graph, scene, set_mtime, write_comfy_png
-from tests.helpers import repro_subprocess, run, run_json
+from tests.helpers import file_states, repro_subprocess, run, run_json
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -133,22 +133,17 @@ def test_the_part_probes_find_what_a_full_scan_finds() -> None:
     assert fresh == {**_near(index, [q], 3), "fresh": 2}
 
 
-def _tree(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root``: its size and modification time."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
 
 def test_a_lookup_writes_nothing(project: Path, capsys: Capsys, tmp_path: Path) -> None:
     """Once every output has its fingerprint, identify is a pure reader."""
     ids = capture_scenes(project, capsys, range(3))
     copy = save(Image.open(project / "outputs" / "s2.png"), tmp_path / "s2.jpg", quality=70)
     assert identify(project, capsys, copy)[0]["id"] == ids[2]
-    before = _tree(project / ".repro")
+    before = file_states(project / ".repro")
     for _ in range(2):
         proc = repro_subprocess("identify", copy, "--json", cwd=project)
         assert proc.returncode == 0 and orjson.loads(proc.stdout)[0]["id"] == ids[2]
-    assert _tree(project / ".repro") == before
+    assert file_states(project / ".repro") == before
 
 
 def test_fingerprints_the_index_cannot_keep_still_serve(

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.helpers import make_output, repro_subprocess, run, run_json
+from tests.helpers import file_states, make_output, repro_subprocess, run, run_json
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -68,11 +68,6 @@ def test_a_writer_is_told_the_store_is_read_only(read_only: tuple[Path, str],
     assert code != 0 and "read-only" in err
 
 
-def _tree(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root``: its size and modification time."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
 
 def test_identify_on_a_read_only_store(project: Path, read_only: tuple[Path, str],
                                        tmp_path: Path) -> None:
@@ -92,9 +87,9 @@ def test_identify_on_a_read_only_store(project: Path, read_only: tuple[Path, str
     repo.close()
     with Image.open(project / "outputs/o2.png") as im:
         im.convert("RGB").save(tmp_path / "copy.jpg", quality=70)
-    before = _tree(project / ".repro")
+    before = file_states(project / ".repro")
     proc = repro_subprocess("identify", tmp_path / "copy.jpg", "--json", cwd=mnt)
     assert proc.returncode == 0, proc.stderr
     assert orjson.loads(proc.stdout)[0]["id"] == rid
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
-    assert _tree(project / ".repro") == before
+    assert file_states(project / ".repro") == before
