@@ -2,8 +2,10 @@
 
 Exact bytes first (the output BLAKE3 in the index), then the decoded pixels
 (the pixel hash), then the perceptual fingerprint kept in the index for every
-output (``lineage.perceptual``): a Hamming scan of one integer a record. Outputs
-captured before fingerprints existed get theirs here, from the stored objects.
+output (``lineage.perceptual``), found through the index's 16-bit parts of it.
+Outputs captured before fingerprints existed get theirs here, from the stored
+objects. A far fingerprint candidate is weak: in a large store unrelated images
+come that close (docs/benchmarks.md).
 """
 
 from __future__ import annotations
