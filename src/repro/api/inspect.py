@@ -29,6 +29,12 @@ class Inspected:
     #: what the C2PA library says of the file's manifest (``inspect --c2pa``)
     credentials: dict[str, Any] | None = None
 
+    @property
+    def invalid_credentials(self) -> bool:
+        """Its C2PA manifest does not validate (tampered, or signed with a key that does
+        not match)."""
+        return self.credentials is not None and self.credentials.get("valid") is False
+
     def to_dict(self) -> dict[str, Any]:
         d = {"path": self.path, **self.generation.to_dict(), **self.assessment.summary()}
         if self.credentials is not None:
@@ -70,8 +76,7 @@ class InspectResult:
     def invalid_credentials(self) -> list[Inspected]:
         """Files whose C2PA manifest the library does not validate (tampered, or
         signed with a key that does not match)."""
-        return [f for f in self.files if isinstance(f, Inspected) and f.credentials
-                and f.credentials.get("valid") is False]
+        return [f for f in self.files if isinstance(f, Inspected) and f.invalid_credentials]
 
     @property
     def exit_code(self) -> int:
@@ -108,32 +113,40 @@ def inspect(paths: Iterable[Path], *, c2pa: bool = False) -> InspectResult:
     missing or unusable (``InputError``) is reported in its place and
     the others are read all the same. With ``c2pa``, a file's C2PA manifest is
     also validated by the C2PA library (signature, signer, changed after signing)."""
+    result = InspectResult()
+    result.files.extend(inspect_each(paths, c2pa=c2pa, skipped=result.skipped))
+    return result
+
+
+def inspect_each(paths: Iterable[Path], *, c2pa: bool = False,
+                 skipped: list[dict[str, str]] | None = None
+                 ) -> Iterator[Inspected | Unreadable]:
+    """``inspect`` one file at a time, for a caller that writes each result as it
+    comes (memory stays flat over any number of files); files of folders passed
+    over are appended to ``skipped``."""
     from repro.capture import read_file
     from repro.verdict import Evidence, Reading, assess
 
-    result = InspectResult()
     for path, in_folder in _candidates(paths):
         if not path.exists() and not path.is_symlink():
-            result.files.append(Unreadable(str(path), InputError(f"{path}: no such file")))
+            yield Unreadable(str(path), InputError(f"{path}: no such file"))
             continue
         try:
             gen = read_file(path)
         except NotAnImage as exc:
-            if in_folder:
-                result.skipped.append({"path": str(path), "reason": str(exc)})
-            else:
-                result.files.append(Unreadable(str(path), exc))
+            if not in_folder:
+                yield Unreadable(str(path), exc)
+            elif skipped is not None:
+                skipped.append({"path": str(path), "reason": str(exc)})
             continue
         except ReproError as exc:
-            result.files.append(Unreadable(str(path), exc))
+            yield Unreadable(str(path), exc)
             continue
+        gen.blobs = {}  # the raw payloads: inspect shows the reading, never the bytes
         reading = Reading(gen.metadata, gen.level, tuple(gen.reasons))
         try:
             credentials = _credentials(path, gen.media_type) if c2pa else None
         except ReproError as exc:
-            named = type(exc)(f"{path}: {exc}", hint=exc.hint)
-            result.files.append(Unreadable(str(path), named))
+            yield Unreadable(str(path), type(exc)(f"{path}: {exc}", hint=exc.hint))
             continue
-        result.files.append(Inspected(str(path), gen, assess(Evidence(reading=reading)),
-                                      credentials))
-    return result
+        yield Inspected(str(path), gen, assess(Evidence(reading=reading)), credentials)

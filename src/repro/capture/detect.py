@@ -105,12 +105,15 @@ def _json_object(text: str | None, what: str, warnings: list[str], *,
 
 
 def classify_parameters(text: str, container: str, warnings: list[str], *,
-                        fooocus_scheme: str | None = None) -> Candidate | None:
+                        fooocus_scheme: str | None = None,
+                        parsed: dict[str, Any] | None = None) -> Candidate | None:
     """A ``parameters``-like payload: a ComfyUI graph, SwarmUI, (Ruined)Fooocus, a
-    diffusers app, Easy Diffusion or NovelAI JSON, else A1111 text."""
+    diffusers app, Easy Diffusion or NovelAI JSON, else A1111 text. ``parsed`` is
+    the JSON object of ``text`` when the caller has already parsed it."""
     if not text.strip():
         return None
-    data = _json_object(text, f"{container} parameters", warnings)
+    data = parsed if parsed is not None else _json_object(text, f"{container} parameters",
+                                                           warnings)
     if data is not None:
         graph, flow = comfy_objects(data)
         if graph is not None:
@@ -142,6 +145,9 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
     texts = ex.texts
     container = "png" if ex.media_type == "image/png" else "exif"
     prompt, workflow = texts.get("prompt"), texts.get("workflow")
+    # A graph whose shape was checked is parsed once (big graphs are most of the work).
+    prompt_object: dict[str, Any] | None = None
+    workflow_object: dict[str, Any] | None = None
     exif = ex.exif
     if exif is not None:
         # ComfyUI WebP: "prompt:{...}" in Model (0x0110), "workflow:{...}" in Make
@@ -162,13 +168,15 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
                 # Bare JSON (ComfyUI_SaveImgAdv): only the shape tells which graph it is.
                 bare = _json_object(value, "EXIF graph", ex.warnings)
                 if prompt is None and is_api_graph(bare):
-                    prompt, container = value, "exif"
+                    prompt, prompt_object, container = value, bare, "exif"
                     ex.blobs.setdefault("prompt", value.encode("utf-8"))
                 elif workflow is None and is_ui_workflow(bare):
-                    workflow = value
+                    workflow, workflow_object = value, bare
                     ex.blobs.setdefault("workflow", value.encode("utf-8"))
-    comfy_prompt = _json_object(prompt, "ComfyUI prompt", ex.warnings, arrays=True)
-    comfy_workflow = _json_object(workflow, "ComfyUI workflow", ex.warnings, arrays=True)
+    comfy_prompt = (prompt_object if prompt_object is not None else
+                    _json_object(prompt, "ComfyUI prompt", ex.warnings, arrays=True))
+    comfy_workflow = (workflow_object if workflow_object is not None else
+                      _json_object(workflow, "ComfyUI workflow", ex.warnings, arrays=True))
     if comfy_prompt is not None:
         found.append(Candidate("comfyui", container, lambda: _comfy(comfy_prompt, comfy_workflow)))
     elif comfy_workflow is not None:
@@ -233,13 +241,15 @@ def _exif_candidates(ex: Extracted) -> list[Candidate]:
     if comment is not None:
         text, raw, where = comment
         ex.blobs.setdefault("exif", raw)
-        novelai = _novelai_exif(text, software, description, ex.warnings)
+        data = _json_object(text, "EXIF UserComment", ex.warnings) if "{" in text[:16] else None
+        novelai = _novelai_exif(data, software, description)
         if novelai is not None:
             return [novelai]
         scheme = None
         if software.startswith("Fooocus"):
             scheme = (exif.text(MAKER_NOTE, ifd=where) or exif.text(MAKER_NOTE) or "fooocus").strip()
-        candidate = classify_parameters(text, "exif", ex.warnings, fooocus_scheme=scheme)
+        candidate = classify_parameters(text, "exif", ex.warnings, fooocus_scheme=scheme,
+                                        parsed=data)
         if candidate is not None:
             found.append(candidate)
     model = exif.text(MODEL)
@@ -252,11 +262,10 @@ def _exif_candidates(ex: Extracted) -> list[Candidate]:
     return found
 
 
-def _novelai_exif(text: str, software: str, description: str | None,
-                  warnings: list[str]) -> Candidate | None:
-    """NovelAI in EXIF: a UserComment JSON of all its PNG fields, or of ``Comment``
-    alone with ``Software`` in IFD0; the prompt may be only in ImageDescription."""
-    data = _json_object(text, "EXIF UserComment", warnings) if "{" in text[:16] else None
+def _novelai_exif(data: dict[str, Any] | None, software: str,
+                  description: str | None) -> Candidate | None:
+    """NovelAI in EXIF: a UserComment JSON (``data``) of all its PNG fields, or of
+    ``Comment`` alone with ``Software`` in IFD0; the prompt may be only in ImageDescription."""
     if data is None or not (is_novelai(data) or software.startswith("NovelAI")):
         return None
     fields: dict[str, Any] = dict(data) if is_novelai(data) else {"Software": software,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from repro.cli.options import State, json_option
-from repro.cli.render import display_path, emit_json, render_params
+from repro.cli.render import display_path, emit_json_list, render_params
 
 
 @click.command()
@@ -32,28 +33,42 @@ def inspect(state: State, files: tuple[Path, ...], c2pa: bool, as_json: bool) ->
       repro inspect other_tools/
       repro inspect delivery/final.png --c2pa
     """
-    from repro.api.inspect import inspect as inspect_files
+    from repro.api.inspect import Inspected, Unreadable, inspect_each
 
-    result = inspect_files([state.cwd / f for f in files], c2pa=c2pa)
+    skipped: list[dict[str, str]] = []
+    failed: list[Unreadable] = []
+    invalid: list[Inspected] = []
+    read = 0
+
+    def entries() -> Iterator[dict[str, Any]]:
+        nonlocal read
+        for found in inspect_each([state.cwd / f for f in files], c2pa=c2pa, skipped=skipped):
+            read += 1
+            if isinstance(found, Unreadable):
+                failed.append(found)
+            elif found.invalid_credentials:
+                invalid.append(found)
+            yield found.to_dict()
+
     if as_json:
-        emit_json(result.to_dict())
-        for failed in result.failed:  # the errors go to stderr as well, as every error does
-            click.echo(f"error: {failed.error}", err=True)
+        emit_json_list(entries())  # written as read: memory stays flat over any number
+        for unreadable in failed:  # the errors go to stderr as well, as every error does
+            click.echo(f"error: {unreadable.error}", err=True)
     else:
-        for entry in result.to_dict():
+        for entry in entries():
             if "error" in entry:
                 click.echo(f"error: {entry['error']}", err=True)
             else:
                 _render_inspect({**entry, "path": display_path(entry["path"], state.cwd)})
-        if len(files) > 1 or result.skipped or any(f.is_dir() for f in files):
-            _render_summary(len(result.files), len(result.failed), len(result.skipped))
-    for bad in result.invalid_credentials:
+        if len(files) > 1 or skipped or any(f.is_dir() for f in files):
+            _render_summary(read, len(failed), len(skipped))
+    for bad in invalid:
         changed = ": the file was changed after signing" if (
             bad.credentials or {}).get("changed_after_signing") else ""
         click.echo(f"error: {display_path(bad.path, state.cwd)}: its C2PA manifest does not "
                    f"validate{changed}", err=True)
-    if result.exit_code:
-        raise click.exceptions.Exit(result.exit_code)
+    if failed or invalid:  # the first unreadable file's status, else 1 (a check failed)
+        raise click.exceptions.Exit(failed[0].error.exit_code if failed else 1)
 
 
 def _render_summary(total: int, failed: int, skipped: int) -> None:
