@@ -39,11 +39,25 @@ class Inspected:
         d = {"path": self.path, **self.generation.to_dict(), **self.assessment.summary()}
         if self.credentials is not None:
             d["c2pa"] = self.credentials
-        d["params"], too_big = exact_numbers(d["params"], "params")
+        too_big: list[str] = []
+        if not _fits_json(d["params"]):
+            d["params"], too_big = exact_numbers(d["params"], "params")
         if too_big:
             d["warnings"] = [*d["warnings"], *(f"{w}: an integer too large for JSON numbers, "
                                                "shown exactly as text" for w in too_big)]
         return d
+
+
+def _fits_json(value: Any) -> bool:
+    """Whether orjson writes ``value`` as it is (nearly always): then no integer needs
+    the exact-text form, and the slower walk of ``exact_numbers`` is not needed."""
+    import orjson
+
+    try:
+        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 @dataclass

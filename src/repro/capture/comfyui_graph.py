@@ -56,16 +56,19 @@ class Graph:
         self.reasons: list[str] = []
         self.warnings: list[str] = []
         skipped = []
+        nodes = self.nodes
         for key, raw in graph.items():
-            node_id = str(key)
-            if not isinstance(raw, dict) or not isinstance(raw.get("class_type"), str):
+            node_id = key if type(key) is str else str(key)
+            class_type = raw.get("class_type") if isinstance(raw, dict) else None
+            if not isinstance(class_type, str):
                 skipped.append(node_id)
                 continue
             inputs = raw.get("inputs")
-            inputs = inputs if isinstance(inputs, dict) else {}
+            if not isinstance(inputs, dict):
+                inputs = {}
             links = [(name, str(value[0])) for name, value in inputs.items()
-                     if type(value) is list and is_link(value)]
-            self.nodes[node_id] = Node(raw["class_type"], inputs, raw, node_id, links)
+                     if type(value) is list and len(value) == 2 and is_link(value)]
+            nodes[node_id] = Node(class_type, inputs, raw, node_id, links)
         if not self.nodes:
             raise InputError("ComfyUI prompt: no node has a class_type; "
                              "this is not an API-format graph")
@@ -78,17 +81,16 @@ class Graph:
     def _order(self) -> None:
         # Kahn's algorithm with a heap on numeric ids: the execution order the
         # record uses, ties broken by node id. Nodes left over are on or behind a cycle.
-        users: dict[str, list[str]] = {node_id: [] for node_id in self.nodes}
+        nodes = self.nodes
+        users: dict[str, list[str]] = {node_id: [] for node_id in nodes}
         waiting: dict[str, int] = {}
         dangling: list[str] = []
-        for node_id, node in self.nodes.items():
-            sources = set()
-            for name, source in node.links:
-                if source in self.nodes:
-                    sources.add(source)
-                else:
-                    dangling.append(f"node {node_id} {node.class_type} input {name!r} links "
-                                    f"to node {source}")
+        for node_id, node in nodes.items():
+            sources = {source for _name, source in node.links if source in nodes}
+            if len(sources) < len(node.links):
+                dangling.extend(f"node {node_id} {node.class_type} input {name!r} links "
+                                f"to node {source}" for name, source in node.links
+                                if source not in nodes)
             waiting[node_id] = len(sources)
             for source in sources:
                 users[source].append(node_id)

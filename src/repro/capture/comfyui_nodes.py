@@ -170,7 +170,7 @@ def is_sampler_class(class_type: str, input_names: Iterable[str]) -> bool:
     if class_type in KNOWN_SAMPLERS:
         return True
     names = {name.lower() for name in input_names if name[:1] in "sSnN"}
-    if not names.intersection(SEED_INPUTS):
+    if not names or not names.intersection(SEED_INPUTS):
         return False
     # Detailers and tiled upscalers (FaceDetailer, UltimateSDUpscale...) sample too.
     return ("KSampler" in class_type or "Sampler" in class_type
