@@ -309,6 +309,26 @@ def test_unknown_model_key_keeps_the_level_below_full() -> None:
     assert any("FaceFix detector model" in r for r in gen.reasons)
 
 
+@pytest.mark.parametrize("container", ["png", "jpeg"])
+@pytest.mark.parametrize("restorer", ["CodeFormer", "GFPGAN"])
+def test_face_restorer_is_a_model_known_by_name_only(container: str, restorer: str) -> None:
+    text = f.A1111_EXTENSIONS.replace("Seed: 1234, ", f"Seed: 1234, Face restoration: {restorer}, ")
+    gen = read_bytes(f.png({"parameters": text}) if container == "png" else f.a1111_jpeg(text))
+    assert _one(gen, "face_restorer").to_dict() == {"role": "face_restorer", "name": restorer}
+    assert "Face restoration" not in gen.params["extra"]
+    # The name is the restorer's, not its weights file's, and no hash is recorded.
+    assert gen.level == "partial"
+    assert [r for r in gen.reasons if restorer in r and "which weights ran" in r]
+    assert len(gen.reasons) == 1, gen.reasons
+
+
+def test_face_restorer_reason_comes_with_other_gaps() -> None:
+    gen = parse_a1111("x\nSteps: 20, Face restoration: CodeFormer, Model: m")
+    assert gen.level == "partial"
+    assert any("no seed" in r for r in gen.reasons)
+    assert any("CodeFormer" in r for r in gen.reasons)
+
+
 # --- 9. honest reasons ------------------------------------------------------------------
 
 def test_reasons_of_round2_formats_say_what_is_true() -> None:

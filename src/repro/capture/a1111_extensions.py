@@ -1,8 +1,9 @@
 """Model files an A1111-family infotext names outside ``Model``/``Lora hashes``.
 
 Hires fix, ADetailer and sd-webui-controlnet record the upscaler, detector and
-ControlNet files they loaded as plain keys (FORMATS.md R2.8). Each such file
-is a model entry with its role; names of built-in methods that load no file
+ControlNet files they loaded as plain keys (FORMATS.md R2.8); face restoration
+records the restorer that ran (``Face restoration: CodeFormer``). Each is a
+model entry with its role; names of built-in methods that load no file
 (latent upscale modes, PIL resampling, MediaPipe detectors) stay parameters.
 A key that looks like it names a model but that this module does not read is
 reported, so the level never claims every model is known when it is not.
@@ -69,6 +70,12 @@ def extension_models(pairs: dict[str, Any], add: Adder) -> tuple[set[str], list[
     read and the reasons for keys that seem to name a model but were not read.
     """
     used: set[str] = set()
+    reasons: list[str] = []
+    restorer = pairs.get("Face restoration")
+    if isinstance(restorer, str) and not _loads_nothing(restorer):
+        face_restorer = add("face_restorer", restorer.strip())
+        used.add("Face restoration")
+        reasons.extend(face_restorer_reasons([face_restorer]))
     upscaler = pairs.get("Hires upscaler")
     if isinstance(upscaler, str) and upscaler.strip().lower() not in BUILTIN_UPSCALERS:
         add("upscaler", upscaler.strip())
@@ -99,10 +106,25 @@ def extension_models(pairs: dict[str, Any], add: Adder) -> tuple[set[str], list[
     unread = [key for key in pairs if key not in used and _MODEL_WORDS.search(key)
               and not _NOT_FILES.fullmatch(key) and not _loads_nothing(pairs[key])
               and not _ADETAILER_RE.fullmatch(key) and not _is_number(pairs[key])]
-    reasons = [f"the infotext names a model under {key!r} ({str(pairs[key])[:60]}) that repro "
-               "does not read as a model file, so not every model used is known"
-               for key in unread]
+    reasons.extend(f"the infotext names a model under {key!r} ({str(pairs[key])[:60]}) that "
+                   "repro does not read as a model file, so not every model used is known"
+                   for key in unread)
     return used, reasons
+
+
+def face_restorer_reasons(models: list[ModelRef]) -> list[str]:
+    """Why a face restorer known only by name keeps a generation below ``full``.
+
+    ``Face restoration`` holds the restorer's display name
+    (``opts.face_restoration_model``: ``CodeFormer``, ``GFPGAN``;
+    AUTOMATIC1111/stable-diffusion-webui modules/processing.py
+    ``create_infotext``), not the weights file it loaded from
+    ``models/Codeformer`` or ``models/GFPGAN``, and no hash: which bytes
+    restored the faces is not recorded.
+    """
+    return [f"faces were restored by {m.name}, but the infotext records neither its model "
+            "file nor a hash: which weights ran is not known"
+            for m in models if m.role == "face_restorer" and not m.hashes]
 
 
 def _is_number(value: Any) -> bool:

@@ -25,8 +25,8 @@ METADATA_KINDS = ("execution", "workflow-only", "provenance-only", "none")
 #: Model roles of the record schema.
 MODEL_ROLES = (
     "checkpoint", "unet", "vae", "text_encoder", "lora", "hypernetwork", "embedding",
-    "controlnet", "upscaler", "clip_vision", "ip_adapter", "style_model", "detector", "config",
-    "other",
+    "controlnet", "upscaler", "clip_vision", "ip_adapter", "style_model", "detector",
+    "face_restorer", "config", "other",
 )
 
 #: How a parent relates to its child: ``input`` (img2img source, LoadImage
