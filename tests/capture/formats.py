@@ -232,20 +232,23 @@ def ruinedfooocus_png(era: str = "2025") -> bytes:
     return png({"parameters": json.dumps(data)})
 
 
-def space_png(version: str = "3.1") -> bytes:
-    """Animagine-style Space: ``parameters`` = json.dumps(metadata) (FORMATS.md R2.7)."""
+def space_png(version: str = "3.1", key: str = "metadata", digest: str | None = None) -> bytes:
+    """Animagine XL Space: ``utils.save_image`` writes ``json.dumps(metadata)`` as the
+    tEXt ``metadata`` (FORMATS.md R2.7 read it as ``parameters``: ``key``). 3.1 nests
+    ``Model``/``Model hash`` under ``Model``; 4.0 writes them flat. ``digest`` replaces
+    the Space's constant hash."""
     data: dict[str, Any] = {
         "prompt": "1girl, cherry blossoms", "negative_prompt": "nsfw, lowres",
         "resolution": "832 x 1216", "guidance_scale": 7, "num_inference_steps": 28,
         "seed": 1184729, "sampler": "Euler a", "use_upscaler": None}
     if version == "3.1":
         data["sdxl_style"] = "(None)"
-        data["Model"] = {"Model": "Animagine XL 3.1", "Model hash": "e3c47aedb0"}
+        data["Model"] = {"Model": "Animagine XL 3.1", "Model hash": digest or "e3c47aedb0"}
     else:
         data["style_preset"] = "(None)"
-        data["Model"] = "Animagine XL 4.0"
-        data["Model hash"] = SHA
-    return png({"parameters": json.dumps(data)})
+        data["Model"] = "Animagine XL 4.0 Opt"
+        data["Model hash"] = digest or "6327eca98b"
+    return png({key: json.dumps(data)})
 
 
 # --- the mixed set ------------------------------------------------------------------------

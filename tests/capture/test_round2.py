@@ -239,19 +239,43 @@ def test_ruinedfooocus(era: str, scheme: str, digest: str) -> None:
 
 # --- 7. Hugging Face Spaces ------------------------------------------------------------------
 
-@pytest.mark.parametrize("version, digest", [("3.1", "e3c47aedb0"), ("4.0", f.SHA)])
-def test_diffusers_space(version: str, digest: str) -> None:
-    gen = read_bytes(f.space_png(version))
+@pytest.mark.parametrize("version, key, digest, name", [
+    ("3.1", "metadata", "e3c47aedb0", "Animagine XL 3.1"),
+    ("4.0", "metadata", "6327eca98b", "Animagine XL 4.0 Opt"),
+    ("4.0", "parameters", "6327eca98b", "Animagine XL 4.0 Opt"),
+    ("4.0", "metadata", f.SHA, "Animagine XL 4.0 Opt"),
+])
+def test_diffusers_space(version: str, key: str, digest: str, name: str) -> None:
+    gen = read_bytes(f.space_png(version, key, digest))
     assert gen.tool == "diffusers" and gen.format == "diffusers-png"
     p = gen.params
     assert (p["prompt"], p["negative_prompt"]) == ("1girl, cherry blossoms", "nsfw, lowres")
     assert (p["width"], p["height"], p["steps"], p["cfg"]) == (832, 1216, 28, 7.0)
     assert (p["seed"], p["sampler"]) == (1184729, "Euler a")
-    ckpt = _one(gen, "checkpoint", f"Animagine XL {version}")
+    ckpt = _one(gen, "checkpoint", name)
     assert ckpt.hashes == {"sha256": digest}
     assert gen.level == "approximate"
     assert len(gen.reasons) == 1 and "versions are not recorded" in gen.reasons[0]
+    assert not gen.warnings
     _no_false_reasons(gen)
+
+
+@pytest.mark.parametrize("key", ["sha256", "hash", "model_sha256"])
+def test_space_hash_only_from_model_hash(key: str) -> None:
+    # No Space was found writing the checkpoint's hash under another key; a bare
+    # "sha256" may be the image's own, so it is kept, never taken for the model's.
+    data = {"prompt": "a cat", "num_inference_steps": 20, "guidance_scale": 5,
+            "Model": "Animagine XL 4.0", key: f.SHA}
+    gen = read_bytes(f.png({"metadata": json.dumps(data)}))
+    assert _one(gen, "checkpoint").hashes == {}
+    assert gen.params["extra"][key] == f.SHA
+
+
+def test_other_metadata_chunks_are_not_spaces_and_not_warned_about() -> None:
+    for text in ('{"sequence": [1, 2], "date_added": "2025-01-01"}', "{not json",
+                 '{"guidance_scale": 7}'):
+        gen = read_bytes(f.png({"metadata": text}))
+        assert gen.tool is None and gen.metadata == "none" and not gen.warnings, text
 
 
 def test_easy_diffusion_json_is_still_easy_diffusion() -> None:

@@ -190,6 +190,10 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
                                         fooocus_scheme=scheme.strip() if scheme else None)
         if candidate is not None:
             found.append(candidate)
+    if "metadata" in texts and "parameters" not in texts:
+        candidate = _space_metadata(texts["metadata"])
+        if candidate is not None:
+            found.append(candidate)
     if comfy_prompt is None and looks_like_easydiffusion(texts):
         found.append(Candidate("easydiffusion", "png", lambda: parse_easydiffusion(texts)))
     if exif is not None:
@@ -216,6 +220,24 @@ def find_candidates(ex: Extracted) -> list[Candidate]:
         jumbf = ex.jumbf
         found.append(Candidate("c2pa", "jumbf", lambda: parse_c2pa(jumbf)))
     return found
+
+
+def _space_metadata(text: str) -> Candidate | None:
+    """A Space's settings in the PNG text ``metadata`` (``repro.capture.spaces``). Many
+    programs write a ``metadata`` chunk of their own: any other content is not ours
+    to judge, so it is passed over without a warning."""
+    if not text.lstrip().startswith("{") or (
+            "num_inference_steps" not in text and "guidance_scale" not in text):
+        return None
+    try:
+        data = jsonsafe.loads(text, what="PNG metadata")
+    except LimitExceeded:
+        raise
+    except InputError:
+        return None
+    if not isinstance(data, dict) or not looks_like_space(data):
+        return None
+    return Candidate("diffusers", "png", lambda: parse_space(data))
 
 
 def _invokeai(texts: dict[str, str]) -> list[Candidate]:

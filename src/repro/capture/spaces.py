@@ -1,11 +1,20 @@
 """diffusers-based apps (Hugging Face Spaces) that write their settings as JSON.
 
-There is no cross-Space convention (FORMATS.md R2.7); the most copied one is a
-JSON object in PNG ``parameters`` with diffusers' argument names
+There is no cross-Space convention (FORMATS.md R2.7); the most copied one is
+Cagliostro Lab's Animagine XL Space: ``utils.save_image`` writes
+``json.dumps(metadata)`` as the PNG text chunk ``metadata`` (copies of the
+Space's ``utils.py`` and ``app.py`` on GitHub; FORMATS.md read it as
+``parameters``, which is read too), with diffusers' argument names
 (``num_inference_steps``, ``guidance_scale``), an A1111 sampler label, a
-``"W x H"`` resolution and the checkpoint as ``Model``/``Model hash`` (flat or
-nested). Keys are read by shape. The pipeline, scheduler and library versions
-are never recorded, so the level is ``approximate`` at best.
+``"W x H"`` resolution and the checkpoint as ``"Model"``/``"Model hash"`` --
+flat in 4.0 (``"Model hash": "6327eca98b"``), nested under ``"Model"`` in 3.1
+(``{"Model": ..., "Model hash": "e3c47aedb0"}``). The hash is a constant the
+app's author typed (AutoV2 of the published weights), not one computed from
+the weights the Space loaded. No Space found writes a full SHA-256 under
+another key, so ``Model hash`` is the only key read as the checkpoint's hash
+(a bare ``sha256`` or ``hash`` may be the image's own). Keys are read by
+shape. The pipeline, scheduler and library versions are never recorded, so
+the level is ``approximate`` at best.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ _FIELDS = {
 }
 #: Keys naming the checkpoint, and keys holding its hash.
 _NAMES = ("Model", "model", "model_name", "model_id", "checkpoint", "base_model")
-_HASHES = ("Model hash", "model_hash", "Model sha256", "model_sha256", "sha256", "hash")
+_HASHES = ("Model hash",)
 _RESOLUTION_RE = re.compile(r"\s*(\d+)\s*[x×*]\s*(\d+)\s*")
 #: Easy Diffusion's own keys: a dict with them is not a Space's.
 _EASYDIFFUSION_KEYS = frozenset({"use_stable_diffusion_model", "Stable Diffusion model",
