@@ -22,6 +22,9 @@ from repro.errors import InputError, LimitExceeded
 
 MISSING = object()
 
+#: The types of a link's source id (JSON gives exact types, so ``bool`` is not ``int``).
+_LINK_IDS = (str, int)
+
 #: Kinds of literal a parameter must be: (check, words for a message).
 KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "int": (is_int, "an integer"),
@@ -66,8 +69,11 @@ class Graph:
             inputs = raw.get("inputs")
             if not isinstance(inputs, dict):
                 inputs = {}
-            links = [(name, str(value[0])) for name, value in inputs.items()
-                     if type(value) is list and len(value) == 2 and is_link(value)]
+            # is_link, inlined: this runs for every input of every node.
+            links = [(name, value[0] if type(value[0]) is str else str(value[0]))
+                     for name, value in inputs.items()
+                     if type(value) is list and len(value) == 2 and type(value[1]) is int
+                     and type(value[0]) in _LINK_IDS]
             nodes[node_id] = Node(class_type, inputs, raw, node_id, links)
         if not self.nodes:
             raise InputError("ComfyUI prompt: no node has a class_type; "
@@ -86,10 +92,14 @@ class Graph:
         waiting: dict[str, int] = {}
         dangling: list[str] = []
         for node_id, node in nodes.items():
-            sources = {source for _name, source in node.links if source in nodes}
-            if len(sources) < len(node.links):
+            links = node.links
+            if not links:
+                waiting[node_id] = 0
+                continue
+            sources = {source for _name, source in links if source in nodes}
+            if len(sources) < len(links):
                 dangling.extend(f"node {node_id} {node.class_type} input {name!r} links "
-                                f"to node {source}" for name, source in node.links
+                                f"to node {source}" for name, source in links
                                 if source not in nodes)
             waiting[node_id] = len(sources)
             for source in sources:
@@ -98,18 +108,24 @@ class Graph:
             more = f" and {len(dangling) - 3} more" if len(dangling) > 3 else ""
             self.reasons.append(f"the prompt graph is incomplete: {'; '.join(dangling[:3])}"
                                 f"{more}, which the prompt does not contain")
-        keys = {n: (int(n), ()) if n.isascii() and n.isdigit() else (-1, node_id_key(n))
-                for n in self.nodes}  # plain numeric ids (nearly all) sort as numbers, cheaply
+        keys: dict[str, Any]
+        if all(n.isascii() and n.isdigit() for n in nodes):  # nearly every graph: plain ints
+            keys = {n: int(n) for n in nodes}
+        else:
+            keys = {n: (int(n), ()) if n.isascii() and n.isdigit() else (-1, node_id_key(n))
+                    for n in nodes}
         heap = [(keys[n], n) for n, count in waiting.items() if count == 0]
         heapq.heapify(heap)
         order: list[str] = []
+        pop, push = heapq.heappop, heapq.heappush
         while heap:
-            _key, node_id = heapq.heappop(heap)
+            _key, node_id = pop(heap)
             order.append(node_id)
             for user in users[node_id]:
-                waiting[user] -= 1
-                if waiting[user] == 0:
-                    heapq.heappush(heap, (keys[user], user))
+                left = waiting[user] - 1
+                waiting[user] = left
+                if left == 0:
+                    push(heap, (keys[user], user))
         self.order = order
         self.position = {node_id: i for i, node_id in enumerate(order)}
         self.cyclic = set(self.nodes) - set(order)

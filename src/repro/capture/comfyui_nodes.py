@@ -8,7 +8,7 @@ reader (``comfyui_workflow``). Sources: FORMATS.md §1.1 (core ``nodes.py``,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 from typing import Any, TypeGuard
 
 from repro.record.vocabulary import CONFIG_EXTENSIONS, MODEL_EXTENSIONS
@@ -165,13 +165,16 @@ def is_output_class(class_type: str) -> bool:
     return class_type in OUTPUT_CLASSES or "Save" in class_type
 
 
-def is_sampler_class(class_type: str, input_names: Iterable[str]) -> bool:
+def is_sampler_class(class_type: str, input_names: Collection[str]) -> bool:
     """True for a node that draws noise and denoises (core or custom)."""
     if class_type in KNOWN_SAMPLERS:
         return True
-    names = {name.lower() for name in input_names if name[:1] in "sSnN"}
-    if not names or not names.intersection(SEED_INPUTS):
+    for name in input_names:  # most nodes have no seed: say so without building a set
+        if name[:1] in "sSnN" and name.lower() in SEED_INPUTS:
+            break
+    else:
         return False
+    names = {name.lower() for name in input_names if name[:1] in "sSnN"}
     # Detailers and tiled upscalers (FaceDetailer, UltimateSDUpscale...) sample too.
     return ("KSampler" in class_type or "Sampler" in class_type
             or ("steps" in names and bool(names & {"sampler_name", "sampler"})))

@@ -25,6 +25,8 @@ from repro.record.vocabulary import USUAL_INPUTS
 _USUAL_NAMES = USUAL_INPUTS
 
 _USUAL_OF = {name: usual for usual, names in _USUAL_NAMES.items() for name in names}
+#: ``.INPUT`` endings of the parameters that may carry a usual name (a cheap first test).
+_USUAL_ENDINGS = tuple(f".{name}" for name in _USUAL_OF)
 
 #: Integers JSON carries exactly (a record refuses others).
 _INT_RANGE = (-(2**63), 2**64 - 1)
@@ -68,6 +70,8 @@ def usual_names(node_params: dict[str, Any]) -> dict[str, Any]:
     the node parameters that carry them, when exactly one value is carried."""
     carried: dict[str, dict[str, Any]] = {}
     for key, value in node_params.items():
+        if not key.endswith(_USUAL_ENDINGS):
+            continue
         usual = _USUAL_OF.get(key[key.rfind(".") + 1:])
         if usual is not None and not isinstance(value, bool):
             carried.setdefault(usual, {})[repr(value)] = value

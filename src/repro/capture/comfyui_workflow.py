@@ -97,35 +97,35 @@ def read_workflow(workflow: dict[str, Any]) -> Workflow:
         count += len(nodes)
         if count > MAX_NODES:
             raise LimitExceeded(f"ComfyUI workflow: more than {MAX_NODES} nodes")
+        kept = result.nodes
         for raw in nodes:
             node = _read_node(raw, in_subgraph)
             if node is None:
                 continue
-            result.nodes.append(node)
-            result.models.extend(_model_entries(node.properties.get("models"), node=node.id))
+            kept.append(node)
+            models = node.properties.get("models")
+            if models is not None:
+                result.models.extend(_model_entries(models, node=node.id))
     result.models = _dedupe(result.models)
     return result
 
 
 def _read_node(raw: Any, in_subgraph: bool) -> WorkflowNode | None:
+    # Runs for every node of every workflow: plain type tests, no keyword arguments.
     if not isinstance(raw, dict):
         return None
     node_id, node_type = raw.get("id"), raw.get("type")
-    if not isinstance(node_id, int | str) or isinstance(node_id, bool):
+    if not isinstance(node_id, (int, str)) or node_id is True or node_id is False:
         return None
     if not isinstance(node_type, str):
         return None
     mode = raw.get("mode")
     properties = raw.get("properties")
     widgets = raw.get("widgets_values")
-    return WorkflowNode(
-        id=str(node_id),
-        type=node_type,
-        mode=mode if is_int(mode) else 0,
-        properties=properties if isinstance(properties, dict) else {},
-        widgets=widgets if isinstance(widgets, list) else [],
-        in_subgraph=in_subgraph,
-    )
+    return WorkflowNode(node_id if type(node_id) is str else str(node_id), node_type,
+                        mode if is_int(mode) else 0,
+                        properties if isinstance(properties, dict) else {},
+                        widgets if isinstance(widgets, list) else [], in_subgraph)
 
 
 def _model_entries(raw: Any, node: str | None) -> list[dict[str, str]]:
