@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from repro.capture import Generation, read_bytes
 from repro.capture.a1111 import parse_a1111, split_infotext
 from repro.capture.comfyui import parse_prompt_graph
+from repro.errors import ReproError
 from tests.capture import formats as f
 
 
@@ -380,6 +381,30 @@ def test_mixed_set_reads_fast_in_cpu_time() -> None:
             read_bytes(data).to_dict()
     per_file = (time.process_time() - start) / (3 * len(files))
     assert per_file < 0.004, f"{per_file * 1e3:.2f} ms per file"
+
+
+def test_reading_makes_no_reference_cycles() -> None:
+    # inspect pauses the cycle collector over a batch (api/inspect.py): that is only
+    # safe while reference counting alone frees everything a reading builds.
+    import gc
+
+    from tests.paths import CORPUS
+
+    files = [data for _name, data in f.mixed_set(10)]
+    files += [p.read_bytes() for p in sorted(CORPUS.rglob("*")) if p.suffix.lower() in
+              (".png", ".jpg", ".jpeg", ".webp", ".gif")]
+    files += [b"", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, f.png({"parameters": "{broken"})]
+    gc.collect()
+    gc.disable()
+    try:
+        for data in files:
+            try:
+                read_bytes(data).to_dict()
+            except ReproError:
+                pass
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 # --- hostile shapes of the new readers ------------------------------------------------------
