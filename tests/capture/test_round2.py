@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -398,10 +399,8 @@ def test_reading_makes_no_reference_cycles() -> None:
     gc.disable()
     try:
         for data in files:
-            try:
+            with contextlib.suppress(ReproError):
                 read_bytes(data).to_dict()
-            except ReproError:
-                pass
         assert gc.collect() == 0
     finally:
         gc.enable()
