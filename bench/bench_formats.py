@@ -7,14 +7,22 @@ same run and on the same files (page cache warm):
 
 - ``repro inspect --json FILES...`` as one process (start-up included);
 - a fresh Python process that opens each file with Pillow and reads ``.info``
-  (start-up included), which is what a bare metadata dump costs.
+  (start-up included), which is what a bare metadata dump costs (issue 15's
+  yardstick: it parses no EXIF and no JSON);
+- the same Pillow loop that also reads the EXIF and parses every JSON text it
+  finds (``json.loads``), the least a reader of these formats must do;
+- with ``--compare-src DIR``, ``repro inspect --json`` run from another source
+  tree (e.g. ``/work/main/src``), as a before/after in the same run.
 
 Prints files/s of each and their ratio, by wall-clock time and by CPU time
 (user + system of the child process, which other load on a shared machine
 disturbs much less); each figure is the best of ``--repeat`` runs. Goal
 (issue 15 item 10): at least 1,000 files/s, and faster than the Pillow loop.
+``--files 203`` is the issue's own framing (a whole run over ~200 files, both
+as fresh processes, start-up included).
 
 Usage: python bench/bench_formats.py [--files 1000] [--repeat 3] [--profile]
+                                     [--compare-src DIR]
 """
 
 from __future__ import annotations
@@ -38,6 +46,29 @@ from PIL import Image
 for name in sys.argv[1:]:
     with Image.open(name) as image:
         image.info
+"""
+
+
+_PILLOW_JSON_LOOP = """
+import json, sys
+from PIL import Image
+for name in sys.argv[1:]:
+    with Image.open(name) as image:
+        texts = [v for v in image.info.values() if isinstance(v, str)]
+        exif = image.getexif()
+        values = [*exif.values(), *exif.get_ifd(0x8769).values()]
+        for v in values:
+            if isinstance(v, bytes):
+                v = (v[8:].decode("utf-16-be", "replace") if v.startswith(b"UNICODE\\0")
+                     else v.decode("utf-8", "replace"))
+            if isinstance(v, str):
+                texts.append(v.partition(":")[2] if v.startswith(("prompt:", "workflow:")) else v)
+        for text in texts:
+            if text.lstrip().startswith("{"):
+                try:
+                    json.loads(text)
+                except ValueError:
+                    pass
 """
 
 
@@ -85,6 +116,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of read_file over the set")
+    parser.add_argument("--compare-src", metavar="DIR",
+                        help="also time repro inspect run from this source tree")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "files").mkdir()
@@ -92,20 +125,30 @@ def main() -> None:
         size = sum(Path(f).stat().st_size for f in files)
         kinds = {ext: sum(f.endswith(ext) for f in files) for ext in (".jpg", ".webp", ".png")}
         ours = [repro_exe(), "inspect", "--json", *files]
-        pillow = [sys.executable, "-c", _PILLOW_LOOP, *files]
         env = _env(str(Path(tmp) / "pycache"))
-        _timed(pillow, env), _timed(ours, env)  # warm the page cache and the bytecode cache
-        repro_wall, repro_cpu = _best(ours, env, args.repeat)
-        pillow_wall, pillow_cpu = _best(pillow, env, args.repeat)
+        runs = {"repro inspect --json (one process)": (ours, env),
+                "Pillow .info loop (fresh process)": (
+                    [sys.executable, "-c", _PILLOW_LOOP, *files], env),
+                "Pillow + EXIF + json.loads (fresh)": (
+                    [sys.executable, "-c", _PILLOW_JSON_LOOP, *files], env)}
+        if args.compare_src:
+            runs[f"repro from {args.compare_src}"] = (
+                ours, {**env, "PYTHONPATH": args.compare_src,
+                       "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache-compare")})
+        for command, run_env in runs.values():  # warm the page and bytecode caches
+            _timed(command, run_env)
+        best = {label: _best(command, run_env, args.repeat)
+                for label, (command, run_env) in runs.items()}
         if args.profile:
             _profile(files)
     n = len(files)
     print(f"files: {n} ({kinds}), {size / 1e6:.1f} MB")
-    print("                                     wall files/s   CPU files/s")
-    print(f"repro inspect --json (one process): {n / repro_wall:12.0f}  {n / repro_cpu:12.0f}")
-    print(f"Pillow .info loop (fresh process):  {n / pillow_wall:12.0f}  {n / pillow_cpu:12.0f}")
-    print(f"ratio repro/Pillow:                 {pillow_wall / repro_wall:11.2f}x "
-          f"{pillow_cpu / repro_cpu:11.2f}x   (goal: >= 1,000 files/s and > 1x)")
+    print(f"{'':36s} wall files/s   CPU files/s   repro vs this, >1x: repro faster")
+    repro_wall, repro_cpu = best["repro inspect --json (one process)"]
+    for label, (wall, cpu) in best.items():
+        print(f"{label:36s} {n / wall:12.0f}  {n / cpu:12.0f}   "
+              f"{wall / repro_wall:8.2f}x {cpu / repro_cpu:8.2f}x")
+    print("goal: >= 1,000 files/s (wall) and faster than the Pillow .info loop (> 1x)")
 
 
 def _profile(files: list[str]) -> None:
