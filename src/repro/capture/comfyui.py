@@ -301,8 +301,9 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     every_input = node_params(g, scope)
     for name, value in usual_names(every_input).items():
         params.setdefault(name, value)
-    covered_keys = {f"{node_id}.{name}" for node_id, name in covered}
-    params.update((k, v) for k, v in every_input.items() if k not in covered_keys)
+    for node_id, name in covered:  # a few inputs among hundreds: drop them, keep the rest
+        every_input.pop(f"{node_id}.{name}", None)
+    params.update(every_input)
     gen.params = params
     gen.inputs = inputs_of(g, scope)
 

@@ -28,6 +28,9 @@ _USUAL_OF = {name: usual for usual, names in _USUAL_NAMES.items() for name in na
 #: ``.INPUT`` endings of the parameters that may carry a usual name (a cheap first test).
 _USUAL_ENDINGS = tuple(f".{name}" for name in _USUAL_OF)
 
+#: How the input names of a file end (compared lower-cased, the last five characters).
+_FILE_ENDINGS = frozenset({"_name", "_path", "_file"})
+
 #: Integers JSON carries exactly (a record refuses others).
 _INT_RANGE = (-(2**63), 2**64 - 1)
 
@@ -144,7 +147,7 @@ def _custom_models(node_id: str, node: Node) -> list[ModelRef]:
         if isinstance(value, dict):
             found.extend(_stack_entry(node_id, value))
             continue
-        if not isinstance(value, str) or not key.lower().endswith(("_name", "_path", "_file")):
+        if key[-5:].lower() not in _FILE_ENDINGS:
             continue
         if has_model_extension(value):
             role = guess_role(key, node.class_type)

@@ -164,13 +164,11 @@ def provenance(workflow: Workflow) -> dict[str, Any]:
         result["frontend_version"] = workflow.frontend_version
     nodes: list[dict[str, str]] = []
     for node in workflow.nodes:
-        entry = {"class_type": node.type}
-        for key in ("cnr_id", "ver", "aux_id"):
-            value = node.properties.get(key)
-            if isinstance(value, str):
-                entry[key] = value
-        if len(entry) > 1:
-            nodes.append(entry)
+        properties = node.properties
+        found = {key: value for key in ("cnr_id", "ver", "aux_id")
+                 if isinstance(value := properties.get(key), str)}
+        if found:
+            nodes.append({"class_type": node.type, **found})
     if nodes:
         result["nodes"] = _dedupe(nodes)
     if workflow.models:
