@@ -67,11 +67,15 @@ def test_checkout_then_verify_says_local(capsys: pytest.CaptureFixture[str], pro
     run_json(capsys, "clone", url[0], laptop, *url[1], "--no-models")
     (laptop / "models/checkpoints").mkdir(parents=True)
     (laptop / "models/loras").mkdir(parents=True)
-    done = run_json(capsys, "-C", laptop, "checkout", rid)
-    assert len(done["fetched"]) == 2 and len(done["restored"]) == 2
-    result = run_json(capsys, "-C", laptop, "verify", rid)
-    assert result["ready"] is True
-    assert {(m["location"], m["in_store"]) for m in result["models"]} == {("local", True)}
+    planned = run_json(capsys, "-C", laptop, "checkout", rid, "--dry-run")
+    assert [e["from_remote"] for e in planned["restored"]] == ["origin", "origin"]
+    assert planned["fetched"] == [] and planned["unavailable"] == []
+    assert not (laptop / "models/loras/style.safetensors").exists()
+    code, out, _ = run(capsys, "-C", laptop, "checkout", rid)
+    assert code == 0 and out.count("fetched ") == 2 and "(its BLAKE3 checked)" in out
+    done = run_json(capsys, "-C", laptop, "verify", rid)
+    assert done["ready"] is True
+    assert {(m["location"], m["in_store"]) for m in done["models"]} == {("local", True)}
 
 
 def test_a_version_on_no_remote_is_nowhere_and_not_restorable(

@@ -143,11 +143,19 @@ def _items(record: Record, *, models: bool, inputs: bool, output: bool
     return items
 
 
-def _fetch(repo: Repository, blake3: str, result: CheckoutResult) -> bool:
-    """Bring a version the store lacks from a remote that has it (``repro push``)."""
+def _obtain(repo: Repository, blake3: str, result: CheckoutResult, *,
+            dry_run: bool) -> dict[str, str] | None:
+    """How a version the store lacks is had: fetched now from a remote that has it
+    (``{}``); in a dry run, the remote that would be asked, as its index said at the
+    last sync (``{"from_remote": NAME}``); None when there is nowhere to get it."""
+    if dry_run:
+        from repro.api.where import Locator
+
+        remotes = Locator(repo).remotes_with(blake3)
+        return {"from_remote": remotes[0]} if remotes else None
     got = fetch_missing(repo, [blake3])
     result.fetched += got
-    return bool(got)
+    return {} if got else None
 
 
 def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
@@ -252,10 +260,12 @@ def _decide(repo: Repository, record: Record, *, to: Path | None, force: bool, d
                 result.unchanged.append({**label, "path": repo.relpath(in_place),
                                          "blake3": blake3})
                 continue
-            if dry_run or not _fetch(repo, blake3, result):
+            source = _obtain(repo, blake3, result, dry_run=dry_run)
+            if source is None:
                 result.unavailable.append({**label, "blake3": blake3,
                                            "reason": "the recorded version is not in the store"})
                 continue
+            label = {**label, **source}
         root, dest = destination(repo, recorded_path, to=to, roots=allowed)
         plan.append((label, blake3, root, dest))
 

@@ -70,8 +70,12 @@ def checkout(state: State, target: str, to: Path | None, force: bool, dry_run: b
 
 def _render(result: CheckoutResult, dry_run: bool) -> None:
     verb = "would restore" if dry_run else "restored"
+    for blake3 in result.fetched:
+        click.echo(f"fetched {short(blake3)} from a remote (its BLAKE3 checked)")
     for e in result.restored:
-        click.echo(f"{verb} {e['path']} ({e['role']} {e['name']}, blake3 {short(e['blake3'])})")
+        source = f" from remote {e['from_remote']}" if e.get("from_remote") else ""
+        click.echo(f"{verb} {e['path']} ({e['role']} {e['name']}, blake3 "
+                   f"{short(e['blake3'])}){source}")
     for e in result.displaced:
         click.echo(f"stored the displaced {e['path']} as {short(e['blake3'])}")
     for e in result.unchanged:
