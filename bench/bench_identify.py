@@ -244,13 +244,19 @@ def lookup_parts(repo: Repository, copy: Path) -> None:
             times.append(time.perf_counter() - started)
         return statistics.median(times) * 1000
 
+    def open_index() -> None:
+        opened = Repository.discover(repo.root)
+        opened.index.count()
+        opened.close()
+
     found = query_prints(copy.read_bytes())
     assert found is not None
     guesses = found[1]
     values = sum(len(set().union(*(near_parts(q, 2)[part] for q in guesses)))
                  for part in range(4))
     rows = list(api_identify._probe(repo.index, guesses))
-    print(f"in-process parts (medians of 7): the copy's 9 fingerprints "
+    print(f"in-process parts (medians of 7): opening the store and its index "
+          f"{median_ms(open_index):.1f} ms; the copy's 9 fingerprints "
           f"{median_ms(lambda: query_prints(copy.read_bytes())):.1f} ms; the probes "
           f"({values:,} values, {len(rows):,} rows) "
           f"{median_ms(lambda: list(api_identify._probe(repo.index, guesses))):.1f} ms; "
