@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from repro.record.types import Assessment
-from repro.verdict import Evidence, ModelNow, assess, ready
+from repro.verdict import Evidence, InputNow, ModelNow, assess, ready
 
 RECORDED, NOW = "a" * 64, "b" * 64
 
@@ -34,3 +34,17 @@ def test_where_the_recorded_version_is_decides_if_it_can_be_restored(
         assert "repro checkout" in text
     elif not in_store:
         assert "nor on any remote" in text and "repro checkout" not in text
+
+
+@pytest.mark.parametrize(("in_store", "remotes", "fix"), [
+    (True, (), "run `repro checkout --inputs`"),
+    (False, ("origin",), "remote origin has it (as of last sync): run `repro checkout --inputs`"),
+    (False, (), "not in the store nor on any remote (as of last sync)"),
+])
+def test_an_input_gone_says_where_its_recorded_version_is(
+        in_store: bool, remotes: tuple[str, ...], fix: str) -> None:
+    evidence = Evidence(captured=Assessment("full", ()),
+                        inputs_now=(InputNow("input source.png", "missing", in_store, remotes),))
+    verdict = assess(evidence)
+    assert verdict.codes == ["input.gone"] and fix in verdict.texts[0]
+    assert ready(evidence, verdict.level) is False

@@ -132,12 +132,13 @@ class ModelNow:
 @dataclass(frozen=True)
 class InputNow:
     """A recorded input file on disk now: ``missing``, ``changed``, or ``unknown`` (its
-    bytes were never recorded; only those are reported), and whether the recorded bytes
-    are in the store."""
+    bytes were never recorded; only those are reported), whether the recorded bytes
+    are in the store, and else the remotes that had them at the last sync."""
 
     label: str
     status: str
     in_store: bool = False
+    remotes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,10 @@ def _reasons(e: Evidence) -> Iterator[Reason]:
             continue
         what = "missing from disk" if i.status == "missing" else "changed on disk"
         fix = ("run `repro checkout --inputs`" if i.in_store
-               else "the recorded version is not in the store")
+               else f"{_on_remotes(i.remotes)}: run `repro checkout --inputs` (it fetches and "
+                    "checks it)" if i.remotes
+               else "the recorded version is not in the store nor on any remote (as of last "
+                    "sync)")
         yield Reason("input.gone", f"{i.label}: {what}; a re-run would not load the recorded "
                                    f"image: {fix}")
     yield from _reruns(e.reruns)
@@ -337,7 +341,7 @@ def _model_now(m: ModelNow) -> Iterator[Reason]:
                                       "store: run `repro checkout`")
     elif m.status == "changed" and m.remotes:
         yield Reason("model.changed-on-remote", f"{m.label}: {differs}; the recorded version is "
-                                                f"not in the store but {_on_remotes(m)}: run "
+                                                f"not in the store but {_on_remotes(m.remotes)}: run "
                                                 "`repro checkout` (it fetches and checks it)")
     elif m.status == "changed":
         yield Reason("model.changed-not-in-store",
@@ -347,7 +351,7 @@ def _model_now(m: ModelNow) -> Iterator[Reason]:
                                       "the store: run `repro checkout`")
     elif m.status == "missing" and m.recorded and m.remotes:
         yield Reason("model.missing-on-remote", f"{m.label}: missing from disk and not in the "
-                                                f"store, but {_on_remotes(m)}: run `repro "
+                                                f"store, but {_on_remotes(m.remotes)}: run `repro "
                                                 "checkout` (it fetches and checks it)")
     elif m.status == "missing" and m.recorded:
         yield Reason("model.missing-not-in-store", f"{m.label}: missing from disk, and the "
@@ -360,9 +364,9 @@ def _model_now(m: ModelNow) -> Iterator[Reason]:
                                             "(same tensors); outputs are unaffected")
 
 
-def _on_remotes(m: ModelNow) -> str:
-    names = ", ".join(m.remotes)
-    return f"remote {names} has it (as of last sync)" if len(m.remotes) == 1 else \
+def _on_remotes(remotes: tuple[str, ...]) -> str:
+    names = ", ".join(remotes)
+    return f"remote {names} has it (as of last sync)" if len(remotes) == 1 else \
         f"remotes {names} have it (as of last sync)"
 
 

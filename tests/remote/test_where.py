@@ -111,3 +111,37 @@ def test_a_dropped_version_that_was_pushed_is_on_the_remote(
     assert (m["status"], m["location"], m["remotes"]) == ("missing", "remote", ["origin"])
     [other] = [m for m in result["models"] if m["role"] != "lora"]
     assert (other["location"], other["remotes"]) == ("local", [])
+
+
+def test_an_input_gone_from_disk_and_store_is_fetched_from_the_remote(
+        capsys: pytest.CaptureFixture[str], project: Path,
+        remote_url: tuple[str, list[str]]) -> None:
+    from repro.demo import write_comfy_png
+    from tests.helpers import img2img_graph
+
+    source = make_output(project, "source.png", seed=1)
+    (project / "input").mkdir()
+    shutil.copy(source, project / "input" / "source.png")
+    graph = img2img_graph(load_image="source.png", denoise=0.5, ckpt="base.safetensors",
+                          lora=None, lora_strength=0.8, seed=7, prompt="a fox")
+    derived = write_comfy_png(project / "outputs" / "derived.png", graph, pixel_seed=7)
+    rid = run_json(capsys, "-C", project, "add", derived)["records"][0]["id"]
+    assert run(capsys, "-C", project, "remote", "add", "origin", remote_url[0],
+               *remote_url[1])[0] == 0
+    run_json(capsys, "-C", project, "push")
+    repo = Repository.discover(project)
+    [source_id] = [i.blake3 for i in repo.load_record(rid).inputs]
+    stored = repo.store.path(source_id)
+    stored.chmod(0o644)
+    stored.unlink()  # lost here (a damaged disk, say), kept on the remote
+    (project / "input" / "source.png").unlink()
+    run_json(capsys, "-C", project, "pull")  # the local copy of the remote's index, synced
+
+    code, out, _ = run(capsys, "-C", project, "verify", rid, "--json")
+    result = orjson.loads(out)
+    assert code == 1 and result["codes"] == ["input.gone"]
+    assert "remote origin has it (as of last sync): run `repro checkout --inputs`" \
+        in result["reasons"][0]
+    done = run_json(capsys, "-C", project, "checkout", rid, "--inputs")
+    assert done["fetched"] == [source_id]
+    assert run_json(capsys, "-C", project, "verify", rid)["ready"] is True

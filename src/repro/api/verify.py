@@ -128,7 +128,7 @@ def verify(repo: Repository, record: Record,
         server=(server_reason(cache.note, downgrades=False),) if cache is not None else (),
         models_now=tuple(ModelNow(f"{s.role} {s.name or s.path}", _state(s), s.blake3, s.now,
                                   s.in_store, s.path, s.remotes) for s in statuses),
-        inputs_now=tuple(inputs_now(repo, record.inputs)),
+        inputs_now=tuple(inputs_now(repo, record.inputs, locator)),
         environment=tuple(EnvironmentChange(d["reason"], d["recorded"], d["current"],
                                             bool(d["changes_output"])) for d in diffs or ()),
         reruns=tuple(Rerun(r.outcome, r.summary(), same) for r, same in receipts))
@@ -168,8 +168,10 @@ def _state(s: ModelStatus) -> str:
     return "edited-in-place" if s.edited_in_place else s.status
 
 
-def inputs_now(repo: Repository, inputs: Iterable[InputEntry]) -> list[InputNow]:
-    """Recorded input files that are no longer on disk as recorded."""
+def inputs_now(repo: Repository, inputs: Iterable[InputEntry],
+               locator: Locator | None = None) -> list[InputNow]:
+    """Recorded input files that are no longer on disk as recorded; with a ``locator``,
+    each says the remotes that have a version the store lacks (as of last sync)."""
     found = []
     for i in inputs:
         if not i.blake3:  # never found at capture: nothing a re-run could load
@@ -179,9 +181,14 @@ def inputs_now(repo: Repository, inputs: Iterable[InputEntry]) -> list[InputNow]
             continue
         path = repo.abspath(i.path)
         if not path.is_file():
-            found.append(InputNow(i.label, "missing", i.blake3 in repo.store))
+            state = "missing"
         elif repo.stat_cache.hashes(path, ("blake3",))["blake3"] != i.blake3:
-            found.append(InputNow(i.label, "changed", i.blake3 in repo.store))
+            state = "changed"
+        else:
+            continue
+        in_store = i.blake3 in repo.store
+        remotes = locator.remotes_with(i.blake3) if locator and not in_store else ()
+        found.append(InputNow(i.label, state, in_store, remotes))
     return found
 
 
