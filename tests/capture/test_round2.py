@@ -348,6 +348,48 @@ def test_face_restorer_is_a_model_known_by_name_only(container: str, restorer: s
     assert len(gen.reasons) == 1, gen.reasons
 
 
+@pytest.mark.parametrize("per_field", [False, True])
+def test_easy_diffusion_face_correction_upscaler_controlnet_embeddings_are_models(
+        per_field: bool) -> None:
+    # easydiffusion/utils/save_utils.py TASK_TEXT_MAPPING: JSON keys, or Title-case
+    # PNG text fields.
+    json_fields = {"prompt": "a cat", "seed": 3, "use_stable_diffusion_model": "sd-v1-4",
+                   "num_inference_steps": 25, "guidance_scale": 7.5, "sampler_name": "euler",
+                   "use_face_correction": "GFPGANv1.4", "use_upscale": "RealESRGAN_x4plus",
+                   "use_controlnet_model": "control_v11p_sd15_canny"}
+    text_fields = {"Prompt": "a cat", "Seed": "3", "Stable Diffusion model": "sd-v1-4",
+                   "Steps": "25", "Guidance Scale": "7.5", "Sampler": "euler",
+                   "Use Face Correction": "GFPGANv1.4", "Use Upscaling": "RealESRGAN_x4plus",
+                   "ControlNet model": "control_v11p_sd15_canny"}
+    if per_field:
+        gen = read_bytes(f.png(text_fields))
+    else:
+        gen = read_bytes(f.png({"parameters": json.dumps(
+            {**json_fields, "use_embedding_models": ["easynegative"]})}))
+    roles = {m.role: m.name for m in gen.models}
+    assert roles["face_restorer"] == "GFPGANv1.4" and roles["upscaler"] == "RealESRGAN_x4plus"
+    assert roles["controlnet"] == "control_v11p_sd15_canny"
+    assert roles.get("embedding") == (None if per_field else "easynegative")
+    extra = gen.params["extra"]
+    assert not {"use_face_correction", "Use Face Correction", "use_upscale",
+                "use_embedding_models"} & extra.keys()
+    assert gen.level == "full", gen.reasons
+
+
+@pytest.mark.parametrize("off", ["None", "False", ""])
+def test_easy_diffusion_face_correction_off_is_no_model(off: str) -> None:
+    gen = read_bytes(f.png({"Prompt": "a cat", "Seed": "3", "Stable Diffusion model": "m",
+                            "Steps": "25", "Use Face Correction": off}))
+    assert [m.role for m in gen.models] == ["checkpoint"]
+
+
+def test_easy_diffusion_embeddings_in_an_unknown_form_keep_it_below_full() -> None:
+    gen = read_bytes(f.png({"Prompt": "a cat", "Seed": "3", "Stable Diffusion model": "m",
+                            "Steps": "25", "Embedding models": "easynegative, badhands"}))
+    assert gen.level == "partial"
+    assert any("embeddings" in r for r in gen.reasons)
+
+
 def test_face_restorer_reason_comes_with_other_gaps() -> None:
     gen = parse_a1111("x\nSteps: 20, Face restoration: CodeFormer, Model: m")
     assert gen.level == "partial"

@@ -25,12 +25,22 @@ _ED_FIELDS = {
     "clip_skip": "clip_skip", "Clip Skip": "clip_skip",
     "prompt_strength": "denoise", "Prompt Strength": "denoise",
 }
+#: Easy Diffusion field -> the role of the model file it names (easydiffusion/utils/
+#: save_utils.py ``TASK_TEXT_MAPPING``; face correction and upscaling name a model too:
+#: ``GFPGANv1.4``, ``RealESRGAN_x4plus``).
 _ED_MODELS = {
     "use_stable_diffusion_model": "checkpoint", "Stable Diffusion model": "checkpoint",
     "use_vae_model": "vae", "VAE model": "vae",
     "use_lora_model": "lora", "LoRA model": "lora",
     "use_hypernetwork_model": "hypernetwork", "Hypernetwork model": "hypernetwork",
+    "use_controlnet_model": "controlnet", "ControlNet model": "controlnet",
+    "use_face_correction": "face_restorer", "Use Face Correction": "face_restorer",
+    "use_upscale": "upscaler", "Use Upscaling": "upscaler",
 }
+#: Easy Diffusion's embeddings field: a list of names in its JSON.
+_ED_EMBEDDINGS = ("use_embedding_models", "Embedding models")
+#: Values that mean the field is off.
+_ED_OFF = frozenset({"", "none", "false", "null"})
 #: Keys that mark a set of fields as Easy Diffusion's.
 ED_MARKERS = frozenset({"use_stable_diffusion_model", "Stable Diffusion model",
                         "num_inference_steps", "sampler_name", "guidance_scale"})
@@ -47,11 +57,20 @@ def parse_easydiffusion(fields: dict[str, Any]) -> Generation:
     extra: dict[str, Any] = {}
     for key, value in fields.items():
         if key in _ED_MODELS:
-            if isinstance(value, str) and value and value.lower() != "none":
+            if isinstance(value, str) and value.strip().lower() not in _ED_OFF:
                 strength = None
                 if _ED_MODELS[key] == "lora":
                     strength = to_float(fields.get("lora_alpha", fields.get("LoRA Strength")))
                 gen.models.append(ModelRef(role=_ED_MODELS[key], name=value, strength=strength))
+            continue
+        if key in _ED_EMBEDDINGS and value:
+            names = value if isinstance(value, list) else None
+            if names is None or not all(isinstance(n, str) for n in names):
+                gen.reasons.append(f"Easy Diffusion names embeddings under {key!r} in a form "
+                                   "repro does not read, so not every model used is known")
+                extra[key] = value
+                continue
+            gen.models.extend(ModelRef(role="embedding", name=n) for n in names if n.strip())
             continue
         if not put_known(gen.params, _ED_FIELDS, key, value):
             extra[key] = value
