@@ -1,6 +1,6 @@
 """``repro identify``: recall on a store's own outputs after JPEG quality 70,
 halving and a 5% crop; false matches against unrelated images; the capture cost
-of the fingerprint; lookup time at 100,000 records.
+of the fingerprint and thumbnail (one decode); lookup time at 100,000 records.
 
 The store's outputs and the unrelated images are ``repro.demo.scene`` pictures
 (gradients, shapes, text, blur, grain; disjoint seeds), 512x512 PNGs with
@@ -34,7 +34,7 @@ from repro.api.add import verb
 from repro.api.repository import Repository
 from repro.demo import comfy_graph, scene, write_comfy_png
 from repro.errors import NotFound
-from repro.lineage.perceptual import to_signed
+from repro.lineage.perceptual import prints_of, to_signed
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests/fixtures/corpus"
 
@@ -77,20 +77,29 @@ def make_outputs(root: Path, n: int) -> list[Path]:
 
 
 def capture_cost(work: Path, paths: list[Path]) -> dict[str, float]:
-    """ms per image of ``add``, with the fingerprint and with it left out, same files."""
-    out = {}
-    real = verb.prints_row
-    for label, row in (("without", lambda b, _d: (b, None, None)), ("with", real)):
-        best = []
-        for attempt in range(3):
-            repo = Repository.init(work / f"cost-{label}-{attempt}")
-            verb.prints_row = row  # type: ignore[assignment]
+    """ms per image of ``add``, same files, in turn: with nothing decoded, with the
+    pixel hash and fingerprint alone (as capture did before thumbnails), and with
+    both and the thumbnail from one decode (``add`` today)."""
+    def prints_only(_repo: Repository, blake3: str, data: bytes) -> tuple[Any, ...]:
+        found = prints_of(data)
+        return (blake3, None, None) if found is None else (blake3, found[0],
+                                                           to_signed(found[1]))
+
+    variants = {"nothing decoded": lambda _r, b, _d: (b, None, None),
+                "pixel hash + fingerprint": prints_only,
+                "pixel hash + fingerprint + thumbnail": verb.look_at_output}
+    real = verb.look_at_output
+    best: dict[str, list[float]] = {label: [] for label in variants}
+    for attempt in range(3):
+        for n, (label, row) in enumerate(variants.items()):
+            repo = Repository.init(work / f"cost-{n}-{attempt}")
+            verb.look_at_output = row  # type: ignore[assignment]
             started = time.perf_counter()
             verb.add(repo, paths, allow_empty=True)
-            best.append((time.perf_counter() - started) / len(paths) * 1000)
-        out[label] = min(best)
-    verb.prints_row = real
-    return out
+            best[label].append((time.perf_counter() - started) / len(paths) * 1000)
+            repo.close()
+    verb.look_at_output = real  # type: ignore[assignment]
+    return {label: min(times) for label, times in best.items()}
 
 
 def query(repo: Repository, path: Path) -> list[api_identify.Candidate]:
@@ -282,9 +291,11 @@ def random_false_matches(repo: Repository, work: Path, unrelated: list[bytes],
 def measure_recall(work: Path, args: argparse.Namespace) -> None:
     paths = make_outputs(work, args.outputs)
     cost = capture_cost(work, paths[:100])
-    print(f"capture, ms per 512x512 PNG (best of 3, 100 images): without fingerprint "
-          f"{cost['without']:.1f}, with {cost['with']:.1f} "
-          f"(+{cost['with'] - cost['without']:.1f})\n")
+    floor = cost["nothing decoded"]
+    print("capture, ms per 512x512 PNG (best of 3, 100 images, variants in turn):")
+    for label, ms in cost.items():
+        print(f"  {label}: {ms:.1f} ({ms / floor:.2f}x, +{ms - floor:.1f})")
+    print()
     repo = Repository.init(work / "store")
     result = verb.add(repo, paths, allow_empty=True)
     ids = {Path(c.path).name: c.id for c in result.records}

@@ -48,6 +48,8 @@ def _reachable(root: Path) -> set[str]:
     for record in repo.iter_record_objects():
         keep.add(record.id)
         keep.update(oid for oid, _ in maintenance.referenced_objects(record))
+    # An output's thumbnail (lineage.thumbnails) lives as long as the output.
+    keep.update(thumb for output, thumb in repo.thumbs.refs() if thumb and output in keep)
     repo.close()
     return keep
 

@@ -1,4 +1,6 @@
-"""``repro gc``: remove objects nothing names, once past a grace period.
+"""``repro gc``: remove objects nothing names, once past a grace period. An
+output's thumbnail is kept as long as the output; the refs of thumbnails whose
+output is gone are removed.
 
 Never deletes what it could not read: a record over the bound is scanned for
 every id it mentions; an object that cannot be opened is kept, and while one
@@ -77,6 +79,10 @@ def reachable_objects(repo: Repository) -> tuple[IdSet, list[str]]:
             ids = set()
         reachable.add(oid)
         reachable.update(ids)
+    # A thumbnail lives as long as its output (``lineage.thumbnails``).
+    for output, thumb in repo.thumbs.refs():
+        if thumb is not None and output in reachable:
+            reachable.add(thumb)
     return reachable, unknown
 
 
@@ -91,6 +97,9 @@ def gc(repo: Repository, *, dry_run: bool = False, grace_days: float | None = No
         reachable, unknown = reachable_objects(repo)
         try:
             _remove_unreachable(repo, reachable, unknown, cutoff, dry_run, result)
+            if not dry_run and not unknown:
+                # The refs of thumbnails whose output is gone, and torn ones.
+                repo.thumbs.prune(lambda o: o not in reachable and o not in repo.store)
         finally:
             reachable.close()
     return result

@@ -126,16 +126,22 @@ def graph_document(repo: Repository, target: Record | None, fmt: str) -> str:
     """``repro graph``: the lineage around ``target`` (or the newest records) as
     ``dot``, ``json``, ``graphml`` or a self-contained ``html`` page."""
     from repro.lineage.graph import build_graph, render
-    from repro.lineage.render_html import MAX_THUMB_SOURCE
 
     graph = build_graph(repo.index, target.id if target else None)
+    # Outputs captured before thumbnails were made at capture get theirs now, kept.
+    made: dict[str, bytes | None] = {}
 
-    def read_object(oid: str) -> bytes | None:
-        if oid not in repo.store or repo.store.size(oid) > MAX_THUMB_SOURCE:
-            return None
-        return repo.store.read_bytes(oid)
+    def thumbnail(output: str) -> bytes | None:
+        if output in made:
+            return made[output]
+        found = repo.thumbs.read(output)
+        if found is None:
+            found = made[output] = repo.thumbs.make(output)
+        return found
 
-    return render(graph, fmt, load_record=repo.load_record, read_object=read_object)
+    text = render(graph, fmt, load_record=repo.load_record, thumbnail=thumbnail)
+    repo.thumbs.keep({output: data for output, data in made.items() if data})
+    return text
 
 
 def graph(repo: Repository, target: Record | None, *, format: str = "dot",

@@ -19,6 +19,7 @@ from repro.lineage.index import Index, connect
 from repro.lineage.journal import Journal
 from repro.lineage.receipts import Receipts
 from repro.lineage.refs import Refs
+from repro.lineage.thumbnails import Thumbnails
 from repro.objects.atomic import write_bytes
 from repro.objects.hashing import hash_file
 from repro.objects.ids import check_id
@@ -77,6 +78,7 @@ class Repository:
         self.store = ObjectStore(self.dot / "objects", self.tmp_dir)
         self.refs = Refs(self.dot / "refs", self.tmp_dir)
         self.receipts = Receipts(self.dot / "refs", self.tmp_dir, self.store)
+        self.thumbs = Thumbnails(self.dot / "thumbs", self.tmp_dir, self.store)
         self.journal = Journal(self.dot / "journal")
         self.notify: Callable[[str], None] | None = None
         #: Where long reads report (hashing a big model file): set by the CLI.

@@ -185,7 +185,7 @@ def layout(graph: LineageGraph) -> dict[str, tuple[int, int]]:
 
 
 def render(graph: LineageGraph, fmt: str, *, load_record: Callable[[str], Any] | None = None,
-           read_object: Callable[[str], bytes | None] | None = None) -> str:
+           thumbnail: Callable[[str], bytes | None] | None = None) -> str:
     """The graph in ``fmt`` (``dot``, ``json``, ``graphml`` or ``html``) as text."""
     if fmt == "dot":
         return to_dot(graph)
@@ -199,5 +199,5 @@ def render(graph: LineageGraph, fmt: str, *, load_record: Callable[[str], Any] |
         from repro.lineage.render_html import render_html
 
         return render_html(graph, layout(graph), load_record=load_record,
-                           read_object=read_object, groups=model_group)
+                           thumbnail=thumbnail, groups=model_group)
     raise UsageError(f"unknown graph format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")

@@ -23,9 +23,12 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from repro.objects.hashing import new_hasher
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Images larger than this (bytes, pixels) get no fingerprint.
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
@@ -68,6 +71,38 @@ def to_signed(value: int) -> int:
 
 def to_unsigned(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
+
+
+class Looks(NamedTuple):
+    """What one decode of an output gives: its pixel hash (None for a JPEG, decoded
+    reduced), its fingerprint and its thumbnail (``lineage.thumbnails``)."""
+
+    pixel_hash: str | None
+    fingerprint: int
+    thumbnail: bytes
+
+
+def looks_of(data: bytes) -> Looks | None:
+    """The pixel hash, fingerprint and thumbnail of an image's bytes from one decode,
+    or None when they are not a decodable image within bounds. The fingerprint and
+    the thumbnail are both made from the image box-averaged down once (``_reduced``);
+    a JPEG is decoded at that size directly, as ``prints_of`` does."""
+    from repro.imaging import ImageUnreadable, open_image
+    from repro.lineage.thumbnails import encode
+
+    if len(data) > MAX_SOURCE_BYTES:
+        return None
+    try:
+        with open_image(io.BytesIO(data), max_pixels=MAX_PIXELS) as im:
+            digest = None
+            if im.format == "JPEG":
+                im.draft("RGB", (SIDE * 4, SIDE * 4))
+            else:
+                digest = _pixel_digest(im)
+            small = _reduced(im)
+            return Looks(digest, _phash(small), encode(small))
+    except (OSError, ImageUnreadable):
+        return None
 
 
 def prints_of(source: bytes | Path | IO[bytes], *, full: bool = False
@@ -157,14 +192,21 @@ def _digest(im: object) -> str:
     return str(hasher.hexdigest())
 
 
+def _reduced(im: Image.Image) -> Image.Image:
+    """The image box-averaged down by an integer factor to at least ``SIDE * 4`` on
+    its short side: the fingerprint then works on few pixels (and an image already
+    that small is left as it is, so reducing twice changes nothing)."""
+    factor = min(im.width, im.height) // (SIDE * 4)
+    if factor > 1 and im.mode in ("RGB", "RGBA", "L", "LA"):
+        return im.reduce(factor)
+    return im
+
+
 def _phash(im: object) -> int:
     from PIL import Image
 
     assert isinstance(im, Image.Image)
-    # Box-average down by an integer factor first: the rest then works on few pixels.
-    factor = min(im.width, im.height) // (SIDE * 4)
-    if factor > 1 and im.mode in ("RGB", "RGBA", "L", "LA"):
-        im = im.reduce(factor)
+    im = _reduced(im)
     if im.mode in ("RGBA", "LA", "PA", "P"):
         # Transparent parts count as white, as a viewer would show them on paper.
         rgba = im.convert("RGBA")

@@ -1,6 +1,6 @@
 """The lineage graph as one self-contained HTML file.
 
-Outputs are thumbnails (made with Pillow from the stored output objects and
+Outputs are thumbnails (the objects made at capture, ``lineage.thumbnails``,
 embedded as ``data:`` URIs), models are labelled boxes with short hashes (the
 versions of one name framed together), and parent and model edges are drawn
 between generations laid out left to right. Clicking a node shows its
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,36 +23,15 @@ from repro.record import Record
 if TYPE_CHECKING:
     from repro.lineage.graph_types import LineageGraph, Node
 
-THUMB = 160
-#: Output objects larger than this are not decoded for a thumbnail.
-MAX_THUMB_SOURCE = 64 * 1024 * 1024
-MAX_THUMB_PIXELS = 64_000_000
 _PARAM_KEYS = ("prompt", "negative_prompt", "seed", "steps", "cfg", "sampler", "scheduler",
                "denoise", "width", "height", "clip_skip")
 
 
-def thumbnail(data: bytes) -> str | None:
-    """A ``data:image/...`` URI of a small JPEG (PNG when transparent), or None
-    when the bytes are not a decodable image within bounds."""
-    if len(data) > MAX_THUMB_SOURCE:
-        return None
-    from repro.imaging import ImageUnreadable, open_image
+def data_uri(thumbnail: bytes) -> str:
+    """Thumbnail bytes as a ``data:`` URI the page embeds."""
+    from repro.lineage.thumbnails import media_type
 
-    try:
-        with open_image(io.BytesIO(data), max_pixels=MAX_THUMB_PIXELS) as im:
-            im.draft("RGB", (THUMB * 2, THUMB * 2))
-            im.thumbnail((THUMB, THUMB))
-            transparent = im.mode in ("RGBA", "LA", "P") and "A" in im.convert("RGBA").getbands()
-            out = io.BytesIO()
-            if transparent and im.mode != "RGB":
-                im.convert("RGBA").save(out, format="PNG", optimize=True)
-                kind = "png"
-            else:
-                im.convert("RGB").save(out, format="JPEG", quality=80)
-                kind = "jpeg"
-    except ImageUnreadable:
-        return None
-    return f"data:image/{kind};base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    return f"data:{media_type(thumbnail)};base64," + base64.b64encode(thumbnail).decode("ascii")
 
 
 def readable(value: Any) -> str:
@@ -88,10 +66,11 @@ def _details(record: Record) -> dict[str, Any]:
 
 def render_html(graph: LineageGraph, positions: dict[str, tuple[int, int]], *,
                 load_record: Callable[[str], Record] | None = None,
-                read_object: Callable[[str], bytes | None] | None = None,
+                thumbnail: Callable[[str], bytes | None] | None = None,
                 groups: Callable[[Node], str] | None = None) -> str:
-    """The page: ``positions`` maps node ids to ``(column, row)``; ``groups`` names the
-    group of a model node (its versions are framed together)."""
+    """The page: ``positions`` maps node ids to ``(column, row)``; ``thumbnail`` gives
+    the thumbnail bytes of an output (by its object id); ``groups`` names the group
+    of a model node (its versions are framed together)."""
     from repro.lineage.html_page import PAGE
 
     nodes = []
@@ -102,9 +81,9 @@ def render_html(graph: LineageGraph, positions: dict[str, tuple[int, int]], *,
         if n.kind == "output":
             entry.update(short=n.id[:12], tool=n.attrs.get("tool"), seed=n.attrs.get("seed"),
                          level=n.attrs.get("level"), path=n.attrs.get("path"))
-            blob = read_object(n.attrs["output"]) if read_object and n.attrs.get("output") \
+            thumb = thumbnail(n.attrs["output"]) if thumbnail and n.attrs.get("output") \
                 else None
-            entry["thumb"] = thumbnail(blob) if blob else None
+            entry["thumb"] = data_uri(thumb) if thumb else None
             if load_record is not None:
                 entry["details"] = _details(load_record(n.id))
         else:

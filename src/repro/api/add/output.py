@@ -30,18 +30,6 @@ def read_image(path: Path) -> tuple[bytes | None, os.stat_result | None]:
         return None, None
 
 
-def prints_row(blake3: str, data: bytes) -> tuple[str, str | None, int | None]:
-    """The index row of an output's pixel hash and perceptual fingerprint
-    (``repro identify``), made from the bytes in memory; NULLs when they are not
-    a decodable image."""
-    from repro.lineage.perceptual import prints_of, to_signed
-
-    found = prints_of(data)
-    if found is None:
-        return blake3, None, None
-    return blake3, found[0], to_signed(found[1])
-
-
 def sha256_of(data: bytes | None, path: Path) -> str:
     if data is not None:
         return hashlib.sha256(data).hexdigest()

@@ -39,7 +39,7 @@ class Session:
         self._environments: dict[str, dict[str, Any] | None] = {}
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
-        #: output fingerprint rows (``output.prints_row``) not yet in the index
+        #: output fingerprint rows (``thumbnail.look_at_output``) not yet in the index
         self.prints: list[tuple[str, str | None, int | None]] = []
         #: Pixel MD5s decoded so far, by output BLAKE3 (None: not decodable).
         self.decoded: dict[str, str | None] = {}

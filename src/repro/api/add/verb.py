@@ -10,8 +10,9 @@ from typing import Any
 from repro.api.add.build import Live, Parts, build_record, parents_of, server_facts, with_live
 from repro.api.add.inputs import capture_inputs
 from repro.api.add.models import capture_model
-from repro.api.add.output import iso_time, prints_row, read_image, sha256_of
+from repro.api.add.output import iso_time, read_image, sha256_of
 from repro.api.add.session import EnvironmentArg, Progress, Session
+from repro.api.add.thumbnail import look_at_output
 from repro.api.repository import Repository
 from repro.capture import read_bytes, read_file
 from repro.errors import InputError
@@ -210,7 +211,7 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     sha256 = sha256_of(data, path)
     if data is not None:
         repo.store.put_bytes(data, known=blake3)
-        session.prints.append(prints_row(blake3, data))
+        session.prints.append(look_at_output(repo, blake3, data))
     elif repo.store.put_file(path) != blake3:
         raise InputError(f"{path}: the file changed while it was captured",
                          hint="capture it again once it is completely written")
