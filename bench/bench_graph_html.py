@@ -10,7 +10,8 @@ turn (the load of this shared machine changes by the second):
   records captured before thumbnails were made at capture: each one is made
   from the stored output (decoded) and kept, once.
 
-Prints medians, the ratio of each to json, and the page's size.
+Prints wall and CPU medians, their ratio to json, ``repro --version`` for the
+fixed cost of a process, and the page's size.
 
 Usage: python bench/bench_graph_html.py [--outputs 2000] [--runs 5] [--images DIR]
 (``--images`` keeps the generated PNGs in DIR to reuse them in a later run)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import os
 import shutil
 import statistics
 import subprocess
@@ -54,12 +56,18 @@ def make_images(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one process: on a loaded machine the
+    wall time is mostly waiting for a core, the CPU time much less so."""
     started = time.perf_counter()
-    done = subprocess.run(argv, env=clean_env(), capture_output=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-400:]}")
-    return time.perf_counter() - started
+    proc = subprocess.Popen(argv, env=clean_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    err = proc.stderr.read() if proc.stderr else b""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {err.decode()[-400:]}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -87,7 +95,8 @@ def main() -> None:
         exe = repro_exe()
         base = [exe, "-C", str(store), "graph"]
         thumbs = store / ".repro" / "thumbs"
-        times: dict[str, list[float]] = {"json": [], "html": [], "html, thumbnails lost": []}
+        times: dict[str, list[tuple[float, float]]] = {
+            "json": [], "html": [], "html, thumbnails lost": []}
         timed([*base, "--format", "html", "-o", str(work / "warm.html")])
         for _ in range(args.runs):
             times["json"].append(timed([*base, "--format", "json", "-o", str(work / "g.json")]))
@@ -95,12 +104,20 @@ def main() -> None:
             shutil.rmtree(thumbs, ignore_errors=True)
             times["html, thumbnails lost"].append(
                 timed([*base, "--format", "html", "-o", str(work / "lost.html")]))
-        json_median = statistics.median(times["json"])
-        print(f"\n| {len(paths):,} outputs | median s | min s | x json |")
-        print("|---|---|---|---|")
+        json_wall = statistics.median(w for w, _ in times["json"])
+        json_cpu = statistics.median(c for _, c in times["json"])
+        print(f"\n| {len(paths):,} outputs | wall median (min) s | x json | "
+              "CPU median s | x json |")
+        print("|---|---|---|---|---|")
         for label, values in times.items():
-            median = statistics.median(values)
-            print(f"| {label} | {median:.2f} | {min(values):.2f} | {median / json_median:.1f} |")
+            wall = statistics.median(w for w, _ in values)
+            cpu = statistics.median(c for _, c in values)
+            print(f"| {label} | {wall:.2f} ({min(w for w, _ in values):.2f}) | "
+                  f"{wall / json_wall:.1f} | {cpu:.2f} | {cpu / json_cpu:.1f} |")
+        version = [timed([exe, "--version"]) for _ in range(args.runs)]
+        print(f"\n`repro --version`: wall median {statistics.median(w for w, _ in version):.2f} s, "
+              f"CPU {statistics.median(c for _, c in version):.2f} s; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"\npage {(work / 'g.html').stat().st_size / 1e6:.1f} MB; "
               f"json {(work / 'g.json').stat().st_size / 1e6:.1f} MB")
 

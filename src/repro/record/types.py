@@ -15,6 +15,7 @@ A leaf: it imports nothing from repro outside this package.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
@@ -73,8 +74,14 @@ class _Part:
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> JSON:
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
     return {k: v for k, v in data.items() if k in names}
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    # Asked for every part of every record read: ``fields`` is slow to ask again.
+    return frozenset(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
