@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
 import statistics
 import subprocess
@@ -76,10 +77,12 @@ def make_outputs(root: Path, n: int) -> list[Path]:
     return paths
 
 
-def capture_cost(work: Path, paths: list[Path]) -> dict[str, float]:
-    """ms per image of ``add``, same files, in turn: with nothing decoded, with the
-    pixel hash and fingerprint alone (as capture did before thumbnails), and with
-    both and the thumbnail from one decode (``add`` today)."""
+def capture_cost(work: Path, paths: list[Path]) -> dict[str, tuple[float, float]]:
+    """ms per image of ``add`` (wall, and CPU of this process: on a loaded machine
+    the wall time is mostly waiting for a core or a sync), same files, variants in
+    turn: with nothing decoded, with the pixel hash and fingerprint alone (as
+    capture did before thumbnails), and with both and the thumbnail from one decode
+    (``add`` today)."""
     def prints_only(_repo: Repository, blake3: str, data: bytes) -> tuple[Any, ...]:
         found = prints_of(data)
         return (blake3, None, None) if found is None else (blake3, found[0],
@@ -89,17 +92,19 @@ def capture_cost(work: Path, paths: list[Path]) -> dict[str, float]:
                 "pixel hash + fingerprint": prints_only,
                 "pixel hash + fingerprint + thumbnail": verb.look_at_output}
     real = verb.look_at_output
-    best: dict[str, list[float]] = {label: [] for label in variants}
+    best: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
     for attempt in range(3):
         for n, (label, row) in enumerate(variants.items()):
             repo = Repository.init(work / f"cost-{n}-{attempt}")
             verb.look_at_output = row  # type: ignore[assignment]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             verb.add(repo, paths, allow_empty=True)
-            best[label].append((time.perf_counter() - started) / len(paths) * 1000)
+            best[label].append(((time.perf_counter() - started) / len(paths) * 1000,
+                                (time.process_time() - cpu) / len(paths) * 1000))
             repo.close()
     verb.look_at_output = real  # type: ignore[assignment]
-    return {label: min(times) for label, times in best.items()}
+    return {label: (min(w for w, _ in times), min(c for _, c in times))
+            for label, times in best.items()}
 
 
 def query(repo: Repository, path: Path) -> list[api_identify.Candidate]:
@@ -291,10 +296,12 @@ def random_false_matches(repo: Repository, work: Path, unrelated: list[bytes],
 def measure_recall(work: Path, args: argparse.Namespace) -> None:
     paths = make_outputs(work, args.outputs)
     cost = capture_cost(work, paths[:100])
-    floor = cost["nothing decoded"]
-    print("capture, ms per 512x512 PNG (best of 3, 100 images, variants in turn):")
-    for label, ms in cost.items():
-        print(f"  {label}: {ms:.1f} ({ms / floor:.2f}x, +{ms - floor:.1f})")
+    wall0, cpu0 = cost["nothing decoded"]
+    print("capture, ms per 512x512 PNG (best of 3, 100 images, variants in turn; "
+          f"load average {os.getloadavg()[0]:.1f}):")
+    for label, (wall, cpu) in cost.items():
+        print(f"  {label}: wall {wall:.1f} ({wall / wall0:.2f}x, +{wall - wall0:.1f}), "
+              f"CPU {cpu:.1f} ({cpu / cpu0:.2f}x, +{cpu - cpu0:.1f})")
     print()
     repo = Repository.init(work / "store")
     result = verb.add(repo, paths, allow_empty=True)

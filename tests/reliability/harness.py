@@ -254,6 +254,9 @@ def check_done(t: Templates, scenario: str, root: Path) -> None:
             reachable.add(record.id)
             reachable.update(oid for oid, _ in referenced_objects(record))
         assert reachable <= set(repo.store)
+        # An output's thumbnail (lineage.thumbnails) lives as long as the output.
+        reachable.update(thumb for output, thumb in repo.thumbs.refs()
+                         if thumb and output in reachable)
         if scenario == "gc":
             assert set(repo.store) <= reachable, "gc left unreachable objects"
     finally:
