@@ -10,6 +10,7 @@ filled in for each of its outputs (they are stand-ins, not images).
 
 Usage: python bench/bench_identify.py [--outputs 200] [--unrelated 500]
        [--records 100000] [--store DIR]   (an existing make_store.py store)
+       [--only recall|lookup|pairs|cost]
 """
 
 from __future__ import annotations
@@ -303,6 +304,8 @@ def measure_recall(work: Path, args: argparse.Namespace) -> None:
         print(f"  {label}: wall {wall:.1f} ({wall / wall0:.2f}x, +{wall - wall0:.1f}), "
               f"CPU {cpu:.1f} ({cpu / cpu0:.2f}x, +{cpu - cpu0:.1f})")
     print()
+    if args.only == "cost":
+        return
     repo = Repository.init(work / "store")
     result = verb.add(repo, paths, allow_empty=True)
     ids = {Path(c.path).name: c.id for c in result.records}
@@ -316,7 +319,8 @@ def main() -> None:
     ap.add_argument("--unrelated", type=int, default=500)
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--store", type=Path, help="an existing bench/make_store.py store")
-    ap.add_argument("--only", choices=("recall", "lookup", "pairs"), help="run one part")
+    ap.add_argument("--only", choices=("recall", "lookup", "pairs", "cost"),
+                    help="run one part (cost: the capture cost alone)")
     ap.add_argument("--pairs", type=int, default=1000,
                     help="scenes for --only pairs (each against the others)")
     args = ap.parse_args()
@@ -327,7 +331,7 @@ def main() -> None:
         work = Path(tmp)
         if args.only != "lookup":
             measure_recall(work, args)
-        if args.only != "recall":
+        if args.only not in ("recall", "cost"):
             store = args.store
             if store is None:
                 store = work / "big"

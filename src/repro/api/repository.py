@@ -78,7 +78,7 @@ class Repository:
         self.store = ObjectStore(self.dot / "objects", self.tmp_dir)
         self.refs = Refs(self.dot / "refs", self.tmp_dir)
         self.receipts = Receipts(self.dot / "refs", self.tmp_dir, self.store)
-        self.thumbs = Thumbnails(self.dot / "thumbs", self.tmp_dir, self.store)
+        self.thumbs = Thumbnails(self.dot / "thumbs", self.store)
         self.journal = Journal(self.dot / "journal")
         self.notify: Callable[[str], None] | None = None
         #: Where long reads report (hashing a big model file): set by the CLI.

@@ -20,13 +20,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from repro.errors import ReproError
-from repro.objects.atomic import TMP_PREFIX
 from repro.objects.hashing import hash_bytes
 from repro.objects.ids import check_id
 from repro.objects.store import ObjectStore
@@ -91,10 +89,9 @@ def thumbnail_of(data: bytes) -> bytes | None:
 class Thumbnails:
     """The thumbnails of a store's outputs: objects, and refs keyed by the output."""
 
-    def __init__(self, folder: Path, tmp_dir: Path, store: ObjectStore):
+    def __init__(self, folder: Path, store: ObjectStore):
         self.dir = folder
         self._dir = str(folder)
-        self.tmp_dir = tmp_dir
         self.store = store
 
     def ref(self, output: str) -> Path:
@@ -131,25 +128,13 @@ class Thumbnails:
 
     def put(self, output: str, data: bytes) -> str:
         """Store thumbnail bytes as an object (inside the store's batch, if one is
-        open) and point the output's ref at them."""
+        open) and point the output's ref at them. The ref is written in place, with
+        no temp file and no fsync: a reader that finds it torn makes it again."""
         thumb = self.store.put_bytes(data)
         path = self.ref(output)
-        try:
-            if path.read_text("ascii").strip() == thumb:
-                return thumb
-        except (OSError, UnicodeDecodeError):
-            pass
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=self.tmp_dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(thumb.encode("ascii") + b"\n")
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with open(path, "wb") as f:
+            f.write(thumb.encode("ascii") + b"\n")
         return thumb
 
     def make(self, output: str) -> bytes | None:
