@@ -23,6 +23,7 @@ the only place that turns them into a one-line message and an exit code::
     ├── NotReproducible             exit 10  a rerun would not use the recorded bytes
     └── RemoteError                 exit 11  a remote refused or did not answer
         └── RemoteIntegrity         exit 11  a remote returned bytes that are not what it claims
+            └── RemoteIndexDamaged  exit 11  the remote's index cannot be read, or lists what is gone
 """
 
 from __future__ import annotations
@@ -141,3 +142,12 @@ class RemoteIntegrity(RemoteError):
     """A remote returned bytes that do not hash to what its index says: never used."""
 
     hint = "the remote is damaged or tampered with; nothing was taken from it into the store"
+
+
+class RemoteIndexDamaged(RemoteIntegrity):
+    """The remote's own index cannot be read (a segment that is not one, or whose bytes
+    are not its hash) or lists an object the remote does not have."""
+
+    hint = ("run `repro remote check NAME --repair`: it drops what cannot be read or is gone "
+            "from the remote's index (no object is deleted); a push from a store that has "
+            "those records lists them again")

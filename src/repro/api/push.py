@@ -8,8 +8,9 @@ from typing import Any
 
 from repro.api.remote import (
     add_remote,
-    cache_dir,
     get_remote,
+    index_path,
+    named_remote,
     open_remote,
     save_seen_tags,
     seen_tags,
@@ -18,6 +19,7 @@ from repro.api.repository import Repository
 from repro.remote import index as rindex
 from repro.remote import tags as rtags
 from repro.remote import transfer
+from repro.remote.base import Remote
 
 
 @dataclass
@@ -49,8 +51,9 @@ def push(repo: Repository, name: str | None = None, targets: list[str] | None = 
         ids = list(repo.index.iter_ids(newest_first=False))
     chosen = set(ids)
     local_tags = {t: rid for t, rid in repo.refs.tags() if rid in chosen}
-    moved = transfer.push(repo.store, remote, ids, cache=cache_dir(repo, spec.name) / "segments",
-                          models=models, tags=local_tags)
+    with named_remote(spec.name):
+        moved = transfer.push(repo.store, remote, ids, cache=index_path(repo, spec.name),
+                              models=models, tags=local_tags)
     seen = seen_tags(repo, spec.name)
     tag_moves = []
     for tag, rid in sorted(local_tags.items()):
@@ -68,9 +71,17 @@ def pull(repo: Repository, name: str | None = None, targets: list[str] | None = 
     the remote has) with what they name, each object checked against its hash; index them."""
     spec = get_remote(repo, name)
     remote = open_remote(spec)
-    cache = cache_dir(repo, spec.name)
-    index = rindex.load(remote, cache / "segments")
-    remote_tags = {t: rtags.read_tag(remote, t) for t in sorted(index.tags)}
+    with named_remote(spec.name):
+        index = rindex.sync(remote, index_path(repo, spec.name))
+        try:
+            return _pull(repo, spec.name, remote, index, targets, models=models)
+        finally:
+            index.close()
+
+
+def _pull(repo: Repository, name: str, remote: Remote, index: rindex.RemoteIndex,
+          targets: list[str] | None, *, models: bool) -> Synced:
+    remote_tags = {t: rtags.read_tag(remote, t) for t in index.cache.tags()}
     ids: list[str] | None = None
     if targets:
         ids = []
@@ -82,11 +93,10 @@ def pull(repo: Repository, name: str | None = None, targets: list[str] | None = 
                 plain.append(t)
         ids += transfer.resolve_remote(index, plain)
     with repo.lock():
-        moved, records = transfer.pull(repo.store, remote, ids, cache=cache / "segments",
-                                       models=models, index=index)
+        moved, records = transfer.pull(repo.store, remote, ids, index=index, models=models)
         if records:
             repo.index.add_many(records)
-        seen = seen_tags(repo, spec.name)
+        seen = seen_tags(repo, name)
         tag_moves = []
         for tag, rid in remote_tags.items():
             if rid is None or rid not in repo.store:
@@ -95,8 +105,8 @@ def pull(repo: Repository, name: str | None = None, targets: list[str] | None = 
             if repo.refs.get_tag(tag) is None:
                 repo.refs.set_tag(tag, rid)
                 tag_moves.append({"name": tag, "id": rid, "was": None})
-        save_seen_tags(repo, spec.name, seen)
-    return Synced(spec.name, moved, tag_moves)
+        save_seen_tags(repo, name, seen)
+    return Synced(name, moved, tag_moves)
 
 
 def clone(url: str, dest: Path, *, endpoint: str | None = None, region: str | None = None,
@@ -122,8 +132,9 @@ def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
         if not missing:
             break
         try:
-            transfer.fetch_objects(repo.store, open_remote(spec), missing,
-                                   cache=cache_dir(repo, spec.name) / "segments")
+            with named_remote(spec.name):
+                transfer.fetch_objects(repo.store, open_remote(spec), missing,
+                                       cache=index_path(repo, spec.name))
         except RemoteError as exc:
             if repo.notify:
                 repo.notify(f"warning: remote {spec.name}: {exc}")

@@ -2,20 +2,23 @@
 
 Remotes live in ``.repro/remotes.json``: name, URL, endpoint and region, never
 credentials (boto3 finds those in the environment or the AWS files). Per remote,
-``.repro/remotes/NAME/`` caches the index segments read (immutable) and the tags
-as last seen there (what a push may move without asking).
+``.repro/remotes/NAME/`` holds the local copy of the remote's index
+(``index.sqlite``, see ``repro.remote.index_cache``) and the tags as last seen
+there (what a push may move without asking).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from repro.api.repository import Repository
-from repro.errors import IntegrityError, NotFound, UsageError
+from repro.errors import IntegrityError, NotFound, RemoteIndexDamaged, UsageError
 from repro.objects.atomic import write_bytes
 from repro.remote.base import Remote
 from repro.remote.spec import RemoteSpec, check_remote_name, parse_url
@@ -95,6 +98,22 @@ def open_remote(spec: RemoteSpec) -> Remote:
 
 def cache_dir(repo: Repository, name: str) -> Path:
     return repo.dot / "remotes" / check_remote_name(name)
+
+
+def index_path(repo: Repository, name: str) -> Path:
+    """The local copy of the remote's index (SQLite; a cache, rebuilt when deleted)."""
+    return cache_dir(repo, name) / "index.sqlite"
+
+
+@contextlib.contextmanager
+def named_remote(name: str) -> Iterator[None]:
+    """Name the remote in the hint of a damaged-index error (the remote layer
+    knows its URL, not the name the user gave it)."""
+    try:
+        yield
+    except RemoteIndexDamaged as exc:
+        exc.hint = (exc.hint or "").replace("NAME", name)
+        raise
 
 
 def seen_tags(repo: Repository, name: str) -> dict[str, str]:

@@ -1,39 +1,49 @@
 """The remote's index of its own contents, kept as objects on the remote.
 
-Nobody lists the bucket. ``index/HEAD`` (small, moved only by compare-and-swap)
-names the index segments in order; each segment (``index/seg/<blake3>``,
-immutable, named by the hash of its bytes) says which objects one push added,
-where each lives (a pack and its offset, or a loose object), and which records.
-A push uploads its packs and objects first and publishes them by appending its
-segment to HEAD last: nothing half-sent is ever listed as present. Segments are
-cached locally once read (they never change), so syncing costs the new segments
-only: O(new), not O(remote).
+Nobody lists the bucket. The index is a log: every push appends one segment
+(``index/seg/<blake3>``, immutable, see ``repro.remote.segment``) naming what it
+added. ``index/HEAD`` (small, moved only by compare-and-swap) lists the segments
+with the stretch of the log each covers, ``[segment, from, to, bytes]``, and the
+log's identity (``id``, new whenever the log is rewritten other than by
+appending: a repair). A push uploads its packs and objects first and publishes
+them by appending its segment to HEAD last: nothing half-sent is ever listed.
+
+Locally each remote has an ``IndexCache`` (SQLite) fed only from the segments
+past the position it has applied: syncing costs one HEAD read and the new
+segments, O(new). HEAD would still grow by one entry a push, so a push that
+leaves ``FANOUT`` trailing entries of the same stretch merges them into one
+segment (the same CAS as any HEAD move; when it loses, a later push does it):
+HEAD stays at a few dozen entries and a new clone reads few segments, each
+segment's rows rewritten about once per level. Merged segments stop at
+``MAX_MERGED`` bytes, so nobody ever holds more than that in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from repro.errors import RemoteError, RemoteIntegrity
-from repro.objects.atomic import write_bytes
+from repro.errors import NotFound, RemoteError, RemoteIndexDamaged
 from repro.objects.hashing import hash_bytes
 from repro.objects.ids import is_id
 from repro.remote.base import CasConflict, Remote, Version
+from repro.remote.index_cache import IndexCache
+from repro.remote.segment import Segment, parse_segment
 
 HEAD = "index/HEAD"
-FORMAT = 1
+FORMAT = 2
 #: Objects up to this size travel in packs; larger ones (model files) loose, multipart.
 PACK_MAX_OBJECT = 16 * 1024 * 1024
 #: A pack is closed at about this size.
 PACK_TARGET = 64 * 1024 * 1024
 CAS_RETRIES = 50
-
-#: Where an object is: (pack hex or None for loose, offset, size).
-Location = tuple[str | None, int, int]
+#: This many trailing HEAD entries covering equal stretches merge into one.
+FANOUT = 16
+#: No merged segment is larger than this (bytes of JSON).
+MAX_MERGED = 32 * 1024 * 1024
 
 
 def object_key(oid: str) -> str:
@@ -48,106 +58,144 @@ def segment_key(seg: str) -> str:
     return f"index/seg/{seg}"
 
 
-@dataclass
-class RemoteIndex:
-    """What the remote holds, as its HEAD and segments say."""
+@dataclass(frozen=True)
+class Entry:
+    """One segment in HEAD: it covers log positions ``start`` to ``end`` (pushes)."""
 
-    segments: list[str] = field(default_factory=list)
-    objects: dict[str, Location] = field(default_factory=dict)
-    records: set[str] = field(default_factory=set)
-    #: records pushed without their model versions (``--no-models``): a later push
-    #: with models looks at them again
-    partial: set[str] = field(default_factory=set)
-    #: tag names pushes have set (their values live in ``tags/NAME``)
-    tags: set[str] = field(default_factory=set)
+    seg: str
+    start: int
+    end: int
+    size: int
+
+    @property
+    def span(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class Head:
+    id: str = ""
+    entries: list[Entry] = field(default_factory=list)
     version: Version | None = None
 
     @property
-    def all_records(self) -> set[str]:
-        return self.records | self.partial
+    def total(self) -> int:
+        return self.entries[-1].end if self.entries else 0
 
-    def add_segment(self, seg: str, data: bytes) -> None:
-        try:
-            body = orjson.loads(data)
-            for oid, (pack, offset, size) in body["objects"].items():
-                self.objects[oid] = (pack, int(offset), int(size))
-            self.records.update(body["records"])
-            self.partial.difference_update(body["records"])
-            self.partial.update(set(body.get("partial", ())) - self.records)
-            self.tags.update(body.get("tags", ()))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise RemoteIntegrity(f"the remote index segment {seg} is damaged") from None
-        self.segments.append(seg)
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({"format": FORMAT, "id": self.id,
+                             "segments": [[e.seg, e.start, e.end, e.size] for e in self.entries]})
 
 
-def _parse_head(data: bytes) -> list[str]:
+def parse_head(data: bytes, version: Version | None = None) -> Head:
+    """HEAD as written now, or by the first format (a bare list of segments, one a push)."""
     try:
-        head = orjson.loads(data)
-        segs = [str(s) for s in head["segments"]]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        raise RemoteIntegrity(f"the remote's {HEAD} is damaged",
-                              hint="restore it from a backup of the remote; objects are intact"
-                              ) from None
-    if head.get("format") != FORMAT or not all(is_id(s) for s in segs):
-        raise RemoteIntegrity(f"the remote's {HEAD} has an unknown format")
-    return segs
+        body = orjson.loads(data)
+        fmt = body.get("format")
+        if fmt == 1:
+            entries = [Entry(str(s), i, i + 1, 0) for i, s in enumerate(body["segments"])]
+        else:
+            entries = [Entry(str(s), int(a), int(b), int(n)) for s, a, b, n in body["segments"]]
+        head = Head(str(body.get("id", "")), entries, version)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        raise RemoteIndexDamaged(f"the remote's {HEAD} is damaged") from None
+    if fmt not in (1, FORMAT) or not all(is_id(e.seg) for e in head.entries):
+        raise RemoteError(f"the remote's {HEAD} has an unknown format ({fmt})",
+                          hint="a newer repro wrote it: upgrade repro")
+    return head
 
 
-def load(remote: Remote, cache: Path) -> RemoteIndex:
-    """Read HEAD and every segment it names (from the local cache when seen before)."""
-    index = RemoteIndex()
+def read_head(remote: Remote) -> Head:
     got = remote.read_versioned(HEAD)
-    if got is None:
-        return index
-    data, index.version = got
-    for seg in _parse_head(data):
-        index.add_segment(seg, _segment(remote, cache, seg))
-    return index
+    return parse_head(*got) if got else Head()
 
 
-def _segment(remote: Remote, cache: Path, seg: str) -> bytes:
-    cached = cache / seg
+def fetch_segment(remote: Remote, seg: str) -> Segment:
+    """A segment HEAD names, checked against its hash."""
     try:
-        data = cached.read_bytes()
-        if hash_bytes(data) == seg:
-            return data
-    except FileNotFoundError:
-        pass
-    data = remote.get(segment_key(seg))
-    if hash_bytes(data) != seg:
-        raise RemoteIntegrity(f"the remote index segment {seg} holds other bytes "
-                              f"(blake3 {hash_bytes(data)})")
-    cache.mkdir(parents=True, exist_ok=True)
-    write_bytes(cached, data)
-    return data
+        data = remote.get(segment_key(seg))
+    except NotFound:
+        raise RemoteIndexDamaged(f"the remote index segment {seg} is missing") from None
+    got = hash_bytes(data)
+    if got != seg:
+        raise RemoteIndexDamaged(f"the remote index segment {seg} holds other bytes "
+                                 f"(blake3 {got})")
+    return parse_segment(seg, data)
 
 
-def segment_bytes(objects: dict[str, Location], records: Iterable[str],
-                  tags: Iterable[str] = (), *, partial: bool = False) -> bytes:
-    records = sorted(records)
-    return orjson.dumps({"objects": {k: list(v) for k, v in objects.items()},
-                         "records": [] if partial else records,
-                         "partial": records if partial else [], "tags": sorted(tags)},
-                        option=orjson.OPT_SORT_KEYS)
+@dataclass
+class RemoteIndex:
+    """The remote's HEAD as last read, and the local cache fed from it."""
+
+    head: Head
+    cache: IndexCache
+
+    def close(self) -> None:
+        self.cache.close()
 
 
-def publish(remote: Remote, index: RemoteIndex, data: bytes) -> None:
-    """Upload a segment and append it to HEAD by compare-and-swap, re-reading HEAD and
-    retrying when another push got there first (segments only add: nothing is lost)."""
+def sync(remote: Remote, path: Path) -> RemoteIndex:
+    """Read HEAD and apply the segments the cache at ``path`` has not applied yet."""
+    head = read_head(remote)
+    cache = IndexCache(path)
+    if cache.remote_id != head.id or cache.through > head.total:
+        cache.reset(head.id)  # another log than the one applied: start again
+    for entry in head.entries:
+        if entry.end > cache.through:
+            cache.apply(fetch_segment(remote, entry.seg), entry.end)
+    return RemoteIndex(head, cache)
+
+
+def _upload(remote: Remote, segment: Segment) -> tuple[str, int]:
+    data = segment.to_bytes()
     seg = hash_bytes(data)
-    remote.put_if_absent(segment_key(seg), data)
-    expected, segments = index.version, list(index.segments)
+    if not remote.exists(segment_key(seg)):
+        remote.put_if_absent(segment_key(seg), data)
+    return seg, len(data)
+
+
+def publish(remote: Remote, index: RemoteIndex, segment: Segment) -> None:
+    """Upload a segment and append it to HEAD by compare-and-swap, re-reading HEAD and
+    retrying when another push got there first (segments only add: nothing is lost);
+    then merge trailing entries when there are enough."""
+    seg, size = _upload(remote, segment)
+    head = index.head
     for _ in range(CAS_RETRIES):
-        head = orjson.dumps({"format": FORMAT, "segments": [*segments, seg]})
+        entry = Entry(seg, head.total, head.total + 1, size)
+        new = Head(head.id or uuid.uuid4().hex, [*head.entries, entry])
         try:
-            index.version = remote.replace(HEAD, head, expected)
-            index.segments = [*segments, seg]
-            return
+            new.version = remote.replace(HEAD, new.to_bytes(), head.version)
+            break
         except CasConflict:
-            got = remote.read_versioned(HEAD)
-            if got is None:
-                expected, segments = None, []
-            else:
-                segments, expected = _parse_head(got[0]), got[1]
-    raise RemoteError(f"could not update the remote's {HEAD} after {CAS_RETRIES} tries",
-                      hint="many pushes at once: try again")
+            head = read_head(remote)
+    else:
+        raise RemoteError(f"could not update the remote's {HEAD} after {CAS_RETRIES} tries",
+                          hint="many pushes at once: try again")
+    cache = index.cache
+    if cache.through == entry.start and cache.remote_id == head.id:
+        cache.name_log(new.id)  # the same log, named now if it had no name yet
+        cache.apply(segment, entry.end)
+    index.head = new
+    compact(remote, index)
+
+
+def compact(remote: Remote, index: RemoteIndex) -> None:
+    """Merge the last ``FANOUT`` HEAD entries into one while they cover equal stretches
+    and stay under ``MAX_MERGED``. Losing the CAS leaves HEAD as it was (a later push
+    merges); the merged segment then is an unlisted object, harmless."""
+    while True:
+        head = index.head
+        run = head.entries[-FANOUT:]
+        if (len(run) < FANOUT or len({e.span for e in run}) != 1
+                or sum(e.size for e in run) > MAX_MERGED):
+            return
+        merged = Segment()
+        for entry in run:
+            merged.merge(fetch_segment(remote, entry.seg))
+        seg, size = _upload(remote, merged)
+        new = Head(head.id, [*head.entries[:-FANOUT], Entry(seg, run[0].start, run[-1].end, size)])
+        try:
+            new.version = remote.replace(HEAD, new.to_bytes(), head.version)
+        except CasConflict:
+            return
+        index.head = new

@@ -3,10 +3,13 @@
 Push: the records' objects (record, output, metadata blobs, inputs and, unless
 asked not to, model versions) that the remote index does not list; small ones
 packed (a pack per ~64 MiB, one request each), large ones loose as multipart
-uploads; then one index segment naming them all, published last.
+uploads; then one index segment naming them all, published last. A push that
+stopped midway left packs and large objects nobody lists: the next push makes
+the same packs (named by their bytes) and finds them there, so only the rest moves.
 Pull: the objects the remote index lists for the wanted records, each checked
 against its BLAKE3 before it enters the store (a mismatch is reported and the
-bytes dropped); records are stored after the objects they name.
+bytes dropped), kept a pack or a large object at a time; records are stored
+after the objects they name. A pull that stopped midway keeps what it stored.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro.errors import NotFound, RemoteIntegrity
+from repro.errors import NotFound, RemoteIndexDamaged, RemoteIntegrity
 from repro.objects.hashing import hash_bytes, hash_file
 from repro.objects.ids import is_id
 from repro.objects.store import ObjectStore
 from repro.record import Record, from_bytes
 from repro.remote import index as rindex
 from repro.remote.base import Remote
+from repro.remote.segment import Location, new_segment
 
 Notify = Callable[[str], None]
 
@@ -55,66 +59,93 @@ class Transfer:
     bytes: int = 0
     packs: int = 0
     large: int = 0
+    #: packs and large objects already on the remote, not listed yet (left by a push
+    #: that stopped before publishing): not sent again
+    reused: int = 0
     #: objects a record names that are in neither store (a dropped model version)
     unavailable: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"records": self.records, "objects": self.objects, "bytes": self.bytes,
-                "packs": self.packs, "large": self.large, "unavailable": self.unavailable}
+                "packs": self.packs, "large": self.large, "reused": self.reused,
+                "unavailable": self.unavailable}
 
 
 def push(store: ObjectStore, remote: Remote, record_ids: Iterable[str], *, cache: Path,
          models: bool = True, tags: Iterable[str] = ()) -> Transfer:
-    index = rindex.load(remote, cache)
+    index = rindex.sync(remote, cache)
+    try:
+        return _push(store, remote, index, list(record_ids), models=models, tags=set(tags))
+    finally:
+        index.close()
+
+
+def _push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex, record_ids: list[str],
+          *, models: bool, tags: set[str]) -> Transfer:
     done = Transfer()
+    on_remote = index.cache.record_states(record_ids)  # id -> sent with its models
+    new_records = [rid for rid in record_ids
+                   if not (on_remote.get(rid) or (not models and rid in on_remote))]
     wanted: dict[str, None] = {}
-    new_records = []
-    for rid in record_ids:
-        if rid in index.records or (not models and rid in index.partial):
-            continue
-        new_records.append(rid)
+    for rid in new_records:
         record = from_bytes(store.read_bytes(rid), id=rid)
         for oid in [rid, *record_objects(record, models=models)]:
             wanted[oid] = None
-    missing = [oid for oid in wanted if oid not in index.objects]
-    entries: dict[str, rindex.Location] = {}
+    listed = index.cache.locations(wanted)
+    entries: dict[str, Location] = {}
     pack: list[tuple[str, bytes]] = []
-    for oid in missing:
+    for oid in (o for o in wanted if o not in listed):
         if oid not in store:
             done.unavailable.append(oid)
             continue
         size = store.size(oid)
         if size > rindex.PACK_MAX_OBJECT:
-            remote.put_file(rindex.object_key(oid), store.path(oid))
+            _send_large(remote, store, oid, done)
             entries[oid] = (None, 0, size)
-            done.large += 1
         else:
             pack.append((oid, store.read_bytes(oid)))
             if sum(len(b) for _, b in pack) >= rindex.PACK_TARGET:
                 _send_pack(remote, pack, entries, done)
                 pack = []
         done.objects += 1
-        done.bytes += size
     if pack:
         _send_pack(remote, pack, entries, done)
-    new_tags = set(tags) - index.tags
+    new_tags = tags - set(index.cache.tags())
     if entries or new_records or new_tags:
-        rindex.publish(remote, index, rindex.segment_bytes(entries, new_records, new_tags,
-                                                          partial=not models))
+        rindex.publish(remote, index, new_segment(entries, new_records, new_tags,
+                                                  partial=not models))
     done.records = new_records
     return done
 
 
+def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) -> None:
+    """One model file, multipart where the remote has it; one a push stopped after
+    sending (not listed yet) is on the remote already and is not sent again."""
+    key = rindex.object_key(oid)
+    done.large += 1
+    if remote.exists(key):
+        done.reused += 1
+        return
+    remote.put_file(key, store.path(oid))
+    done.bytes += store.size(oid)
+
+
 def _send_pack(remote: Remote, pack: list[tuple[str, bytes]],
-               entries: dict[str, rindex.Location], done: Transfer) -> None:
+               entries: dict[str, Location], done: Transfer) -> None:
+    """Small objects as one pack, named by its bytes: a push stopped after sending it
+    makes the same pack again, which is on the remote already and is not sent again."""
     data = b"".join(b for _, b in pack)
     name = hash_bytes(data)
     offset = 0
     for oid, b in pack:
         entries[oid] = (name, offset, len(b))
         offset += len(b)
-    remote.put_if_absent(rindex.pack_key(name), data)
     done.packs += 1
+    if remote.exists(rindex.pack_key(name)):
+        done.reused += 1
+        return
+    remote.put_if_absent(rindex.pack_key(name), data)
+    done.bytes += len(data)
 
 
 def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[str]:
@@ -122,7 +153,8 @@ def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[st
     found = []
     for target in targets:
         t = _bare(target) or target.lower()
-        hits = [r for r in index.all_records if r.startswith(t)] if len(t) >= 6 else []
+        ok = len(t) >= 6 and all(c in "0123456789abcdef" for c in t)
+        hits = index.cache.find_records(t) if ok else []
         if len(hits) != 1:
             raise NotFound(f"{target}: {'several' if hits else 'no'} record(s) on the remote",
                            hint="give a record id (or a unique prefix of 6+ hex digits)")
@@ -130,81 +162,98 @@ def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[st
     return found
 
 
-def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *, cache: Path,
-         models: bool = True, index: rindex.RemoteIndex | None = None
-         ) -> tuple[Transfer, list[Record]]:
-    """Fetch the records (all the remote has when None) and what they name."""
-    index = index or rindex.load(remote, cache)
+def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *,
+         index: rindex.RemoteIndex, models: bool = True) -> tuple[Transfer, list[Record]]:
+    """Fetch the records (all the remote has when None) and what they name. Objects are
+    kept as they arrive (a pack, a model at a time), records last: a pull stopped
+    midway keeps what it fetched, and the next one fetches only the rest."""
     done = Transfer()
-    wanted = sorted(index.all_records) if record_ids is None else list(record_ids)
+    if record_ids is None:
+        wanted = index.cache.records_since(index.cache.pulled)
+    else:
+        wanted = list(record_ids)
     records = [r for r in wanted if r not in store]
     fetcher = _Fetcher(store, remote, index, done)
-    parsed = []
-    for rid, data in fetcher.small(records).items():
-        parsed.append(from_bytes(data, id=rid))
+    parsed = [from_bytes(data, id=rid) for rid, data in fetcher.small(records).items()]
     need: dict[str, None] = {}
     for record in parsed:
         for oid in record_objects(record, models=models):
             if oid not in store:
-                if oid in index.objects:
-                    need[oid] = None
-                else:
-                    done.unavailable.append(oid)
+                need[oid] = None
+    fetcher.fetch(list(need))
     with store.batch():
-        for oid, data in fetcher.small([o for o in need if index.objects[o][0]]).items():
-            store.put_bytes(data, known=oid)
-        for oid in (o for o in need if index.objects[o][0] is None):
-            fetcher.large(oid)
         for record in parsed:  # after the objects they name
             store.put_bytes(fetcher.record_bytes[record.id], group=1, known=record.id)
+    if record_ids is None:
+        index.cache.mark_pulled(index.cache.through)
     done.records = [r.id for r in parsed]
     return done, parsed
 
 
 class _Fetcher:
+    """Objects the remote index lists, each checked against its id before it is kept."""
+
     def __init__(self, store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
                  done: Transfer):
         self.store, self.remote, self.index, self.done = store, remote, index, done
         self.record_bytes: dict[str, bytes] = {}
 
     def small(self, oids: list[str]) -> dict[str, bytes]:
-        """Packed objects, one GET per pack, each checked against its id."""
-        by_pack: dict[str, list[str]] = {}
-        got: dict[str, bytes] = {}
+        """Packed objects (records), one GET per pack, kept in memory."""
+        where = self.index.cache.locations(oids)
         for oid in oids:
-            where = self.index.objects.get(oid)
-            if where is None:
+            if oid not in where:
                 raise NotFound(f"{oid} is not on the remote")
-            if where[0] is None:
-                got[oid] = self.remote.get(rindex.object_key(oid))
-                self._check(oid, got[oid])
-            else:
-                by_pack.setdefault(where[0], []).append(oid)
-        for pack, members in by_pack.items():
-            data = self.remote.get(rindex.pack_key(pack))
-            self.done.packs += 1
-            for oid in members:
-                _, offset, size = self.index.objects[oid]
-                got[oid] = data[offset:offset + size]
-                self._check(oid, got[oid])
-        for data in got.values():
-            self.done.objects += 1
-            self.done.bytes += len(data)
+        got: dict[str, bytes] = {}
+        for pack, members in _by_pack(where).items():
+            got.update(self._unpack(pack, members))
         self.record_bytes.update(got)
         return got
 
-    def _check(self, oid: str, data: bytes) -> None:
-        got = hash_bytes(data)
-        if got != oid:
-            raise RemoteIntegrity(f"the remote returned wrong bytes for object {oid} "
-                                  f"(blake3 {got}); nothing was stored from it")
+    def fetch(self, oids: list[str]) -> None:
+        """Store objects: a pack's members in one batch (one sync), each large object on
+        its own; those the remote does not list are noted as unavailable."""
+        where = self.index.cache.locations(oids)
+        self.done.unavailable += [o for o in oids if o not in where]
+        for pack, members in _by_pack(where).items():
+            with self.store.batch():
+                for oid, data in self._unpack(pack, members).items():
+                    self.store.put_bytes(data, known=oid)
+        for oid, (pack, _, size) in where.items():
+            if pack is None and size > rindex.PACK_MAX_OBJECT:
+                self._large(oid)
 
-    def large(self, oid: str) -> None:
+    def _unpack(self, pack: str | None, members: dict[str, Location]) -> dict[str, bytes]:
+        got: dict[str, bytes] = {}
+        if pack is None:
+            for oid in members:
+                got[oid] = self._get(rindex.object_key(oid))
+        else:
+            data = self._get(rindex.pack_key(pack))
+            self.done.packs += 1
+            for oid, (_, offset, size) in members.items():
+                got[oid] = data[offset:offset + size]
+        for oid, data in got.items():
+            _check(oid, data)
+            self.done.objects += 1
+            self.done.bytes += len(data)
+        return got
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return self.remote.get(key)
+        except NotFound:
+            raise _listed_but_gone(key) from None
+
+    def _large(self, oid: str) -> None:
         fd, name = tempfile.mkstemp(prefix="tmp-pull-", dir=self.store.tmp_dir)
         os.close(fd)
         tmp = Path(name)
         try:
-            self.remote.get_file(rindex.object_key(oid), tmp)
+            try:
+                self.remote.get_file(rindex.object_key(oid), tmp)
+            except NotFound:
+                raise _listed_but_gone(rindex.object_key(oid)) from None
             got = hash_file(tmp)
             if got != oid:
                 raise RemoteIntegrity(f"the remote returned wrong bytes for object {oid} "
@@ -218,18 +267,36 @@ class _Fetcher:
                 tmp.unlink()
 
 
+def _by_pack(where: dict[str, Location]) -> dict[str | None, dict[str, Location]]:
+    """Small objects grouped by pack (loose small objects under None); large ones left out."""
+    groups: dict[str | None, dict[str, Location]] = {}
+    for oid, loc in where.items():
+        if loc[0] is not None or loc[2] <= rindex.PACK_MAX_OBJECT:
+            groups.setdefault(loc[0], {})[oid] = loc
+    return groups
+
+
+def _check(oid: str, data: bytes) -> None:
+    got = hash_bytes(data)
+    if got != oid:
+        raise RemoteIntegrity(f"the remote returned wrong bytes for object {oid} "
+                              f"(blake3 {got}); nothing was stored from it")
+
+
+def _listed_but_gone(key: str) -> RemoteIndexDamaged:
+    return RemoteIndexDamaged(f"the remote's index lists {key}, but the remote does not have it")
+
+
 def fetch_objects(store: ObjectStore, remote: Remote, oids: Iterable[str], *,
                   cache: Path) -> Transfer:
     """Objects the remote index lists (a model version ``checkout`` needs), each checked
     against its hash before it enters the store; the others are left out."""
-    index = rindex.load(remote, cache)
-    done = Transfer()
-    fetcher = _Fetcher(store, remote, index, done)
-    wanted = [o for o in dict.fromkeys(oids) if o not in store and o in index.objects]
-    with store.batch():
-        for oid, data in fetcher.small([o for o in wanted if index.objects[o][0]]).items():
-            store.put_bytes(data, known=oid)
-        for oid in (o for o in wanted if index.objects[o][0] is None):
-            fetcher.large(oid)
-    done.unavailable = [o for o in oids if o not in store]
-    return done
+    index = rindex.sync(remote, cache)
+    try:
+        done = Transfer()
+        wanted = [o for o in dict.fromkeys(oids) if o not in store]
+        _Fetcher(store, remote, index, done).fetch(wanted)
+        done.unavailable = [o for o in oids if o not in store]
+        return done
+    finally:
+        index.close()

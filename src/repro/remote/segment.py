@@ -1,0 +1,70 @@
+"""One segment of a remote's index: which objects a push added (each in a pack at
+an offset, or loose), which records (sent with their model versions, or without:
+``partial``) and which tag names. A segment is immutable, stored under the BLAKE3
+of its bytes; segments only ever add, so any number of them merge into one by
+union (what compaction does) and applying one twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from repro.errors import RemoteIndexDamaged
+from repro.objects.ids import is_id
+
+#: Where an object is: (pack hex or None for loose, offset, size).
+Location = tuple[str | None, int, int]
+
+
+@dataclass
+class Segment:
+    objects: dict[str, Location] = field(default_factory=dict)
+    records: set[str] = field(default_factory=set)
+    #: records sent without their model versions (``--no-models``)
+    partial: set[str] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)
+
+    def merge(self, other: Segment) -> None:
+        """Add ``other`` to this one: the union (a record sent with its models once stays so)."""
+        for oid, where in other.objects.items():
+            self.objects.setdefault(oid, where)
+        self.records |= other.records
+        self.partial = (self.partial | other.partial) - self.records
+        self.tags |= other.tags
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({"objects": {k: list(v) for k, v in self.objects.items()},
+                             "records": sorted(self.records),
+                             "partial": sorted(self.partial - self.records),
+                             "tags": sorted(self.tags)}, option=orjson.OPT_SORT_KEYS)
+
+
+def new_segment(objects: dict[str, Location], records: Iterable[str], tags: Iterable[str] = (),
+                *, partial: bool = False) -> Segment:
+    records = set(records)
+    return Segment(dict(objects), set() if partial else records, records if partial else set(),
+                   set(tags))
+
+
+def parse_segment(name: str, data: bytes) -> Segment:
+    """The segment ``name`` from its bytes; ``RemoteIntegrity`` when they are not one."""
+    try:
+        body = orjson.loads(data)
+        objects: dict[str, Location] = {}
+        for oid, (pack, offset, size) in body["objects"].items():
+            if not is_id(oid) or (pack is not None and not is_id(pack)):
+                raise ValueError(oid)
+            objects[oid] = (pack, int(offset), int(size))
+        records = {str(r) for r in body["records"]}
+        partial = {str(r) for r in body.get("partial", ())}
+        tags = {str(t) for t in body.get("tags", ())}
+        if not all(is_id(r) for r in records | partial):
+            raise ValueError("record")
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        raise RemoteIndexDamaged(f"the remote index segment {name} is damaged "
+                                 "(not a segment)") from None
+    return Segment(objects, records, partial - records, tags)
+
