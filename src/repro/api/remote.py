@@ -21,6 +21,9 @@ from repro.api.repository import Repository
 from repro.errors import IntegrityError, NotFound, RemoteIndexDamaged, UsageError
 from repro.objects.atomic import write_bytes
 from repro.remote.base import Remote
+from repro.remote.check import IndexCheck, check
+from repro.remote.check import repair as repair_index
+from repro.remote.index_cache import IndexCache
 from repro.remote.spec import RemoteSpec, check_remote_name, parse_url
 
 
@@ -103,6 +106,25 @@ def cache_dir(repo: Repository, name: str) -> Path:
 def index_path(repo: Repository, name: str) -> Path:
     """The local copy of the remote's index (SQLite; a cache, rebuilt when deleted)."""
     return cache_dir(repo, name) / "index.sqlite"
+
+
+def local_index(repo: Repository, name: str) -> IndexCache | None:
+    """The local copy of the remote's index as of the last push, pull or clone that
+    read it (None: never read); the remote is not asked."""
+    path = index_path(repo, name)
+    return IndexCache(path) if path.exists() else None
+
+
+def check_remote(repo: Repository, name: str | None, *, repair: bool = False) -> IndexCheck:
+    """Every segment of the remote's index read and checked against its hash, every pack
+    and large object it names asked for; with ``repair``, a new HEAD without what cannot
+    be used (nothing deleted)."""
+    spec = get_remote(repo, name)
+    remote = open_remote(spec)
+    found = check(remote)
+    if repair:
+        repair_index(remote, found)
+    return found
 
 
 @contextlib.contextmanager

@@ -79,20 +79,39 @@ class FolderRemote:
         fsync_dir(dest.parent)
         return True
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write the share refuses (full, read-only, not ours) as one clear error; the
+        temp file is gone, so nothing half-written is left under a real name."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise RemoteError(f"the remote folder {self.root} is full ({exc.strerror})",
+                                  hint="free space on the share, then push again: what was "
+                                       "sent is kept there and not sent again") from None
+            if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+                raise RemoteError(f"cannot write to the remote {self.root} ({exc.strerror})",
+                                  hint="check the share's permissions") from None
+            raise
+
     def put_if_absent(self, key: str, data: bytes) -> bool:
         dest = self._path(key)
         if dest.exists():
             return False
-        with self._temp() as (fd, name):
-            os.write(fd, data)
-            os.fsync(fd)
+        with self._writing(), self._temp() as (fd, name):
+            with os.fdopen(os.dup(fd), "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
             return self._publish(name, dest)
 
     def put_file(self, key: str, src: Path) -> None:
         dest = self._path(key)
         if dest.exists():
             return
-        with self._temp() as (fd, name), src.open("rb") as f, os.fdopen(os.dup(fd), "wb") as out:
+        with (self._writing(), self._temp() as (fd, name), src.open("rb") as f,
+              os.fdopen(os.dup(fd), "wb") as out):
             shutil.copyfileobj(f, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
@@ -138,7 +157,7 @@ class FolderRemote:
 
     def replace(self, key: str, data: bytes, expected: Version | None) -> Version:
         dest = self._path(key)
-        with self._locked(dest):
+        with self._writing(), self._locked(dest):
             current = self.read_versioned(key)
             now = current[1] if current else None
             if now != expected:

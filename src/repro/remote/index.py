@@ -98,7 +98,10 @@ def parse_head(data: bytes, version: Version | None = None) -> Head:
             entries = [Entry(str(s), int(a), int(b), int(n)) for s, a, b, n in body["segments"]]
         head = Head(str(body.get("id", "")), entries, version)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        raise RemoteIndexDamaged(f"the remote's {HEAD} is damaged") from None
+        raise RemoteIndexDamaged(
+            f"the remote's {HEAD} is damaged",
+            hint=f"move {HEAD} aside on the remote (no object is lost): the next push from "
+                 "each store starts a new index and lists its records again") from None
     if fmt not in (1, FORMAT) or not all(is_id(e.seg) for e in head.entries):
         raise RemoteError(f"the remote's {HEAD} has an unknown format ({fmt})",
                           hint="a newer repro wrote it: upgrade repro")
@@ -146,11 +149,15 @@ def sync(remote: Remote, path: Path) -> RemoteIndex:
     return RemoteIndex(head, cache)
 
 
-def _upload(remote: Remote, segment: Segment) -> tuple[str, int]:
+def upload(remote: Remote, segment: Segment) -> tuple[str, int]:
+    """Store a segment under the hash of its bytes (unless it is there); its name and size."""
     data = segment.to_bytes()
     seg = hash_bytes(data)
-    if not remote.exists(segment_key(seg)):
+    there = remote.read_versioned(segment_key(seg))
+    if there is None:
         remote.put_if_absent(segment_key(seg), data)
+    elif hash_bytes(there[0]) != seg:  # a damaged copy (a repair dropped it): heal it
+        remote.replace(segment_key(seg), data, there[1])
     return seg, len(data)
 
 
@@ -158,7 +165,7 @@ def publish(remote: Remote, index: RemoteIndex, segment: Segment) -> None:
     """Upload a segment and append it to HEAD by compare-and-swap, re-reading HEAD and
     retrying when another push got there first (segments only add: nothing is lost);
     then merge trailing entries when there are enough."""
-    seg, size = _upload(remote, segment)
+    seg, size = upload(remote, segment)
     head = index.head
     for _ in range(CAS_RETRIES):
         entry = Entry(seg, head.total, head.total + 1, size)
@@ -192,7 +199,7 @@ def compact(remote: Remote, index: RemoteIndex) -> None:
         merged = Segment()
         for entry in run:
             merged.merge(fetch_segment(remote, entry.seg))
-        seg, size = _upload(remote, merged)
+        seg, size = upload(remote, merged)
         new = Head(head.id, [*head.entries[:-FANOUT], Entry(seg, run[0].start, run[-1].end, size)])
         try:
             new.version = remote.replace(HEAD, new.to_bytes(), head.version)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.errors import NotFound, RemoteIndexDamaged, RemoteIntegrity
+from repro.objects.faults import checkpoint
 from repro.objects.hashing import hash_bytes, hash_file
 from repro.objects.ids import is_id
 from repro.objects.store import ObjectStore
@@ -128,6 +129,7 @@ def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) ->
         return
     remote.put_file(key, store.path(oid))
     done.bytes += store.size(oid)
+    checkpoint("push.sent")
 
 
 def _send_pack(remote: Remote, pack: list[tuple[str, bytes]],
@@ -146,6 +148,7 @@ def _send_pack(remote: Remote, pack: list[tuple[str, bytes]],
         return
     remote.put_if_absent(rindex.pack_key(name), data)
     done.bytes += len(data)
+    checkpoint("push.sent")
 
 
 def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[str]:
@@ -219,9 +222,11 @@ class _Fetcher:
             with self.store.batch():
                 for oid, data in self._unpack(pack, members).items():
                     self.store.put_bytes(data, known=oid)
+            checkpoint("pull.kept")
         for oid, (pack, _, size) in where.items():
             if pack is None and size > rindex.PACK_MAX_OBJECT:
                 self._large(oid)
+                checkpoint("pull.kept")
 
     def _unpack(self, pack: str | None, members: dict[str, Location]) -> dict[str, bytes]:
         got: dict[str, bytes] = {}

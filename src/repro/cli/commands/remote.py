@@ -87,3 +87,42 @@ def remove(state: State, name: str, as_json: bool) -> None:
         emit_json(spec.to_dict())
     else:
         click.echo(f"removed remote {spec.name}")
+
+
+@remote.command("check")
+@click.argument("name", required=False)
+@click.option("--repair", is_flag=True,
+              help="Write a new index HEAD without what cannot be used (nothing is deleted).")
+@json_option
+@click.pass_obj
+def check(state: State, name: str | None, repair: bool, as_json: bool) -> None:
+    """Check the remote's index against the remote: every segment against its hash,
+    every pack and large object it names present. Exit status 1 when something is
+    wrong and was not repaired.
+
+    \b
+    Example:
+      repro remote check origin
+      repro remote check origin --repair
+    """
+    from repro.api.remote import check_remote
+
+    found = check_remote(state.repo(), name, repair=repair)
+    if as_json:
+        emit_json(found.to_dict())
+    else:
+        click.echo(f"{found.segments} segments, {found.records} records, {found.keys} packs "
+                   "and large objects checked")
+        for seg, why in sorted(found.damaged.items()):
+            click.echo(f"damaged: {why}" if seg in why else f"damaged: {seg}: {why}")
+        for seg, keys in sorted(found.missing.items()):
+            for key in keys:
+                click.echo(f"missing: {key} (listed by segment {seg[:12]})")
+        if found.repaired:
+            click.echo(f"repaired: a new index HEAD without them ({found.dropped_records} "
+                       "records dropped from the index; a push from a store that has them "
+                       "lists them again)")
+        elif not found.ok:
+            click.echo(f"hint: repro remote check {name or ''} --repair".replace("  ", " "))
+    if not found.ok and not found.repaired:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,160 @@
+"""The remote index at scale: a folder remote built by many pushes, then a sync of
+100 new records, against the previous design (every segment parsed) in the same run.
+
+Builds a folder remote the way pushes do (``repro.remote.index.publish``, with its
+compaction): RECORDS records, PER_PUSH a push, each record with 4 objects (the
+record, its output, two metadata blobs) in the push's pack, and MODELS model
+versions (loose objects) spread over the pushes. Then, each step in a fresh
+subprocess (its own peak RSS):
+
+- ``clone``: a new local cache synced from nothing;
+- ``sync``: another machine pushes 100 new records; the clone's cache syncs them;
+- ``push``: a push of 100 new records from the machine that built the remote:
+  sync, look up the 100 records and their 400 objects, publish the segment;
+- ``baseline``: what every push and pull did before (every segment HEAD lists
+  parsed into in-memory dicts).
+
+Usage: python bench/bench_remote_index.py RECORDS MODELS PER_PUSH DIR
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from repro.objects.hashing import hash_bytes
+from repro.remote import index as rindex
+from repro.remote.folder import FolderRemote
+from repro.remote.segment import Location, new_segment
+
+OBJECTS_PER_RECORD = 4
+
+
+def _hex(n: int, kind: str) -> str:
+    return hash_bytes(f"{kind}{n}".encode())
+
+
+def push_segment(push: int, per_push: int, models_per_push: float, first_record: int
+                 ) -> tuple[dict[str, Location], list[str]]:
+    """What one push of ``per_push`` records publishes (ids made up, shapes real)."""
+    pack = _hex(push, "pack")
+    objects: dict[str, Location] = {}
+    records = []
+    offset = 0
+    for r in range(first_record, first_record + per_push):
+        for k in range(OBJECTS_PER_RECORD):
+            objects[_hex(r, f"o{k}")] = (pack, offset, 40_000)
+            offset += 40_000
+        records.append(_hex(r, "o0"))
+    for m in range(int(push * models_per_push), int((push + 1) * models_per_push)):
+        objects[_hex(m, "model")] = (None, 0, 2_000_000_000)
+    return objects, records
+
+
+def build(remote_dir: Path, cache: Path, records: int, models: int, per_push: int) -> float:
+    remote_dir.mkdir(parents=True, exist_ok=True)
+    remote = FolderRemote(remote_dir)
+    pushes = records // per_push
+    index = rindex.sync(remote, cache)
+    start = time.perf_counter()
+    for push in range(pushes):
+        objects, ids = push_segment(push, per_push, models / pushes, push * per_push)
+        rindex.publish(remote, index, new_segment(objects, ids))
+        if push % 500 == 0:
+            print(f"  built {push}/{pushes} pushes", file=sys.stderr, flush=True)
+    index.close()
+    return time.perf_counter() - start
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step(name: str, remote_dir: Path, cache: Path, first_record: int) -> dict[str, Any]:
+    """One measured step, run in this (fresh) process."""
+    remote = FolderRemote(remote_dir)
+    start = time.perf_counter()
+    out: dict[str, Any] = {}
+    if name in ("clone", "sync"):
+        index = rindex.sync(remote, cache)
+        out["records"] = index.cache.counts()["records"]
+        index.close()
+    elif name == "push":
+        index = rindex.sync(remote, cache)
+        objects, ids = push_segment(10**9 + first_record, 100, 0, first_record)
+        known = index.cache.record_states(ids)
+        listed = index.cache.locations(objects)
+        rindex.publish(remote, index, new_segment(
+            {o: w for o, w in objects.items() if o not in listed},
+            [r for r in ids if r not in known]))
+        index.close()
+    elif name == "baseline":
+        out["records"] = _baseline(remote)
+    out["seconds"] = round(time.perf_counter() - start, 3)
+    out["peak_rss_mib"] = round(_peak_mib())
+    return out
+
+
+def _baseline(remote: FolderRemote) -> int:
+    """The previous design: every segment HEAD lists, read and parsed into dicts."""
+    objects: dict[str, Location] = {}
+    records: set[str] = set()
+    for entry in rindex.read_head(remote).entries:
+        body = orjson.loads(remote.get(rindex.segment_key(entry.seg)))
+        for oid, (pack, offset, size) in body["objects"].items():
+            objects[oid] = (pack, int(offset), int(size))
+        records.update(body["records"])
+    return len(records)
+
+
+def run_step(name: str, remote_dir: Path, cache: Path, first_record: int = 0) -> dict[str, Any]:
+    got = subprocess.run([sys.executable, __file__, "--step", name, str(remote_dir), str(cache),
+                          str(first_record)], capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(got.stdout)
+    return result
+
+
+def _size(paths: list[Path]) -> int:
+    return sum(p.stat().st_size for p in paths if p.exists())
+
+
+def main(records: int, models: int, per_push: int, work: Path) -> dict[str, Any]:
+    remote_dir, writer = work / "remote", work / "writer.sqlite"
+    res: dict[str, Any] = {"records": records, "models": models, "per_push": per_push,
+                           "load": os.getloadavg()[0]}
+    res["build_seconds"] = round(build(remote_dir, writer, records, models, per_push), 1)
+    remote = FolderRemote(remote_dir)
+    head = rindex.read_head(remote)
+    res["head_entries"] = len(head.entries)
+    res["head_bytes"] = len(remote.get(rindex.HEAD))
+    res["index_listed_bytes"] = sum(e.size for e in head.entries)
+    res["index_all_segment_bytes"] = _size(list((remote_dir / "index/seg").iterdir()))
+    clone = work / "clone.sqlite"
+    res["clone"] = run_step("clone", remote_dir, clone)
+    res["cache_bytes"] = _size([clone, Path(f"{clone}-wal")])
+    other = work / "other.sqlite"
+    run_step("sync", remote_dir, other)  # a second machine, synced
+    run_step("push", remote_dir, other, records)  # ... pushes 100 new records
+    res["sync_100"] = run_step("sync", remote_dir, clone)
+    res["push_100"] = run_step("push", remote_dir, writer, records + 100)
+    res["baseline"] = run_step("baseline", remote_dir, clone)
+    res["sync_vs_baseline_time"] = round(res["baseline"]["seconds"] / res["sync_100"]["seconds"], 1)
+    return res
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--step":
+        print(json.dumps(step(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]),
+                              int(sys.argv[5]))))
+    else:
+        records, models, per_push = (int(a) for a in sys.argv[1:4])
+        print(json.dumps(main(records, models, per_push, Path(sys.argv[4])), indent=1))

@@ -1,0 +1,115 @@
+"""Checking a remote's index against the remote, and repairing it.
+
+A sync trusts the index: it never lists the bucket. ``check`` reads every segment
+HEAD lists (each against its hash) and asks for every pack and large object they
+name (one HEAD request each, no download). ``repair`` writes a new HEAD without
+what cannot be used: a damaged segment is dropped, a segment naming objects that
+are gone is rewritten without them (and without the records whose own object is
+gone). No object is deleted; a push from a store that has the dropped records
+lists them again (and sends what the remote lacks). The repaired HEAD gets a new
+log id, so every local copy of the index is rebuilt at its next sync.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from repro.errors import ConflictError, RemoteIndexDamaged
+from repro.remote import index as rindex
+from repro.remote.base import CasConflict, Remote
+from repro.remote.segment import Segment
+
+
+@dataclass
+class IndexCheck:
+    """What ``check`` found (and, after ``repair``, what it changed)."""
+
+    segments: int = 0
+    records: int = 0
+    keys: int = 0
+    #: segment -> why it cannot be used
+    damaged: dict[str, str] = field(default_factory=dict)
+    #: segment -> pack and object keys it names that the remote does not have
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    dropped_records: int = 0
+    repaired: bool = False
+    head: rindex.Head = field(default_factory=rindex.Head)
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged and not self.missing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segments": self.segments, "records": self.records, "keys": self.keys,
+                "damaged": [{"segment": s, "why": w} for s, w in sorted(self.damaged.items())],
+                "missing": [{"segment": s, "key": k} for s, keys in sorted(self.missing.items())
+                            for k in keys],
+                "ok": self.ok, "repaired": self.repaired, "dropped_records": self.dropped_records}
+
+
+def _keys(segment: Segment) -> set[str]:
+    return {rindex.pack_key(p) if p else rindex.object_key(oid)
+            for oid, (p, _, _) in segment.objects.items()}
+
+
+def check(remote: Remote) -> IndexCheck:
+    found = IndexCheck(head=rindex.read_head(remote))
+    keys_of: dict[str, set[str]] = {}
+    for entry in found.head.entries:
+        found.segments += 1
+        try:
+            segment = rindex.fetch_segment(remote, entry.seg)
+        except RemoteIndexDamaged as exc:
+            found.damaged[entry.seg] = str(exc)
+            continue
+        found.records += len(segment.records | segment.partial)
+        keys_of[entry.seg] = _keys(segment)
+    present = {key: remote.exists(key) for key in set().union(*keys_of.values())}
+    found.keys = len(present)
+    for seg, keys in keys_of.items():
+        gone = sorted(k for k in keys if not present[k])
+        if gone:
+            found.missing[seg] = gone
+    return found
+
+
+def repair(remote: Remote, found: IndexCheck) -> IndexCheck:
+    """A new HEAD without what ``found`` says cannot be used, by compare-and-swap on the
+    HEAD ``check`` read (refused when a push moved it meanwhile: check again)."""
+    if found.ok:
+        return found
+    entries = []
+    for entry in found.head.entries:
+        if entry.seg in found.damaged:
+            continue
+        if entry.seg in found.missing:
+            segment = _without(rindex.fetch_segment(remote, entry.seg),
+                               set(found.missing[entry.seg]), found)
+            seg, size = rindex.upload(remote, segment)
+            entry = rindex.Entry(seg, entry.start, entry.end, size)
+        entries.append(entry)
+    new = rindex.Head(uuid.uuid4().hex, entries)
+    try:
+        remote.replace(rindex.HEAD, new.to_bytes(), found.head.version)
+    except CasConflict:
+        raise ConflictError("the remote's index moved while it was checked (a push)",
+                            hint="run the check again") from None
+    found.repaired = True
+    return found
+
+
+def _without(segment: Segment, gone: set[str], found: IndexCheck) -> Segment:
+    kept = Segment(tags=set(segment.tags))
+    lost: set[str] = set()
+    for oid, where in segment.objects.items():
+        key = rindex.pack_key(where[0]) if where[0] else rindex.object_key(oid)
+        if key in gone:
+            lost.add(oid)
+        else:
+            kept.objects[oid] = where
+    kept.records = segment.records - lost
+    kept.partial = segment.partial - lost
+    found.dropped_records += len((segment.records | segment.partial) & lost)
+    return kept
