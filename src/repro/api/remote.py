@@ -49,10 +49,10 @@ def _save(repo: Repository, specs: list[RemoteSpec]) -> None:
 
 
 def add_remote(repo: Repository, name: str, url: str, *, endpoint: str | None = None,
-               region: str | None = None) -> RemoteSpec:
+               region: str | None = None, lock_object: bool = False) -> RemoteSpec:
     if "://" not in url:  # a plain folder path: absolute, as every machine mounts it
         url = str(Path(url).expanduser().absolute())
-    spec = parse_url(name, url, endpoint=endpoint, region=region)
+    spec = parse_url(name, url, endpoint=endpoint, region=region, lock_object=lock_object)
     specs = list_remotes(repo)
     if any(s.name == name for s in specs):
         raise UsageError(f"remote {name!r} exists", hint=f"repro remote remove {name} first")

@@ -20,6 +20,7 @@ segment's rows rewritten about once per level. Merged segments stop at
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,9 @@ def publish(remote: Remote, index: RemoteIndex, segment: Segment) -> None:
     then merge trailing entries when there are enough."""
     seg, size = upload(remote, segment)
     head = index.head
-    for _ in range(CAS_RETRIES):
+    for attempt in range(CAS_RETRIES):
+        if attempt:
+            time.sleep(min(0.02 * attempt, 0.3))  # let the push that got there first finish
         entry = Entry(seg, head.total, head.total + 1, size)
         new = Head(head.id or uuid.uuid4().hex, [*head.entries, entry])
         try:

@@ -13,6 +13,7 @@ lock on S3 is race-free; ``cas_method`` says which is in use.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +24,7 @@ from repro.remote.base import CasConflict, Version
 from repro.remote.spec import RemoteSpec, check_key
 
 MULTIPART_CHUNK = 64 * 1024 * 1024
+LOCK_OBJECT = "lock object (no conditional writes: best effort)"
 CONCURRENCY = 8
 
 
@@ -41,7 +43,9 @@ class S3Remote:
             config=Config(connect_timeout=5, read_timeout=60,
                           retries={"max_attempts": 2, "mode": "standard"},
                           s3={"addressing_style": "path"}))
-        self.conditional = True
+        self.conditional = not spec.lock_object
+        if spec.lock_object:
+            self.cas_method = LOCK_OBJECT
 
     def _key(self, key: str) -> str:
         check_key(key)
@@ -126,7 +130,7 @@ class S3Remote:
                 if "NotImplemented" not in str(exc):
                     raise
                 self.conditional = False
-                self.cas_method = "lock object (the engine lacks conditional writes)"
+                self.cas_method = LOCK_OBJECT
         if self.exists(key):
             return False
         self._call("put_object", Key=self._key(key), Body=data)
@@ -165,7 +169,7 @@ class S3Remote:
                 if isinstance(exc, CasConflict) or "NotImplemented" not in str(exc):
                     raise
                 self.conditional = False
-                self.cas_method = "lock object (the engine lacks conditional writes)"
+                self.cas_method = LOCK_OBJECT
         return self._replace_locked(key, data, expected)
 
     def _replace_locked(self, key: str, data: bytes, expected: Version | None) -> Version:
@@ -181,6 +185,10 @@ class S3Remote:
             current = self.read_versioned(key)
             if (current[1] if current else None) != expected:
                 raise CasConflict(f"{key} on the remote changed meanwhile")
+            if self.get(lock) != token:  # taken over while we read: narrows the window
+                raise CasConflict(f"{key} on the remote is being changed by someone else")
             return Version(self._call("put_object", Key=self._key(key), Body=data)["ETag"])
         finally:
-            self._call("delete_object", Key=self._key(lock))
+            with contextlib.suppress(NotFound):
+                if self.get(lock) == token:
+                    self._call("delete_object", Key=self._key(lock))

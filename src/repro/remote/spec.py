@@ -39,6 +39,9 @@ class RemoteSpec:
     url: str
     endpoint: str | None = None
     region: str | None = None
+    #: move mutable keys under a lock object, not by conditional writes (for an S3
+    #: engine that ignores If-Match / If-None-Match instead of refusing them)
+    lock_object: bool = False
 
     @property
     def kind(self) -> str:
@@ -62,15 +65,18 @@ class RemoteSpec:
             d["endpoint"] = self.endpoint
         if self.region:
             d["region"] = self.region
+        if self.lock_object:
+            d["cas"] = "lock-object"
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RemoteSpec:
-        return cls(str(data["name"]), str(data["url"]), data.get("endpoint"), data.get("region"))
+        return cls(str(data["name"]), str(data["url"]), data.get("endpoint"), data.get("region"),
+                   data.get("cas") == "lock-object")
 
 
 def parse_url(name: str, url: str, *, endpoint: str | None = None,
-              region: str | None = None) -> RemoteSpec:
+              region: str | None = None, lock_object: bool = False) -> RemoteSpec:
     """Check a remote's name and URL: ``s3://bucket[/prefix]``, ``file:///path`` or a path."""
     check_remote_name(name)
     if "://" in url and not url.startswith(("s3://", "file://")):
@@ -78,7 +84,10 @@ def parse_url(name: str, url: str, *, endpoint: str | None = None,
                          hint="use s3://bucket/prefix, file:///path or a folder path")
     if "\x00" in url or ".." in url.replace("\\", "/").split("/"):
         raise UnsafePath(f"remote URL {url!r} contains '..'", hint="give the folder without '..'")
-    spec = RemoteSpec(name, url, endpoint, region)
+    spec = RemoteSpec(name, url, endpoint, region, lock_object)
+    if lock_object and spec.kind != "s3":
+        raise UsageError("--lock-object is for S3 remotes",
+                         hint="a folder remote always moves keys under a lock file")
     if spec.kind == "s3":
         bucket, _ = spec.bucket_prefix()
         if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):

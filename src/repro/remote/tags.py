@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from repro.errors import ConflictError
 from repro.lineage.refs import check_tag_name
+from repro.objects.faults import checkpoint
 from repro.objects.ids import check_id
 from repro.remote.base import CasConflict, Remote
 
@@ -42,6 +43,7 @@ def push_tag(remote: Remote, name: str, record_id: str, seen: str | None, *,
         return None
     if current is not None and current != seen and not force:
         raise _moved(name, current)
+    checkpoint("tag.read")
     try:
         remote.replace(key, (record_id + "\n").encode(), got[1] if got else None)
     except CasConflict:

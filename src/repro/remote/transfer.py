@@ -94,7 +94,9 @@ def _push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex, record_
             wanted[oid] = None
     listed = index.cache.locations(wanted)
     entries: dict[str, Location] = {}
-    pack: list[tuple[str, bytes]] = []
+    # records in packs of their own: a pull reads them first, and again when resumed
+    records, others = _Packer(remote, entries, done), _Packer(remote, entries, done)
+    chosen = set(new_records)
     for oid in (o for o in wanted if o not in listed):
         if oid not in store:
             done.unavailable.append(oid)
@@ -104,13 +106,10 @@ def _push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex, record_
             _send_large(remote, store, oid, done)
             entries[oid] = (None, 0, size)
         else:
-            pack.append((oid, store.read_bytes(oid)))
-            if sum(len(b) for _, b in pack) >= rindex.PACK_TARGET:
-                _send_pack(remote, pack, entries, done)
-                pack = []
+            (records if oid in chosen else others).add(oid, store.read_bytes(oid))
         done.objects += 1
-    if pack:
-        _send_pack(remote, pack, entries, done)
+    others.flush()
+    records.flush()
     new_tags = tags - set(index.cache.tags())
     if entries or new_records or new_tags:
         rindex.publish(remote, index, new_segment(entries, new_records, new_tags,
@@ -132,23 +131,39 @@ def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) ->
     checkpoint("push.sent")
 
 
-def _send_pack(remote: Remote, pack: list[tuple[str, bytes]],
-               entries: dict[str, Location], done: Transfer) -> None:
-    """Small objects as one pack, named by its bytes: a push stopped after sending it
-    makes the same pack again, which is on the remote already and is not sent again."""
-    data = b"".join(b for _, b in pack)
-    name = hash_bytes(data)
-    offset = 0
-    for oid, b in pack:
-        entries[oid] = (name, offset, len(b))
-        offset += len(b)
-    done.packs += 1
-    if remote.exists(rindex.pack_key(name)):
-        done.reused += 1
-        return
-    remote.put_if_absent(rindex.pack_key(name), data)
-    done.bytes += len(data)
-    checkpoint("push.sent")
+class _Packer:
+    """Small objects gathered into packs of about ``PACK_TARGET``, each sent when full.
+    A pack is named by its bytes: a push stopped after sending one makes the same
+    pack again, finds it on the remote and does not send it again."""
+
+    def __init__(self, remote: Remote, entries: dict[str, Location], done: Transfer):
+        self.remote, self.entries, self.done = remote, entries, done
+        self.items: list[tuple[str, bytes]] = []
+        self.size = 0
+
+    def add(self, oid: str, data: bytes) -> None:
+        self.items.append((oid, data))
+        self.size += len(data)
+        if self.size >= rindex.PACK_TARGET:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        data = b"".join(b for _, b in self.items)
+        name = hash_bytes(data)
+        offset = 0
+        for oid, b in self.items:
+            self.entries[oid] = (name, offset, len(b))
+            offset += len(b)
+        self.items, self.size = [], 0
+        self.done.packs += 1
+        if self.remote.exists(rindex.pack_key(name)):
+            self.done.reused += 1
+            return
+        self.remote.put_if_absent(rindex.pack_key(name), data)
+        self.done.bytes += len(data)
+        checkpoint("push.sent")
 
 
 def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[str]:
@@ -218,30 +233,31 @@ class _Fetcher:
         its own; those the remote does not list are noted as unavailable."""
         where = self.index.cache.locations(oids)
         self.done.unavailable += [o for o in oids if o not in where]
+        for oid, (pack, _, size) in where.items():
+            if pack is None and size > rindex.PACK_MAX_OBJECT:
+                self._large(oid)
+                checkpoint("pull.kept")
         for pack, members in _by_pack(where).items():
             with self.store.batch():
                 for oid, data in self._unpack(pack, members).items():
                     self.store.put_bytes(data, known=oid)
             checkpoint("pull.kept")
-        for oid, (pack, _, size) in where.items():
-            if pack is None and size > rindex.PACK_MAX_OBJECT:
-                self._large(oid)
-                checkpoint("pull.kept")
 
     def _unpack(self, pack: str | None, members: dict[str, Location]) -> dict[str, bytes]:
         got: dict[str, bytes] = {}
         if pack is None:
             for oid in members:
                 got[oid] = self._get(rindex.object_key(oid))
+                self.done.bytes += len(got[oid])
         else:
             data = self._get(rindex.pack_key(pack))
             self.done.packs += 1
+            self.done.bytes += len(data)
             for oid, (_, offset, size) in members.items():
                 got[oid] = data[offset:offset + size]
         for oid, data in got.items():
             _check(oid, data)
             self.done.objects += 1
-            self.done.bytes += len(data)
         return got
 
     def _get(self, key: str) -> bytes:

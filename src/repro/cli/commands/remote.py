@@ -28,10 +28,13 @@ def remote() -> None:
 @click.argument("url")
 @click.option("--endpoint", help="S3 endpoint URL (else AWS_ENDPOINT_URL or AWS).")
 @click.option("--region", help="S3 region.")
+@click.option("--lock-object", is_flag=True,
+              help="Move the index HEAD and tags under a lock object instead of conditional "
+                   "writes: for an S3 engine that ignores If-Match (best effort).")
 @json_option
 @click.pass_obj
 def add(state: State, name: str, url: str, endpoint: str | None, region: str | None,
-        as_json: bool) -> None:
+        lock_object: bool, as_json: bool) -> None:
     """Add the remote NAME at URL (s3://bucket/prefix, file:///path or a folder).
 
     \b
@@ -40,7 +43,8 @@ def add(state: State, name: str, url: str, endpoint: str | None, region: str | N
     """
     from repro.api.remote import add_remote
 
-    spec = add_remote(state.repo(), name, url, endpoint=endpoint, region=region)
+    spec = add_remote(state.repo(), name, url, endpoint=endpoint, region=region,
+                      lock_object=lock_object)
     if as_json:
         emit_json(spec.to_dict())
     else:

@@ -1,0 +1,101 @@
+"""Push and pull killed midway (SIGKILL at a transfer checkpoint, in a real
+subprocess) and run again: nothing half-sent is listed or stored as present, and
+the second run moves only what is missing (bytes counted by the transfer)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from repro.api.repository import Repository
+from repro.demo import model_bytes, write_safetensors
+from repro.remote.index import PACK_MAX_OBJECT
+from tests.helpers import make_output, run, run_json
+
+RUN = "import sys\nfrom repro.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+MODEL_SIZE = PACK_MAX_OBJECT + (1 << 20)
+
+
+def _killed_at(checkpoint: str, *args: str | Path) -> None:
+    env = {**os.environ, "REPRO_TEST_CRASH_AT": checkpoint}
+    proc = subprocess.run([sys.executable, "-c", RUN, *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+@pytest.fixture(params=["folder", "s3"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
+    if request.param == "folder":
+        (tmp_path / "nas").mkdir()
+        return str(tmp_path / "nas"), []
+    engine = request.getfixturevalue("s3_env")
+    return f"s3://{engine.new_bucket()}/studio", ["--endpoint", engine.endpoint]
+
+
+@pytest.fixture
+def big(capsys: pytest.CaptureFixture[str], project: Path) -> tuple[str, str]:
+    """A record whose checkpoint is large (sent loose, multipart): (record, model)."""
+    model = write_safetensors(project / "models/checkpoints/big.safetensors",
+                              model_bytes(9, MODEL_SIZE))
+    path = make_output(project, "big.png", seed=5, ckpt=model.name)
+    rid = run_json(capsys, "-C", project, "add", path)["records"][0]["id"]
+    record = Repository.discover(project).load_record(rid)
+    return rid, next(m.blake3 for m in record.models if m.name == model.name)
+
+
+def test_a_push_killed_after_the_model_sends_only_the_rest(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        url: tuple[str, list[str]], big: tuple[str, str]) -> None:
+    rid, model = big
+    run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])
+    _killed_at("push.sent:1", "-C", project, "push")  # after the model, before the packs
+    # nothing is listed: a clone sees no record, and the remote's index is sound
+    assert run_json(capsys, "clone", url[0], tmp_path / "early", *url[1])["records"] == []
+    assert run_json(capsys, "-C", project, "remote", "check")["segments"] == 0
+
+    resumed = run_json(capsys, "-C", project, "push")
+    assert resumed["records"] == [rid] and resumed["large"] == 1 and resumed["reused"] == 1
+    (tmp_path / "nas2").mkdir()
+    run(capsys, "-C", project, "remote", "add", "whole", tmp_path / "nas2")
+    whole = run_json(capsys, "-C", project, "push", "whole")
+    assert resumed["bytes"] == whole["bytes"] - os.path.getsize(
+        Repository.discover(project).store.path(model))
+
+    run_json(capsys, "clone", url[0], tmp_path / "laptop", *url[1])
+    theirs = Repository.discover(tmp_path / "laptop")
+    assert list(theirs.index.iter_ids()) == [rid]
+    theirs.store.check(model)
+
+
+def test_a_pull_killed_after_the_model_fetches_only_the_rest(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        url: tuple[str, list[str]], big: tuple[str, str]) -> None:
+    rid, model = big
+    run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])
+    run_json(capsys, "-C", project, "push")
+    whole = run_json(capsys, "clone", url[0], tmp_path / "whole", *url[1])
+
+    laptop = tmp_path / "laptop"
+    assert run(capsys, "init", laptop)[0] == 0
+    run(capsys, "-C", laptop, "remote", "add", "origin", url[0], *url[1])
+    _killed_at("pull.kept:1", "-C", laptop, "pull")  # the model kept, the rest not
+    theirs = Repository.discover(laptop)
+    assert model in theirs.store and rid not in theirs.store  # no record before its objects
+    assert list(theirs.index.iter_ids()) == []
+
+    resumed = run_json(capsys, "-C", laptop, "pull")
+    assert resumed["records"] == [rid] and resumed["large"] == 0
+    assert resumed["bytes"] == whole["bytes"] - MODEL_SIZE - _header(theirs, model)
+    assert list(Repository.discover(laptop).index.iter_ids()) == [rid]
+    for oid in (rid, model):
+        Repository.discover(laptop).store.check(oid)
+
+
+def _header(repo: Repository, model: str) -> int:
+    """The safetensors header around the model's payload."""
+    return os.path.getsize(repo.store.path(model)) - MODEL_SIZE
