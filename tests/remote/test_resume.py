@@ -16,6 +16,7 @@ from repro.api.repository import Repository
 from repro.demo import model_bytes, write_safetensors
 from repro.remote.index import PACK_MAX_OBJECT
 from tests.helpers import make_output, run, run_json
+from tests.remote.conftest import S3Engine
 
 RUN = "import sys\nfrom repro.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 MODEL_SIZE = PACK_MAX_OBJECT + (1 << 20)
@@ -99,3 +100,40 @@ def test_a_pull_killed_after_the_model_fetches_only_the_rest(
 def _header(repo: Repository, model: str) -> int:
     """The safetensors header around the model's payload."""
     return os.path.getsize(repo.store.path(model)) - MODEL_SIZE
+
+
+def test_a_multipart_upload_killed_midway_resumes_with_the_missing_parts(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        s3_env: S3Engine) -> None:
+    from repro.remote.s3 import MULTIPART_CHUNK
+
+    size = 2 * MULTIPART_CHUNK + (1 << 20)  # three parts
+    path = write_safetensors(project / "models/checkpoints/huge.safetensors",
+                             model_bytes(11, size))
+    out = make_output(project, "huge.png", seed=6, ckpt=path.name, lora=None)
+    rid = run_json(capsys, "-C", project, "add", out)["records"][0]["id"]
+    bucket = s3_env.new_bucket()
+    run(capsys, "-C", project, "remote", "add", "origin", f"s3://{bucket}/studio",
+        "--endpoint", s3_env.endpoint)
+    _killed_at("s3.part:1", "-C", project, "push")  # killed as the first part arrives
+
+    client = s3_env.client()
+    (upload,) = client.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    arrived = sum(p["Size"] for p in client.list_parts(
+        Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts", []))
+    assert 0 < arrived < size
+    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert [o["Key"] for o in listed if "/objects/" in o["Key"]] == []  # not visible yet
+
+    resumed = run_json(capsys, "-C", project, "push")
+    (tmp_path / "nas").mkdir()
+    run(capsys, "-C", project, "remote", "add", "whole", tmp_path / "nas")
+    whole = run_json(capsys, "-C", project, "push", "whole")
+    assert resumed["records"] == [rid] and resumed["bytes"] == whole["bytes"] - arrived
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+    run_json(capsys, "clone", f"s3://{bucket}/studio", tmp_path / "laptop",
+             "--endpoint", s3_env.endpoint)
+    theirs = Repository.discover(tmp_path / "laptop")
+    model = next(m.blake3 for m in theirs.load_record(rid).models if m.name == path.name)
+    theirs.store.check(model)

@@ -43,9 +43,10 @@ class Remote(Protocol):
         """Create ``key``; False (and nothing written) when it exists already."""
         ...
 
-    def put_file(self, key: str, src: Path) -> None:
+    def put_file(self, key: str, src: Path) -> int:
         """Upload a (large) immutable file to ``key`` (multipart where the remote has it);
-        a half-sent file is never visible under ``key``."""
+        a half-sent file is never visible under ``key``. Returns the bytes sent: 0 when
+        ``key`` exists, less than the file when a stopped upload was resumed."""
         ...
 
     def read_versioned(self, key: str) -> tuple[bytes, Version] | None:

@@ -106,16 +106,17 @@ class FolderRemote:
                 os.fsync(out.fileno())
             return self._publish(name, dest)
 
-    def put_file(self, key: str, src: Path) -> None:
+    def put_file(self, key: str, src: Path) -> int:
         dest = self._path(key)
         if dest.exists():
-            return
+            return 0
         with (self._writing(), self._temp() as (fd, name), src.open("rb") as f,
               os.fdopen(os.dup(fd), "wb") as out):
             shutil.copyfileobj(f, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
             self._publish(name, dest)
+        return src.stat().st_size
 
     def read_versioned(self, key: str) -> tuple[bytes, Version] | None:
         try:

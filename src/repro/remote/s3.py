@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.errors import NotFound, RemoteError
+from repro.remote import s3_multipart
 from repro.remote.base import CasConflict, Version
 from repro.remote.spec import RemoteSpec, check_key
 
@@ -136,20 +137,18 @@ class S3Remote:
         self._call("put_object", Key=self._key(key), Body=data)
         return True
 
-    def put_file(self, key: str, src: Path) -> None:
-        """Multipart upload in parallel; S3 shows the object only once it is complete."""
-        from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import ClientError
-
+    def put_file(self, key: str, src: Path) -> int:
+        """Multipart upload in parallel, resumed where a stopped one left off
+        (``s3_multipart``); S3 shows the object only once it is complete."""
         if self.exists(key):
-            return
-        try:
-            self.client.upload_file(str(src), self.bucket, self._key(key),
-                                    Config=TransferConfig(multipart_threshold=MULTIPART_CHUNK,
-                                                          multipart_chunksize=MULTIPART_CHUNK,
-                                                          max_concurrency=CONCURRENCY))
-        except ClientError as exc:
-            raise self._translate(exc, key) from None
+            return 0
+        size = src.stat().st_size
+        if size <= MULTIPART_CHUNK:
+            with src.open("rb") as f:
+                self._call("put_object", Key=self._key(key), Body=f)
+            return size
+        return s3_multipart.put(self._call, self._key(key), src, chunk=MULTIPART_CHUNK,
+                                threads=CONCURRENCY)
 
     def read_versioned(self, key: str) -> tuple[bytes, Version] | None:
         try:

@@ -120,14 +120,14 @@ def _push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex, record_
 
 def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) -> None:
     """One model file, multipart where the remote has it; one a push stopped after
-    sending (not listed yet) is on the remote already and is not sent again."""
+    sending (not listed yet) is on the remote already and is not sent again, one it
+    stopped in the middle of is resumed (S3: the parts that arrived are kept)."""
     key = rindex.object_key(oid)
     done.large += 1
     if remote.exists(key):
         done.reused += 1
         return
-    remote.put_file(key, store.path(oid))
-    done.bytes += store.size(oid)
+    done.bytes += remote.put_file(key, store.path(oid))
     checkpoint("push.sent")
 
 
