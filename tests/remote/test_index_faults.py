@@ -88,7 +88,11 @@ def test_a_segment_that_is_not_one(capsys: pytest.CaptureFixture[str], project: 
 def test_a_listed_pack_that_is_gone(capsys: pytest.CaptureFixture[str], project: Path,
                                     tmp_path: Path, pushed: tuple[Path, list[str]]) -> None:
     nas, ids = pushed
-    (pack,) = (nas / "packs").iterdir()
+    remote = FolderRemote(nas)
+    (entry,) = rindex.read_head(remote).entries
+    where = rindex.fetch_segment(remote, entry.seg).objects
+    (pack,) = {nas / rindex.pack_key(p) for p, _, _ in where.values() if p} - {
+        nas / rindex.pack_key(str(where[ids[0]][0]))}  # the outputs', not the records' pack
     pack.unlink()
     _clone_fails(capsys, nas, tmp_path / "laptop", f"lists packs/{pack.name}, but the remote")
     _repair_then_push_again(capsys, project, nas, tmp_path, ids, f"missing: packs/{pack.name}")
@@ -111,5 +115,5 @@ def test_a_check_of_a_sound_remote_finds_nothing(
         capsys: pytest.CaptureFixture[str], project: Path,
         pushed: tuple[Path, list[str]]) -> None:
     found = run_json(capsys, "-C", project, "remote", "check")
-    assert found["ok"] and found["records"] == 2 and found["keys"] == 1  # one pack (small models)
+    assert found["ok"] and found["records"] == 2 and found["keys"] == 2  # records pack, others
     assert not found["repaired"] and found["damaged"] == [] and found["missing"] == []

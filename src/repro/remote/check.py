@@ -4,9 +4,10 @@ A sync trusts the index: it never lists the bucket. ``check`` reads every segmen
 HEAD lists (each against its hash) and asks for every pack and large object they
 name (one HEAD request each, no download). ``repair`` writes a new HEAD without
 what cannot be used: a damaged segment is dropped, a segment naming objects that
-are gone is rewritten without them (and without the records whose own object is
-gone). No object is deleted; a push from a store that has the dropped records
-lists them again (and sends what the remote lacks). The repaired HEAD gets a new
+are gone is rewritten without them and without its records (which of them name
+the lost objects only the records say). No object is deleted; a push from a
+store that has the dropped records lists them again and sends what the remote
+lacks. The repaired HEAD gets a new
 log id, so every local copy of the index is rebuilt at its next sync.
 """
 
@@ -109,7 +110,8 @@ def _without(segment: Segment, gone: set[str], found: IndexCheck) -> Segment:
             lost.add(oid)
         else:
             kept.objects[oid] = where
-    kept.records = segment.records - lost
-    kept.partial = segment.partial - lost
-    found.dropped_records += len((segment.records | segment.partial) & lost)
+    if lost:  # which of its records name them is in the records: drop them all
+        found.dropped_records += len(segment.records | segment.partial)
+    else:
+        kept.records, kept.partial = set(segment.records), set(segment.partial)
     return kept
