@@ -29,15 +29,6 @@ def _killed_at(checkpoint: str, *args: str | Path) -> None:
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
 
-@pytest.fixture(params=["folder", "s3"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
-    if request.param == "folder":
-        (tmp_path / "nas").mkdir()
-        return str(tmp_path / "nas"), []
-    engine = request.getfixturevalue("s3_env")
-    return f"s3://{engine.new_bucket()}/studio", ["--endpoint", engine.endpoint]
-
-
 @pytest.fixture
 def big(capsys: pytest.CaptureFixture[str], project: Path) -> tuple[str, str]:
     """A record whose checkpoint is large (sent loose, multipart): (record, model)."""
@@ -51,12 +42,12 @@ def big(capsys: pytest.CaptureFixture[str], project: Path) -> tuple[str, str]:
 
 def test_a_push_killed_after_the_model_sends_only_the_rest(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
-        url: tuple[str, list[str]], big: tuple[str, str]) -> None:
+        remote_url: tuple[str, list[str]], big: tuple[str, str]) -> None:
     rid, model = big
-    run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])
+    run(capsys, "-C", project, "remote", "add", "origin", remote_url[0], *remote_url[1])
     _killed_at("push.sent:1", "-C", project, "push")  # after the model, before the packs
     # nothing is listed: a clone sees no record, and the remote's index is sound
-    assert run_json(capsys, "clone", url[0], tmp_path / "early", *url[1])["records"] == []
+    assert run_json(capsys, "clone", remote_url[0], tmp_path / "early", *remote_url[1])["records"] == []
     assert run_json(capsys, "-C", project, "remote", "check")["segments"] == 0
 
     resumed = run_json(capsys, "-C", project, "push")
@@ -67,7 +58,7 @@ def test_a_push_killed_after_the_model_sends_only_the_rest(
     assert resumed["bytes"] == whole["bytes"] - os.path.getsize(
         Repository.discover(project).store.path(model))
 
-    run_json(capsys, "clone", url[0], tmp_path / "laptop", *url[1])
+    run_json(capsys, "clone", remote_url[0], tmp_path / "laptop", *remote_url[1])
     theirs = Repository.discover(tmp_path / "laptop")
     assert list(theirs.index.iter_ids()) == [rid]
     theirs.store.check(model)
@@ -75,15 +66,15 @@ def test_a_push_killed_after_the_model_sends_only_the_rest(
 
 def test_a_pull_killed_after_the_model_fetches_only_the_rest(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
-        url: tuple[str, list[str]], big: tuple[str, str]) -> None:
+        remote_url: tuple[str, list[str]], big: tuple[str, str]) -> None:
     rid, model = big
-    run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])
+    run(capsys, "-C", project, "remote", "add", "origin", remote_url[0], *remote_url[1])
     run_json(capsys, "-C", project, "push")
-    whole = run_json(capsys, "clone", url[0], tmp_path / "whole", *url[1])
+    whole = run_json(capsys, "clone", remote_url[0], tmp_path / "whole", *remote_url[1])
 
     laptop = tmp_path / "laptop"
     assert run(capsys, "init", laptop)[0] == 0
-    run(capsys, "-C", laptop, "remote", "add", "origin", url[0], *url[1])
+    run(capsys, "-C", laptop, "remote", "add", "origin", remote_url[0], *remote_url[1])
     _killed_at("pull.kept:1", "-C", laptop, "pull")  # the model kept, the rest not
     theirs = Repository.discover(laptop)
     assert model in theirs.store and rid not in theirs.store  # no record before its objects

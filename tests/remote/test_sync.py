@@ -18,21 +18,11 @@ def _capture(capsys: pytest.CaptureFixture[str], root: Path, n: int, first: int 
     return [r["id"] for r in out["records"]]
 
 
-@pytest.fixture(params=["folder", "s3"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
-    """A remote URL and the options `remote add`/`clone` need for it."""
-    if request.param == "folder":
-        (tmp_path / "nas").mkdir()
-        return str(tmp_path / "nas"), []
-    engine = request.getfixturevalue("s3_env")
-    return f"s3://{engine.new_bucket()}/studio", ["--endpoint", engine.endpoint]
-
-
 def test_push_then_clone_gives_the_same_records_and_models(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
-        url: tuple[str, list[str]]) -> None:
+        remote_url: tuple[str, list[str]]) -> None:
     ids = _capture(capsys, project, 3)
-    assert run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])[0] == 0
+    assert run(capsys, "-C", project, "remote", "add", "origin", remote_url[0], *remote_url[1])[0] == 0
     assert run(capsys, "-C", project, "tag", "final", ids[0])[0] == 0
     pushed = run_json(capsys, "-C", project, "push")
     assert sorted(pushed["records"]) == sorted(ids)
@@ -41,7 +31,7 @@ def test_push_then_clone_gives_the_same_records_and_models(
     assert again["records"] == [] and again["objects"] == 0  # only what is missing moves
 
     other = tmp_path / "laptop"
-    cloned = run_json(capsys, "clone", url[0], other, *url[1])
+    cloned = run_json(capsys, "clone", remote_url[0], other, *remote_url[1])
     assert sorted(cloned["records"]) == sorted(ids)
     mine, theirs = Repository.discover(project), Repository.discover(other)
     assert set(theirs.index.iter_ids()) == set(ids)
@@ -55,12 +45,12 @@ def test_push_then_clone_gives_the_same_records_and_models(
 
 
 def test_incremental_push_and_pull(capsys: pytest.CaptureFixture[str], project: Path,
-                                   tmp_path: Path, url: tuple[str, list[str]]) -> None:
+                                   tmp_path: Path, remote_url: tuple[str, list[str]]) -> None:
     first = _capture(capsys, project, 2)
-    run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])
+    run(capsys, "-C", project, "remote", "add", "origin", remote_url[0], *remote_url[1])
     run_json(capsys, "-C", project, "push")
     other = tmp_path / "laptop"
-    run_json(capsys, "clone", url[0], other, *url[1])
+    run_json(capsys, "clone", remote_url[0], other, *remote_url[1])
     second = _capture(capsys, project, 2, first=10)
     pushed = run_json(capsys, "-C", project, "push", "origin", "--no-models")
     assert sorted(pushed["records"]) == sorted(second)
@@ -71,12 +61,12 @@ def test_incremental_push_and_pull(capsys: pytest.CaptureFixture[str], project: 
 
 def test_a_moved_tag_is_refused_on_the_second_push(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
-        url: tuple[str, list[str]]) -> None:
+        remote_url: tuple[str, list[str]]) -> None:
     ids = _capture(capsys, project, 2)
-    run(capsys, "-C", project, "remote", "add", "origin", url[0], *url[1])
+    run(capsys, "-C", project, "remote", "add", "origin", remote_url[0], *remote_url[1])
     run_json(capsys, "-C", project, "push")
     other = tmp_path / "laptop"
-    run_json(capsys, "clone", url[0], other, *url[1])
+    run_json(capsys, "clone", remote_url[0], other, *remote_url[1])
     run(capsys, "-C", project, "tag", "final", ids[0])
     run(capsys, "-C", other, "tag", "final", ids[1])
     assert run(capsys, "-C", project, "push")[0] == 0
