@@ -11,6 +11,8 @@ subprocess (its own peak RSS):
 - ``sync``: another machine pushes 100 new records; the clone's cache syncs them;
 - ``push``: a push of 100 new records from the machine that built the remote:
   sync, look up the 100 records and their 400 objects, publish the segment;
+- ``states``: what a push without targets asks the cache first: which of every
+  local record (here: every record the remote has) the remote has already;
 - ``baseline``: what every push and pull did before (every segment HEAD lists
   parsed into in-memory dicts).
 
@@ -98,6 +100,12 @@ def step(name: str, remote_dir: Path, cache: Path, first_record: int) -> dict[st
             {o: w for o, w in objects.items() if o not in listed},
             [r for r in ids if r not in known]))
         index.close()
+    elif name == "states":  # push without targets: which of all local records are new?
+        index = rindex.sync(remote, cache)
+        ids = index.cache.records_since(0)  # stands for the local store's record ids
+        start = time.perf_counter()
+        out["records"] = len(index.cache.record_states(ids))
+        index.close()
     elif name == "baseline":
         out["records"] = _baseline(remote)
     out.setdefault("seconds", round(time.perf_counter() - start, 3))
@@ -147,6 +155,7 @@ def main(records: int, models: int, per_push: int, work: Path) -> dict[str, Any]
     run_step("push", remote_dir, other, records)  # ... pushes 100 new records
     res["sync_100"] = run_step("sync", remote_dir, clone)
     res["push_100"] = run_step("push", remote_dir, writer, records + 100)
+    res["states_all"] = run_step("states", remote_dir, clone)
     res["baseline"] = run_step("baseline", remote_dir, clone)
     res["sync_vs_baseline_time"] = round(res["baseline"]["seconds"] / res["sync_100"]["seconds"], 1)
     return res
