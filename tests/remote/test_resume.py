@@ -128,3 +128,15 @@ def test_a_multipart_upload_killed_midway_resumes_with_the_missing_parts(
     theirs = Repository.discover(tmp_path / "laptop")
     model = next(m.blake3 for m in theirs.load_record(rid).models if m.name == path.name)
     theirs.store.check(model)
+
+
+def test_temp_files_a_killed_push_left_on_a_folder_remote_are_swept(tmp_path: Path) -> None:
+    from repro.remote.folder import STALE_TEMP, FolderRemote
+
+    (tmp_path / "nas/tmp").mkdir(parents=True)
+    old, new = tmp_path / "nas/tmp/tmp-old", tmp_path / "nas/tmp/tmp-new"
+    for f in (old, new):
+        f.write_bytes(b"half a model")
+    os.utime(old, (1, os.path.getmtime(old) - STALE_TEMP - 60))
+    FolderRemote(tmp_path / "nas")
+    assert not old.exists() and new.exists()  # a live writer's is left alone

@@ -5,7 +5,7 @@ published with ``link()`` (which fails when the name exists: create-if-absent
 without a window). Small mutable objects (the index head, tags) move under a
 lock file made with ``O_CREAT | O_EXCL`` beside them: read, compare, write
 atomically, unlock. A lock left by a crashed writer is taken over after
-``STALE_LOCK`` seconds.
+``STALE_LOCK`` seconds; its temp files are removed after ``STALE_TEMP``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from repro.remote.spec import check_key
 
 STALE_LOCK = 60.0
 LOCK_WAIT = 30.0
+#: A temp file untouched this long was left by a killed writer (a live one writes to it).
+STALE_TEMP = 3600.0
 
 
 class FolderRemote:
@@ -38,7 +40,17 @@ class FolderRemote:
             raise RemoteError(f"remote folder {self.root} does not exist",
                               hint="mount the share, or create the folder on it first")
         self.tmp = self.root / "tmp"
-        self.tmp.mkdir(exist_ok=True)
+        with self._writing():
+            self.tmp.mkdir(exist_ok=True)
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Remove the temp files killed writers left (a half-sent model file is big)."""
+        cutoff = time.time() - STALE_TEMP
+        for tmp in self.tmp.glob("tmp-*"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
