@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from repro.api.repository import Repository
@@ -117,3 +118,29 @@ def test_a_check_of_a_sound_remote_finds_nothing(
     found = run_json(capsys, "-C", project, "remote", "check")
     assert found["ok"] and found["records"] == 2 and found["keys"] == 2  # records pack, others
     assert not found["repaired"] and found["damaged"] == [] and found["missing"] == []
+
+
+@pytest.mark.parametrize("body", [
+    {"objects": {"../../../etc/passwd": [None, 0, 5]}, "records": [], "tags": []},
+    {"objects": {"a" * 64: ["../x", 0, 5]}, "records": [], "tags": []},
+    {"objects": {}, "records": ["../x"], "tags": []},
+    {"objects": {}, "records": [], "tags": ["../../refs/x"]},
+])
+def test_a_segment_naming_keys_outside_the_remote_is_refused(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, pushed: tuple[Path, list[str]],
+        body: dict[str, object]) -> None:
+    nas, _ = pushed
+    remote = FolderRemote(nas)
+    data = orjson.dumps(body)
+    remote.put_if_absent(rindex.segment_key(hash_bytes(data)), data)
+    head = rindex.read_head(remote)
+    bad = rindex.Head(head.id, [*head.entries,
+                                rindex.Entry(hash_bytes(data), head.total, head.total + 1, 9)])
+    remote.replace(rindex.HEAD, bad.to_bytes(), head.version)
+    def outside() -> list[Path]:  # what is neither the clone nor the project's own store
+        return sorted(p for p in tmp_path.rglob("*")
+                      if "laptop" not in p.parts and ".repro" not in p.parts)
+
+    before = outside()
+    _clone_fails(capsys, nas, tmp_path / "laptop", "is damaged (not a segment)")
+    assert outside() == before

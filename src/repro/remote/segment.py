@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from repro.errors import RemoteIndexDamaged
+from repro.errors import RemoteIndexDamaged, UsageError
+from repro.lineage.refs import check_tag_name
 from repro.objects.ids import is_id
 
 #: Where an object is: (pack hex or None for loose, offset, size).
@@ -63,7 +64,10 @@ def parse_segment(name: str, data: bytes) -> Segment:
         tags = {str(t) for t in body.get("tags", ())}
         if not all(is_id(r) for r in records | partial):
             raise ValueError("record")
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        for tag in tags:  # a name that could leave tags/ is not one
+            check_tag_name(tag)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
+            UsageError):
         raise RemoteIndexDamaged(f"the remote index segment {name} is damaged "
                                  "(not a segment)") from None
     return Segment(objects, records, partial - records, tags)
