@@ -165,7 +165,7 @@ def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
     (the caller reports what is still missing). A remote that returned wrong bytes is
     an error (exit 11) unless another remote gave the right ones: nothing was stored
     from it, and a checkout or rerun must not go on as if it had merely been offline."""
-    from repro.api.remote import cache_dir, list_remotes, open_remote
+    from repro.api.remote import index_path, list_remotes, named_remote, open_remote
     from repro.errors import RemoteError, RemoteIntegrity
     from repro.remote import transfer
 
@@ -175,8 +175,9 @@ def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
         if not missing:
             break
         try:
-            transfer.fetch_objects(repo.store, open_remote(spec), missing,
-                                   cache=cache_dir(repo, spec.name) / "segments")
+            with named_remote(spec.name):
+                transfer.fetch_objects(repo.store, open_remote(spec), missing,
+                                       cache=index_path(repo, spec.name))
         except RemoteIntegrity as exc:
             wrong = wrong or RemoteIntegrity(f"remote {spec.name}: {exc}")
         except RemoteError as exc:

@@ -118,27 +118,3 @@ def clone(url: str, dest: Path, *, endpoint: str | None = None, region: str | No
     done.root = repo.root
     return done
 
-
-def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
-    """Bring objects that are not in the local store from the remotes that have them
-    (in the order ``remote list`` gives); returns those fetched. A remote that cannot
-    be reached is passed over: the caller reports what is still missing."""
-    from repro.api.remote import list_remotes
-    from repro.errors import RemoteError
-
-    fetched: list[str] = []
-    missing = [o for o in oids if o not in repo.store]
-    for spec in list_remotes(repo):
-        if not missing:
-            break
-        try:
-            with named_remote(spec.name):
-                transfer.fetch_objects(repo.store, open_remote(spec), missing,
-                                       cache=index_path(repo, spec.name))
-        except RemoteError as exc:
-            if repo.notify:
-                repo.notify(f"warning: remote {spec.name}: {exc}")
-            continue
-        fetched += [o for o in missing if o in repo.store]
-        missing = [o for o in missing if o not in repo.store]
-    return fetched

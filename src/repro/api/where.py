@@ -51,24 +51,24 @@ def _remote_lists(repo: Repository) -> list[tuple[str, Callable[[str], bool]]]:
 
 
 def _cached_index(repo: Repository, name: str) -> Callable[[str], bool]:
-    """The objects the index segments cached under ``.repro/remotes/NAME`` list.
+    """Whether the local copy of the remote's index (``.repro/remotes/NAME/index.sqlite``,
+    fed from segments each checked against its hash) lists an object; nothing is
+    listed for a remote never synced, or whose copy cannot be read."""
+    import sqlite3
 
-    Segments only ever add objects, and each cached one was checked against its
-    hash when it was read from the remote; one that no longer matches its name
-    (damaged here) is passed over, so that nothing is claimed on its word."""
-    import orjson
+    from repro.api.remote import local_index
 
-    from repro.api.remote import cache_dir
-    from repro.objects.hashing import hash_bytes
+    try:
+        cache = local_index(repo, name)
+    except sqlite3.Error:
+        cache = None
+    if cache is None:
+        return lambda oid: False
 
-    listed: set[str] = set()
-    folder = cache_dir(repo, name) / "segments"
-    for seg in sorted(folder.iterdir()) if folder.is_dir() else ():
+    def lists(oid: str) -> bool:
         try:
-            data = seg.read_bytes()
-            if hash_bytes(data) != seg.name:
-                continue
-            listed.update(orjson.loads(data)["objects"])
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-            continue
-    return listed.__contains__
+            return bool(cache.locations([oid]))
+        except sqlite3.Error:
+            return False
+
+    return lists
