@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
+from repro.api.repository import Repository
 from repro.objects.hashing import hash_bytes
 from repro.remote import index as rindex
 from repro.remote.folder import FolderRemote
 from repro.remote.segment import Segment, new_segment
+from tests.helpers import make_output, run, run_json
 
 
 class CountingRemote(FolderRemote):
@@ -142,3 +146,38 @@ def test_a_head_of_the_first_format_is_read(nas: CountingRemote, tmp_path: Path)
     head = rindex.read_head(nas)
     assert head.id and [(e.start, e.end) for e in head.entries] == [(0, 1), (1, 2), (2, 3)]
     assert _records(nas, tmp_path / "a.sqlite") == {_oid(0, "r"), _oid(1, "r"), record}
+
+
+PUSH_EACH = """
+import sys
+from repro.cli import main
+root, ids = sys.argv[1], sys.argv[2:]
+for rid in ids:  # one push a record: one segment each
+    code = main(["-C", root, "push", "nas", rid])
+    if code:
+        sys.exit(code)
+"""
+
+
+def test_two_machines_pushing_while_segments_merge_lose_nothing(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    ids: dict[str, list[str]] = {}
+    for name, seed in (("a", 300), ("b", 400)):
+        root = tmp_path / name
+        run(capsys, "init", root)
+        paths = [make_output(root, f"{name}{i}.png", seed=seed + i, lora=None)
+                 for i in range(rindex.FANOUT - 6)]
+        ids[name] = [r["id"] for r in run_json(capsys, "-C", root, "add", *paths)["records"]]
+        run(capsys, "-C", root, "remote", "add", "nas", nas)
+    procs = [subprocess.Popen([sys.executable, "-c", PUSH_EACH, str(tmp_path / n), *ids[n]],
+                              stderr=subprocess.PIPE, text=True) for n in ("a", "b")]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    head = rindex.read_head(FolderRemote(nas))
+    assert head.total == 2 * (rindex.FANOUT - 6)  # every push has its place in the log
+    assert len(head.entries) < head.total  # and sixteen of them were merged on the way
+    run_json(capsys, "clone", nas, tmp_path / "c")
+    assert set(Repository.discover(tmp_path / "c").index.iter_ids()) == {*ids["a"], *ids["b"]}
