@@ -149,9 +149,14 @@ _MJ_FLAG_RE = re.compile(r"(?:^|\s)--(v|ar|niji|style|stylize|s|chaos|c|q|qualit
                          r"(?:\s+([^\s-][^\s]*))?")
 
 
+_MJ_MARK_RE = re.compile(r"(?:^|\s)--(?:v|ar|niji)(?:\s|$)")
+
+
 def looks_like_midjourney(text: str) -> bool:
-    """True for description text carrying Midjourney parameters (``--v``, ``--ar``, ``--niji``)."""
-    return bool(re.search(r"(?:^|\s)--(?:v|ar|niji)(?:\s|$)", text))
+    """True for description text carrying Midjourney parameters (``--v``, ``--ar``, ``--niji``).
+    The pattern is tried only on text with a ``--`` (a saver's 60 KB graph in a
+    description field took the pattern 0.7 ms)."""
+    return "--" in text and _MJ_MARK_RE.search(text) is not None
 
 
 def parse_midjourney(text: str) -> Generation:
