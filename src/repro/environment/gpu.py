@@ -13,7 +13,6 @@ GPU dicts share one shape across parsers: ``index``, ``name``, ``uuid``,
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -332,6 +331,8 @@ def _run(run: Runner, argv: list[str], timeout: float) -> str | None:
 
 def _run_if_installed(argv: list[str], **kwargs: Any) -> Any:
     """``subprocess.run`` that does not fork (8 ms) for a tool that is not on PATH."""
+    import shutil  # only when a probe runs
+
     if shutil.which(argv[0]) is None:
         raise FileNotFoundError(argv[0])
     return subprocess.run(argv, **kwargs)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import math
+from operator import mul
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -215,11 +216,11 @@ def _phash(im: object) -> int:
     small = im.convert("L").resize((SIDE, SIDE), Image.Resampling.BOX)
     data = small.tobytes()
     rows = [data[y * SIDE:(y + 1) * SIDE] for y in range(SIDE)]
-    # Separable DCT: the kept frequencies along x of every row, then along y.
-    partial = [[sum(b * v for b, v in zip(basis, row, strict=True)) for basis in _BASIS]
-               for row in rows]
-    coeffs = [sum(_BASIS[v][y] * partial[y][u] for y in range(SIDE))
-              for v in range(KEEP) for u in range(KEEP)]
+    # Separable DCT: the kept frequencies along x of every row (a column per
+    # frequency), then along y. ``sum(map(mul, ...))`` adds the products in the
+    # same order as a loop would, so the bits are those of every earlier capture.
+    columns = [[sum(map(mul, basis, row)) for row in rows] for basis in _BASIS]
+    coeffs = [sum(map(mul, _BASIS[v], column)) for v in range(KEEP) for column in columns]
     ac = coeffs[1:]
     median = sorted(ac)[len(ac) // 2]
     bits = 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -18,9 +17,25 @@ from typing import Any, BinaryIO
 from repro.objects.faults import checkpoint
 from repro.objects.platform import fsync_dir
 
-__all__ = ["TMP_PREFIX", "atomic_writer", "fsync_dir", "libc", "new_file_mode", "write_bytes"]
+__all__ = ["TMP_PREFIX", "atomic_writer", "fsync_dir", "libc", "make_temp", "new_file_mode",
+           "write_bytes"]
 
 TMP_PREFIX = "tmp-"
+
+
+def make_temp(folder: str | os.PathLike[str], prefix: str = TMP_PREFIX) -> tuple[int, str]:
+    """A new file of mode 0o600 under a random name in ``folder``, opened for
+    writing: ``(fd, path)``. What ``tempfile.mkstemp`` does, without importing
+    ``tempfile`` (and with it ``shutil``, ``random``, ``bz2`` and ``lzma``) into
+    every ``repro`` process."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        name = os.path.join(folder, prefix + os.urandom(8).hex())
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
 
 
 @contextlib.contextmanager
@@ -33,7 +48,7 @@ def atomic_writer(dest: str | os.PathLike[str], *, tmp_dir: str | os.PathLike[st
     """
     dest = Path(dest)
     folder = Path(tmp_dir) if tmp_dir is not None else dest.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+    fd, tmp_name = make_temp(folder)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f

@@ -22,14 +22,13 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing
-from repro.objects.atomic import TMP_PREFIX, atomic_writer, fsync_dir, new_file_mode
+from repro.objects.atomic import atomic_writer, fsync_dir, make_temp, new_file_mode
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 from repro.objects.syncing import Syncer, fsync_file
@@ -41,11 +40,10 @@ class ObjectStore:
     """Loose objects in a folder; behaves like a read-only mapping of ids.
 
     Inside ``with store.batch():`` new objects are written to temp files
-    without an fsync each; when the batch ends they are made durable (an
-    fsync each, or one ``syncfs`` for a large group), then renamed into place
-    (group by group, each group durable before the next is renamed: records
-    go in a later group than the objects they name), then their folders are
-    synced. Thousands of small objects cost a few syncs instead of two fsyncs
+    without an fsync each; when the batch ends they are all made durable at
+    once (an fsync each, or one ``syncfs`` for a large batch), then renamed
+    into place group by group, the folders of each group synced before the
+    next is renamed (records go in a later group than the objects they name). Thousands of small objects cost a few syncs instead of two fsyncs
     each, with the same guarantee: no object under its final name is ever
     partial, and no record is in place before the objects it names.
     """
@@ -160,27 +158,34 @@ class ObjectStore:
     def _commit_batch(self, pending: dict[str, tuple[str, int]]) -> None:
         if not pending:
             return
+        # Every temp file (objects and records alike) is made durable at once: the
+        # one sync of the batch's bytes. Then each group is renamed into place and
+        # its folders synced before the next group is renamed.
+        whole = self._syncer.sync_each([tmp for tmp, _ in pending.values()], fsync_file,
+                                       self.tmp_dir)
+        checkpoint("batch.synced")
         for group in sorted({g for _, g in pending.values()}):
-            items = [(oid, tmp) for oid, (tmp, g) in pending.items() if g == group]
-            # A small group syncs its own files: a ``syncfs`` also waits for every
-            # other program's dirty data (0.1 s became 0.7 s after someone wrote 2 GiB).
-            whole = self._syncer.sync_each([tmp for _, tmp in items], fsync_file, self.tmp_dir)
-            checkpoint("batch.synced")
-            folders: set[Path] = set()
-            for oid, tmp in items:
-                dest = self.path(oid)
-                if dest.exists():
-                    os.unlink(tmp)
-                    continue
-                if not dest.parent.is_dir():
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    folders.add(dest.parent.parent)
-                os.replace(tmp, dest)
-                folders.add(dest.parent)
-                checkpoint("batch.renamed")
+            folders = self._rename_group(
+                [(oid, tmp) for oid, (tmp, g) in pending.items() if g == group])
             deepest_first = sorted(folders, key=lambda p: len(p.parts), reverse=True)
             if not (whole and self._syncer.syncfs(self.objects_dir)):
                 self._syncer.sync_each(deepest_first, fsync_dir, self.objects_dir)
+
+    def _rename_group(self, items: list[tuple[str, str]]) -> set[Path]:
+        """Put synced temp files in place as objects; the folders whose entries changed."""
+        folders: set[Path] = set()
+        for oid, tmp in items:
+            dest = self.path(oid)
+            if dest.exists():
+                os.unlink(tmp)
+                continue
+            if not dest.parent.is_dir():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(dest.parent.parent)
+            os.replace(tmp, dest)
+            folders.add(dest.parent)
+            checkpoint("batch.renamed")
+        return folders
 
     def put_file(self, src: str | os.PathLike[str], *, mode: str = "copy",
                  progress: hashing.Progress | None = None,
@@ -300,7 +305,7 @@ class _TempObject:
 
     def __init__(self, tmp_dir: Path):
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=tmp_dir)
+        fd, name = make_temp(tmp_dir)
         self.name = name
         self.file: BinaryIO = os.fdopen(fd, "wb")
         self.done = False

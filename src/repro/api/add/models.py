@@ -24,7 +24,6 @@ BIG_FILE = 100 * 1024 * 1024
 def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
                   ) -> tuple[ModelEntry, ModelFound]:
     """The record entry of one model the generation names, and how it was found."""
-    repo = session.repo
     recorded = dict(ref.hashes)
     entry = ModelEntry(role=ref.role, name=ref.name, strength=ref.strength,
                        strength_clip=ref.strength_clip, folder=ref.folder, node=ref.node,
@@ -45,7 +44,7 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
     st = path.stat()
     blake3 = store_model(session, path, st, found.hashes.get("blake3"))
     base = base_model(session, path, blake3) if ref.role in ADAPTER_ROLES else None
-    rel = repo.relpath(path)
+    rel = session.relpath(path)
     entry = replace(entry, path=rel, blake3=blake3, size=st.st_size,
                     hashes={**found.hashes, "blake3": blake3}, base_model=base,
                     found_by=None if found.how == "name" else found.how)

@@ -51,6 +51,7 @@ class Session:
         self.stored_outputs = [0, 0]
         #: whether outputs need their pixel MD5 (None: not asked the index yet)
         self.pixels_wanted: bool | None = None
+        self._relpaths: dict[Path, str] = {}
         self.host = socket.gethostname()
         self.user: str | None
         try:
@@ -67,6 +68,14 @@ class Session:
         if key not in self._environments:
             self._environments[key] = self.environment(key)
         return self._environments[key]
+
+    def relpath(self, path: Path) -> str:
+        """``Repository.relpath``, resolved once per add for each path: the same model
+        files are named by image after image."""
+        rel = self._relpaths.get(path)
+        if rel is None:
+            rel = self._relpaths[path] = self.repo.relpath(path)
+        return rel
 
     def known_output(self, blake3: str) -> Record | None:
         """The record these output bytes already have, if any."""

@@ -22,8 +22,9 @@ from repro.objects.faults import checkpoint
 from repro.record import LEVELS, Output, Parent, Record, canonical_bytes
 from repro.record.codec import MAX_RECORD_BYTES
 
-#: Files captured per durable commit (see ``ObjectStore.batch``).
-BATCH = 256
+#: Files captured per durable commit (see ``ObjectStore.batch``): each commit
+#: costs about three syncs of the filesystem, whatever its size.
+BATCH = 1024
 
 
 @dataclass(frozen=True)
