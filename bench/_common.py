@@ -60,7 +60,12 @@ def precompile(*srcs: str | Path) -> None:
 
 
 def repro_exe() -> str:
-    """The ``repro`` console script of this environment."""
+    """The ``repro`` console script of this environment, its code compiled to bytecode
+    (that of this checkout and of every ``PYTHONPATH`` folder: see ``precompile``)."""
+    import repro
+
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    precompile(Path(repro.__file__).parent, *(p for p in paths if p and Path(p).is_dir()))
     return shutil.which("repro") or str(Path(sys.executable).with_name("repro"))
 
 

@@ -7,6 +7,11 @@ hardlink`` (``--no-env``) of one image that uses the model, each into a
 fresh project (no stat cache). Prints medians and ratios to the bare process
 of the same run. ``--before SRC`` also times another checkout's ``src``.
 
+Two more rows say where the rest goes: ``repro --version``, a process that
+starts repro and does nothing (the fixed cost every command pays before it
+reads a byte), and ``hash_file`` in this process against ``update_mmap`` in
+this process (the hashing alone, no start-up on either side).
+
 Goal (issue 17 item 2): each mode at most 1.3x the bare process.
 
 Usage: python bench/bench_hash_modes.py [--sizes 512M,4G] [--runs 5] [--before ../main/src]
@@ -26,9 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from _common import clean_env, parse_size, warm, write_model
+import blake3
+from _common import clean_env, parse_size, precompile, warm, write_model
 
 from repro.demo import comfy_graph, set_mtime, write_comfy_png
+from repro.objects.hashing import hash_file
 
 BARE = ("import blake3, sys; "
         "print(blake3.blake3(max_threads=blake3.blake3.AUTO).update_mmap(sys.argv[1]).hexdigest())")
@@ -44,6 +51,7 @@ def main() -> None:
     here = str(Path(__file__).resolve().parent.parent / "src")
     trees = {"": here, **({"before: ": str(Path(args.before).resolve())} if args.before else {})}
     env = clean_env()
+    precompile(*trees.values())
     repro = [sys.executable, "-c", "from repro.cli import run; run()"]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, median of {args.runs}")
     for size_text in args.sizes.split(","):
@@ -75,6 +83,14 @@ def main() -> None:
             for _ in range(args.runs):
                 times["bare blake3 process"].append(
                     run([sys.executable, "-c", BARE, str(model)], work))
+                times.setdefault("repro --version", []).append(
+                    run([*repro, "--version"], work))
+                t = time.perf_counter()
+                blake3.blake3(max_threads=blake3.blake3.AUTO).update_mmap(str(model))
+                times.setdefault("in-process update_mmap", []).append(time.perf_counter() - t)
+                t = time.perf_counter()
+                hash_file(model)
+                times.setdefault("in-process hash_file", []).append(time.perf_counter() - t)
                 for label, src in trees.items():
                     for mode in ("reference", "hardlink"):
                         root = project(src)
@@ -82,10 +98,13 @@ def main() -> None:
                             run([*repro, "add", "out.png", "--mode", mode, "--no-env"], root, src))
                         shutil.rmtree(root)
             base = statistics.median(times["bare blake3 process"])
+            mapped = statistics.median(times["in-process update_mmap"])
             print(f"\n{size / (1 << 20):.0f} MiB{'':24} {'median s':>9} {'/ bare':>7}")
             for name, values in times.items():
                 m = statistics.median(values)
-                print(f"{name:33} {m:9.3f} {m / base:7.2f}")
+                ratio = m / mapped if name.startswith("in-process") else m / base
+                print(f"{name:33} {m:9.3f} {ratio:7.2f}")
+            print("(in-process rows: ratios to in-process update_mmap)")
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
