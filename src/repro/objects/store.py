@@ -29,6 +29,7 @@ from typing import BinaryIO
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing
 from repro.objects.atomic import atomic_writer, fsync_dir, make_temp, new_file_mode
+from repro.objects.background import MAX_BYTES, BackgroundWriter
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 from repro.objects.syncing import Syncer, fsync_file
@@ -52,6 +53,7 @@ class ObjectStore:
         self.objects_dir = Path(objects_dir)
         self.tmp_dir = Path(tmp_dir)
         self._batch: dict[str, tuple[str, int]] | None = None
+        self._writer: BackgroundWriter | None = None
         self._syncer = Syncer()
 
     # -- mapping-like reading -------------------------------------------------
@@ -92,6 +94,8 @@ class ObjectStore:
 
     def open(self, oid: str) -> BinaryIO:
         if self._batch is not None and oid in self._batch:
+            if self._writer is not None:
+                self._writer.wait()  # its temp file may still be queued
             return open(self._batch[oid][0], "rb")
         try:
             return open(self.path(oid), "rb")
@@ -125,6 +129,9 @@ class ObjectStore:
         oid = check_id(known) if known is not None else ObjectId(hashing.hash_bytes(data))
         if oid in self:
             return oid
+        if self._batch is not None and self._writer is not None and len(data) <= MAX_BYTES:
+            self._batch[oid] = (self._writer.write(self.tmp_dir, data), group)
+            return oid
         with _TempObject(self.tmp_dir) as tmp:
             tmp.file.write(data)
             self._keep(tmp, oid, group)
@@ -138,22 +145,32 @@ class ObjectStore:
             tmp.commit(self.path(oid))
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Defer durability of new objects to one sync at the end (see the class doc)."""
+    def batch(self, *, background: bool = False) -> Iterator[None]:
+        """Defer durability of new objects to one sync at the end (see the class doc);
+        ``background``: small objects' temp files are written by another thread."""
         if self._batch is not None:
             yield
             return
         self._batch = {}
+        if background:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self._writer = BackgroundWriter()
         try:
             yield
+            if self._writer is not None:
+                self._writer.wait()
             self._commit_batch(self._batch)
         except BaseException:
+            if self._writer is not None:
+                self._writer.close()  # nothing is being written while the temps go
             for tmp, _group in self._batch.values():
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
             raise
         finally:
-            self._batch = None
+            if self._writer is not None:
+                self._writer.close()
+            self._batch = self._writer = None
 
     def _commit_batch(self, pending: dict[str, tuple[str, int]]) -> None:
         if not pending:

@@ -6,12 +6,11 @@ waits for every other program's dirty data. A group of ``SYNCFS_MIN_FILES``
 or more is synced at once. A smaller group is synced file by file, up to
 ``PARALLEL`` fsyncs at a time from as many threads: the filesystem's journal
 commits fsyncs that wait together in one commit (4 files took 8 ms instead
-of 21 ms on this project's loaded disk, 16 files 11 ms instead of 25 ms),
-and each file is still durable before ``sync_each`` returns. Once the group
-has taken as long as the last ``syncfs`` of this ``Syncer`` did, one
-``syncfs`` does the rest: so a group costs at most about twice the cheaper
-way (the last, short batch of a 300-image ``add`` took four times as long as
-its full batch of 256 when it went file by file on a loaded machine).
+of 21 ms on this project's loaded disk, 16 files 11 ms instead of 25 ms; 50
+files 0.01-0.09 s where a ``syncfs`` took 0.27-1.26 s), and each file is
+durable before ``sync_each`` returns. Once the group has taken as long as
+the last ``syncfs`` of this ``Syncer`` did, one ``syncfs`` does the rest: so
+a group costs at most about twice the cheaper way.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from repro.objects.platform import open_dir
 #: A group of at least this many files is made durable with one ``syncfs``.
 SYNCFS_MIN_FILES = 256
 #: Files fsynced at the same time (one thread each).
-PARALLEL = 16
+PARALLEL = 64
 
 T = TypeVar("T")
 
@@ -45,13 +44,14 @@ class Syncer:
         filesystem (which also covers whatever else is dirty there)."""
         if len(items) >= SYNCFS_MIN_FILES and self.syncfs(folder):
             return True
-        start = time.perf_counter()
-        for at in range(0, len(items), PARALLEL):
-            if (self.syncfs_seconds is not None
-                    and time.perf_counter() - start > self.syncfs_seconds
-                    and self.syncfs(folder)):
-                return True
-            side_by_side(items[at:at + PARALLEL], sync_one)
+        deadline = None if self.syncfs_seconds is None else \
+            time.perf_counter() + self.syncfs_seconds
+        rest = side_by_side(items, sync_one, deadline)
+        if not rest:
+            return False
+        if self.syncfs(folder):
+            return True
+        side_by_side(rest, sync_one)
         return False
 
     def syncfs(self, folder: Path) -> bool:
@@ -71,26 +71,37 @@ class Syncer:
         return True
 
 
-def side_by_side(items: Sequence[T], sync_one: Callable[[T], None]) -> None:
-    """``sync_one`` of every item, each from its own thread (the first item from this
-    one); returns when all are done, raising the first error any of them raised."""
+def side_by_side(items: Sequence[T], sync_one: Callable[[T], None],
+                 deadline: float | None = None) -> list[T]:
+    """``sync_one`` of the items, from up to ``PARALLEL`` threads (this one among
+    them), each taking the next item until none is left or ``deadline``
+    (``time.perf_counter``) has passed; returns when they are all done, with the
+    items not synced, raising the first error any of them raised."""
+    taken = iter(range(len(items)))
+    lock = threading.Lock()
     errors: list[BaseException] = []
 
-    def one(item: T) -> None:
-        try:
-            sync_one(item)
-        except BaseException as exc:  # re-raised below, in the caller's thread
-            errors.append(exc)
+    def work() -> None:
+        while not errors and (deadline is None or time.perf_counter() <= deadline):
+            with lock:
+                at = next(taken, None)
+            if at is None:
+                return
+            try:
+                sync_one(items[at])
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                errors.append(exc)
 
-    threads = [threading.Thread(target=one, args=(item,), daemon=True) for item in items[1:]]
+    threads = [threading.Thread(target=work, daemon=True)
+               for _ in range(min(PARALLEL, len(items)) - 1)]
     for thread in threads:
         thread.start()
-    if items:
-        one(items[0])
+    work()
     for thread in threads:
         thread.join()
     if errors:
         raise errors[0]
+    return [items[at] for at in taken]
 
 
 def fsync_file(path: str) -> None:
