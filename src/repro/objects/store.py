@@ -54,6 +54,7 @@ class ObjectStore:
         self.tmp_dir = Path(tmp_dir)
         self._batch: dict[str, tuple[str, int]] | None = None
         self._writer: BackgroundWriter | None = None
+        self._background = False
         self._syncer = Syncer()
 
     # -- mapping-like reading -------------------------------------------------
@@ -129,7 +130,10 @@ class ObjectStore:
         oid = check_id(known) if known is not None else ObjectId(hashing.hash_bytes(data))
         if oid in self:
             return oid
-        if self._batch is not None and self._writer is not None and len(data) <= MAX_BYTES:
+        if self._batch is not None and self._background and len(data) <= MAX_BYTES:
+            if self._writer is None:  # started by the first object that needs it
+                self.tmp_dir.mkdir(parents=True, exist_ok=True)
+                self._writer = BackgroundWriter()
             self._batch[oid] = (self._writer.write(self.tmp_dir, data), group)
             return oid
         with _TempObject(self.tmp_dir) as tmp:
@@ -152,9 +156,7 @@ class ObjectStore:
             yield
             return
         self._batch = {}
-        if background:
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            self._writer = BackgroundWriter()
+        self._background = background
         try:
             yield
             if self._writer is not None:
@@ -171,6 +173,7 @@ class ObjectStore:
             if self._writer is not None:
                 self._writer.close()
             self._batch = self._writer = None
+            self._background = False
 
     def _commit_batch(self, pending: dict[str, tuple[str, int]]) -> None:
         if not pending:
