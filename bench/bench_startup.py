@@ -4,7 +4,8 @@ Each command runs as a whole process, interleaved with ``python -c pass``
 (the interpreter's own start-up) so that every round sees the same load;
 prints the median of each and its ratio to the bare interpreter. The
 one-image ``add`` captures a tiny ComfyUI PNG whose model is already known
-(so the time is the fixed cost, not hashing) into a store made beforehand.
+(so the time is the fixed cost, not hashing) into a store made beforehand;
+"add (new store)" is the first ``add`` into a store ``init`` has just made.
 
 Goal (issue 17 item 11): ``--help`` under 60 ms, a one-image ``add`` under
 0.1 s of fixed cost. Every tree timed is compiled to bytecode first.
@@ -58,10 +59,10 @@ def main() -> None:
             graph = comfy_graph(ckpt="base.safetensors", lora=None, lora_strength=0.0, seed=n, prompt=f"image {n}")
             return write_comfy_png(root / "out" / f"img{n:05}.png", graph, pixel_seed=n)
 
-        def run(cmd: list[str], src: str = here) -> tuple[float, float]:
+        def run(cmd: list[str], src: str = here, cwd: Path = root) -> tuple[float, float]:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            subprocess.run(cmd, cwd=root, env={**env, "PYTHONPATH": src}, check=True,
+            subprocess.run(cmd, cwd=cwd, env={**env, "PYTHONPATH": src}, check=True,
                            stdout=subprocess.DEVNULL)
             wall = time.perf_counter() - t
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -69,14 +70,20 @@ def main() -> None:
 
         run([*repro, "init"])
         run([*repro, "add", str(image(0))])
-        images = iter([image(n) for n in range(1, len(trees) * args.runs + 1)])
+        images = iter([image(n) for n in range(1, 2 * len(trees) * args.runs + 1)])
         cases: dict[str, list[tuple[float, float]]] = {"python -c pass": []}
-        for _ in range(args.runs):
+        for at in range(args.runs):
             cases["python -c pass"].append(run([sys.executable, "-c", "pass"]))
             for label, src in trees.items():
                 for name, argv in (("--version", ["--version"]), ("--help", ["--help"]),
                                    ("add (one image)", ["add", str(next(images))])):
                     cases.setdefault(f"{label}repro {name}", []).append(run([*repro, *argv], src))
+                # The first add in a store just made by `init` (the model is hashed too).
+                fresh = root / f"fresh-{at}-{len(label)}"
+                fresh.mkdir()
+                run([*repro, "init"], src, fresh)
+                cases.setdefault(f"{label}repro add (new store)", []).append(
+                    run([*repro, "add", str(next(images))], src, fresh))
         wall0 = statistics.median(w for w, _ in cases["python -c pass"])
         cpu0 = statistics.median(c for _, c in cases["python -c pass"])
         print(f"median of {args.runs}; load average {os.getloadavg()[0]:.1f}")
