@@ -140,3 +140,12 @@ def test_thumbnail_bounds_and_transparency() -> None:
     assert thumbnail_of(b"not an image") is None
     assert thumbnail_of(b"\x89PNG\r\n\x1a\n" + b"\0" * 40) is None
     assert looks_of(b"not an image") is None
+
+
+def test_a_video_output_has_no_thumbnail_and_keeps_none(project: Path, capsys: Capsys) -> None:
+    video = Path(__file__).resolve().parents[1] / "fixtures/video/comfy.mp4"
+    (project / "clip.mp4").write_bytes(video.read_bytes())
+    assert run(capsys, "-C", project, "add", project / "clip.mp4", "--no-env")[0] == 0
+    code, page, _ = run(capsys, "-C", project, "graph", "--format", "html")
+    assert code == 0 and '"thumb":null' in page
+    assert list(Repository(project).thumbs.refs()) == []

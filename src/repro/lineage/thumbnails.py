@@ -139,12 +139,18 @@ class Thumbnails:
 
     def make(self, output: str) -> bytes | None:
         """The thumbnail of a stored output that has none, made from the output's
-        bytes (checked against its id); None when it is not a decodable image."""
+        bytes (checked against its id); None when it is not a decodable image.
+        What is not an image at all (a video) is told by its header alone: it is
+        not read whole each time a page is drawn."""
+        from repro.imaging import ImageUnreadable, open_image
+
         try:
             if self.store.size(output) > MAX_SOURCE_BYTES:
                 return None
+            with self.store.open(output) as f, open_image(f, max_pixels=MAX_PIXELS):
+                pass
             return thumbnail_of(self.store.read_bytes(output))
-        except (ReproError, OSError, ValueError):
+        except (ReproError, OSError, ValueError, ImageUnreadable):
             return None
 
     def keep(self, made: dict[str, bytes]) -> None:
