@@ -193,7 +193,7 @@ def run(endpoint: str, work: Path, big_mib: int, n_small: int, repeat: int) -> d
     for rep in range(repeat):
         sides: list[Any] = [Boto3Side, ObstoreSide, ObstoreDefaultsSide]
         for cls in sides if rep % 2 == 0 else sides[::-1]:
-            bucket = f"c-{cls.name}-{rep}"
+            bucket = f"c-{cls.name.replace('_', '-')}-{rep}"
             admin.create_bucket(Bucket=bucket)
             side = cls(endpoint, bucket)
             measure(side, work, big, blobs, times.setdefault(cls.name, {}))
