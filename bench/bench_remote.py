@@ -21,7 +21,7 @@ Every ``repro`` and ``dvc`` step is its own process (start-up included); the
 requests, bytes and peak memory of the repro steps are counted (``_metered.py``).
 
 Usage: python bench/bench_remote.py [--records N] [--models N] [--model-mib N]
-       [--output-kib N] [--new N] [--dvc PATH] [--profile DIR] [--dir DIR]
+       [--output-kib N] [--new N] [--dvc PATH] [--profile DIR] [--dir DIR] [--out FILE]
 Prints one JSON object (seconds, bytes; ``ratios`` compares like with like).
 """
 
@@ -172,6 +172,7 @@ def main() -> None:
     ap.add_argument("--profile", help="profile the clone and the pull of the new records "
                     "into DIR/clone.prof and DIR/pull_new.prof")
     ap.add_argument("--dir", default=tempfile.gettempdir())
+    ap.add_argument("--out", help="also write the JSON here, step by step")
     opt = ap.parse_args()
     Path(opt.dir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-remote-", dir=opt.dir))
@@ -207,6 +208,7 @@ def run(opt: argparse.Namespace, work: Path, endpoint: str) -> dict[str, Any]:
         "output_kib": opt.output_kib, "models": opt.models, "model_mib": opt.model_mib,
         "build_s": build_s, "load_before": os.getloadavg()}
     res.update(raw_side(client, repo, models, small, work))
+    keep(opt, res)
     a, b = work / "a", work / "b"
     meter = work / "meter.json"
 
@@ -223,17 +225,24 @@ def run(opt: argparse.Namespace, work: Path, endpoint: str) -> dict[str, Any]:
     res["push_new"] = run_step(["push"], a, meter)
     res["pull_new"] = run_step(["pull"], b, meter, profile=prof("pull_new"))
     res["pull_nothing_new"] = run_step(["pull"], b, meter)
-    seg_dir = a / ".repro/remotes/origin/segments"
-    res["index_segments_bytes"] = sum(p.stat().st_size for p in seg_dir.iterdir())
-    res["index_head_bytes"] = len(client.get_object(
-        Bucket="bench-repro", Key="studio/index/HEAD")["Body"].read())
+    listed = client.list_objects_v2(Bucket="bench-repro", Prefix="studio/index/")  # the bench
+    res["remote_index_objects"] = listed["KeyCount"]                               # may list
+    res["remote_index_bytes"] = sum(o["Size"] for o in listed.get("Contents", []))
+    keep(opt, res)
     shutil.rmtree(b)
     if opt.dvc:
         dvc = DvcSide(opt.dvc, work / "dvc", endpoint, run_step)
         res["dvc"] = dvc.run(repo, outputs_of(repo), models, opt.records)
     res["load_after"] = os.getloadavg()
     res["ratios"] = ratios(res)
+    keep(opt, res)
     return res
+
+
+def keep(opt: argparse.Namespace, res: dict[str, Any]) -> None:
+    """Write what was measured so far (``--out``), so that a late failure loses nothing."""
+    if opt.out:
+        Path(opt.out).write_text(json.dumps(res, indent=1))
 
 
 def ratios(res: dict[str, Any]) -> dict[str, float]:
