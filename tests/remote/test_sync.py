@@ -4,6 +4,7 @@ assert through the API and exit codes; against a folder and against SeaweedFS.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -141,3 +142,23 @@ def test_checkout_fetches_a_model_version_from_the_remote(
     done = run_json(capsys, "-C", other, "checkout", ids[0])
     assert model in done["fetched"] and done["restored"]
     theirs.store.check(model)
+
+
+def test_a_clone_indexes_what_it_pulls_once(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, remote_url: tuple[str, list[str]]) -> None:
+    ids = _capture(capsys, project, 3)
+    run(capsys, "-C", project, "remote", "add", "origin", remote_url[0], *remote_url[1])
+    run_json(capsys, "-C", project, "push")
+    rebuilt: list[int] = []
+    rebuild = Repository._rebuild
+
+    def counted(self: Repository, index: Any) -> int:
+        rebuilt.append(rebuild(self, index))
+        return rebuilt[-1]
+
+    monkeypatch.setattr(Repository, "_rebuild", counted)
+    run_json(capsys, "clone", remote_url[0], tmp_path / "laptop", *remote_url[1])
+    # the new index was made empty, then given the pulled records: none read back
+    assert sum(rebuilt) == 0
+    assert set(Repository.discover(tmp_path / "laptop").index.iter_ids()) == set(ids)

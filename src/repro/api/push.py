@@ -113,6 +113,9 @@ def clone(url: str, dest: Path, *, endpoint: str | None = None, region: str | No
           models: bool = True) -> Synced:
     """A new repository in ``dest`` with the remote ``origin`` at ``url``, pulled whole."""
     repo = Repository.init(dest)
+    # the index made now, on the empty store: opened first after the pull, it would be
+    # rebuilt from every pulled record before the pull adds them all again
+    repo.rebuild_index()
     add_remote(repo, "origin", url, endpoint=endpoint, region=region)
     done = pull(repo, "origin", models=models)
     done.root = repo.root
