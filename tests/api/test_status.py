@@ -71,7 +71,6 @@ def test_a_changed_model_says_where_its_versions_are(
     repo = Repository.discover(project)
     lora = next(m.blake3 for m in repo.load_record(rid).models if m.role == "lora")
     run_json(capsys, "-C", project, "store", "drop", lora)
-    run_json(capsys, "-C", project, "pull")  # the local copy of the remote's index, synced
     (project / "models/loras/style.safetensors").unlink()
     shutil.rmtree(nas)  # status never asks the remote
 

@@ -103,7 +103,6 @@ def test_a_dropped_version_that_was_pushed_is_on_the_remote(
     lora = next(m for m in repo.load_record(rid).models if m.role == "lora")
     run_json(capsys, "-C", project, "store", "drop", lora.blake3)
     (project / "models/loras/style.safetensors").unlink()
-    run_json(capsys, "-C", project, "pull")  # the local copy of the remote's index, synced
     code, out, _ = run(capsys, "-C", project, "verify", rid, "--json")
     result = orjson.loads(out)
     assert code == 1 and "model.missing-on-remote" in result["codes"]
@@ -135,7 +134,6 @@ def test_an_input_gone_from_disk_and_store_is_fetched_from_the_remote(
     stored.chmod(0o644)
     stored.unlink()  # lost here (a damaged disk, say), kept on the remote
     (project / "input" / "source.png").unlink()
-    run_json(capsys, "-C", project, "pull")  # the local copy of the remote's index, synced
 
     code, out, _ = run(capsys, "-C", project, "verify", rid, "--json")
     result = orjson.loads(out)
