@@ -122,10 +122,10 @@ def test_the_part_probes_find_what_a_full_scan_finds() -> None:
             for n in range(12)]
     near += [q ^ ((1 << 11) - 1) << 20]
     rows = stored + near
-    index.add_prints((f"o{i}", None, to_signed(p)) for i, p in enumerate(rows))
+    index.add_prints((f"{i:064x}", None, to_signed(p)) for i, p in enumerate(rows))
     for guesses in ([q], [q, other]):
         for limit in (6, 11, 14):
-            wanted = {f"o{i}": d for i, p in enumerate(rows)
+            wanted = {f"{i:064x}": d for i, p in enumerate(rows)
                       if (d := min((p ^ g).bit_count() for g in guesses)) <= limit}
             assert _near(index, guesses, limit) == wanted, (guesses, limit)
     # Fingerprints computed for this lookup only (not in the index) are matched too.

@@ -29,9 +29,9 @@ def ckpt() -> dict[str, Any]:
 
 def recount(index: Index) -> dict[str, int]:
     rows = index.conn.execute(
-        "SELECT blake3, count(DISTINCT record) FROM record_models WHERE blake3 IS NOT NULL "
-        "GROUP BY blake3")
-    return dict(rows.fetchall())
+        "SELECT k.blake3, count(DISTINCT m.record) FROM record_models m JOIN model_keys k "
+        "ON k.key = m.key WHERE k.blake3 != x'' GROUP BY k.blake3")
+    return {blake3.hex(): n for blake3, n in rows}
 
 
 def fresh() -> Index:

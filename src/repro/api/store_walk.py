@@ -50,7 +50,7 @@ class IndexedIds:
         self.rows: Iterator[tuple[str]] = iter(())
         self.head: str | None = None
         try:
-            self.rows = iter(repo.index.conn.execute("SELECT id FROM records ORDER BY id"))
+            self.rows = ((rid,) for rid in repo.index.ids_in_order())
         except (IntegrityError, sqlite3.DatabaseError) as exc:
             self.error = exc
         self._next()

@@ -1,121 +1,90 @@
 """The lineage index: derived SQLite tables for fast look-ups.
 
-Tables: ``records`` (one row a record), ``outputs`` (output BLAKE3 ->
-record), ``record_models``, ``record_inputs``, ``record_source`` (metadata
-blob ids, whether the output is an A1111 Extras result), ``record_vary``
-(variation digests, see ``lineage.variations``) and ``edges`` (child ->
-parent), and ``model_uses``: how many records used each model version
-under each name, path and role, counted as records are written (so
-``repro models`` reads one row a version and name, not every use);
-``output_prints``: each output's pixel hash and perceptual fingerprint
-(``lineage.perceptual``; NULL: not a decodable image), by output BLAKE3, for
-``repro identify``: a cache of the output bytes, kept through a rebuild. Everything here can be rebuilt from the record objects, so the file
-may be deleted at any time; ``Index.rebuild`` does that.
+Tables (``lineage.index_schema`` has them and their spelling: ids as 32 raw
+bytes, converted here so callers see hex): ``records`` (one row a record, with
+its metadata blob ids and whether the output is an A1111 Extras result),
+``record_models`` (by ``model_keys``: each version, name, path and role once,
+with how many records used it, counted as records are written, so ``repro
+models`` reads one row a name), ``record_inputs``, ``record_vary``
+(variation digests, see ``lineage.variations``), ``edges`` (child ->
+parent), ``model_hashes`` and ``model_links``; ``output_prints``: each
+output's pixel hash and perceptual fingerprint (``lineage.perceptual``; NULL:
+not a decodable image), by output BLAKE3, for ``repro identify``: a cache of
+the output bytes, kept through a rebuild. Everything else can be rebuilt from
+the record objects, so the file may be deleted at any time; ``Index.rebuild``
+does that.
 
-Edges found by content are derived here, in both directions, whenever a
-record is indexed: its inputs against known outputs (parents), and known
-inputs against its output (children captured before their parent). Records
-are immutable, so an edge to a parent found later lives only in the index;
-deriving it on every ``add`` makes a rebuild reproduce it whatever the order.
+Edges found by content are derived here, in both directions, whenever
+records are indexed: their inputs against known outputs (parents), and known
+inputs against their outputs (children captured before their parent).
+Records are immutable, so an edge to a parent found later lives only in the
+index; deriving it on every ``add`` makes a rebuild reproduce it whatever the
+order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from repro.lineage.index_queries import LineageQueries
-from repro.objects.ids import is_id, prefix_upper
+from repro.lineage.index_queries import LineageQueries, stored_seed
+from repro.lineage.index_schema import (
+    DERIVED_TABLES,
+    INDEX_VERSION,
+    as_blob,
+    connect,
+    pack_vary,
+    prefix_range,
+    prepare,
+)
+from repro.objects.ids import is_id
 from repro.record import Record
 
-INDEX_VERSION = 8
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY,
-    output TEXT NOT NULL,
-    output_sha256 TEXT,
-    path TEXT,
-    captured_at TEXT,
-    tool TEXT,
-    level TEXT,
-    seed TEXT,
-    summary BLOB
-);
-CREATE INDEX IF NOT EXISTS records_output ON records(output);
-CREATE INDEX IF NOT EXISTS records_output_sha256 ON records(output_sha256);
-CREATE INDEX IF NOT EXISTS records_captured ON records(captured_at);
-CREATE INDEX IF NOT EXISTS records_path ON records(path);
-CREATE INDEX IF NOT EXISTS records_tool ON records(tool, captured_at);
-CREATE TABLE IF NOT EXISTS record_models (
-    record TEXT NOT NULL, blake3 TEXT, role TEXT, name TEXT, path TEXT
-);
-CREATE INDEX IF NOT EXISTS record_models_record ON record_models(record);
-CREATE INDEX IF NOT EXISTS record_models_blake3 ON record_models(blake3);
-CREATE INDEX IF NOT EXISTS record_models_name ON record_models(name);
-CREATE INDEX IF NOT EXISTS record_models_path ON record_models(path);
-CREATE TABLE IF NOT EXISTS record_inputs (
-    record TEXT NOT NULL, blake3 TEXT, sha256 TEXT, role TEXT, name TEXT
-);
-CREATE INDEX IF NOT EXISTS record_inputs_record ON record_inputs(record);
-CREATE INDEX IF NOT EXISTS record_inputs_blake3 ON record_inputs(blake3);
-CREATE INDEX IF NOT EXISTS record_inputs_sha256 ON record_inputs(sha256);
-CREATE TABLE IF NOT EXISTS edges (
-    child TEXT NOT NULL, parent TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'input',
-    PRIMARY KEY (child, parent)
-);
-CREATE INDEX IF NOT EXISTS edges_parent ON edges(parent);
-CREATE TABLE IF NOT EXISTS record_source (
-    record TEXT PRIMARY KEY, parameters TEXT, derived INTEGER NOT NULL DEFAULT 0,
-    pixels_md5 TEXT
-);
-CREATE INDEX IF NOT EXISTS record_source_parameters ON record_source(parameters);
-CREATE INDEX IF NOT EXISTS record_source_pixels ON record_source(pixels_md5);
-CREATE TABLE IF NOT EXISTS model_hashes (
-    scheme TEXT NOT NULL, value TEXT NOT NULL, blake3 TEXT NOT NULL,
-    PRIMARY KEY (value, scheme, blake3)
-);
-CREATE TABLE IF NOT EXISTS model_links (
-    model TEXT NOT NULL, base TEXT, base_name TEXT, PRIMARY KEY (model, base, base_name)
-);
-CREATE TABLE IF NOT EXISTS record_vary (
-    record TEXT PRIMARY KEY, family TEXT NOT NULL, core TEXT NOT NULL, vary BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS model_uses (
-    blake3 TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, role TEXT NOT NULL,
-    uses INTEGER NOT NULL, PRIMARY KEY (blake3, name, path, role)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS output_prints (
-    output TEXT PRIMARY KEY, pixels TEXT, print INTEGER
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS output_prints_pixels ON output_prints(pixels);
-CREATE INDEX IF NOT EXISTS output_prints_p0 ON output_prints((print >> 48) & 65535);
-CREATE INDEX IF NOT EXISTS output_prints_p1 ON output_prints((print >> 32) & 65535);
-CREATE INDEX IF NOT EXISTS output_prints_p2 ON output_prints((print >> 16) & 65535);
-CREATE INDEX IF NOT EXISTS output_prints_p3 ON output_prints(print & 65535);
-CREATE INDEX IF NOT EXISTS record_vary_family ON record_vary(family);
-CREATE INDEX IF NOT EXISTS record_vary_core ON record_vary(core);
-"""
+__all__ = ["INDEX_VERSION", "Index", "connect", "filtered_ids"]
 
 #: ``source.blobs`` keys A1111 adds when its Extras tab re-saves an image
 #: (the original ``parameters`` are kept verbatim).
 DERIVED_BLOBS = ("postprocessing", "extras")
-_TABLES = ("records", "record_models", "record_inputs", "record_source", "record_vary", "edges",
-           "model_hashes", "model_links", "model_uses")
 
+_RECORD_COLUMNS = ("id", "output", "output_sha256", "path", "captured_at", "tool", "level",
+                   "seed", "parameters", "derived", "pixels_md5")
+_UPSERT_RECORD = (
+    f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) VALUES "
+    f"({','.join('?' * len(_RECORD_COLUMNS))}) ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RECORD_COLUMNS[1:]) + " RETURNING n")
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open the index database (WAL: readers never block the writer)."""
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
+# Edges found by content for the records numbered in ``fresh`` (this write):
+# their inputs against every output, and every input against their outputs
+# (bytes by BLAKE3 or SHA-256, A1111's MD5 of the decoded pixels), and A1111
+# Extras results (same parameters blob, derived) against their sources.
+_DERIVE = (
+    "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
+    "JOIN record_inputs i ON i.record = f.n JOIN records c ON c.n = f.n "
+    "JOIN records r ON r.output = i.blake3 WHERE r.n != c.n",
+    "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
+    "JOIN record_inputs i ON i.record = f.n JOIN records c ON c.n = f.n "
+    "JOIN records r ON r.output_sha256 = i.sha256 WHERE length(i.sha256) = 32 AND r.n != c.n",
+    "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
+    "JOIN record_inputs i ON i.record = f.n JOIN records c ON c.n = f.n "
+    "JOIN records r ON r.pixels_md5 = i.sha256 WHERE length(i.sha256) = 16 AND r.n != c.n",
+    "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
+    "JOIN records r ON r.n = f.n JOIN record_inputs i ON i.blake3 = r.output "
+    "JOIN records c ON c.n = i.record WHERE r.n != c.n",
+    "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
+    "JOIN records r ON r.n = f.n JOIN record_inputs i ON i.sha256 = r.output_sha256 "
+    "JOIN records c ON c.n = i.record WHERE length(i.sha256) = 32 AND r.n != c.n",
+    "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
+    "JOIN records r ON r.n = f.n JOIN record_inputs i ON i.sha256 = r.pixels_md5 "
+    "JOIN records c ON c.n = i.record WHERE length(i.sha256) = 16 AND r.n != c.n",
+    "INSERT OR IGNORE INTO edges SELECT x.id, s.id, 'extras' FROM fresh f "
+    "JOIN records x ON x.n = f.n JOIN records s ON s.parameters = x.parameters "
+    "WHERE x.derived = 1 AND s.derived = 0 AND s.output != x.output",
+    "INSERT OR IGNORE INTO edges SELECT d.id, x.id, 'extras' FROM fresh f "
+    "JOIN records x ON x.n = f.n JOIN records d ON d.parameters = x.parameters "
+    "WHERE x.derived = 0 AND d.derived = 1 AND d.output != x.output",
+)
 
 
 class Index(LineageQueries):
@@ -123,13 +92,12 @@ class Index(LineageQueries):
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        conn.executescript(SCHEMA)
-        row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        if row is None and conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(INDEX_VERSION),))
-            row = (str(INDEX_VERSION),)
         #: True when the file was written by another index version: rebuild it.
-        self.stale = row is None or row[0] != str(INDEX_VERSION)
+        self.stale = prepare(conn)
+        # Numbers given to model keys and variation keys, learnt within one write
+        # (another process may rebuild the index between two writes).
+        self._model_keys: dict[tuple[bytes, str, str, str], int] = {}
+        self._vary_numbers: dict[str, int] = {}
 
     # -- writing ---------------------------------------------------------------
 
@@ -138,13 +106,12 @@ class Index(LineageQueries):
 
         Edges found by content (inputs matching outputs, A1111 Extras results)
         are derived in both directions."""
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with self._writing():
             self._insert(record)
-            self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)", list(edges))
-            self._derive(record.id, {"blake3": record.output.blake3,
-                                     "sha256": record.output.sha256,
-                                     "pixels_md5": record.output.pixels_md5})
+            self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
+                                  [(as_blob(c), as_blob(p), k) for c, p, k in edges
+                                   if is_id(c) and is_id(p)])
+            self._derive()
 
     def add_many(self, records: Iterable[Record]) -> int:
         """Index many records in one transaction (a writer's batch); returns the count."""
@@ -153,122 +120,112 @@ class Index(LineageQueries):
     def load(self, records: Iterable[Record]) -> int:
         """Index many records in one transaction (bulk loads, rebuilds); returns the count.
 
-        ``records`` may be a generator: only ids and output hashes are kept
-        until the content edges are derived, once every row is in."""
+        ``records`` may be a generator: nothing is kept of a record once its
+        rows are in; the content edges are derived from the tables at the end."""
         n = 0
-        outputs: list[tuple[str, dict[str, Any]]] = []
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with self._writing():
             for record in records:
                 self._insert(record)
-                outputs.append((record.id, {"blake3": record.output.blake3,
-                                            "sha256": record.output.sha256,
-                                            "pixels_md5": record.output.pixels_md5}))
                 n += 1
-            for rid, out in outputs:
-                self._derive(rid, out)
+            self._derive()
         return n
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        self._model_keys.clear()
+        self._vary_numbers.clear()
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN")
+                self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS fresh "
+                                  "(n INTEGER PRIMARY KEY)")
+                self.conn.execute("DELETE FROM fresh")
+                yield
+        finally:
+            self._model_keys.clear()
+            self._vary_numbers.clear()
 
     def _insert(self, record: Record) -> None:
         from repro.lineage.variations import fingerprint
 
         out = record.output
-        seed = record.params.get("seed")
-        summary = orjson.dumps({
-            "name": Path(out.path or "").name,
-            "tool": record.tool.name,
-            "seed": seed,
-            "level": record.level,
-        })
-        self.conn.execute(
-            "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?)",
-            (record.id, out.blake3, out.sha256, out.path, record.captured.at, record.tool.name,
-             record.level, None if seed is None else str(seed), summary))
+        blobs = record.source.blobs
+        (n,) = self.conn.execute(_UPSERT_RECORD, (
+            as_blob(record.id), as_blob(out.blake3), as_blob(_lower(out.sha256)), out.path,
+            record.captured.at, record.tool.name, record.level,
+            stored_seed(record.params.get("seed")), as_blob(blobs.get("parameters")),
+            int(any(k in blobs for k in DERIVED_BLOBS)), as_blob(_lower(out.pixels_md5)),
+        )).fetchone()
+        self.conn.execute("INSERT OR IGNORE INTO fresh VALUES (?)", (n,))
         # Re-indexing a record takes its old uses back before counting the new ones.
-        self._count_uses(self.conn.execute(
-            "SELECT DISTINCT blake3, name, path, role FROM record_models WHERE record = ? "
-            "AND blake3 IS NOT NULL", (record.id,)).fetchall(), -1)
-        self.conn.execute("DELETE FROM record_models WHERE record = ?", (record.id,))
-        self._count_uses({(m.blake3, m.name, m.path, m.role) for m in record.models
-                          if m.blake3}, 1)
-        self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (record.id,))
+        self.conn.execute(
+            "UPDATE model_keys SET uses = uses - 1 WHERE key IN (SELECT key FROM record_models "
+            "WHERE record = ?) AND blake3 != x''", (n,))
+        self.conn.execute("DELETE FROM record_models WHERE record = ?", (n,))
+        keys = [self._model_key(m.blake3, m.name, m.path, m.role) for m in record.models]
+        self.conn.executemany("INSERT INTO record_models VALUES (?,?,?)",
+                              [(n, seq, key) for seq, key in enumerate(keys)])
+        self.conn.executemany("UPDATE model_keys SET uses = uses + 1 WHERE key = ?",
+                              [(key,) for key in {k for k, m in zip(keys, record.models,
+                                                                     strict=True) if m.blake3}])
+        self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (n,))
         self.conn.executemany(
-            "INSERT INTO record_models VALUES (?,?,?,?,?)",
-            [(record.id, m.blake3, m.role, m.name, m.path) for m in record.models])
-        self.conn.executemany(
-            "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
-            [(record.id, i.blake3, _lower(i.hashes.get("sha256") or i.recorded.get("sha256")),
-              i.role, i.name) for i in record.inputs])
+            "INSERT INTO record_inputs VALUES (?,?,?,?)",
+            [(n, seq, as_blob(i.blake3),
+              as_blob(_lower(i.hashes.get("sha256") or i.recorded.get("sha256"))))
+             for seq, i in enumerate(record.inputs)])
         self.conn.executemany(
             "INSERT OR IGNORE INTO model_hashes VALUES (?,?,?)",
-            [(scheme, value.lower(), m.blake3) for m in record.models if m.blake3
+            [(scheme, value.lower(), as_blob(m.blake3)) for m in record.models if m.blake3
              for scheme, value in m.any_hashes().items()
              if isinstance(value, str) and value and scheme != "blake3"])
         # A LoRA's metadata names the checkpoint it was trained on (kohya ss_*).
         self.conn.executemany(
             "INSERT OR IGNORE INTO model_links VALUES (?,?,?)",
-            [(m.blake3, m.base_model.get("blake3"), m.base_model.get("name"))
+            [(as_blob(m.blake3), as_blob(m.base_model.get("blake3")), m.base_model.get("name"))
              for m in record.models if m.blake3 and isinstance(m.base_model, Mapping)])
-        blobs = record.source.blobs
-        derived = any(k in blobs for k in DERIVED_BLOBS)
-        self.conn.execute("INSERT OR REPLACE INTO record_source VALUES (?,?,?,?)",
-                          (record.id, blobs.get("parameters"), int(derived),
-                           _lower(out.pixels_md5)))
         family, core, vary = fingerprint(record.to_dict())
         self.conn.execute("INSERT OR REPLACE INTO record_vary VALUES (?,?,?,?)",
-                          (record.id, family, core, orjson.dumps(vary)))
+                          (n, bytes.fromhex(family), bytes.fromhex(core),
+                           pack_vary(vary, {k: self._vary_number(k) for k in vary})))
         # A parent that is not a record id (a hostile or damaged record) is no edge.
         self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
-                              [(record.id, p.id, p.relation) for p in record.parents
-                               if is_id(p.id)])
+                              [(as_blob(record.id), as_blob(p.id), p.relation)
+                               for p in record.parents if is_id(p.id)])
 
-    def _count_uses(self, keys: Iterable[tuple[Any, Any, Any, Any]], step: int) -> None:
-        # NULLs are stored as '' so that the primary key (name, path, role) matches them.
-        self.conn.executemany(
-            "INSERT INTO model_uses VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE "
-            "SET uses = uses + excluded.uses",
-            [(b, n or "", p or "", r or "", step) for b, n, p, r in keys])
+    def _model_key(self, blake3: str | None, name: str | None, path: str | None,
+                   role: str | None) -> int:
+        """The number of a (version, name, path, role); NULLs are stored as '' and
+        an unknown version as x'', so that the unique key matches them."""
+        fields = (as_blob(blake3) or b"", name or "", path or "", role or "")
+        key = self._model_keys.get(fields)
+        if key is None:
+            (key,) = self.conn.execute(
+                "INSERT INTO model_keys (blake3, name, path, role) VALUES (?,?,?,?) "
+                "ON CONFLICT(blake3, name, path, role) DO UPDATE SET uses = uses RETURNING key",
+                fields).fetchone()
+            self._model_keys[fields] = key
+        return int(key)
 
-    def _derive(self, rid: str, out: dict[str, Any]) -> None:
-        """Edges found by content, towards parents and towards children already indexed."""
-        found: list[tuple[str, str, str]] = []
-        # Parents: known outputs whose bytes (BLAKE3, SHA-256) or pixels (A1111's
-        # MD5 of the decoded image) match one of this record's inputs.
-        for (parent,) in self.conn.execute(
-                "SELECT DISTINCT r.id FROM record_inputs i JOIN records r ON r.output = i.blake3 "
-                "WHERE i.record = ? UNION SELECT r.id FROM record_inputs i JOIN records r "
-                "ON r.output_sha256 = i.sha256 WHERE i.record = ? AND length(i.sha256) = 64 "
-                "UNION SELECT s.record FROM record_inputs i JOIN record_source s "
-                "ON s.pixels_md5 = i.sha256 WHERE i.record = ? AND length(i.sha256) = 32",
-                (rid, rid, rid)):
-            found.append((rid, parent, "input"))
-        # Children captured before this output was: their inputs match it now.
-        blake3, sha256 = out.get("blake3"), _lower(out.get("sha256"))
-        pixels = _lower(out.get("pixels_md5"))
-        for (child,) in self.conn.execute(
-                "SELECT DISTINCT record FROM record_inputs WHERE (blake3 = ? AND ? IS NOT NULL) "
-                "OR (sha256 = ? AND length(sha256) = 64) OR (sha256 = ? AND length(sha256) = 32)",
-                (blake3, blake3, sha256, pixels)):
-            found.append((child, rid, "input"))
-        # A1111 Extras keeps the source's infotext verbatim and adds a
-        # ``postprocessing`` chunk: same parameters blob, different output.
-        row = self.conn.execute("SELECT parameters, derived FROM record_source WHERE record = ?",
-                                (rid,)).fetchone()
-        if row is not None and row[0] is not None:
-            blob, derived = row
-            for (other,) in self.conn.execute(
-                    "SELECT s.record FROM record_source s JOIN records r ON r.id = s.record "
-                    "WHERE s.parameters = ? AND s.derived = ? AND r.output != ?",
-                    (blob, 0 if derived else 1, blake3 or "")):
-                found.append((rid, other, "extras") if derived else (other, rid, "extras"))
-        self.conn.executemany("INSERT OR IGNORE INTO edges VALUES (?,?,?)",
-                              [e for e in found if e[0] != e[1]])
+    def _vary_number(self, key: str) -> int:
+        number = self._vary_numbers.get(key)
+        if number is None:
+            (number,) = self.conn.execute(
+                "INSERT INTO vary_keys (key) VALUES (?) ON CONFLICT(key) DO UPDATE "
+                "SET key = key RETURNING n", (key,)).fetchone()
+            self._vary_numbers[key] = number
+        return int(number)
+
+    def _derive(self) -> None:
+        """Edges found by content for the records of this write (``fresh``)."""
+        for sql in _DERIVE:
+            self.conn.execute(sql)
 
     def clear(self) -> None:
         """Empty every derived table (a rebuild follows)."""
         with self.conn:
             self.conn.execute("BEGIN")
-            for table in _TABLES:
+            for table in DERIVED_TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
             self.conn.execute("DELETE FROM meta WHERE key = 'prints_checked'")
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)",
@@ -284,23 +241,28 @@ class Index(LineageQueries):
     def record_for_output(self, blake3: str) -> str | None:
         row = self.conn.execute(
             "SELECT id FROM records WHERE output = ? ORDER BY captured_at DESC, id LIMIT 1",
-            (blake3,)).fetchone()
-        return row[0] if row else None
+            (as_blob(blake3),)).fetchone()
+        return row[0].hex() if row else None
 
     def records_for_output_sha256(self, sha256: str) -> list[str]:
-        rows = self.conn.execute("SELECT id FROM records WHERE output_sha256 = ?", (sha256,))
-        return [r[0] for r in rows]
+        rows = self.conn.execute("SELECT id FROM records WHERE output_sha256 = ?",
+                                 (as_blob(_lower(sha256)),))
+        return [r[0].hex() for r in rows]
 
     def records_for_path(self, path: str) -> list[str]:
         rows = self.conn.execute(
             "SELECT id FROM records WHERE path = ? ORDER BY captured_at DESC", (path,))
-        return [r[0] for r in rows]
+        return [r[0].hex() for r in rows]
 
     def ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
-        upper = prefix_upper(prefix)
+        bounds = prefix_range(prefix)
+        if bounds is None:
+            return []
+        low, high = bounds
         rows = self.conn.execute(
-            "SELECT id FROM records WHERE id >= ? AND id < ? LIMIT ?", (prefix, upper, limit))
-        return [r[0] for r in rows]
+            "SELECT id FROM records WHERE id >= ? AND (? IS NULL OR id < ?) ORDER BY id LIMIT ?",
+            (low, high, high, limit))
+        return [r[0].hex() for r in rows]
 
     def all_ids(self, newest_first: bool = True, limit: int | None = None) -> list[str]:
         return list(self.iter_ids(newest_first, limit))
@@ -312,17 +274,22 @@ class Index(LineageQueries):
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         for (rid,) in self.conn.execute(sql):
-            yield rid
+            yield rid.hex()
+
+    def ids_in_order(self) -> Iterator[str]:
+        """Every indexed record id in id order (``fsck`` walks them beside the store)."""
+        for (rid,) in self.conn.execute("SELECT id FROM records ORDER BY id"):
+            yield rid.hex()
 
     def parents(self, record_id: str) -> list[str]:
         rows = self.conn.execute("SELECT parent FROM edges WHERE child = ? ORDER BY parent",
-                                 (record_id,))
-        return [r[0] for r in rows]
+                                 (as_blob(record_id),))
+        return [r[0].hex() for r in rows]
 
     def children(self, record_id: str) -> list[str]:
         rows = self.conn.execute("SELECT child FROM edges WHERE parent = ? ORDER BY child",
-                                 (record_id,))
-        return [r[0] for r in rows]
+                                 (as_blob(record_id),))
+        return [r[0].hex() for r in rows]
 
     def ancestors(self, record_id: str, limit: int | None = None) -> list[str]:
         """Every ancestor, nearest first (breadth-first through the edges table)."""
@@ -332,9 +299,10 @@ class Index(LineageQueries):
         return self._walk(record_id, "SELECT child FROM edges WHERE parent = ?", limit)
 
     def _walk(self, start: str, sql: str, limit: int | None) -> list[str]:
-        seen = {start}
-        order: list[str] = []
-        frontier = [start]
+        first = as_blob(start)
+        seen = {first}
+        order: list[bytes] = []
+        frontier = [first]
         while frontier and (limit is None or len(order) < limit):
             nxt = []
             for rid in frontier:
@@ -344,7 +312,9 @@ class Index(LineageQueries):
                         order.append(other)
                         nxt.append(other)
             frontier = sorted(nxt)
-        return order if limit is None else order[:limit]
+        found = order if limit is None else order[:limit]
+        return [rid.hex() for rid in found]
+
 
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) and value else None
@@ -356,7 +326,8 @@ def filtered_ids(conn: sqlite3.Connection, *, tool: str | None = None,
     """Record ids newest first, narrowed by the index's columns (``repro log`` filters):
     tool, level, capture time (``since`` <= at < ``until``, ISO strings), and any of
     ``models`` (BLAKE3s) used."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     for column, value in (("tool", tool), ("level", level)):
         if value is not None:
             where.append(f"r.{column} = ?")
@@ -368,10 +339,10 @@ def filtered_ids(conn: sqlite3.Connection, *, tool: str | None = None,
         where.append("r.captured_at < ?")
         args.append(until)
     if models is not None:
-        wanted = list(models)
-        where.append(f"r.id IN (SELECT record FROM record_models WHERE blake3 IN "
-                     f"({','.join('?' * len(wanted))}))")
+        wanted = [as_blob(b) for b in models]
+        where.append("r.n IN (SELECT m.record FROM record_models m JOIN model_keys k "
+                     f"ON k.key = m.key WHERE k.blake3 IN ({','.join('?' * len(wanted))}))")
         args += wanted
     sql = "SELECT r.id FROM records r" + (" WHERE " + " AND ".join(where) if where else "")
     for (rid,) in conn.execute(sql + " ORDER BY r.captured_at DESC, r.id", args):
-        yield rid
+        yield rid.hex()
