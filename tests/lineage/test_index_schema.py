@@ -100,3 +100,21 @@ def test_variation_maps_pack_and_unpack() -> None:
     numbers = {key: n * 131 for n, key in enumerate(digests)}
     packed = pack_vary(digests, numbers)
     assert unpack_vary(packed, {n: key for key, n in numbers.items()}) == digests
+
+
+def test_an_old_index_gets_this_versions_page_size(tmp_path: Path) -> None:
+    from repro.lineage.index_schema import PAGE_SIZE, connect
+
+    db = tmp_path / "index.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(VERSION_8)
+    conn.execute("INSERT INTO records (id, output) VALUES (?, ?)", ("1" * 64, "2" * 64))
+    conn.commit()
+    conn.close()
+    index = Index(connect(db))
+    assert index.stale
+    assert index.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    assert index.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert index.count() == 0

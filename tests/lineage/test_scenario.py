@@ -78,6 +78,11 @@ def test_uses_exact_version_and_any_version(
     assert {r["id"] for r in by_path} == lora_users
     by_name = run_json(capsys, "-C", scenario.root, "uses", LORA)
     assert {r["id"] for r in by_name} == lora_users
+    # The list (read from the index alone) says what the records say, in order.
+    code, out, _ = run(capsys, "-C", scenario.root, "uses", LORA)
+    assert code == 0 and out.splitlines() == [
+        f"{r['id'][:12]} {r['output']['path']} ({r['tool']['name']}, "
+        f"{r['reproducibility']['level']})" for r in by_name]
     blake3 = Repository.discover(scenario.root).load_record(ids["base.png"]).models[1].blake3
     by_prefix = run_json(capsys, "-C", scenario.root, "uses", blake3[:10])
     assert {r["id"] for r in by_prefix} == lora_users

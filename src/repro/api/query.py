@@ -78,6 +78,20 @@ def uses(repo: Repository, model: str, *, cwd: Path | None = None) -> list[Recor
     return [repo.load_record(i) for i in repo.index.records_using(versions)]
 
 
+def uses_listed(repo: Repository, model: str, *,
+                cwd: Path | None = None) -> list[dict[str, Any]]:
+    """``uses`` as a list prints it, ``{"id", "path", "tool", "level"}`` each, from the
+    index alone: a LoRA in 20,000 records is not 20,000 record files read."""
+    versions = _exact_versions(repo, model_versions(repo, model, cwd=cwd), model, cwd)
+    return _listed(repo, repo.index.records_using(versions))
+
+
+def _listed(repo: Repository, ids: list[str]) -> list[dict[str, Any]]:
+    summaries = repo.index.summaries(ids)
+    return [{"id": i, "path": summaries[i]["path"], "tool": summaries[i]["tool"],
+             "level": summaries[i]["level"]} for i in ids if i in summaries]
+
+
 def uses_by_version(repo: Repository, model: str, *,
                     cwd: Path | None = None) -> list[dict[str, Any]]:
     """``uses --any-version``: every version seen under the model's names, each
@@ -87,6 +101,17 @@ def uses_by_version(repo: Repository, model: str, *,
     groups = [{"blake3": b, "names": names.get(b, []),
                "records": [repo.load_record(i) for i in repo.index.records_using([b])]}
               for b in versions]
+    groups.sort(key=lambda g: (-len(g["records"]), g["blake3"]))
+    return groups
+
+
+def uses_by_version_listed(repo: Repository, model: str, *,
+                           cwd: Path | None = None) -> list[dict[str, Any]]:
+    """``uses_by_version`` as a list prints it (``uses_listed``'s entries)."""
+    versions = _every_version(repo, model_versions(repo, model, cwd=cwd))
+    names = repo.index.model_names(versions)
+    groups = [{"blake3": b, "names": names.get(b, []),
+               "records": _listed(repo, repo.index.records_using([b]))} for b in versions]
     groups.sort(key=lambda g: (-len(g["records"]), g["blake3"]))
     return groups
 

@@ -59,30 +59,32 @@ _UPSERT_RECORD = (
 # their inputs against every output, and every input against their outputs
 # (bytes by BLAKE3 or SHA-256, A1111's MD5 of the decoded pixels), and A1111
 # Extras results (same parameters blob, derived) against their sources.
+# CROSS JOIN keeps the order written: from the few fresh rows out, never a
+# scan of an index (SQLite's planner has no size for the temp table).
 _DERIVE = (
     "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
-    "JOIN record_inputs i ON i.record = f.n JOIN records c ON c.n = f.n "
-    "JOIN records r ON r.output = i.blake3 WHERE r.n != c.n",
+    "CROSS JOIN record_inputs i ON i.record = f.n CROSS JOIN records c ON c.n = f.n "
+    "CROSS JOIN records r ON r.output = i.blake3 WHERE r.n != c.n",
     "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
-    "JOIN record_inputs i ON i.record = f.n JOIN records c ON c.n = f.n "
-    "JOIN records r ON r.output_sha256 = i.sha256 WHERE length(i.sha256) = 32 AND r.n != c.n",
+    "CROSS JOIN record_inputs i ON i.record = f.n CROSS JOIN records c ON c.n = f.n "
+    "CROSS JOIN records r ON r.output_sha256 = i.sha256 WHERE length(i.sha256) = 32 AND r.n != c.n",
     "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
-    "JOIN record_inputs i ON i.record = f.n JOIN records c ON c.n = f.n "
-    "JOIN records r ON r.pixels_md5 = i.sha256 WHERE length(i.sha256) = 16 AND r.n != c.n",
+    "CROSS JOIN record_inputs i ON i.record = f.n CROSS JOIN records c ON c.n = f.n "
+    "CROSS JOIN records r ON r.pixels_md5 = i.sha256 WHERE length(i.sha256) = 16 AND r.n != c.n",
     "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
-    "JOIN records r ON r.n = f.n JOIN record_inputs i ON i.blake3 = r.output "
-    "JOIN records c ON c.n = i.record WHERE r.n != c.n",
+    "CROSS JOIN records r ON r.n = f.n CROSS JOIN record_inputs i ON i.blake3 = r.output "
+    "CROSS JOIN records c ON c.n = i.record WHERE r.n != c.n",
     "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
-    "JOIN records r ON r.n = f.n JOIN record_inputs i ON i.sha256 = r.output_sha256 "
-    "JOIN records c ON c.n = i.record WHERE length(i.sha256) = 32 AND r.n != c.n",
+    "CROSS JOIN records r ON r.n = f.n CROSS JOIN record_inputs i ON i.sha256 = r.output_sha256 "
+    "CROSS JOIN records c ON c.n = i.record WHERE length(i.sha256) = 32 AND r.n != c.n",
     "INSERT OR IGNORE INTO edges SELECT c.id, r.id, 'input' FROM fresh f "
-    "JOIN records r ON r.n = f.n JOIN record_inputs i ON i.sha256 = r.pixels_md5 "
-    "JOIN records c ON c.n = i.record WHERE length(i.sha256) = 16 AND r.n != c.n",
+    "CROSS JOIN records r ON r.n = f.n CROSS JOIN record_inputs i ON i.sha256 = r.pixels_md5 "
+    "CROSS JOIN records c ON c.n = i.record WHERE length(i.sha256) = 16 AND r.n != c.n",
     "INSERT OR IGNORE INTO edges SELECT x.id, s.id, 'extras' FROM fresh f "
-    "JOIN records x ON x.n = f.n JOIN records s ON s.parameters = x.parameters "
+    "CROSS JOIN records x ON x.n = f.n CROSS JOIN records s ON s.parameters = x.parameters "
     "WHERE x.derived = 1 AND s.derived = 0 AND s.output != x.output",
     "INSERT OR IGNORE INTO edges SELECT d.id, x.id, 'extras' FROM fresh f "
-    "JOIN records x ON x.n = f.n JOIN records d ON d.parameters = x.parameters "
+    "CROSS JOIN records x ON x.n = f.n CROSS JOIN records d ON d.parameters = x.parameters "
     "WHERE x.derived = 0 AND d.derived = 1 AND d.output != x.output",
 )
 

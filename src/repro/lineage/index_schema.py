@@ -106,6 +106,14 @@ DERIVED_TABLES = ("records", "model_keys", "record_models", "record_inputs", "ed
 #: Tables of earlier index versions, dropped when a file of another version is opened.
 _OLD_TABLES = ("record_source", "model_uses")
 
+#: Bytes a page. A capture adds a row to each index; where the keys are
+#: random (ids, digests) each of those rows dirties a page of its own, which
+#: the WAL then holds and the checkpoint writes again: smaller pages, fewer
+#: bytes written a capture (measured, ``bench/bench_index_writes.py``: 240 KB
+#: a one-image capture with 4 KiB pages, 80 KB with 1 KiB), whatever the size
+#: of the store; the trees are a level deeper.
+PAGE_SIZE = 1024
+
 #: Page cache of a connection, in KiB (SQLite's default is 2 MiB): a batch of
 #: captures dirties a leaf page of each index for each record; while they fit,
 #: a page is written to the WAL once a transaction, not again each time it is
@@ -116,6 +124,7 @@ CACHE_KIB = 32 * 1024
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open the index database (WAL: readers never block the writer)."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file only; see ``prepare``
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -152,7 +161,24 @@ def prepare(conn: sqlite3.Connection) -> bool:
                              _blob_prints(conn.execute(
                                  "SELECT output, pixels, print FROM old_prints").fetchall()))
             conn.execute("DROP TABLE old_prints")
+    _repage(conn)
     return True
+
+
+def _repage(conn: sqlite3.Connection) -> None:
+    """Give an emptied file of another version this version's page size (WAL
+    mode fixes it: leave WAL, vacuum, go back). Where another connection is
+    open the file keeps its pages: it works the same, writing more."""
+    if conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+        return
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    try:
+        if conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete":
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            conn.execute("VACUUM")
+    except sqlite3.OperationalError:
+        pass  # busy: another reader
+    conn.execute(f"PRAGMA journal_mode={mode}")
 
 
 def _blob_prints(rows: Iterable[tuple[object, object, object]]

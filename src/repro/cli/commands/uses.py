@@ -21,24 +21,27 @@ def uses(state: State, model: str, any_version: bool, as_json: bool) -> None:
     Example:
       repro uses models/loras/client_style.safetensors --any-version
     """
-    from repro.api.query import uses as records_using
-    from repro.api.query import uses_by_version
+    from repro.api import query
 
     repo = state.repo()
     if any_version:
-        groups = uses_by_version(repo, model, cwd=state.cwd)
         if as_json:
+            groups = query.uses_by_version(repo, model, cwd=state.cwd)
             emit_json([{**g, "records": [r.show() for r in g["records"]]} for g in groups])
             return
-        for g in groups:
+        for g in query.uses_by_version_listed(repo, model, cwd=state.cwd):
             click.secho(f"version {short(g['blake3'])} ({', '.join(g['names'])}): "
                         f"{len(g['records'])} output(s)", bold=True)
             for r in g["records"]:
-                click.echo(f"  {short(r.id)} {r.output.path} ({r.tool.name}, {r.level})")
+                click.echo(f"  {_line(r)}")
         return
-    records = records_using(repo, model, cwd=state.cwd)
     if as_json:
-        emit_json([r.show() for r in records])
+        emit_json([r.show() for r in query.uses(repo, model, cwd=state.cwd)])
         return
-    for r in records:
-        click.echo(f"{short(r.id)} {r.output.path} ({r.tool.name}, {r.level})")
+    # The list is read from the index alone (no record file is opened).
+    for r in query.uses_listed(repo, model, cwd=state.cwd):
+        click.echo(_line(r))
+
+
+def _line(listed: dict[str, str]) -> str:
+    return f"{short(listed['id'])} {listed['path']} ({listed['tool']}, {listed['level']})"
