@@ -11,16 +11,26 @@ temp files and renames (a fixture, not a capture: 2,000,000 files a million
 records); they are indexed by ``Index.load`` a chunk a transaction, with a
 page cache that holds the index's pages.
 
+Each output has a made-up perceptual fingerprint (``output_prints``, as a
+capture writes for an image), so ``repro identify`` probes a million of
+them.
+
 One LoRA (the first) is "hot": it is in HOT_LORA_SHARE of the records (at
 1,000,000 records, 20,000 of them), as a studio's favourite LoRA is.
 Records are written and indexed in chunks, so memory stays flat at 1,000,000.
 
-Usage: python bench/make_store.py [DIR] [N_RECORDS]
+Chunks of CHUNK records are made side by side by ``--jobs`` processes (each
+chunk its own chains and random numbers); ``--resume`` finishes a store whose
+build was stopped (the records it wrote but had not indexed are indexed).
+
+Usage: python bench/make_store.py [DIR] [N_RECORDS] [--jobs J] [--resume]
+       python bench/make_store.py --prints DIR   (fingerprints for a store built without)
 Prints the folder, the record count, the build time and a few targets (JSON).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import sys
@@ -49,13 +59,15 @@ WORDS = ["portrait", "lighthouse", "keeper", "oil", "painting", "storm", "sea", 
          "neon", "rain", "dragon", "castle", "mist"]
 
 
-def make_models(root: Path, repo: Repository) -> list[dict[str, Any]]:
+def make_models(root: Path, repo: Repository, write: bool = True) -> list[dict[str, Any]]:
+    """The model files (or, with ``write`` False, those of a store being finished)."""
     models = []
     for n in range(N_CHECKPOINTS + N_LORAS):
         role, folder = ("checkpoint", "checkpoints") if n < N_CHECKPOINTS else ("lora", "loras")
         name = f"{role}_{n:04d}.safetensors"
-        path = write_safetensors(root / "models" / folder / name,
-                                 random.Random(n).randbytes(2048))
+        path = root / "models" / folder / name
+        if write:
+            write_safetensors(path, random.Random(n).randbytes(2048))
         blake3 = repo.store.put_bytes(path.read_bytes())
         models.append({"role": role, "name": name, "path": f"models/{folder}/{name}",
                        "blake3": blake3, "size": path.stat().st_size,
@@ -80,6 +92,13 @@ def write_object(objects: Path, data: bytes) -> str:
     finally:
         os.close(fd)
     return oid
+
+
+def fake_prints(first: int, count: int) -> list[tuple[str, None, int]]:
+    """Fingerprints for the outputs ``first``.. (random signed 64-bit values)."""
+    rng = random.Random(first)
+    return [(hash_bytes(f"output {n}".encode()), None, rng.getrandbits(64) - (1 << 63))
+            for n in range(first, first + count)]
 
 
 def make_record(n: int, rng: random.Random, models: list[dict[str, Any]],
@@ -121,55 +140,101 @@ def make_record(n: int, rng: random.Random, models: list[dict[str, Any]],
     }
 
 
-def build(root: Path, count: int) -> dict[str, Any]:
+def build(root: Path, count: int, jobs: int = 1, resume: bool = False) -> dict[str, Any]:
+    """Make (or, with ``resume``, finish) a store of ``count`` records, ``jobs``
+    processes writing chunks side by side (they take turns on the index)."""
     started = time.perf_counter()
-    rng = random.Random(1)
-    repo = Repository.init(root)
+    repo = Repository.discover(root) if resume else Repository.init(root)
     repo.index.count()  # create the empty index now, not by a rebuild after the writes
-    repo.conn.execute(f"PRAGMA cache_size=-{BUILD_CACHE_KIB}")
-    objects = repo.store.objects_dir
     with repo.store.batch():
-        models = make_models(root, repo)
+        models = make_models(root, repo, write=not resume)
+    first = 0
+    if resume:
+        first = repo.index.count() // CHUNK * CHUNK
+        index_leftovers(repo, first + CHUNK, models)
+        first = repo.index.count() // CHUNK * CHUNK
+    repo.close()
+    chunks = [(root, n, min(count, n + CHUNK), count, models, started)
+              for n in range(first, count, CHUNK)]
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        made = pool.map(build_chunk, chunks, chunksize=1)
+    os.sync()
+    deepest = max(((d, tip) for d, tip, _ in made), default=(0, ""))
+    other = next((o for _, _, o in made if o), "")
+    repo = Repository.discover(root)
+    return {"root": str(root), "records": repo.index.count(), "models": len(models),
+            "seconds": round(time.perf_counter() - started, 1), "deepest": deepest[0],
+            "tip": deepest[1], "other": other, "lora": models[N_CHECKPOINTS + 1]["name"],
+            "hot_lora": models[N_CHECKPOINTS]["name"]}
+
+
+def build_chunk(job: tuple[Path, int, int, int, list[dict[str, Any]], float]
+                ) -> tuple[int, str, str]:
+    """Records ``first``..``end`` (their own chains, their own random numbers),
+    written and indexed; returns the deepest chain's (length, tip) and the
+    record at ``count // 2`` if it is here."""
+    root, first, end, count, models, started = job
+    rng = random.Random(first)
+    repo = Repository.discover(root)
+    repo.conn.execute(f"PRAGMA cache_size=-{BUILD_CACHE_KIB}")
+    repo.conn.execute("PRAGMA busy_timeout=3600000")  # the other jobs' chunks
+    objects = repo.store.objects_dir
     start = datetime(2025, 1, 1, tzinfo=UTC)
     chain: list[dict[str, Any]] = []
     chain_length = 0
     deepest: tuple[int, str] = (0, "")
     other = ""
-    for first in range(0, count, CHUNK):
-        records: list[Record] = []
-        for n in range(first, min(count, first + CHUNK)):
-            if len(chain) >= chain_length:
-                chain, chain_length = [], rng.choice((1, 1, 2, 3, 5, 10, 20, MAX_DEPTH))
-            parent = chain[-1] if chain else None
-            data = make_record(n, rng, models, parent, start + timedelta(seconds=n))
-            # A tiny stand-in for the output's bytes: fsck finds every object.
-            write_object(objects, f"output {n}".encode())
-            raw = canonical_bytes(Record.from_dict(data))
-            rid = write_object(objects, raw)
-            records.append(Record.from_dict(orjson.loads(raw), id=rid))
-            chain.append({"output": data["output"], "_id": rid})
-            if len(chain) > deepest[0]:
-                deepest = (len(chain), rid)
-            if n == count // 2:
-                other = rid
-        repo.index.load(records)
-        print(f"{first + len(records):,} records, {time.perf_counter() - started:.0f} s",
-              file=sys.stderr, flush=True)
-    os.sync()
-    elapsed = time.perf_counter() - started
-    tip = deepest[1]
-    return {"root": str(root), "records": repo.index.count(), "models": len(models),
-            "seconds": round(elapsed, 1), "deepest": deepest[0], "tip": tip,
-            "other": other, "lora": models[N_CHECKPOINTS + 1]["name"],
-            "hot_lora": models[N_CHECKPOINTS]["name"]}
+    records: list[Record] = []
+    for n in range(first, end):
+        if len(chain) >= chain_length:
+            chain, chain_length = [], rng.choice((1, 1, 2, 3, 5, 10, 20, MAX_DEPTH))
+        parent = chain[-1] if chain else None
+        data = make_record(n, rng, models, parent, start + timedelta(seconds=n))
+        # A tiny stand-in for the output's bytes: fsck finds every object.
+        write_object(objects, f"output {n}".encode())
+        raw = canonical_bytes(Record.from_dict(data))
+        rid = write_object(objects, raw)
+        records.append(Record.from_dict(orjson.loads(raw), id=rid))  # as a rebuild reads it
+        chain.append({"output": data["output"], "_id": rid})
+        if len(chain) > deepest[0]:
+            deepest = (len(chain), rid)
+        if n == count // 2:
+            other = rid
+    repo.index.load(records)
+    repo.index.add_prints(fake_prints(first, len(records)))
+    repo.close()
+    print(f"records {first:,}-{end:,} indexed, {time.perf_counter() - started:.0f} s",
+          file=sys.stderr, flush=True)
+    return deepest[0], deepest[1], other
+
+
+def index_leftovers(repo: Repository, outputs_below: int, models: list[dict[str, Any]]) -> None:
+    """Index the records an interrupted build wrote but had not indexed: the
+    objects that are neither indexed, nor an output, nor a model."""
+    known = set(repo.index.ids_in_order())
+    known |= {hash_bytes(f"output {n}".encode()) for n in range(outputs_below)}
+    known |= {m["blake3"] for m in models}
+    left = [Record.from_dict(orjson.loads(repo.store.read_bytes(oid)), id=oid)
+            for oid in repo.store if oid not in known]
+    repo.index.load(left)
+    print(f"{len(left)} records written but not indexed: indexed", file=sys.stderr)
 
 
 def main(argv: list[str]) -> None:
-    root = Path(argv[1]) if len(argv) > 1 else Path("/tmp/repro-bench-store")
-    count = int(argv[2]) if len(argv) > 2 else 100_000
-    if root.exists() and any(root.iterdir()):
+    if argv[1:2] == ["--prints"]:
+        repo = Repository.discover(Path(argv[2]))
+        count = repo.index.count()
+        for first in range(0, count, CHUNK):
+            repo.index.add_prints(fake_prints(first, min(CHUNK, count - first)))
+        return
+    jobs = int(argv[argv.index("--jobs") + 1]) if "--jobs" in argv else 1
+    resume = "--resume" in argv
+    positional = [a for a in argv[1:] if not a.startswith("--") and a != str(jobs)]
+    root = Path(positional[0]) if positional else Path("/tmp/repro-bench-store")
+    count = int(positional[1]) if len(positional) > 1 else 100_000
+    if not resume and root.exists() and any(root.iterdir()):
         raise SystemExit(f"{root} is not empty")
-    info = build(root, count)
+    info = build(root, count, jobs, resume)
     (root / "bench.json").write_text(orjson.dumps(info).decode())
     print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
 
