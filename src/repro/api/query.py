@@ -83,13 +83,12 @@ def uses_listed(repo: Repository, model: str, *,
     """``uses`` as a list prints it, ``{"id", "path", "tool", "level"}`` each, from the
     index alone: a LoRA in 20,000 records is not 20,000 record files read."""
     versions = _exact_versions(repo, model_versions(repo, model, cwd=cwd), model, cwd)
-    return _listed(repo, repo.index.records_using(versions))
+    return _listed(repo, versions)
 
 
-def _listed(repo: Repository, ids: list[str]) -> list[dict[str, Any]]:
-    summaries = repo.index.summaries(ids)
-    return [{"id": i, "path": summaries[i]["path"], "tool": summaries[i]["tool"],
-             "level": summaries[i]["level"]} for i in ids if i in summaries]
+def _listed(repo: Repository, versions: list[str]) -> list[dict[str, Any]]:
+    return [{"id": rid, "path": path, "tool": tool, "level": level}
+            for rid, path, tool, level in repo.index.uses_rows(versions)]
 
 
 def uses_by_version(repo: Repository, model: str, *,
@@ -111,7 +110,7 @@ def uses_by_version_listed(repo: Repository, model: str, *,
     versions = _every_version(repo, model_versions(repo, model, cwd=cwd))
     names = repo.index.model_names(versions)
     groups = [{"blake3": b, "names": names.get(b, []),
-               "records": _listed(repo, repo.index.records_using([b]))} for b in versions]
+               "records": _listed(repo, [b])} for b in versions]
     groups.sort(key=lambda g: (-len(g["records"]), g["blake3"]))
     return groups
 

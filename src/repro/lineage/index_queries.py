@@ -229,15 +229,23 @@ class LineageQueries:
     def records_using(self, blake3s: Iterable[str]) -> list[str]:
         """Records that used any of the model versions, newest first, each once:
         the cost is in what it returns (a set, not a search of a growing list)."""
-        captured: dict[str, str] = {}
-        for rid, at in self._select_in(
-                "SELECT r.id, r.captured_at FROM model_keys k JOIN record_models m "
-                "ON m.key = k.key JOIN records r ON r.n = m.record WHERE k.blake3 IN ({marks})",
-                sorted(set(blake3s))):
-            captured[rid.hex()] = at or ""
+        return [row[0] for row in self.uses_rows(blake3s)]
+
+    def uses_rows(self, blake3s: Iterable[str]) -> list[tuple[str, str | None, str | None,
+                                                               str | None]]:
+        """``(id, output path, tool, level)`` of ``records_using``'s records, in its
+        order, read in the same pass (``repro uses`` lists them from these)."""
+        rows: dict[bytes, tuple[str, str | None, str | None, str | None]] = {}
+        captured: dict[bytes, str] = {}
+        for rid, at, path, tool, level in self._select_in(
+                "SELECT r.id, r.captured_at, r.path, r.tool, r.level FROM model_keys k "
+                "JOIN record_models m ON m.key = k.key JOIN records r ON r.n = m.record "
+                "WHERE k.blake3 IN ({marks})", sorted(set(blake3s))):
+            captured[rid] = at or ""
+            rows[rid] = (rid.hex(), path, tool, level)
         ids = sorted(captured)
         ids.sort(key=captured.__getitem__, reverse=True)  # stable: ties stay in id order
-        return ids
+        return [rows[rid] for rid in ids]
 
     def last_record_using(self, blake3: str) -> str | None:
         """The record indexed last that used this model version: the last row of
