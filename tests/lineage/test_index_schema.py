@@ -118,3 +118,21 @@ def test_an_old_index_gets_this_versions_page_size(tmp_path: Path) -> None:
     assert index.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
     assert index.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert index.count() == 0
+
+
+def test_a_part_probe_with_near_keeps_only_the_close_fingerprints() -> None:
+    import random
+
+    from repro.lineage.perceptual import to_signed
+
+    rng = random.Random(9)
+    index = Index(sqlite3.connect(":memory:", isolation_level=None))
+    q = rng.getrandbits(64)
+    # Same highest 16 bits as q, the other bits 0 to 40 away.
+    rows = [q ^ sum(1 << b for b in rng.sample(range(48), n)) for n in range(0, 41, 2)]
+    index.add_prints((f"{i:064x}", None, to_signed(p)) for i, p in enumerate(rows))
+    every = index.prints_with_part(0, [q >> 48])
+    assert sorted(p for _, p in every) == sorted(rows)
+    close = index.prints_with_part(0, [q >> 48], near=([q], 10))
+    assert sorted(p for _, p in close) == sorted(p for p in rows if (p ^ q).bit_count() <= 10)
+    assert {o for o, _ in close} <= {o for o, _ in every}

@@ -155,7 +155,7 @@ def _near(index: Index, prints: list[int], max_distance: int,
     one probe; further, every fingerprint is read."""
     from repro.lineage.perceptual import hamming
 
-    rows: Iterable[tuple[str, int]] = (_probe(index, prints) if max_distance <= 11
+    rows: Iterable[tuple[str, int]] = (_probe(index, prints, max_distance) if max_distance <= 11
                                        else zip(*index.prints(), strict=True))
     found: dict[str, int] = {}
     for output, p in chain(rows, (computed or {}).items()):
@@ -164,7 +164,7 @@ def _near(index: Index, prints: list[int], max_distance: int,
     return found
 
 
-def _probe(index: Index, prints: list[int]) -> Iterator[tuple[str, int]]:
+def _probe(index: Index, prints: list[int], max_distance: int) -> Iterator[tuple[str, int]]:
     """``(output, fingerprint)`` of every row with a 16-bit part within 2 bits of
     the same part of one of ``prints`` (a row may come more than once)."""
     from repro.lineage.perceptual import near_parts
@@ -174,7 +174,7 @@ def _probe(index: Index, prints: list[int]) -> Iterator[tuple[str, int]]:
         for part, near in enumerate(near_parts(q, 2)):
             values[part].update(near)
     for part, wanted in enumerate(values):
-        yield from index.prints_with_part(part, sorted(wanted))
+        yield from index.prints_with_part(part, sorted(wanted), near=(prints, max_distance))
 
 
 def _candidate(repo: Repository, rid: str, distance: int, how: str) -> Candidate:

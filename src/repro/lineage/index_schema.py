@@ -90,13 +90,13 @@ CREATE TABLE IF NOT EXISTS output_prints (
 );
 CREATE INDEX IF NOT EXISTS output_prints_pixels ON output_prints(pixels)
     WHERE pixels IS NOT NULL;
-CREATE INDEX IF NOT EXISTS output_prints_p0 ON output_prints((print >> 48) & 65535)
+CREATE INDEX IF NOT EXISTS output_prints_p0 ON output_prints((print >> 48) & 65535, print)
     WHERE print IS NOT NULL;
-CREATE INDEX IF NOT EXISTS output_prints_p1 ON output_prints((print >> 32) & 65535)
+CREATE INDEX IF NOT EXISTS output_prints_p1 ON output_prints((print >> 32) & 65535, print)
     WHERE print IS NOT NULL;
-CREATE INDEX IF NOT EXISTS output_prints_p2 ON output_prints((print >> 16) & 65535)
+CREATE INDEX IF NOT EXISTS output_prints_p2 ON output_prints((print >> 16) & 65535, print)
     WHERE print IS NOT NULL;
-CREATE INDEX IF NOT EXISTS output_prints_p3 ON output_prints(print & 65535)
+CREATE INDEX IF NOT EXISTS output_prints_p3 ON output_prints(print & 65535, print)
     WHERE print IS NOT NULL;
 """
 
