@@ -3,8 +3,8 @@ and read for each capture, in a small and a big index.
 
 For each base size (default 1,000 and 100,000 records, made like
 ``make_store.py``'s, indexed in one transaction), adds 1,000 more records the
-way ``repro add`` does (``Index.add_many`` a batch of 256, then the batch's
-fingerprints by ``add_prints``), and then 200 more one at a time (a
+way ``repro add`` does (``Index.add_many`` a batch of ``--batch`` records,
+256 unless told, then the batch's fingerprints by ``add_prints``), and then 200 more one at a time (a
 one-image ``add`` each), and reports per record: bytes SQLite wrote and
 read (``/proc/self/io`` ``wchar`` and ``rchar``: the WAL and the database,
 whether or not the page cache served them or held them back), and
@@ -13,7 +13,7 @@ compare on ``PYTHONPATH`` (``/work/main/src`` then this tree): the ratios
 between the small and the big index are what the goal is about (issue 17
 item 9: write volume per capture independent of the store's size).
 
-Usage: python bench/bench_index_writes.py [DIR] [--sizes 1000,100000]
+Usage: python bench/bench_index_writes.py [DIR] [--sizes 1000,100000] [--batch 256]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def disk(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
-def measure(folder: Path, size: int) -> dict[str, float]:
+def measure(folder: Path, size: int, batch_size: int) -> dict[str, float]:
     path = folder / f"index-{size}.sqlite"
     maker = Maker()
     index = Index(connect(path))
@@ -102,7 +102,7 @@ def measure(folder: Path, size: int) -> dict[str, float]:
     index.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     per_record = disk(path) / size
     out = {"size": size, "bytes_per_record": per_record}
-    for label, batch, count in (("batch", BATCH, ADDED), ("single", 1, SINGLE)):
+    for label, batch, count in (("batch", batch_size, ADDED), ("single", 1, SINGLE)):
         records = [maker.next() for _ in range(count)]
         before, started = io_counters(), time.perf_counter()
         for first in range(0, count, batch):
@@ -118,17 +118,19 @@ def measure(folder: Path, size: int) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> None:
-    positional = [a for a in argv[1:] if not a.startswith("--")]
+    values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--sizes", "--batch")}
+    positional = [a for a in argv[1:] if not a.startswith("--") and a not in values]
     folder = Path(positional[0]) if positional else Path("/tmp/repro-bench-index")
     sizes = [1_000, 100_000]
     if "--sizes" in argv:
         sizes = [int(s) for s in argv[argv.index("--sizes") + 1].split(",")]
+    batch = int(argv[argv.index("--batch") + 1]) if "--batch" in argv else BATCH
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    print(f"{'records':>9} {'B/record':>9} | {'batch of 256: written':>22} {'read':>9} "
+    print(f"{'records':>9} {'B/record':>9} | {f'batch of {batch}: written':>22} {'read':>9} "
           f"{'ms':>6} | {'one by one: written':>20} {'read':>9} {'ms':>6}  (per capture)")
     for size in sizes:
-        m = measure(folder, size)
+        m = measure(folder, size, batch)
         print(f"{size:>9,} {m['bytes_per_record']:>9,.0f} | {m['batch_written']:>22,.0f} "
               f"{m['batch_read']:>9,.0f} {m['batch_ms']:>6.2f} | {m['single_written']:>20,.0f} "
               f"{m['single_read']:>9,.0f} {m['single_ms']:>6.2f}", flush=True)
