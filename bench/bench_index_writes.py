@@ -14,6 +14,8 @@ between the small and the big index are what the goal is about (issue 17
 item 9: write volume per capture independent of the store's size).
 
 Usage: python bench/bench_index_writes.py [DIR] [--sizes 1000,100000] [--batch 256]
+       python bench/bench_index_writes.py --into STORE [--batch 256]
+       (adds to a make_store.py store's index, which keeps the records: a store for this)
 """
 
 from __future__ import annotations
@@ -99,9 +101,14 @@ def measure(folder: Path, size: int, batch_size: int) -> dict[str, float]:
     index.load(base)
     index.add_prints(prints_of(base))
     del base
+    return measure_adds(index, path, maker, batch_size)
+
+
+def measure_adds(index: Index, path: Path, maker: Maker, batch_size: int) -> dict[str, float]:
+    """Bytes written and read per record added to ``index``, in batches and one by one."""
     index.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    per_record = disk(path) / size
-    out = {"size": size, "bytes_per_record": per_record}
+    size = index.count()
+    out = {"size": size, "bytes_per_record": disk(path) / size}
     for label, batch, count in (("batch", batch_size, ADDED), ("single", 1, SINGLE)):
         records = [maker.next() for _ in range(count)]
         before, started = io_counters(), time.perf_counter()
@@ -118,23 +125,35 @@ def measure(folder: Path, size: int, batch_size: int) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> None:
-    values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--sizes", "--batch")}
+    values = {argv[i + 1] for i, a in enumerate(argv[:-1])
+              if a in ("--sizes", "--batch", "--into")}
     positional = [a for a in argv[1:] if not a.startswith("--") and a not in values]
     folder = Path(positional[0]) if positional else Path("/tmp/repro-bench-index")
     sizes = [1_000, 100_000]
     if "--sizes" in argv:
         sizes = [int(s) for s in argv[argv.index("--sizes") + 1].split(",")]
     batch = int(argv[argv.index("--batch") + 1]) if "--batch" in argv else BATCH
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     print(f"{'records':>9} {'B/record':>9} | {f'batch of {batch}: written':>22} {'read':>9} "
           f"{'ms':>6} | {'one by one: written':>20} {'read':>9} {'ms':>6}  (per capture)")
-    for size in sizes:
-        m = measure(folder, size, batch)
+    if "--into" in argv:
+        # An existing store's index (a make_store.py store): the records added stay
+        # in it, naming objects it does not have: use a store made for this.
+        path = Path(argv[argv.index("--into") + 1]) / ".repro" / "index.sqlite"
+        maker = Maker()
+        maker.n, maker.rng = 10**9, random.Random(7)  # numbers no store record has
+        runs = [lambda: measure_adds(Index(connect(path)), path, maker, batch)]
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        runs = [lambda size=size: measure(folder, size, batch) for size in sizes]
+    for run in runs:
+        m = run()
+        size = int(m["size"])
         print(f"{size:>9,} {m['bytes_per_record']:>9,.0f} | {m['batch_written']:>22,.0f} "
               f"{m['batch_read']:>9,.0f} {m['batch_ms']:>6.2f} | {m['single_written']:>20,.0f} "
               f"{m['single_read']:>9,.0f} {m['single_ms']:>6.2f}", flush=True)
-    shutil.rmtree(folder, ignore_errors=True)
+    if "--into" not in argv:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
