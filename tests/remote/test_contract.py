@@ -64,6 +64,10 @@ class TestRemoteContract:
         dest = tmp_path / "back.bin"
         remote.get_file("objects/aa/big", dest)
         assert dest.read_bytes() == src.read_bytes()
+        rest = tmp_path / "rest.bin"  # a stopped download, continued
+        rest.write_bytes(src.read_bytes()[:100_000])
+        remote.get_file("objects/aa/big", rest, start=100_000)
+        assert rest.read_bytes() == src.read_bytes()
 
     def test_racing_swaps_one_wins_each_round(self, remote: Remote) -> None:
         start = remote.replace("index/HEAD", b"0", None)

@@ -140,3 +140,28 @@ def test_temp_files_a_killed_push_left_on_a_folder_remote_are_swept(tmp_path: Pa
     os.utime(old, (1, os.path.getmtime(old) - STALE_TEMP - 60))
     FolderRemote(tmp_path / "nas")
     assert not old.exists() and new.exists()  # a live writer's is left alone
+
+
+def test_a_pull_killed_in_the_middle_of_a_model_continues_it(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        big: tuple[str, str]) -> None:
+    rid, model = big
+    (tmp_path / "nas").mkdir()
+    run(capsys, "-C", project, "remote", "add", "origin", tmp_path / "nas")
+    run_json(capsys, "-C", project, "push")
+    whole = run_json(capsys, "clone", tmp_path / "nas", tmp_path / "whole")
+
+    laptop = tmp_path / "laptop"
+    assert run(capsys, "init", laptop)[0] == 0
+    run(capsys, "-C", laptop, "remote", "add", "origin", tmp_path / "nas")
+    _killed_at("remote.chunk:3", "-C", laptop, "pull")  # 3 MiB of the model copied
+    part = laptop / ".repro/remotes/origin/partial" / model
+    assert part.stat().st_size == 3 << 20
+    theirs = Repository.discover(laptop)
+    assert model not in theirs.store and rid not in theirs.store
+
+    resumed = run_json(capsys, "-C", laptop, "pull")
+    assert resumed["records"] == [rid] and resumed["large"] == 1
+    assert resumed["bytes"] == whole["bytes"] - (3 << 20)
+    assert not part.exists()
+    Repository.discover(laptop).store.check(model)

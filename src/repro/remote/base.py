@@ -35,8 +35,10 @@ class Remote(Protocol):
         """The bytes under ``key``; ``NotFound`` when there are none."""
         ...
 
-    def get_file(self, key: str, dest: Path) -> None:
-        """Stream a (large) object into the file ``dest``."""
+    def get_file(self, key: str, dest: Path, *, start: int = 0) -> None:
+        """Stream a (large) object into the file ``dest``; from byte ``start`` on,
+        appended, when ``dest`` holds the first ``start`` bytes already (a stopped
+        pull continued)."""
         ...
 
     def put_if_absent(self, key: str, data: bytes) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from repro.errors import NotFound, RemoteError
 from repro.objects.atomic import atomic_writer, fsync_dir
+from repro.objects.faults import checkpoint
 from repro.objects.hashing import hash_bytes
 from repro.remote.base import CasConflict, Version
 from repro.remote.spec import check_key
@@ -64,10 +65,13 @@ class FolderRemote:
         except FileNotFoundError:
             raise NotFound(f"{key} is not on the remote {self.root}") from None
 
-    def get_file(self, key: str, dest: Path) -> None:
+    def get_file(self, key: str, dest: Path, *, start: int = 0) -> None:
         try:
-            with self._path(key).open("rb") as src, dest.open("wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+            with self._path(key).open("rb") as src, dest.open("ab" if start else "wb") as out:
+                src.seek(start)
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+                    checkpoint("remote.chunk")
         except FileNotFoundError:
             raise NotFound(f"{key} is not on the remote {self.root}") from None
 

@@ -14,6 +14,7 @@ lock on S3 is race-free; ``cas_method`` says which is in use.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -109,10 +110,18 @@ class S3Remote:
         finally:
             body.close()
 
-    def get_file(self, key: str, dest: Path) -> None:
+    def get_file(self, key: str, dest: Path, *, start: int = 0) -> None:
+        """From the start: parallel ranged GETs (boto3 writes a temp file and renames
+        it, so a stopped download leaves nothing to continue); from ``start``: one
+        ranged GET appended."""
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import ClientError
 
+        if start:
+            body = self._call("get_object", Key=self._key(key), Range=f"bytes={start}-")["Body"]
+            with body, dest.open("ab") as out:
+                shutil.copyfileobj(body, out, 1 << 20)
+            return
         try:
             self.client.download_file(self.bucket, self._key(key), str(dest),
                                       Config=TransferConfig(multipart_chunksize=MULTIPART_CHUNK,

@@ -9,14 +9,12 @@ the same packs (named by their bytes) and finds them there, so only the rest mov
 Pull: the objects the remote index lists for the wanted records, each checked
 against its BLAKE3 before it enters the store (a mismatch is reported and the
 bytes dropped), kept a pack or a large object at a time; records are stored
-after the objects they name. A pull that stopped midway keeps what it stored.
+after the objects they name. A pull that stopped midway keeps what it stored, and
+the part of a large object it had fetched (continued where the remote can).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,7 +234,7 @@ class _Fetcher:
         self.done.unavailable += [o for o in oids if o not in where]
         for oid, (pack, _, size) in where.items():
             if pack is None and size > rindex.PACK_MAX_OBJECT:
-                self._large(oid)
+                self._large(oid, size)
                 checkpoint("pull.kept")
         for pack, members in _by_pack(where).items():
             with self.store.batch():
@@ -267,28 +265,33 @@ class _Fetcher:
         except NotFound:
             raise _listed_but_gone(key) from None
 
-    def _large(self, oid: str) -> None:
-        fd, name = tempfile.mkstemp(prefix="tmp-pull-", dir=self.store.tmp_dir)
-        os.close(fd)
-        tmp = Path(name)
-        try:
+    def _large(self, oid: str, size: int) -> None:
+        """A large object into ``partial/<oid>`` beside the local copy of the remote's
+        index (not the store's tmp/, which every writer clears), continued from where a
+        stopped pull left it, checked against its hash, then stored."""
+        part = self.index.cache.path.parent / "partial" / oid
+        part.parent.mkdir(parents=True, exist_ok=True)
+        start = part.stat().st_size if part.exists() else 0
+        if start > size:
+            part.unlink()
+            start = 0
+        if start < size:
             try:
-                self.remote.get_file(rindex.object_key(oid), tmp)
+                self.remote.get_file(rindex.object_key(oid), part, start=start)
             except NotFound:
                 raise _listed_but_gone(rindex.object_key(oid)) from None
-            got = hash_file(tmp)
-            if got != oid:
-                raise RemoteIntegrity(f"the remote returned wrong bytes for object {oid} "
-                                      f"(blake3 {got}); nothing was stored from it")
-            # checked and on disk: linked into the store as it is, not copied and hashed again
-            fsync_file(str(tmp))
-            self.store.put_file(tmp, mode="hardlink", known=oid)
-            self.done.objects += 1
-            self.done.large += 1
-            self.done.bytes += tmp.stat().st_size
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        got = hash_file(part)
+        if got != oid:
+            part.unlink()
+            raise RemoteIntegrity(f"the remote returned wrong bytes for object {oid} "
+                                  f"(blake3 {got}); nothing was stored from it")
+        # checked and on disk: linked into the store as it is, not copied and hashed again
+        fsync_file(str(part))
+        self.store.put_file(part, mode="hardlink", known=oid)
+        part.unlink()
+        self.done.objects += 1
+        self.done.large += 1
+        self.done.bytes += size - start
 
 
 def _by_pack(where: dict[str, Location]) -> dict[str | None, dict[str, Location]]:
