@@ -23,16 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from repro.api.repository import Repository
-from repro.api.verify import ModelStatus, inputs_now, locate, model_status, verify_records
+from repro.api.verify import ModelStatus, locate, model_status, verify_records
 from repro.api.where import Locator
 from repro.capture import OUTPUT_SUFFIXES
-from repro.errors import IntegrityError, ReproError
+from repro.errors import IntegrityError
 from repro.models.resolve import Resolver
 from repro.objects.walk import iter_files
-from repro.record import InputEntry, ModelEntry
+from repro.record import ModelEntry
 
 #: Model states in which pressing generate loads the recorded tensors.
 READY_STATES = ("ok", "metadata-only")
@@ -110,7 +108,7 @@ def _model_places(repo: Repository, progress: Progress | None) -> list[_Place]:
         if progress:
             progress("looking at model files", n, len(rows))
         if path not in held:
-            held[path] = _holds(repo, resolver, path)
+            held[path] = _holds(repo, path)
         place = _Place(blake3, path, role, name, uses, held[path])
         if held[path] != blake3:
             place.checked = model_status(repo, resolver, _entry(repo, blake3, path))
@@ -118,12 +116,13 @@ def _model_places(repo: Repository, progress: Progress | None) -> list[_Place]:
     return places
 
 
-def _holds(repo: Repository, resolver: Resolver, path: str) -> str | None:
+def _holds(repo: Repository, path: str) -> str | None:
+    """What the file at a recorded path holds now (its BLAKE3, through the stat cache)."""
     if not path:
         return None
     file = repo.abspath(path)
     try:
-        return resolver.blake3(file) if file.is_file() else None
+        return repo.stat_cache.hashes(file, ("blake3",))["blake3"] if file.is_file() else None
     except OSError:
         return None
 
@@ -162,12 +161,12 @@ def _changed_paths(places: list[_Place], locator: Locator) -> list[dict[str, Any
 def _not_ready(repo: Repository, versions_at_risk: set[str]) -> list[dict[str, Any]]:
     """The records ``verify`` would not call ready, verified in full; every other record
     is ready: its versions are where it recorded them, it was captured full with a model,
-    it has no receipt, and its input files are in place."""
+    it has no receipt, and its input files are in place (all known from the index and
+    the stat cache: no record is read but those at risk)."""
     at_risk = set(repo.index.records_using(versions_at_risk)) if versions_at_risk else set()
     at_risk |= repo.index.records_to_verify()
     at_risk |= set(repo.receipts.targets())
-    at_risk |= {rid for rid in repo.index.records_with_inputs()
-                if rid not in at_risk and _inputs_gone(repo, rid)}
+    at_risk |= _inputs_gone(repo)
     if not at_risk:
         return []
     records = [repo.load_record(i) for i in repo.index.iter_ids(newest_first=True)
@@ -177,13 +176,15 @@ def _not_ready(repo: Repository, versions_at_risk: set[str]) -> list[dict[str, A
             for record, verdict in verify_records(repo, records) if not verdict.ready]
 
 
-def _inputs_gone(repo: Repository, rid: str) -> bool:
-    """Whether a record's input files are not on disk as recorded, from its inputs
-    alone (the rest of the record is not parsed); a record that cannot be read is
-    verified in full, which reports it."""
-    try:
-        data = orjson.loads(repo.store.read_bytes(rid))
-        inputs = [InputEntry.from_dict(i) for i in data.get("inputs") or ()]
-    except (ReproError, ValueError, TypeError, AttributeError):
-        return True
-    return bool(inputs_now(repo, inputs))
+def _inputs_gone(repo: Repository) -> set[str]:
+    """Records with an input ``verify`` would call gone: never hashed, or no longer at
+    its recorded path with the recorded bytes (each path looked at once)."""
+    gone, held = set(), {}
+    for rid, blake3, path in repo.index.input_places():
+        if blake3 is not None and path is not None:
+            if path not in held:
+                held[path] = _holds(repo, path)
+            if held[path] == blake3:
+                continue
+        gone.add(rid)
+    return gone

@@ -172,9 +172,9 @@ class Index(LineageQueries):
                                                                      strict=True) if m.blake3}])
         self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (n,))
         self.conn.executemany(
-            "INSERT INTO record_inputs VALUES (?,?,?,?)",
+            "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
             [(n, seq, as_blob(i.blake3),
-              as_blob(_lower(i.hashes.get("sha256") or i.recorded.get("sha256"))))
+              as_blob(_lower(i.hashes.get("sha256") or i.recorded.get("sha256"))), i.path)
              for seq, i in enumerate(record.inputs)])
         self.conn.executemany(
             "INSERT OR IGNORE INTO model_hashes VALUES (?,?,?)",

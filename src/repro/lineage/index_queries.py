@@ -346,7 +346,9 @@ class LineageQueries:
             "JOIN records r ON r.n = m.record WHERE k.blake3 = x'' "
             "UNION SELECT id FROM records WHERE n NOT IN (SELECT record FROM record_models)")}
 
-    def records_with_inputs(self) -> list[str]:
-        return [rid.hex() for (rid,) in self.conn.execute(
-            "SELECT r.id FROM records r WHERE EXISTS "
-            "(SELECT 1 FROM record_inputs i WHERE i.record = r.n)")]
+    def input_places(self) -> list[tuple[str, str | None, str | None]]:
+        """(record, input version or None, recorded path or None) of every recorded input
+        that ``verify`` looks at: one never hashed, or one with a path."""
+        return [(rid.hex(), b.hex() if b else None, path) for rid, b, path in self.conn.execute(
+            "SELECT r.id, i.blake3, i.path FROM record_inputs i JOIN records r ON r.n = i.record "
+            "WHERE i.blake3 IS NULL OR i.path IS NOT NULL")]

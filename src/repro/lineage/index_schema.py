@@ -23,7 +23,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
-INDEX_VERSION = 9
+INDEX_VERSION = 10
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS record_models (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_models_key ON record_models(key, record);
 CREATE TABLE IF NOT EXISTS record_inputs (
-    record INTEGER NOT NULL, seq INTEGER NOT NULL, blake3 BLOB, sha256 BLOB,
+    record INTEGER NOT NULL, seq INTEGER NOT NULL, blake3 BLOB, sha256 BLOB, path TEXT,
     PRIMARY KEY (record, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_inputs_blake3 ON record_inputs(blake3)
