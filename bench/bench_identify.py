@@ -269,12 +269,14 @@ def lookup_parts(repo: Repository, copy: Path) -> None:
     guesses = found[1]
     values = sum(len(set().union(*(near_parts(q, 2)[part] for q in guesses)))
                  for part in range(4))
-    rows = list(api_identify._probe(repo.index, guesses))
+    distance = api_identify.MAX_DISTANCE
+    rows = list(api_identify._probe(repo.index, guesses, distance))
     print(f"in-process parts (medians of 7): opening the store and its index "
           f"{median_ms(open_index):.1f} ms; the copy's 9 fingerprints "
           f"{median_ms(lambda: query_prints(copy.read_bytes())):.1f} ms; the probes "
-          f"({values:,} values, {len(rows):,} rows) "
-          f"{median_ms(lambda: list(api_identify._probe(repo.index, guesses))):.1f} ms; "
+          f"({values:,} values, {len(rows):,} rows within {distance} bits) "
+          f"{median_ms(lambda: list(api_identify._probe(repo.index, guesses, distance))):.1f}"
+          " ms; "
           f"the distances {median_ms(lambda: api_identify._near(repo.index, guesses, 10)):.1f}"
           " ms with the probes")
 
