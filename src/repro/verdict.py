@@ -307,11 +307,7 @@ def _model_found(m: ModelFound) -> Iterator[Reason]:
         yield Reason("model.found-elsewhere",
                      f"{m.label}: not at its expected place; found by {by} at {m.path}")
     if m.modified is not None:
-        file_time, output_time = m.modified
-        yield Reason("model.modified-after-output",
-                     f"{m.label}: the file was modified after the output was made "
-                     f"({file_time} > {output_time}): the content captured may not be the "
-                     "version that was used")
+        yield _modified_after("model", m.label, m.modified, "the version that was used")
 
 
 def _input_found(i: InputFound) -> Iterator[Reason]:
@@ -321,11 +317,16 @@ def _input_found(i: InputFound) -> Iterator[Reason]:
     elif i.how == "missing":
         yield Reason("input.missing", f"{i.label}: not found (looked in {', '.join(i.searched)})")
     if i.modified is not None:
-        file_time, output_time = i.modified
-        yield Reason("input.modified-after-output",
-                     f"{i.label}: the file was modified after the output was made "
-                     f"({file_time} > {output_time}) and the image recorded no hash of it: "
-                     "the content captured may not be the input that was used")
+        yield _modified_after("input", i.label, i.modified, "the input that was used")
+
+
+def _modified_after(kind: str, label: str, times: tuple[str, str], used: str) -> Reason:
+    """A file the image recorded no hash of, changed after the output was made."""
+    file_time, output_time = times
+    return Reason(f"{kind}.modified-after-output",
+                  f"{label}: the file was modified after the output was made ({file_time} > "
+                  f"{output_time}) and the image recorded no hash of it: the content captured "
+                  f"may not be {used}")
 
 
 def _model_now(m: ModelNow) -> Iterator[Reason]:
