@@ -66,6 +66,30 @@ def test_missing_folder(capsys: pytest.CaptureFixture[str], project: Path, tmp_p
     assert code == 11 and "does not exist" in err and "mount" in err
 
 
+def test_a_clone_from_a_remote_not_there_leaves_nothing_behind(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    nas, dest = tmp_path / "nas", tmp_path / "clone"
+    code, _, err = run(capsys, "clone", nas, dest)
+    assert code == 11 and "does not exist" in err and "mount" in err
+    assert not (dest / ".repro").exists()
+    # Once the share is there, the same command into the same folder works.
+    rid = _one(capsys, project)
+    nas.mkdir()
+    run(capsys, "-C", project, "remote", "add", "nas", nas)
+    assert run(capsys, "-C", project, "push", "nas")[0] == 0
+    assert run(capsys, "clone", nas, dest)[0] == 0
+    assert Repository.discover(dest).index.count() == 1 and rid
+
+
+def test_a_clone_from_a_missing_bucket_leaves_nothing_behind(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, s3_env: S3Engine) -> None:
+    dest = tmp_path / "clone"
+    code, _, err = run(capsys, "clone", "s3://no-such-bucket-here/p", dest,
+                       "--endpoint", s3_env.endpoint)
+    assert code == 11 and "bucket no-such-bucket-here does not exist" in err
+    assert not (dest / ".repro").exists()
+
+
 PUSHER = """
 import sys
 from repro.cli import main

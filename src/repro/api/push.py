@@ -12,6 +12,7 @@ from repro.api.remote import (
     index_path,
     named_remote,
     open_remote,
+    remote_spec,
     save_seen_tags,
     seen_tags,
 )
@@ -111,7 +112,13 @@ def _pull(repo: Repository, name: str, remote: Remote, index: rindex.RemoteIndex
 
 def clone(url: str, dest: Path, *, endpoint: str | None = None, region: str | None = None,
           models: bool = True) -> Synced:
-    """A new repository in ``dest`` with the remote ``origin`` at ``url``, pulled whole."""
+    """A new repository in ``dest`` with the remote ``origin`` at ``url``, pulled whole.
+
+    The remote is asked first: one that is not there (a folder not mounted, a wrong
+    bucket or key) leaves no empty repository behind to block the next try.
+    """
+    open_remote(remote_spec("origin", url, endpoint=endpoint, region=region)).read_versioned(
+        rindex.HEAD)
     repo = Repository.init(dest)
     # the index made now, on the empty store: opened first after the pull, it would be
     # rebuilt from every pulled record before the pull adds them all again

@@ -48,11 +48,18 @@ def _save(repo: Repository, specs: list[RemoteSpec]) -> None:
                 tmp_dir=repo.tmp_dir)
 
 
+def remote_spec(name: str, url: str, *, endpoint: str | None = None,
+                region: str | None = None, lock_object: bool = False) -> RemoteSpec:
+    """A checked remote spec; a plain folder path is made absolute, as every machine
+    mounts it."""
+    if "://" not in url:
+        url = str(Path(url).expanduser().absolute())
+    return parse_url(name, url, endpoint=endpoint, region=region, lock_object=lock_object)
+
+
 def add_remote(repo: Repository, name: str, url: str, *, endpoint: str | None = None,
                region: str | None = None, lock_object: bool = False) -> RemoteSpec:
-    if "://" not in url:  # a plain folder path: absolute, as every machine mounts it
-        url = str(Path(url).expanduser().absolute())
-    spec = parse_url(name, url, endpoint=endpoint, region=region, lock_object=lock_object)
+    spec = remote_spec(name, url, endpoint=endpoint, region=region, lock_object=lock_object)
     specs = list_remotes(repo)
     if any(s.name == name for s in specs):
         raise UsageError(f"remote {name!r} exists", hint=f"repro remote remove {name} first")
