@@ -5,6 +5,10 @@ Classification is by keys and content, never by file extension (FORMATS.md
 from a saver node): each is read, the most authoritative one becomes the
 record, and hashes the A1111 string recorded are merged into the ComfyUI
 models they name.
+
+Only the tests that recognise a scheme are imported with this module; a
+reader is imported when a file carries its scheme (``add`` of a ComfyUI PNG
+imports neither the A1111, InvokeAI nor SwarmUI readers).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from functools import partial
 from typing import Any
 
 from repro import jsonsafe
-from repro.capture.a1111 import parse_a1111
 from repro.capture.comfyui_shapes import comfy_objects, is_api_graph, is_ui_workflow
 from repro.capture.common import find_model
 from repro.capture.containers import Extracted
@@ -26,12 +29,6 @@ from repro.capture.fooocus import (
     looks_like_fooocus,
     parse_fooocus,
     ruinedfooocus_from_dict,
-)
-from repro.capture.invokeai import (
-    parse_dream,
-    parse_invokeai_graph,
-    parse_invokeai_metadata,
-    parse_sd_metadata,
 )
 from repro.capture.novelai import is_novelai, parse_novelai
 from repro.capture.others import (
@@ -44,7 +41,6 @@ from repro.capture.others import (
     parse_midjourney,
 )
 from repro.capture.spaces import looks_like_space, parse_space
-from repro.capture.swarmui import merge_into_comfy, swarm_from_dict
 from repro.capture.types import Generation
 from repro.capture.xmp import xmp_field
 from repro.errors import InputError, LimitExceeded
@@ -74,6 +70,18 @@ def _comfy(graph: dict[str, Any] | None, flow: dict[str, Any] | None) -> Generat
     from repro.capture.comfyui import comfyui_from_objects  # the largest reader: when needed
 
     return comfyui_from_objects(graph, flow)
+
+
+def _a1111(text: str) -> Generation:
+    from repro.capture.a1111 import parse_a1111
+
+    return parse_a1111(text)
+
+
+def _swarmui(data: dict[str, Any]) -> Generation:
+    from repro.capture.swarmui import swarm_from_dict
+
+    return swarm_from_dict(data)
 
 
 def _json_object(text: str | None, what: str, warnings: list[str], *,
@@ -121,7 +129,7 @@ def classify_parameters(text: str, container: str, warnings: list[str], *,
         if flow is not None:
             return Candidate("comfyui-workflow", container, lambda: _comfy(None, flow))
         if "sui_image_params" in data:
-            return Candidate("swarmui", container, lambda: swarm_from_dict(data))
+            return Candidate("swarmui", container, lambda: _swarmui(data))
         if is_ruinedfooocus(data):
             return Candidate("fooocus", container, lambda: ruinedfooocus_from_dict(data))
         if fooocus_scheme is not None or looks_like_fooocus(data):
@@ -136,7 +144,7 @@ def classify_parameters(text: str, container: str, warnings: list[str], *,
         return None
     if fooocus_scheme is not None:
         return Candidate("fooocus", container, lambda: parse_fooocus(text, fooocus_scheme))
-    return Candidate("a1111", container, lambda: parse_a1111(text))
+    return Candidate("a1111", container, lambda: _a1111(text))
 
 
 def find_candidates(ex: Extracted) -> list[Candidate]:
@@ -240,17 +248,23 @@ def _space_metadata(text: str) -> Candidate | None:
     return Candidate("diffusers", "png", lambda: parse_space(data))
 
 
+#: PNG text keys of InvokeAI's schemes, the first one found is read.
+INVOKEAI_KEYS = ("invokeai_metadata", "sd-metadata", "invokeai_graph", "Dream")
+
+
 def _invokeai(texts: dict[str, str]) -> list[Candidate]:
-    readers: tuple[tuple[str, Callable[[str], Generation]], ...] = (
-        ("invokeai_metadata", parse_invokeai_metadata),
-        ("sd-metadata", parse_sd_metadata),
-        ("invokeai_graph", parse_invokeai_graph),
-        ("Dream", parse_dream),
-    )
-    for key, reader in readers:
-        if key in texts:
-            return [Candidate("invokeai", "png", partial(reader, texts[key]))]
-    return []
+    key = next((key for key in INVOKEAI_KEYS if key in texts), None)
+    if key is None:
+        return []
+    from repro.capture import invokeai
+
+    readers: dict[str, Callable[[str], Generation]] = {
+        "invokeai_metadata": invokeai.parse_invokeai_metadata,
+        "sd-metadata": invokeai.parse_sd_metadata,
+        "invokeai_graph": invokeai.parse_invokeai_graph,
+        "Dream": invokeai.parse_dream,
+    }
+    return [Candidate("invokeai", "png", partial(readers[key], texts[key]))]
 
 
 def _exif_candidates(ex: Extracted) -> list[Candidate]:
@@ -278,7 +292,7 @@ def _exif_candidates(ex: Extracted) -> list[Candidate]:
     if model and model.lstrip().startswith("{"):
         data = _json_object(model, "EXIF Model", ex.warnings)
         if data is not None and "sui_image_params" in data:  # SwarmUI before 0.5.8
-            found.append(Candidate("swarmui", "exif", lambda: swarm_from_dict(data)))
+            found.append(Candidate("swarmui", "exif", lambda: _swarmui(data)))
     if description and looks_like_midjourney(description):
         found.append(Candidate("midjourney", "exif", lambda: parse_midjourney(description)))
     return found
@@ -301,7 +315,7 @@ def _comment_candidate(text: str, warnings: list[str]) -> Candidate | None:
     if text.lstrip().startswith("{"):
         return classify_parameters(text, "comment", warnings)
     if "Steps: " in text:
-        return Candidate("a1111", "comment", lambda: parse_a1111(text))
+        return Candidate("a1111", "comment", lambda: _a1111(text))
     if looks_like_midjourney(text):
         return Candidate("midjourney", "comment", lambda: parse_midjourney(text))
     return None
@@ -333,6 +347,8 @@ def assemble(ex: Extracted, candidates: list[Candidate]) -> Generation:
             if primary_candidate.scheme == "comfyui" and candidate.scheme == "a1111":
                 merge_recorded_hashes(result, other)
             if primary_candidate.scheme == "comfyui" and candidate.scheme == "swarmui":
+                from repro.capture.swarmui import merge_into_comfy
+
                 merge_into_comfy(result, other)
             if other.provenance:
                 for key, value in other.provenance.items():

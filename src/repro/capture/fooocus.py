@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from repro import jsonsafe
-from repro.capture.a1111 import parse_a1111
 from repro.capture.common import rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
@@ -33,6 +32,7 @@ def looks_like_fooocus(data: dict[str, Any]) -> bool:
 
 def parse_fooocus(text: str, scheme: str | None = None) -> Generation:
     """Normalise Fooocus metadata; ``scheme`` is ``fooocus_scheme``/MakerNote when known."""
+    from repro.capture.a1111 import parse_a1111  # detect imports this module for its tests
     stripped = text.lstrip()
     if scheme == "a1111" or not stripped.startswith("{"):
         gen = parse_a1111(text)

@@ -6,8 +6,6 @@ import re
 from typing import Any
 
 from repro import jsonsafe
-from repro.capture import c2pa
-from repro.capture.a1111 import split_infotext
 from repro.capture.common import convert, parse_size, put, put_known, rate_flat, take, to_float
 from repro.capture.types import Generation, ModelRef
 from repro.capture.xmp import xmp_field
@@ -125,6 +123,8 @@ def parse_drawthings(xmp: str) -> Generation:
 
 def _drawthings_text(gen: Generation, text: str) -> None:
     # Draw Things writes no newline before "Steps:", so split there.
+    from repro.capture.a1111 import split_infotext  # detect imports this module for its tests
+
     at = text.find("Steps:")
     head, tail = (text[:at], text[at:]) if at >= 0 else (text, "")
     info = split_infotext(head.rstrip() + "\n" + tail) if tail else split_infotext(head)
@@ -175,6 +175,8 @@ def parse_midjourney(text: str) -> Generation:
 
 def parse_c2pa(jumbf: bytes) -> Generation:
     """C2PA manifest: provenance facts only, level none."""
+    from repro.capture import c2pa
+
     facts = c2pa.provenance(jumbf)
     gen = Generation(tool=c2pa.tool_of(facts), metadata="provenance-only", level="none")
     gen.provenance["c2pa"] = {k: facts.get(k) for k in ("claim_generator", "actions",
