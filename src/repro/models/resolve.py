@@ -54,8 +54,6 @@ class Resolver:
         """Find the file a generation names. ``hash_candidate(path, schemes)``
         hashes the file found by name when a recorded hash must be checked (the
         caller may store it in the same read); the stat cache's by default."""
-        from repro.models.hashes import match_recorded, needed_schemes
-
         recorded = {k: v for k, v in recorded.items() if v}
         mismatch = None
         if name:
@@ -63,6 +61,8 @@ class Resolver:
                 if not candidate.is_file():
                     continue
                 if recorded:
+                    from repro.models.hashes import match_recorded, needed_schemes
+
                     schemes = {"blake3", *needed_schemes(recorded)}
                     hashes = (hash_candidate(candidate, schemes) if hash_candidate
                               else self.cache.hashes(candidate, schemes))
