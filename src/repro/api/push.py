@@ -54,7 +54,7 @@ def push(repo: Repository, name: str | None = None, targets: list[str] | None = 
     local_tags = {t: rid for t, rid in repo.refs.tags() if rid in chosen}
     with named_remote(spec.name):
         moved = transfer.push(repo.store, remote, ids, cache=index_path(repo, spec.name),
-                              models=models, tags=local_tags)
+                              models=models, tags=local_tags, thumbs=repo.thumbs)
     seen = seen_tags(repo, spec.name)
     tag_moves = []
     for tag, rid in sorted(local_tags.items()):
@@ -94,7 +94,8 @@ def _pull(repo: Repository, name: str, remote: Remote, index: rindex.RemoteIndex
                 plain.append(t)
         ids += transfer.resolve_remote(index, plain)
     with repo.lock():
-        moved, records = transfer.pull(repo.store, remote, ids, index=index, models=models)
+        moved, records = transfer.pull(repo.store, remote, ids, index=index, models=models,
+                                       thumbs=repo.thumbs)
         if records:
             repo.index.add_many(records)
         seen = seen_tags(repo, name)

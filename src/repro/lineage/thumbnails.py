@@ -13,6 +13,8 @@ derived: deleting them loses nothing but the time to make the thumbnails again.
 So they are written without an fsync, and a ref a crash left empty or torn, or
 one naming an object that is not in the store, reads as no thumbnail. ``gc``
 keeps the thumbnail of every output it keeps and drops the refs of outputs gone.
+``push`` sends a record's thumbnail with it (the remote's index names it beside
+the output) and ``pull``/``clone`` write the refs of the thumbnails they fetch.
 """
 
 from __future__ import annotations
@@ -133,11 +135,15 @@ class Thumbnails:
         open) and point the output's ref at them. The ref is written in place, with
         no temp file and no fsync: a reader that finds it torn makes it again."""
         thumb = self.store.put_bytes(data)
+        self.link(output, thumb)
+        return thumb
+
+    def link(self, output: str, thumb: str) -> None:
+        """Point the output's ref at a stored thumbnail (one a pull brought)."""
         path = self.ref(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
-            f.write(thumb.encode("ascii") + b"\n")
-        return thumb
+            f.write(check_id(thumb).encode("ascii") + b"\n")
 
     def make(self, output: str) -> bytes | None:
         """The thumbnail of a stored output that has none, made from the output's

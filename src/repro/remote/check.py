@@ -114,4 +114,5 @@ def _without(segment: Segment, gone: set[str], found: IndexCheck) -> Segment:
         found.dropped_records += len(segment.records | segment.partial)
     else:
         kept.records, kept.partial = set(segment.records), set(segment.partial)
+        kept.thumbs = dict(segment.thumbs)
     return kept

@@ -34,9 +34,11 @@ CREATE TABLE IF NOT EXISTS records (
     id BLOB PRIMARY KEY, models INTEGER NOT NULL, seen INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tags (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS thumbs (output BLOB PRIMARY KEY, thumb BLOB NOT NULL) WITHOUT ROWID;
 """
 #: Bumped when the tables change: an older file is emptied and refilled.
-CACHE_VERSION = "1"
+#: 2: ``thumbs`` (the thumbnail of an output, as the segments list it).
+CACHE_VERSION = "2"
 _CHUNK = 500
 
 
@@ -96,7 +98,7 @@ class IndexCache:
         """Forget everything: the remote's log is another one than the one applied."""
         with self.db:
             self.db.execute("BEGIN")
-            for table in ("meta", "packs", "objects", "records", "tags"):
+            for table in ("meta", "packs", "objects", "records", "tags", "thumbs"):
                 self.db.execute(f"DELETE FROM {table}")
             self._set_meta("version", CACHE_VERSION)
             self._set_meta("remote_id", remote_id)
@@ -121,6 +123,8 @@ class IndexCache:
                 + [(_b(r), 0, through) for r in segment.partial])
             self.db.executemany("INSERT OR IGNORE INTO tags VALUES (?)",
                                 [(t,) for t in segment.tags])
+            self.db.executemany("INSERT OR IGNORE INTO thumbs VALUES (?, ?)",
+                                [(_b(o), _b(t)) for o, t in segment.thumbs.items()])
             self._set_meta("through", max(through, self.through))
 
     def _pack_number(self, pack: str) -> int:
@@ -137,6 +141,17 @@ class IndexCache:
                 [_b(o) for o in chunk])
             for oid, pack, start, size in rows:
                 found[oid.hex()] = (pack.hex() if pack else None, start, size)
+        return found
+
+    def thumbnails(self, outputs: Iterable[str]) -> dict[str, str]:
+        """The thumbnail id the remote lists for each of ``outputs`` that has one."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(outputs)):
+            marks = ",".join("?" * len(chunk))
+            for output, thumb in self.db.execute(
+                    f"SELECT output, thumb FROM thumbs WHERE output IN ({marks})",
+                    [_b(o) for o in chunk]):
+                found[output.hex()] = thumb.hex()
         return found
 
     def record_states(self, ids: Iterable[str]) -> dict[str, bool]:

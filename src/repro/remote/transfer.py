@@ -1,12 +1,14 @@
 """Moving what is missing between a local object store and a remote.
 
-Push: the records' objects (record, output, metadata blobs, inputs and, unless
-asked not to, model versions) that the remote index does not list; small ones
-packed (a pack per ~64 MiB, one request each), large ones loose as multipart
-uploads; then one index segment naming them all, published last. A push that
-stopped midway left packs and large objects nobody lists: the next push makes
-the same packs (named by their bytes) and finds them there, so only the rest moves.
-Pull: the objects the remote index lists for the wanted records, each checked
+Push: the records' objects (record, output, metadata blobs, inputs, the output's
+thumbnail when the store has one and, unless asked not to, model versions) that
+the remote index does not list; small ones packed (a pack per ~64 MiB, one
+request each), large ones loose as multipart uploads; then one index segment
+naming them all, published last. A push that stopped midway left packs and large
+objects nobody lists: the next push makes the same packs (named by their bytes)
+and finds them there, so only the rest moves.
+Pull: the objects the remote index lists for the wanted records (and their
+outputs' thumbnails, whose refs are written once they are stored), each checked
 against its BLAKE3 before it enters the store (a mismatch is reported and the
 bytes dropped), kept a pack or a large object at a time; records are stored
 after the objects they name. A pull that stopped midway keeps what it stored, and
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.errors import NotFound, RemoteIndexDamaged, RemoteIntegrity
+from repro.lineage.thumbnails import MAX_THUMBNAIL_BYTES, Thumbnails
 from repro.objects.faults import checkpoint
 from repro.objects.hashing import hash_bytes, hash_file
 from repro.objects.ids import is_id
@@ -72,25 +75,35 @@ class Transfer:
 
 
 def push(store: ObjectStore, remote: Remote, record_ids: Iterable[str], *, cache: Path,
-         models: bool = True, tags: Iterable[str] = ()) -> Transfer:
+         models: bool = True, tags: Iterable[str] = (),
+         thumbs: Thumbnails | None = None) -> Transfer:
+    """Send the records the remote lacks with what they name; with ``thumbs``, their
+    outputs' thumbnails too, named beside the outputs in the segment."""
     index = rindex.sync(remote, cache)
     try:
-        return _push(store, remote, index, list(record_ids), models=models, tags=set(tags))
+        return _push(store, remote, index, list(record_ids), models=models, tags=set(tags),
+                     thumbs=thumbs)
     finally:
         index.close()
 
 
 def _push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex, record_ids: list[str],
-          *, models: bool, tags: set[str]) -> Transfer:
+          *, models: bool, tags: set[str], thumbs: Thumbnails | None) -> Transfer:
     done = Transfer()
     on_remote = index.cache.record_states(record_ids)  # id -> sent with its models
     new_records = [rid for rid in record_ids
                    if not (on_remote.get(rid) or (not models and rid in on_remote))]
     wanted: dict[str, None] = {}
+    thumb_of: dict[str, str] = {}  # output -> its thumbnail, for the segment
     for rid in new_records:
         record = from_bytes(store.read_bytes(rid), id=rid)
         for oid in [rid, *record_objects(record, models=models)]:
             wanted[oid] = None
+        output = _bare(record.output.blake3)
+        thumb = thumbs.id_of(output) if thumbs is not None and output else None
+        if output and thumb:
+            thumb_of[output] = thumb
+            wanted[thumb] = None
     listed = index.cache.locations(wanted)
     entries: dict[str, Location] = {}
     # records in packs of their own: a pull reads them first, and again when resumed
@@ -112,7 +125,7 @@ def _push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex, record_
     new_tags = tags - set(index.cache.tags())
     if entries or new_records or new_tags:
         rindex.publish(remote, index, new_segment(entries, new_records, new_tags,
-                                                  partial=not models))
+                                                  partial=not models, thumbs=thumb_of))
     done.records = new_records
     return done
 
@@ -180,10 +193,13 @@ def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[st
 
 
 def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *,
-         index: rindex.RemoteIndex, models: bool = True) -> tuple[Transfer, list[Record]]:
-    """Fetch the records (all the remote has when None) and what they name. Objects are
-    kept as they arrive (a pack, a model at a time), records last: a pull stopped
-    midway keeps what it fetched, and the next one fetches only the rest."""
+         index: rindex.RemoteIndex, models: bool = True,
+         thumbs: Thumbnails | None = None) -> tuple[Transfer, list[Record]]:
+    """Fetch the records (all the remote has when None) and what they name; with
+    ``thumbs``, the thumbnails the remote lists for their outputs, whose refs are
+    written once they are stored. Objects are kept as they arrive (a pack, a model at
+    a time), records last: a pull stopped midway keeps what it fetched, and the next
+    one fetches only the rest."""
     done = Transfer()
     if record_ids is None:
         wanted = index.cache.records_since(index.cache.pulled)
@@ -197,7 +213,15 @@ def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *
         for oid in record_objects(record, models=models):
             if oid not in store:
                 need[oid] = None
+    thumb_of = _listed_thumbnails(index, parsed) if thumbs is not None else {}
+    for thumb in thumb_of.values():
+        if thumb not in store:
+            need[thumb] = None
     fetcher.fetch(list(need))
+    if thumbs is not None:
+        for output, thumb in thumb_of.items():
+            if thumb in store and output in store and thumbs.id_of(output) is None:
+                thumbs.link(output, thumb)  # one this store has already is kept
     with store.batch():
         for record in parsed:  # after the objects they name
             store.put_bytes(fetcher.record_bytes[record.id], group=1, known=record.id)
@@ -205,6 +229,17 @@ def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *
         index.cache.mark_pulled(index.cache.through)
     done.records = [r.id for r in parsed]
     return done, parsed
+
+
+def _listed_thumbnails(index: rindex.RemoteIndex, records: list[Record]) -> dict[str, str]:
+    """output -> thumbnail for the records' outputs whose thumbnail the remote lists
+    (a remote older code pushed lists none: the page makes them, as for any store)
+    at a thumbnail's size."""
+    outputs = [o for o in (_bare(r.output.blake3) for r in records) if o]
+    named = index.cache.thumbnails(outputs)
+    where = index.cache.locations(set(named.values()))
+    return {output: thumb for output, thumb in named.items()
+            if thumb in where and where[thumb][2] <= MAX_THUMBNAIL_BYTES}
 
 
 class _Fetcher:
