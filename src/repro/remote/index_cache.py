@@ -21,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from repro.remote.segment import Location, Segment
 
@@ -130,40 +131,29 @@ class IndexCache:
     def _pack_number(self, pack: str) -> int:
         return int(self.db.execute("SELECT n FROM packs WHERE name = ?", (_b(pack),)).fetchone()[0])
 
+    def _rows_for(self, query: str, ids: Iterable[str]) -> Iterator[Any]:
+        """The rows of ``query`` for ``ids``, its ``IN ({})`` filled a chunk at a time
+        (SQLite bounds the number of parameters)."""
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            yield from self.db.execute(query.format(marks), [_b(i) for i in chunk])
+
     def locations(self, oids: Iterable[str]) -> dict[str, Location]:
         """Where each of ``oids`` the remote has lives; the others are left out."""
-        found: dict[str, Location] = {}
-        for chunk in _chunks(list(oids)):
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                "SELECT o.oid, p.name, o.start, o.size FROM objects o "
-                f"LEFT JOIN packs p ON p.n = o.pack WHERE o.oid IN ({marks})",
-                [_b(o) for o in chunk])
-            for oid, pack, start, size in rows:
-                found[oid.hex()] = (pack.hex() if pack else None, start, size)
-        return found
+        rows = self._rows_for("SELECT o.oid, p.name, o.start, o.size FROM objects o "
+                              "LEFT JOIN packs p ON p.n = o.pack WHERE o.oid IN ({})", oids)
+        return {oid.hex(): (pack.hex() if pack else None, start, size)
+                for oid, pack, start, size in rows}
 
     def thumbnails(self, outputs: Iterable[str]) -> dict[str, str]:
         """The thumbnail id the remote lists for each of ``outputs`` that has one."""
-        found: dict[str, str] = {}
-        for chunk in _chunks(list(outputs)):
-            marks = ",".join("?" * len(chunk))
-            for output, thumb in self.db.execute(
-                    f"SELECT output, thumb FROM thumbs WHERE output IN ({marks})",
-                    [_b(o) for o in chunk]):
-                found[output.hex()] = thumb.hex()
-        return found
+        rows = self._rows_for("SELECT output, thumb FROM thumbs WHERE output IN ({})", outputs)
+        return {output.hex(): thumb.hex() for output, thumb in rows}
 
     def record_states(self, ids: Iterable[str]) -> dict[str, bool]:
         """For each of ``ids`` on the remote: True when sent with its model versions."""
-        found: dict[str, bool] = {}
-        for chunk in _chunks(list(ids)):
-            marks = ",".join("?" * len(chunk))
-            for rid, models in self.db.execute(
-                    f"SELECT id, models FROM records WHERE id IN ({marks})",
-                    [_b(r) for r in chunk]):
-                found[rid.hex()] = bool(models)
-        return found
+        rows = self._rows_for("SELECT id, models FROM records WHERE id IN ({})", ids)
+        return {rid.hex(): bool(models) for rid, models in rows}
 
     def records_since(self, seen: int) -> list[str]:
         """Records first applied after log position ``seen`` (0: every record)."""
