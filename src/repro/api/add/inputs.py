@@ -17,12 +17,13 @@ from repro.record import InputEntry
 from repro.verdict import InputFound
 
 
-def capture_inputs(session: Session, gen: Generation, out_path: Path
+def capture_inputs(session: Session, gen: Generation, out_path: Path,
+                   out_stat: os.stat_result
                    ) -> tuple[list[InputEntry], list[str], list[InputFound]]:
     """The record entries of the generation's inputs, the ids of the records whose
-    outputs they are (parents), and how each was found."""
+    outputs they are (parents), and how each was found (``out_stat``: the output's,
+    which an input changed after it is compared with)."""
     search = [*session.input_dirs, out_path.parent]
-    out_stat = out_path.stat()
     entries, parents, facts = [], [], []
     for ref in gen.inputs:
         entry, found_parents, fact = _capture_input(session, ref, search, out_stat)

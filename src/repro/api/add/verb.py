@@ -208,7 +208,7 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
 
     found = [capture_model(session, ref, out_stat) for ref in gen.models]
     models = [entry for entry, _ in found]
-    inputs, input_parents, input_facts = capture_inputs(session, gen, path)
+    inputs, input_parents, input_facts = capture_inputs(session, gen, path, out_stat)
 
     sha256 = sha256_of(data, path)
     if data is not None:
