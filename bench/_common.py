@@ -59,6 +59,18 @@ def precompile(*srcs: str | Path) -> None:
                        stdout=subprocess.DEVNULL)
 
 
+#: This checkout's source folder.
+HERE_SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def source_trees(before: str | None) -> dict[str, str]:
+    """The source folders a benchmark times, by row label: this checkout's (``""``) and,
+    given ``--before``, another checkout's (``"before: "``), both precompiled."""
+    trees = {"": HERE_SRC, **({"before: ": str(Path(before).resolve())} if before else {})}
+    precompile(*trees.values())
+    return trees
+
+
 def repro_exe() -> str:
     """The ``repro`` console script of this environment, its code compiled to bytecode
     (that of this checkout and of every ``PYTHONPATH`` folder: see ``precompile``)."""

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import blake3
-from _common import clean_env, parse_size, precompile, warm, write_model
+from _common import clean_env, parse_size, source_trees, warm, write_model
 
 from repro.demo import comfy_graph, set_mtime, write_comfy_png
 from repro.objects.hashing import hash_file
@@ -48,10 +48,9 @@ def main() -> None:
     ap.add_argument("--dir", default=tempfile.gettempdir())
     ap.add_argument("--before", help="another checkout's src folder to time as well")
     args = ap.parse_args()
-    here = str(Path(__file__).resolve().parent.parent / "src")
-    trees = {"": here, **({"before: ": str(Path(args.before).resolve())} if args.before else {})}
+    trees = source_trees(args.before)
+    here = trees[""]
     env = clean_env()
-    precompile(*trees.values())
     repro = [sys.executable, "-c", "from repro.cli import run; run()"]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, median of {args.runs}")
     for size_text in args.sizes.split(","):

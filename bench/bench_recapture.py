@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from _common import clean_env, precompile
+from _common import clean_env, source_trees
 
 from repro.demo import (
     comfy_graph,
@@ -83,9 +83,8 @@ def main() -> None:
     ap.add_argument("--before", help="another checkout's src folder to time as well")
     args = ap.parse_args()
     env = clean_env()
-    here = str(Path(__file__).resolve().parent.parent / "src")
-    trees = {"": here, **({"before: ": str(Path(args.before).resolve())} if args.before else {})}
-    precompile(*trees.values())
+    trees = source_trees(args.before)
+    here = trees[""]
     repro = [sys.executable, "-c", "from repro.cli import run; run()"]
     root = Path(tempfile.mkdtemp(prefix="repro-recapture-", dir=args.dir))
 

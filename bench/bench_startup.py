@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from _common import clean_env, precompile
+from _common import clean_env, source_trees
 
 from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, write_safetensors
 
@@ -45,9 +45,8 @@ def main() -> None:
     ap.add_argument("--before", help="another checkout's src folder to time as well")
     args = ap.parse_args()
     env = clean_env()
-    here = str(Path(__file__).resolve().parent.parent / "src")
-    trees = {"": here, **({"before: ": str(Path(args.before).resolve())} if args.before else {})}
-    precompile(*trees.values())
+    trees = source_trees(args.before)
+    here = trees[""]
     root = Path(tempfile.mkdtemp(prefix="repro-startup-", dir=args.dir))
     repro = [sys.executable, "-c", "from repro.cli import run; run()"]
     try:
