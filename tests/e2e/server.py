@@ -37,6 +37,9 @@ VENDOR = SHARED / "vendor"
 TARBALL = VENDOR / "ComfyUI-0.3.64-a125cd84.tar.gz"
 LOCK = VENDOR / "comfyui-0.3.64-cpu-requirements.lock.txt"
 FIXTURES = SHARED / "fixtures" / "comfyui-0.3.64"
+#: The BLAKE3 of the two versions of the fixture upscale model the tests swap in.
+V1 = "f52895d01b5349be40b1aa603cd9cbce1f6d67e54f5e49aa9368ee5ac4c7198d"
+V2 = "8715f92eac085129a6eed7563094363f28df61be82c07ca5ff30c51a363bf88d"
 #: What the vendor README's recipe installs first (the +cpu build does not work here).
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 

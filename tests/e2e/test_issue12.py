@@ -36,10 +36,8 @@ from tests.e2e.helpers import (
     show,
     watch_once,
 )
-from tests.e2e.server import FIXTURES, Broken, Server
+from tests.e2e.server import FIXTURES, V1, Broken, Server
 
-V1 = "f52895d01b5349be40b1aa603cd9cbce1f6d67e54f5e49aa9368ee5ac4c7198d"
-V2 = "8715f92eac085129a6eed7563094363f28df61be82c07ca5ff30c51a363bf88d"
 MODEL_V1 = FIXTURES / "tiny_compact_x2.safetensors"
 MODEL_V2 = FIXTURES / "tiny_compact_x2_v2.safetensors"
 

@@ -19,10 +19,8 @@ from tests.e2e.helpers import (
     show,
     watch_once,
 )
-from tests.e2e.server import FIXTURES
+from tests.e2e.server import FIXTURES, V1, V2
 
-V1 = "f52895d01b5349be40b1aa603cd9cbce1f6d67e54f5e49aa9368ee5ac4c7198d"
-V2 = "8715f92eac085129a6eed7563094363f28df61be82c07ca5ff30c51a363bf88d"
 INPUT = "216c4f4a615f800d4c5035a58091983877faac3c5c024e6ee1f2df5903a234de"
 
 
