@@ -19,6 +19,14 @@ def _capture(capsys: pytest.CaptureFixture[str], root: Path, n: int, first: int 
     return [r["id"] for r in out["records"]]
 
 
+def _nas_origin(capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> Path:
+    """A folder remote ``origin`` for ``project``, as a mounted NAS share."""
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    run(capsys, "-C", project, "remote", "add", "origin", nas)
+    return nas
+
+
 def test_push_then_clone_gives_the_same_records_and_models(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
         remote_url: tuple[str, list[str]]) -> None:
@@ -82,9 +90,7 @@ def test_a_moved_tag_is_refused_on_the_second_push(
 def test_wrong_bytes_from_the_remote_are_refused(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
     ids = _capture(capsys, project, 1)
-    nas = tmp_path / "nas"
-    nas.mkdir()
-    run(capsys, "-C", project, "remote", "add", "origin", nas)
+    nas = _nas_origin(capsys, project, tmp_path)
     run_json(capsys, "-C", project, "push")
     for pack in (nas / "packs").iterdir():
         data = bytearray(pack.read_bytes())
@@ -117,9 +123,7 @@ def test_remote_names_and_urls_are_checked(capsys: pytest.CaptureFixture[str],
 def test_models_left_behind_by_no_models_go_with_the_next_push(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
     ids = _capture(capsys, project, 1)
-    nas = tmp_path / "nas"
-    nas.mkdir()
-    run(capsys, "-C", project, "remote", "add", "origin", nas)
+    _nas_origin(capsys, project, tmp_path)
     first = run_json(capsys, "-C", project, "push", "--no-models")
     assert first["records"] == ids and first["large"] == 0
     second = run_json(capsys, "-C", project, "push")
@@ -130,9 +134,7 @@ def test_models_left_behind_by_no_models_go_with_the_next_push(
 def test_checkout_fetches_a_model_version_from_the_remote(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
     ids = _capture(capsys, project, 1)
-    nas = tmp_path / "nas"
-    nas.mkdir()
-    run(capsys, "-C", project, "remote", "add", "origin", nas)
+    nas = _nas_origin(capsys, project, tmp_path)
     run_json(capsys, "-C", project, "push")
     other = tmp_path / "laptop"
     run_json(capsys, "clone", nas, other, "--no-models")
