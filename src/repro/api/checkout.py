@@ -167,7 +167,7 @@ def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
     from it, and a checkout or rerun must not go on as if it had merely been offline."""
     from repro.api.remote import index_path, list_remotes, named_remote, open_remote
     from repro.errors import RemoteError, RemoteIntegrity
-    from repro.remote import transfer
+    from repro.remote import fetch
 
     wanted = [o for o in dict.fromkeys(oids) if o not in repo.store]
     missing, wrong = list(wanted), None
@@ -176,8 +176,8 @@ def fetch_missing(repo: Repository, oids: list[str]) -> list[str]:
             break
         try:
             with named_remote(spec.name):
-                transfer.fetch_objects(repo.store, open_remote(spec), missing,
-                                       cache=index_path(repo, spec.name))
+                fetch.fetch_objects(repo.store, open_remote(spec), missing,
+                                    cache=index_path(repo, spec.name))
         except RemoteIntegrity as exc:
             wrong = wrong or RemoteIntegrity(f"remote {spec.name}: {exc}")
         except RemoteError as exc:

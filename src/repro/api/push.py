@@ -17,9 +17,9 @@ from repro.api.remote import (
     seen_tags,
 )
 from repro.api.repository import Repository
+from repro.remote import fetch, transfer
 from repro.remote import index as rindex
 from repro.remote import tags as rtags
-from repro.remote import transfer
 from repro.remote.base import Remote
 
 
@@ -92,10 +92,10 @@ def _pull(repo: Repository, name: str, remote: Remote, index: rindex.RemoteIndex
                 ids.append(str(remote_tags[t]))
             else:
                 plain.append(t)
-        ids += transfer.resolve_remote(index, plain)
+        ids += fetch.resolve_remote(index, plain)
     with repo.lock():
-        moved, records = transfer.pull(repo.store, remote, ids, index=index, models=models,
-                                       thumbs=repo.thumbs)
+        moved, records = fetch.pull(repo.store, remote, ids, index=index, models=models,
+                                    thumbs=repo.thumbs)
         if records:
             repo.index.add_many(records)
         seen = seen_tags(repo, name)
