@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -17,7 +17,6 @@ from repro.config import Config, load_config
 from repro.errors import AmbiguousTarget, IntegrityError, NotARepository, NotFound, UsageError
 from repro.lineage.index import Index, connect
 from repro.lineage.journal import Journal
-from repro.lineage.receipts import Receipts
 from repro.lineage.refs import Refs
 from repro.lineage.thumbnails import Thumbnails
 from repro.objects.atomic import write_bytes
@@ -28,6 +27,9 @@ from repro.objects.statcache import StatCache
 from repro.objects.store import ObjectStore
 from repro.record import Record, SchemaError, from_bytes, looks_like_record, normalise_hash
 from repro.record.codec import MAX_RECORD_BYTES
+
+if TYPE_CHECKING:
+    from repro.lineage.receipts import Receipts
 
 DOT = ".repro"
 FORMAT = 1
@@ -77,7 +79,6 @@ class Repository:
         self.tmp_dir = self.dot / "tmp"
         self.store = ObjectStore(self.dot / "objects", self.tmp_dir)
         self.refs = Refs(self.dot / "refs", self.tmp_dir)
-        self.receipts = Receipts(self.dot / "refs", self.tmp_dir, self.store)
         self.thumbs = Thumbnails(self.dot / "thumbs", self.store)
         self.journal = Journal(self.dot / "journal")
         self.notify: Callable[[str], None] | None = None
@@ -86,6 +87,14 @@ class Repository:
         #: The index is a copy in memory (a read-only store, a full disk): what is
         #: written to it is not kept.
         self.index_is_copy = False
+
+    @cached_property
+    def receipts(self) -> Receipts:
+        """Rerun receipts, made when first asked for: most commands (``add``) never
+        read them, and their module imports the receipt types."""
+        from repro.lineage.receipts import Receipts
+
+        return Receipts(self.dot / "refs", self.tmp_dir, self.store)
 
     # -- creation and discovery ----------------------------------------------
 
