@@ -29,7 +29,10 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 #: Never needed to add a ComfyUI PNG whose models are on disk.
 NOT_FOR_COMFYUI = ("repro.capture.a1111", "repro.capture.invokeai", "repro.capture.swarmui",
                    "repro.capture.c2pa", "repro.models.hashes", "tomllib", "networkx",
-                   "PIL.PdfImagePlugin", "PIL.DdsImagePlugin", "PIL.TiffImagePlugin")
+                   "PIL.PdfImagePlugin", "PIL.DdsImagePlugin", "PIL.TiffImagePlugin",
+                   # Rerun receipts, and diff's prompt and graph comparisons (the index
+                   # keys variations by lineage.params alone).
+                   "repro.lineage.receipts", "repro.record.receipt", "repro.lineage.diff")
 
 
 def _run(root: Path, *args: str | Path) -> tuple[int, set[str]]:

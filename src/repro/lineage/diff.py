@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from repro.record.vocabulary import USUAL_INPUTS
+from repro.lineage.params import flat_params
 
-IGNORED_PARAMS = {"samplers", "extra"}
 #: Extras (A1111 infotext keys) that other sections show already: the models by name
 #: and hash, the tool's version, the size.
 EXTRAS_SHOWN_ELSEWHERE = {"model", "model hash", "lora hashes", "ti hashes", "hashes", "vae",
@@ -122,39 +121,6 @@ def diff_words(a: str | None, b: str | None) -> dict[str, list[Any]]:
             added.append(_show(term, w))
     removed = [_show(term, w) for term, ws in left_a.items() for w in ws]
     return {"added": added, "removed": removed, "reweighted": reweighted}
-
-
-def flat_params(params: dict[str, Any], *, skip: tuple[str, ...] = (),
-                unmirrored: bool = False) -> dict[str, Any]:
-    """Parameters as one flat map: ``extra.K`` for extras and ``samplers[N].K`` for
-    each stage of a multi-stage run (a single stage mirrors the top level: listing
-    it again would count every change twice). ``skip``: top-level keys left out;
-    ``unmirrored``: stage values equal to the top-level ones are left out too."""
-    flat = {k: v for k, v in params.items() if k not in IGNORED_PARAMS and k not in skip
-            and not (unmirrored and _mirrors_usual(params, k, v))}
-    for k, v in (params.get("extra") or {}).items():
-        flat[f"extra.{k}"] = v
-    stages = params.get("samplers") or []
-    for n, stage in enumerate(stages if len(stages) > 1 else []):
-        if not isinstance(stage, dict):
-            continue
-        for k, v in stage.items():
-            if k in ("node", "class_type") or (unmirrored and params.get(k) == v):
-                continue
-            flat[f"samplers[{n}].{k}"] = v
-    return flat
-
-
-_USUAL_OF = {name: usual for usual, names in USUAL_INPUTS.items() for name in names}
-
-
-def _mirrors_usual(params: dict[str, Any], key: str, value: Any) -> bool:
-    """Whether ``NODE.INPUT`` holds what a usual name already says (``3.seed`` next to
-    ``seed``): counting both would make one change two differences."""
-    node, dot, name = key.rpartition(".")
-    usual = _USUAL_OF.get(name) if dot and node and not node.startswith(("extra", "samplers")) \
-        else None
-    return usual is not None and params.get(usual) == value
 
 
 def diff_dicts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

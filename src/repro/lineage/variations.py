@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from repro.lineage.diff import flat_params
+from repro.lineage.params import flat_params
 from repro.objects.hashing import hash_bytes
 from repro.record import Record
 
