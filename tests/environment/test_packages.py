@@ -11,6 +11,7 @@ from repro.environment.packages import (
     parse_torch_version_py,
     python_of_env,
     read_site_packages,
+    scan_sites,
     torch_info,
 )
 
@@ -64,6 +65,23 @@ def test_read_site_packages(tmp_path: Path) -> None:
     assert read_site_packages(tmp_path / "missing") == {}
 
 
+def test_only_wanted_distributions_are_read(tmp_path: Path) -> None:
+    """An entry whose folder names an unwanted distribution is not opened; one whose
+    folder names none is read, and kept only when its METADATA names a wanted one."""
+    site = tmp_path / "site-packages"
+    add_dist(site, "Pillow", "13.0.0")
+    add_dist(site, "typing_extensions", "4.15.0")
+    # Its METADATA says pillow, its folder another name: left unread, so not found.
+    add_dist(site, "pillow", "0.0.1", folder="other_thing-1.0.dist-info")
+    for name, version in (("torch", "2.14.1"), ("Legacy_Thing", "0.9")):
+        egg = site / f"{name.lower()}.egg-info"  # no version in the name: read
+        egg.mkdir()
+        (egg / "PKG-INFO").write_text(f"Metadata-Version: 1.1\nName: {name}\nVersion: {version}\n")
+    wanted = {"pillow", "torch"}.__contains__
+    assert read_site_packages(site, wanted) == {"pillow": "13.0.0", "torch": "2.14.1"}
+    assert read_site_packages(site)["typing-extensions"] == "4.15.0"
+
+
 def test_pip_list_fixture_names_match_dist_info_reading(gpu_fixtures: Path, tmp_path: Path) -> None:
     listed = parse_pip_list_json((gpu_fixtures / "pip-list.json").read_text())
     raw = json.loads((gpu_fixtures / "pip-list.json").read_text())
@@ -102,6 +120,14 @@ def test_torch_info(tmp_path: Path) -> None:
     assert info["xformers"] == "0.0.33.post1"
     assert info["torchvision"] == "0.29.1+cu130"
     assert info["hip"] is None
+
+
+def test_scan_sites_reads_the_torch_stack_whatever_is_wanted(tmp_path: Path) -> None:
+    site = fake_venv(tmp_path / "venv")
+    add_dist(site, "numpy", "2.3.0")
+    packages, torch = scan_sites([site], wanted={"numpy"}.__contains__)
+    assert torch == torch_info(site)
+    assert packages["numpy"] == "2.3.0" and packages["nvidia-cudnn-cu13"] == "9.19.0.56"
 
 
 def test_torch_info_cpu_build_and_without_version_py(tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ def _install(kind: str, root: str) -> dict[str, Any]:
 @functools.cache
 def _own_packages() -> tuple[dict[str, str], dict[str, Any]]:
     """Packages and torch of the Python running repro (for diffusers scripts)."""
-    return scan_sites(e for e in sys.path if e.endswith("site-packages") and Path(e).is_dir())
+    return scan_sites((e for e in sys.path if e.endswith("site-packages") and Path(e).is_dir()),
+                      RELEVANT_PACKAGES.__contains__)
 
 
 def clear_cache() -> None:

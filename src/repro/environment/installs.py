@@ -58,7 +58,7 @@ def python_env_info(env: Path) -> dict[str, Any]:
     python = python_of_env(env)
     if python:
         info["python"] = python
-    packages, torch = scan_sites(find_site_packages(env))
+    packages, torch = scan_sites(find_site_packages(env), RELEVANT_PACKAGES.__contains__)
     if torch:
         info["torch"] = torch
     relevant = {k: v for k, v in packages.items() if k in RELEVANT_PACKAGES}

@@ -9,7 +9,7 @@ Python version, and cannot execute code from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,22 +69,34 @@ def _read_distribution(entry: Path) -> tuple[str, str] | None:
     return _name_version_from_folder(entry)
 
 
-def read_site_packages(site_dir: str | Path) -> dict[str, str]:
+#: Whether a distribution (by normalised name) is worth reading.
+Wanted = Callable[[str], bool]
+
+
+def read_site_packages(site_dir: str | Path, wanted: Wanted | None = None) -> dict[str, str]:
     """Distributions installed in one ``site-packages`` folder.
 
     Returns ``{normalised name: version}`` from every ``*.dist-info`` and
     ``*.egg-info`` entry; a missing or unreadable folder gives ``{}``. When a
     broken install left two entries for one name, the dist-info one wins.
+    ``wanted`` leaves out, unread, every entry whose folder name names another
+    distribution (as ``importlib.metadata`` finds one by its folder): a venv
+    holds hundreds, each a file to open and parse, and few are recorded.
     """
     found: dict[str, str] = {}
     from_dist_info: set[str] = set()
     for entry in list_dir(Path(site_dir)):
         if not entry.name.endswith(_DIST_SUFFIXES):
             continue
+        named = _name_version_from_folder(entry) if wanted is not None else None
+        if wanted is not None and named is not None and not wanted(normalize_name(named[0])):
+            continue
         dist = _read_distribution(entry)
         if dist is None:
             continue
         name = normalize_name(dist[0])
+        if wanted is not None and not wanted(name):
+            continue
         is_dist_info = entry.name.endswith(".dist-info")
         if name in from_dist_info and not is_dist_info:
             continue
@@ -131,17 +143,30 @@ def local_version_tag(version: str) -> str | None:
     return local if sep and local else None
 
 
-def scan_sites(sites: Iterable[str | Path]) -> tuple[dict[str, str], dict[str, Any]]:
+def scan_sites(sites: Iterable[str | Path], wanted: Wanted | None = None
+               ) -> tuple[dict[str, str], dict[str, Any]]:
     """(packages, torch) of site-packages folders, each folder's files read once;
-    torch from the first folder that has it."""
+    torch from the first folder that has it. ``wanted``: see ``read_site_packages``
+    (torch's own and its GPU stack's are read whatever it says)."""
+    if wanted is not None:
+        wanted = _with_torch(wanted)
     packages: dict[str, str] = {}
     torch: dict[str, Any] = {}
     for site in sites:
-        found = read_site_packages(site)
+        found = read_site_packages(site, wanted)
         packages.update(found)
         if not torch:
             torch = torch_info(site, found)
     return packages, torch
+
+
+#: What ``torch_info`` reads of a folder's distributions.
+TORCH_STACK = ("torch", "torchvision", "xformers", "triton")
+CUDNN_PREFIX = "nvidia-cudnn"
+
+
+def _with_torch(wanted: Wanted) -> Wanted:
+    return lambda name: name in TORCH_STACK or name.startswith(CUDNN_PREFIX) or wanted(name)
 
 
 def torch_info(site_dir: str | Path, packages: dict[str, str] | None = None) -> dict[str, Any]:
@@ -171,10 +196,10 @@ def torch_info(site_dir: str | Path, packages: dict[str, str] | None = None) -> 
         out["local"] = local
     # Wheels from PyPI record only "2.11.0" in METADATA while version.py says
     # "2.11.0+cu130"; when version.py is missing the dist-info still names it.
-    cudnn = next((v for k, v in packages.items() if k.startswith("nvidia-cudnn")), None)
+    cudnn = next((v for k, v in packages.items() if k.startswith(CUDNN_PREFIX)), None)
     if cudnn:
         out["cudnn"] = cudnn
-    for name in ("torchvision", "xformers", "triton"):
+    for name in TORCH_STACK[1:]:
         if name in packages:
             out[name] = packages[name]
     return out
