@@ -7,6 +7,10 @@ hardlink`` (``--no-env``) of one image that uses the model, each into a
 fresh project (no stat cache). Prints medians and ratios to the bare process
 of the same run. ``--before SRC`` also times another checkout's ``src``.
 
+The bare process is the fair floor for a command: a fresh Python (this
+interpreter, the same environment) that imports ``blake3`` and hashes the file
+with its threads, start-up included, as ``b3sum`` would in Python.
+
 Two more rows say where the rest goes: ``repro --version``, a process that
 starts repro and does nothing (the fixed cost every command pays before it
 reads a byte), and ``hash_file`` in this process against ``update_mmap`` in
@@ -104,6 +108,7 @@ def main() -> None:
                 ratio = m / mapped if name.startswith("in-process") else m / base
                 print(f"{name:33} {m:9.3f} {ratio:7.2f}")
             print("(in-process rows: ratios to in-process update_mmap)")
+            print(f"load average now {os.getloadavg()[0]:.1f}")
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
