@@ -32,7 +32,9 @@ NOT_FOR_COMFYUI = ("repro.capture.a1111", "repro.capture.invokeai", "repro.captu
                    "PIL.PdfImagePlugin", "PIL.DdsImagePlugin", "PIL.TiffImagePlugin",
                    # Rerun receipts, and diff's prompt and graph comparisons (the index
                    # keys variations by lineage.params alone).
-                   "repro.lineage.receipts", "repro.record.receipt", "repro.lineage.diff")
+                   "repro.lineage.receipts", "repro.record.receipt", "repro.lineage.diff",
+                   # The GPU probe looks for nvidia-smi without shutil (and its bz2, lzma).
+                   "shutil", "bz2", "lzma")
 
 
 def _run(root: Path, *args: str | Path) -> tuple[int, set[str]]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ import pytest
 
 from repro.environment.gpu import (
     QUERY_FIELDS,
+    on_path,
     parse_nvidia_smi_csv,
     parse_nvidia_smi_text,
     parse_nvidia_smi_xml,
@@ -186,3 +188,16 @@ def test_probe_gpu_on_this_machine_does_not_raise() -> None:
     assert isinstance(info, dict)
     if info:
         assert isinstance(info["gpus"], list)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows asks shutil.which (PATHEXT)")
+def test_on_path_finds_executables_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tool = tmp_path / "bin" / "nvidia-smi"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    (tmp_path / "other" / "nvidia-smi").mkdir(parents=True)  # a folder of that name
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tmp_path / "other"), str(tool.parent)]))
+    assert not on_path("nvidia-smi")  # not executable yet
+    tool.chmod(0o755)
+    assert on_path("nvidia-smi")
+    assert not on_path("no-such-tool")
