@@ -16,6 +16,11 @@ subprocess (its own peak RSS):
 - ``baseline``: what every push and pull did before (every segment HEAD lists
   parsed into in-memory dicts).
 
+The segments a merge replaces are deleted by the first push ``RETIRE_GRACE``
+(an hour) after it; here the grace is 0 (10,000 pushes are months of a studio's
+work, not the minutes this build takes), so what the remote holds at the end is
+what it holds in use: the segments HEAD lists, and those the last merges retired.
+
 Usage: python bench/bench_remote_index.py RECORDS MODELS PER_PUSH DIR
 Prints one JSON object.
 """
@@ -62,10 +67,24 @@ def push_segment(push: int, per_push: int, models_per_push: float, first_record:
     return objects, records
 
 
-def build(remote_dir: Path, cache: Path, records: int, models: int, per_push: int) -> float:
+class CountingDeletes(FolderRemote):
+    """A folder remote that adds up the bytes of the segments it deletes: what the
+    remote would hold without deleting them is that plus what is left."""
+
+    deleted_bytes = 0
+
+    def delete(self, key: str) -> None:
+        self.deleted_bytes += (self.root / key).stat().st_size
+        super().delete(key)
+
+
+def build(remote_dir: Path, cache: Path, records: int, models: int, per_push: int
+          ) -> tuple[float, int]:
+    """Seconds to build the remote, and the bytes of the segments deleted on the way."""
     remote_dir.mkdir(parents=True, exist_ok=True)
-    remote = FolderRemote(remote_dir)
+    remote = CountingDeletes(remote_dir)
     pushes = records // per_push
+    rindex.RETIRE_GRACE = 0.0  # see the module's docstring
     index = rindex.sync(remote, cache)
     start = time.perf_counter()
     for push in range(pushes):
@@ -74,7 +93,7 @@ def build(remote_dir: Path, cache: Path, records: int, models: int, per_push: in
         if push % 500 == 0:
             print(f"  built {push}/{pushes} pushes", file=sys.stderr, flush=True)
     index.close()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, remote.deleted_bytes
 
 
 def _peak_mib() -> float:
@@ -140,13 +159,16 @@ def main(records: int, models: int, per_push: int, work: Path) -> dict[str, Any]
     remote_dir, writer = work / "remote", work / "writer.sqlite"
     res: dict[str, Any] = {"records": records, "models": models, "per_push": per_push,
                            "load": os.getloadavg()[0]}
-    res["build_seconds"] = round(build(remote_dir, writer, records, models, per_push), 1)
+    seconds, deleted = build(remote_dir, writer, records, models, per_push)
+    res["build_seconds"] = round(seconds, 1)
     remote = FolderRemote(remote_dir)
     head = rindex.read_head(remote)
     res["head_entries"] = len(head.entries)
     res["head_bytes"] = len(remote.get(rindex.HEAD))
     res["index_listed_bytes"] = sum(e.size for e in head.entries)
     res["index_all_segment_bytes"] = _size(list((remote_dir / "index/seg").iterdir()))
+    res["retired_segments"] = len(head.retired)
+    res["index_segment_bytes_without_deleting"] = res["index_all_segment_bytes"] + deleted
     clone = work / "clone.sqlite"
     res["clone"] = run_step("clone", remote_dir, clone)
     res["cache_bytes"] = _size([clone, Path(f"{clone}-wal")])

@@ -1,7 +1,8 @@
 """The one interface every remote implements (a folder, an S3 bucket).
 
 A remote keeps bytes under keys. Content-addressed objects and packs are
-created once (``put_if_absent``) and never change; small mutable objects (the
+created once (``put_if_absent``) and never change (an index segment merged into
+another is deleted once no reader can still need it); small mutable objects (the
 index head, tags) move only by compare-and-swap (``replace``): the caller names
 the version it read, and the write is refused when someone else moved it.
 """
@@ -58,4 +59,9 @@ class Remote(Protocol):
     def replace(self, key: str, data: bytes, expected: Version | None) -> Version:
         """Write ``key`` if its version is still ``expected`` (None: if it is absent);
         raise ``CasConflict`` otherwise. Returns the new version."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (nothing when it is not there). Only for what nothing names
+        any more: index segments merged away (``repro.remote.index``)."""
         ...

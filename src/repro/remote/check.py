@@ -5,14 +5,16 @@ HEAD lists (each against its hash) and asks for every pack and large object they
 name (one HEAD request each, no download). ``repair`` writes a new HEAD without
 what cannot be used: a damaged segment is dropped, a segment naming objects that
 are gone is rewritten without them and without its records (which of them name
-the lost objects only the records say). No object is deleted; a push from a
-store that has the dropped records lists them again and sends what the remote
-lacks. The repaired HEAD gets a new
-log id, so every local copy of the index is rebuilt at its next sync.
+the lost objects only the records say). No object is deleted (a rewritten
+segment is retired like a merged-away one: deleted a grace period later, see
+``repro.remote.index``); a push from a store that has the dropped records lists
+them again and sends what the remote lacks. The repaired HEAD gets a new log id,
+so every local copy of the index is rebuilt at its next sync.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,24 +58,37 @@ def _keys(segment: Segment) -> set[str]:
 
 
 def check(remote: Remote) -> IndexCheck:
-    found = IndexCheck(head=rindex.read_head(remote))
+    """What HEAD lists, checked. A segment gone because a push merged it away while
+    this ran (HEAD moved) is not damage: the check starts again on the new HEAD."""
+    for _ in range(rindex.SYNC_RETRIES):
+        found, gone = _check(remote, rindex.read_head(remote))
+        if not gone or rindex.read_head(remote).version == found.head.version:
+            return found
+    return found
+
+
+def _check(remote: Remote, head: rindex.Head) -> tuple[IndexCheck, bool]:
+    """What ``head`` lists, checked; and whether a segment it lists is gone."""
+    found = IndexCheck(head=head)
     keys_of: dict[str, set[str]] = {}
+    gone = False
     for entry in found.head.entries:
         found.segments += 1
         try:
             segment = rindex.fetch_segment(remote, entry.seg)
         except RemoteIndexDamaged as exc:
             found.damaged[entry.seg] = str(exc)
+            gone = gone or isinstance(exc, rindex.SegmentGone)
             continue
         found.records += len(segment.records | segment.partial)
         keys_of[entry.seg] = _keys(segment)
     present = {key: remote.exists(key) for key in set().union(*keys_of.values())}
     found.keys = len(present)
     for seg, keys in keys_of.items():
-        gone = sorted(k for k in keys if not present[k])
-        if gone:
-            found.missing[seg] = gone
-    return found
+        absent = sorted(k for k in keys if not present[k])
+        if absent:
+            found.missing[seg] = absent
+    return found, gone
 
 
 def repair(remote: Remote, found: IndexCheck) -> IndexCheck:
@@ -82,6 +97,7 @@ def repair(remote: Remote, found: IndexCheck) -> IndexCheck:
     if found.ok:
         return found
     entries = []
+    rewritten = []
     for entry in found.head.entries:
         if entry.seg in found.damaged:
             continue
@@ -89,9 +105,12 @@ def repair(remote: Remote, found: IndexCheck) -> IndexCheck:
             segment = _without(rindex.fetch_segment(remote, entry.seg),
                                set(found.missing[entry.seg]), found)
             seg, size = rindex.upload(remote, segment)
+            rewritten.append(entry.seg)
             entry = rindex.Entry(seg, entry.start, entry.end, size)
         entries.append(entry)
-    new = rindex.Head(uuid.uuid4().hex, entries)
+    now = time.time()  # the rewritten ones go the way of merged-away ones
+    new = rindex.Head(uuid.uuid4().hex, entries, retired=[
+        *rindex.sweep_retired(remote, found.head, entries), *((s, now) for s in rewritten)])
     try:
         remote.replace(rindex.HEAD, new.to_bytes(), found.head.version)
     except CasConflict:

@@ -141,6 +141,10 @@ class FolderRemote:
             return None
         return data, Version(hash_bytes(data))
 
+    def delete(self, key: str) -> None:
+        with self._writing():
+            self._path(key).unlink(missing_ok=True)
+
     @contextlib.contextmanager
     def _locked(self, dest: Path) -> Iterator[None]:
         lock = dest.with_name(dest.name + ".lock")

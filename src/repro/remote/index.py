@@ -16,6 +16,12 @@ segment (the same CAS as any HEAD move; when it loses, a later push does it):
 HEAD stays at a few dozen entries and a new clone reads few segments, each
 segment's rows rewritten about once per level. Merged segments stop at
 ``MAX_MERGED`` bytes, so nobody ever holds more than that in memory.
+
+The segments a merge replaced stay on the remote for a while: a reader that read
+the HEAD before the merge fetches them next. HEAD lists them as ``retired`` with
+the time of the merge, and the first HEAD move ``RETIRE_GRACE`` later deletes
+them (before the CAS that forgets them, so a lost CAS only means deleting again).
+A reader that still finds one gone reads HEAD again and carries on from there.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ CAS_RETRIES = 50
 FANOUT = 16
 #: No merged segment is larger than this (bytes of JSON).
 MAX_MERGED = 32 * 1024 * 1024
+#: Seconds a merged-away segment stays on the remote: longer than any sync takes to
+#: go from reading HEAD to fetching its segments, and than clocks differ by.
+RETIRE_GRACE = 3600.0
+#: Times a sync reads HEAD again when a segment it names is gone (merged and deleted).
+SYNC_RETRIES = 5
 
 
 def object_key(oid: str) -> str:
@@ -78,14 +89,21 @@ class Head:
     id: str = ""
     entries: list[Entry] = field(default_factory=list)
     version: Version | None = None
+    #: segments merged away and no longer listed: (segment, when, as a Unix time)
+    retired: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return self.entries[-1].end if self.entries else 0
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps({"format": FORMAT, "id": self.id,
-                             "segments": [[e.seg, e.start, e.end, e.size] for e in self.entries]})
+        """HEAD's JSON; ``retired`` only when there are some (older code ignores it)."""
+        body: dict[str, object] = {
+            "format": FORMAT, "id": self.id,
+            "segments": [[e.seg, e.start, e.end, e.size] for e in self.entries]}
+        if self.retired:
+            body["retired"] = [[seg, when] for seg, when in self.retired]
+        return orjson.dumps(body)
 
 
 def parse_head(data: bytes, version: Version | None = None) -> Head:
@@ -97,13 +115,15 @@ def parse_head(data: bytes, version: Version | None = None) -> Head:
             entries = [Entry(str(s), i, i + 1, 0) for i, s in enumerate(body["segments"])]
         else:
             entries = [Entry(str(s), int(a), int(b), int(n)) for s, a, b, n in body["segments"]]
-        head = Head(str(body.get("id", "")), entries, version)
+        retired = [(str(seg), float(when)) for seg, when in body.get("retired", ())]
+        head = Head(str(body.get("id", "")), entries, version, retired)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         raise RemoteIndexDamaged(
             f"the remote's {HEAD} is damaged",
             hint=f"move {HEAD} aside on the remote (no object is lost): the next push from "
                  "each store starts a new index and lists its records again") from None
-    if fmt not in (1, FORMAT) or not all(is_id(e.seg) for e in head.entries):
+    if fmt not in (1, FORMAT) or not all(is_id(seg) for seg in
+                                         [e.seg for e in head.entries] + [s for s, _ in retired]):
         raise RemoteError(f"the remote's {HEAD} has an unknown format ({fmt})",
                           hint="a newer repro wrote it: upgrade repro")
     return head
@@ -114,12 +134,17 @@ def read_head(remote: Remote) -> Head:
     return parse_head(*got) if got else Head()
 
 
+class SegmentGone(RemoteIndexDamaged):
+    """A segment HEAD named is not on the remote: merged away and deleted since that
+    HEAD was read (read HEAD again), or lost (when HEAD still names it)."""
+
+
 def fetch_segment(remote: Remote, seg: str) -> Segment:
     """A segment HEAD names, checked against its hash."""
     try:
         data = remote.get(segment_key(seg))
     except NotFound:
-        raise RemoteIndexDamaged(f"the remote index segment {seg} is missing") from None
+        raise SegmentGone(f"the remote index segment {seg} is missing") from None
     got = hash_bytes(data)
     if got != seg:
         raise RemoteIndexDamaged(f"the remote index segment {seg} holds other bytes "
@@ -138,16 +163,36 @@ class RemoteIndex:
         self.cache.close()
 
 
-def sync(remote: Remote, path: Path) -> RemoteIndex:
-    """Read HEAD and apply the segments the cache at ``path`` has not applied yet."""
-    head = read_head(remote)
+def sync(remote: Remote, path: Path, head: Head | None = None) -> RemoteIndex:
+    """Read HEAD (unless given one read before) and apply the segments the cache at
+    ``path`` has not applied yet. A segment gone meanwhile was merged into one a newer
+    HEAD lists: read HEAD again and go on (what was applied stays applied)."""
+    if head is None:
+        head = read_head(remote)
     cache = IndexCache(path)
+    tries = 0
+    while True:
+        try:
+            _apply_head(remote, cache, head)
+            return RemoteIndex(head, cache)
+        except SegmentGone:
+            newer = read_head(remote)
+            tries += 1
+            if newer.version == head.version or tries > SYNC_RETRIES:
+                cache.close()
+                raise  # HEAD still names it: lost, not merged away
+            head = newer
+        except BaseException:
+            cache.close()
+            raise
+
+
+def _apply_head(remote: Remote, cache: IndexCache, head: Head) -> None:
     if cache.remote_id != head.id or cache.through > head.total:
         cache.reset(head.id)  # another log than the one applied: start again
     for entry in head.entries:
         if entry.end > cache.through:
             cache.apply(fetch_segment(remote, entry.seg), entry.end)
-    return RemoteIndex(head, cache)
 
 
 def upload(remote: Remote, segment: Segment) -> tuple[str, int]:
@@ -172,7 +217,8 @@ def publish(remote: Remote, index: RemoteIndex, segment: Segment) -> None:
         if attempt:
             time.sleep(min(0.02 * attempt, 0.3))  # let the push that got there first finish
         entry = Entry(seg, head.total, head.total + 1, size)
-        new = Head(head.id or uuid.uuid4().hex, [*head.entries, entry])
+        new = Head(head.id or uuid.uuid4().hex, [*head.entries, entry],
+                   retired=sweep_retired(remote, head, [*head.entries, entry]))
         try:
             new.version = remote.replace(HEAD, new.to_bytes(), head.version)
             break
@@ -200,12 +246,35 @@ def compact(remote: Remote, index: RemoteIndex) -> None:
                 or sum(e.size for e in run) > MAX_MERGED):
             return
         merged = Segment()
-        for entry in run:
-            merged.merge(fetch_segment(remote, entry.seg))
+        try:
+            for entry in run:
+                merged.merge(fetch_segment(remote, entry.seg))
+        except SegmentGone:
+            return  # merged by another push since this HEAD was read: its CAS would lose
         seg, size = upload(remote, merged)
-        new = Head(head.id, [*head.entries[:-FANOUT], Entry(seg, run[0].start, run[-1].end, size)])
+        entries = [*head.entries[:-FANOUT], Entry(seg, run[0].start, run[-1].end, size)]
+        now = time.time()
+        new = Head(head.id, entries, retired=[*sweep_retired(remote, head, entries),
+                                              *((e.seg, now) for e in run)])
         try:
             new.version = remote.replace(HEAD, new.to_bytes(), head.version)
         except CasConflict:
             return
         index.head = new
+
+
+def sweep_retired(remote: Remote, head: Head, entries: list[Entry]) -> list[tuple[str, float]]:
+    """Delete the segments ``head`` retired ``RETIRE_GRACE`` ago or more, unless
+    ``entries`` (the HEAD about to be written) list them again; the retired ones to keep.
+    Deleting comes before the CAS that forgets them: a CAS lost deletes them again."""
+    listed = {e.seg for e in entries}
+    cutoff = time.time() - RETIRE_GRACE
+    kept = []
+    for seg, when in head.retired:
+        if seg in listed:
+            continue
+        if when > cutoff:
+            kept.append((seg, when))
+        else:
+            remote.delete(segment_key(seg))
+    return kept

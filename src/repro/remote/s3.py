@@ -159,6 +159,9 @@ class S3Remote:
         return s3_multipart.put(self._call, self._key(key), src, chunk=MULTIPART_CHUNK,
                                 threads=CONCURRENCY)
 
+    def delete(self, key: str) -> None:
+        self._call("delete_object", Key=self._key(key))  # S3: no error when it is absent
+
     def read_versioned(self, key: str) -> tuple[bytes, Version] | None:
         try:
             reply = self._call("get_object", Key=self._key(key))

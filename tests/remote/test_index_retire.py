@@ -1,0 +1,115 @@
+"""Segments merged away are deleted from the remote a grace period later, on a real
+folder remote; a reader that read HEAD before they went reads it again and loses
+nothing (a second process); a segment HEAD still names is damage, not a merge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from repro.errors import RemoteIndexDamaged
+from repro.remote import check as rcheck
+from repro.remote import index as rindex
+from repro.remote.folder import FolderRemote
+from tests.remote.test_index import _push, _records
+
+
+def _stored_segments(nas: FolderRemote) -> set[str]:
+    return {p.name for p in (nas.root / "index" / "seg").iterdir()}
+
+
+@pytest.fixture
+def nas(tmp_path: Path) -> FolderRemote:
+    (tmp_path / "nas").mkdir()
+    return FolderRemote(tmp_path / "nas")
+
+
+def test_merged_segments_stay_through_the_grace_period(nas: FolderRemote,
+                                                       tmp_path: Path) -> None:
+    for n in range(rindex.FANOUT + 2):
+        _push(nas, tmp_path / "a.sqlite", n)
+    head = rindex.read_head(nas)
+    retired = {seg for seg, _ in head.retired}
+    assert len(retired) == rindex.FANOUT  # the sixteen the merge replaced, kept for readers
+    assert retired <= _stored_segments(nas)
+    assert not retired & {e.seg for e in head.entries}
+
+
+def test_merged_segments_are_deleted_after_the_grace_period(
+        nas: FolderRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rindex, "RETIRE_GRACE", 0.0)
+    pushed = {_push(nas, tmp_path / "a.sqlite", n) for n in range(rindex.FANOUT)}
+    head = rindex.read_head(nas)
+    assert len(head.entries) == 1 and len(head.retired) == rindex.FANOUT
+    assert len(_stored_segments(nas)) == rindex.FANOUT + 1  # not deleted by the merge itself
+    pushed.add(_push(nas, tmp_path / "a.sqlite", rindex.FANOUT))  # the next HEAD move deletes
+    head = rindex.read_head(nas)
+    assert head.retired == []
+    assert _stored_segments(nas) == {e.seg for e in head.entries}
+    assert _records(nas, tmp_path / "fresh.sqlite") == pushed
+    assert rcheck.check(nas).damaged == {}  # (the made-up packs it names are not there)
+
+
+READER = r"""
+import json, sys
+from pathlib import Path
+from repro.remote import index as rindex
+from repro.remote.folder import FolderRemote
+
+remote = FolderRemote(sys.argv[1])
+head = rindex.read_head(remote)
+print(json.dumps({"entries": len(head.entries)}), flush=True)
+sys.stdin.readline()  # the other process merges and deletes meanwhile
+index = rindex.sync(remote, Path(sys.argv[2]), head)
+print(json.dumps({"records": index.cache.records_since(0),
+                  "entries": len(index.head.entries)}), flush=True)
+"""
+
+
+def test_a_reader_of_an_older_head_reads_it_again_when_its_segments_are_gone(
+        nas: FolderRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rindex, "RETIRE_GRACE", 0.0)
+    pushed = {_push(nas, tmp_path / "a.sqlite", n) for n in range(3)}
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(nas.root),
+                               str(tmp_path / "reader.sqlite")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert reader.stdin and reader.stdout
+    assert json.loads(reader.stdout.readline()) == {"entries": 3}  # it has read HEAD
+    old = set(_stored_segments(nas))
+    pushed |= {_push(nas, tmp_path / "a.sqlite", n) for n in range(3, rindex.FANOUT + 1)}
+    assert not old & _stored_segments(nas)  # every segment the reader's HEAD names is gone
+    rest, _ = reader.communicate("go\n", timeout=60)
+    assert reader.returncode == 0
+    got = json.loads(rest)
+    assert set(got["records"]) == pushed and got["entries"] == 2
+
+
+def test_a_segment_head_still_names_is_damage_not_a_merge(nas: FolderRemote,
+                                                          tmp_path: Path) -> None:
+    for n in range(3):
+        _push(nas, tmp_path / "a.sqlite", n)
+    lost = rindex.read_head(nas).entries[1].seg
+    (nas.root / rindex.segment_key(lost)).unlink()
+    with pytest.raises(RemoteIndexDamaged, match=f"segment {lost} is missing"):
+        rindex.sync(nas, tmp_path / "b.sqlite")
+    found = rcheck.check(nas)
+    assert list(found.damaged) == [lost]
+
+
+def test_a_repair_retires_the_segments_it_rewrites(nas: FolderRemote, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(3):  # segments naming packs and models that are not there
+        _push(nas, tmp_path / "a.sqlite", n)
+    old = [e.seg for e in rindex.read_head(nas).entries]
+    assert rcheck.repair(nas, rcheck.check(nas)).repaired
+    head = rindex.read_head(nas)
+    assert [seg for seg, _ in head.retired] == old and not set(old) & {e.seg for e in head.entries}
+    assert set(old) <= _stored_segments(nas)  # kept through the grace period
+    monkeypatch.setattr(rindex, "RETIRE_GRACE", 0.0)
+    _push(nas, tmp_path / "a.sqlite", 3)
+    assert not set(old) & _stored_segments(nas)
+    assert rindex.read_head(nas).retired == []
