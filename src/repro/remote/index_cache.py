@@ -14,15 +14,21 @@ lets compaction merge segments freely.
 
 Ids are kept as 32-byte BLOBs, half the size of their hex: at a million records
 the cache is a few hundred MB, not a gigabyte.
+
+Before this cache, each segment read was kept as a file of its own beside it
+(``.repro/remotes/NAME/segments/<id>``), as large as the whole remote index;
+opening the cache removes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from repro.objects.ids import is_id
 from repro.remote.segment import Location, Segment
 
 SCHEMA = """
@@ -41,10 +47,25 @@ CREATE TABLE IF NOT EXISTS thumbs (output BLOB PRIMARY KEY, thumb BLOB NOT NULL)
 #: 2: ``thumbs`` (the thumbnail of an output, as the segments list it).
 CACHE_VERSION = "2"
 _CHUNK = 500
+#: Where the code before this cache kept a copy of each segment, beside the cache file.
+OLD_SEGMENT_COPIES = "segments"
 
 
 def _b(hex_id: str) -> bytes:
     return bytes.fromhex(hex_id)
+
+
+def _remove_old_segment_copies(folder: Path) -> None:
+    """Delete the segment copies the earlier code kept (files named by their id; anything
+    else there is not the old cache's, and stays), then the folder once empty."""
+    try:
+        copies = [p for p in folder.iterdir() if is_id(p.name) and p.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for copy in copies:
+        copy.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
@@ -64,6 +85,7 @@ class IndexCache:
         self.db.executescript(SCHEMA)
         if self._meta("version") != CACHE_VERSION:
             self.reset("")
+        _remove_old_segment_copies(path.parent / OLD_SEGMENT_COPIES)
 
     def close(self) -> None:
         self.db.close()
