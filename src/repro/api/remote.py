@@ -21,7 +21,7 @@ from repro.api.repository import Repository
 from repro.errors import IntegrityError, NotFound, RemoteIndexDamaged, UsageError
 from repro.objects.atomic import write_bytes
 from repro.remote.base import Remote
-from repro.remote.check import IndexCheck, check
+from repro.remote.check import STALE_UPLOAD, IndexCheck, check
 from repro.remote.check import repair as repair_index
 from repro.remote.index_cache import IndexCache
 from repro.remote.spec import RemoteSpec, check_remote_name, parse_url
@@ -122,13 +122,15 @@ def local_index(repo: Repository, name: str) -> IndexCache | None:
     return IndexCache(path) if path.exists() else None
 
 
-def check_remote(repo: Repository, name: str | None, *, repair: bool = False) -> IndexCheck:
+def check_remote(repo: Repository, name: str | None, *, repair: bool = False,
+                 stale_after: float = STALE_UPLOAD) -> IndexCheck:
     """Every segment of the remote's index read and checked against its hash, every pack
-    and large object it names asked for; with ``repair``, a new HEAD without what cannot
-    be used (nothing deleted)."""
+    and large object it names asked for, the unfinished uploads listed; with ``repair``,
+    a new HEAD without what cannot be used (no object deleted), and the uploads idle
+    over ``stale_after`` seconds aborted."""
     spec = get_remote(repo, name)
     remote = open_remote(spec)
-    found = check(remote)
+    found = check(remote, stale_after=stale_after)
     if repair:
         repair_index(remote, found)
     return found

@@ -9,6 +9,7 @@ the version it read, and the write is refused when someone else moved it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NewType, Protocol
 
@@ -22,6 +23,20 @@ class CasConflict(ConflictError):
     """A compare-and-swap lost: the object moved since it was read."""
 
     hint = "someone else changed it meanwhile: pull, then try again"
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """An upload a push started and did not finish: an S3 multipart upload (resumable:
+    the next push of the same key reuses it), a folder remote's temp file (not)."""
+
+    key: str
+    #: the S3 upload id; the temp file's name on a folder remote
+    upload: str
+    #: bytes the remote holds for it
+    size: int
+    #: seconds since anything arrived for it (its last part, its creation)
+    idle: float
 
 
 class Remote(Protocol):
@@ -64,4 +79,12 @@ class Remote(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key`` (nothing when it is not there). Only for what nothing names
         any more: index segments merged away (``repro.remote.index``)."""
+        ...
+
+    def unfinished(self) -> list[Unfinished]:
+        """The uploads under this remote that were started and not finished."""
+        ...
+
+    def abort(self, upload: Unfinished) -> None:
+        """Drop an unfinished upload and the space it holds (nothing when it is gone)."""
         ...

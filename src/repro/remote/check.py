@@ -10,6 +10,11 @@ segment is retired like a merged-away one: deleted a grace period later, see
 ``repro.remote.index``); a push from a store that has the dropped records lists
 them again and sends what the remote lacks. The repaired HEAD gets a new log id,
 so every local copy of the index is rebuilt at its next sync.
+
+``check`` also lists the uploads pushes started and did not finish (S3 multipart
+uploads, a folder remote's temp files), which hold space and are invisible to
+the index; ``repair`` aborts those idle longer than ``stale_after`` (a push that
+resumes one sends parts to it, so an upload in use is never idle that long).
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from typing import Any
 
 from repro.errors import ConflictError, RemoteIndexDamaged
 from repro.remote import index as rindex
-from repro.remote.base import CasConflict, Remote
+from repro.remote.base import CasConflict, Remote, Unfinished
 from repro.remote.segment import Segment
+
+#: An unfinished upload nothing arrived for in this long is abandoned (seconds).
+STALE_UPLOAD = 24 * 3600.0
 
 
 @dataclass
@@ -39,17 +47,29 @@ class IndexCheck:
     dropped_records: int = 0
     repaired: bool = False
     head: rindex.Head = field(default_factory=rindex.Head)
+    #: uploads started and not finished; those idle over ``stale_after`` seconds are stale
+    uploads: list[Unfinished] = field(default_factory=list)
+    stale_after: float = STALE_UPLOAD
+    aborted: list[Unfinished] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.damaged and not self.missing
+
+    @property
+    def stale(self) -> list[Unfinished]:
+        return [u for u in self.uploads if u.idle > self.stale_after]
 
     def to_dict(self) -> dict[str, Any]:
         return {"segments": self.segments, "records": self.records, "keys": self.keys,
                 "damaged": [{"segment": s, "why": w} for s, w in sorted(self.damaged.items())],
                 "missing": [{"segment": s, "key": k} for s, keys in sorted(self.missing.items())
                             for k in keys],
-                "ok": self.ok, "repaired": self.repaired, "dropped_records": self.dropped_records}
+                "ok": self.ok, "repaired": self.repaired, "dropped_records": self.dropped_records,
+                "uploads": [{"key": u.key, "upload": u.upload, "bytes": u.size,
+                             "idle_hours": round(u.idle / 3600, 2),
+                             "stale": u.idle > self.stale_after} for u in self.uploads],
+                "aborted": len(self.aborted)}
 
 
 def _keys(segment: Segment) -> set[str]:
@@ -57,13 +77,15 @@ def _keys(segment: Segment) -> set[str]:
             for oid, (p, _, _) in segment.objects.items()}
 
 
-def check(remote: Remote) -> IndexCheck:
-    """What HEAD lists, checked. A segment gone because a push merged it away while
-    this ran (HEAD moved) is not damage: the check starts again on the new HEAD."""
+def check(remote: Remote, *, stale_after: float = STALE_UPLOAD) -> IndexCheck:
+    """What HEAD lists, checked, and the unfinished uploads. A segment gone because a
+    push merged it away while this ran (HEAD moved) is not damage: the check starts
+    again on the new HEAD."""
     for _ in range(rindex.SYNC_RETRIES):
         found, gone = _check(remote, rindex.read_head(remote))
         if not gone or rindex.read_head(remote).version == found.head.version:
-            return found
+            break
+    found.uploads, found.stale_after = remote.unfinished(), stale_after
     return found
 
 
@@ -93,7 +115,11 @@ def _check(remote: Remote, head: rindex.Head) -> tuple[IndexCheck, bool]:
 
 def repair(remote: Remote, found: IndexCheck) -> IndexCheck:
     """A new HEAD without what ``found`` says cannot be used, by compare-and-swap on the
-    HEAD ``check`` read (refused when a push moved it meanwhile: check again)."""
+    HEAD ``check`` read (refused when a push moved it meanwhile: check again); and the
+    stale uploads aborted."""
+    for upload in found.stale:
+        remote.abort(upload)
+        found.aborted.append(upload)
     if found.ok:
         return found
     entries = []

@@ -23,7 +23,7 @@ from repro.errors import NotFound, RemoteError
 from repro.objects.atomic import atomic_writer, fsync_dir
 from repro.objects.faults import checkpoint
 from repro.objects.hashing import hash_bytes
-from repro.remote.base import CasConflict, Version
+from repro.remote.base import CasConflict, Unfinished, Version
 from repro.remote.spec import check_key
 
 STALE_LOCK = 60.0
@@ -144,6 +144,21 @@ class FolderRemote:
     def delete(self, key: str) -> None:
         with self._writing():
             self._path(key).unlink(missing_ok=True)
+
+    def unfinished(self) -> list[Unfinished]:
+        """The temp files of writes under way or killed (opening the remote removes
+        those idle for ``STALE_TEMP``)."""
+        now = time.time()
+        found = []
+        for tmp in self.tmp.glob("tmp-*"):
+            with contextlib.suppress(FileNotFoundError):
+                st = tmp.stat()
+                found.append(Unfinished("", tmp.name, st.st_size, max(0.0, now - st.st_mtime)))
+        return found
+
+    def abort(self, upload: Unfinished) -> None:
+        with self._writing():
+            (self.tmp / Path(upload.upload).name).unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def _locked(self, dest: Path) -> Iterator[None]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from repro.errors import NotFound, RemoteError
 from repro.remote import s3_multipart
-from repro.remote.base import CasConflict, Version
+from repro.remote.base import CasConflict, Unfinished, Version
 from repro.remote.spec import RemoteSpec, check_key
 
 MULTIPART_CHUNK = 64 * 1024 * 1024
@@ -87,6 +87,9 @@ class S3Remote:
         if code == "NoSuchBucket":
             return RemoteError(f"the bucket {self.bucket} does not exist ({self.where})",
                                hint="create it first, or check the remote's URL and endpoint")
+        if code == "NoSuchUpload":
+            return s3_multipart.UploadGone(f"the multipart upload of {key} is gone "
+                                           "(aborted, or completed by another push)")
         if code in ("PreconditionFailed", "412", "ConditionalRequestConflict") or status == 412:
             return CasConflict(f"{key} on the remote changed meanwhile")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
@@ -161,6 +164,20 @@ class S3Remote:
 
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=self._key(key))  # S3: no error when it is absent
+
+    def unfinished(self) -> list[Unfinished]:
+        """The multipart uploads under this remote's prefix (another prefix in the same
+        bucket is someone else's)."""
+        return [Unfinished(key[len(self._under):], upload, size, idle)
+                for key, upload, size, idle in s3_multipart.unfinished(self._call, self._under)]
+
+    def abort(self, upload: Unfinished) -> None:
+        s3_multipart.abort(self._call, self._under + upload.key, upload.upload)
+
+    @property
+    def _under(self) -> str:
+        """What every key of this remote starts with."""
+        return f"{self.prefix}/" if self.prefix else ""
 
     def read_versioned(self, key: str) -> tuple[bytes, Version] | None:
         try:

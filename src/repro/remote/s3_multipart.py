@@ -9,25 +9,47 @@ and sends only the others. A part is reused only when its size and ETag (the
 MD5 of its bytes, for a plain upload) match the local chunk; keys here are
 content hashes, so the bytes should be the same, and anyway every byte pulled
 is checked against its BLAKE3.
+
+An upload nobody resumes holds its parts' space forever: ``unfinished`` lists
+them with the time since their last part arrived, and ``repro remote check
+--repair`` aborts those idle longer than a threshold (a day by default: a push
+resuming one sends parts, so an upload in use is never that idle). Should an
+upload be aborted just as a push resumes it, the push starts the file again
+(``UploadGone``): time lost, nothing else.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from repro.errors import RemoteError
 from repro.objects.faults import checkpoint
 
 Call = Callable[..., Any]
 
 
+class UploadGone(RemoteError):
+    """The multipart upload was aborted while it was in use (``NoSuchUpload``)."""
+
+
 def put(call: Call, key: str, src: Path, *, chunk: int, threads: int) -> int:
     """Upload ``src`` to ``key`` (the full key) through ``call(op, **kw)``; returns the
-    bytes sent, which is less than the file's size when an upload is resumed."""
+    bytes sent, which is less than the file's size when an upload is resumed. An upload
+    aborted under it (a stale-upload sweep) is started again, once."""
+    try:
+        return _put(call, key, src, chunk=chunk, threads=threads)
+    except UploadGone:
+        return _put(call, key, src, chunk=chunk, threads=threads)
+
+
+def _put(call: Call, key: str, src: Path, *, chunk: int, threads: int) -> int:
     size = src.stat().st_size
     count = max(1, -(-size // chunk))
     upload_id, arrived = _open_upload(call, key)
@@ -62,12 +84,44 @@ def _open_upload(call: Call, key: str) -> tuple[str, dict[int, tuple[str, int]]]
     if not mine:
         return str(call("create_multipart_upload", Key=key)["UploadId"]), {}
     upload_id = str(mine[-1]["UploadId"])
-    arrived: dict[int, tuple[str, int]] = {}
+    return upload_id, {int(part["PartNumber"]): (str(part["ETag"]), int(part["Size"]))
+                       for part in _parts(call, key, upload_id)}
+
+
+def unfinished(call: Call, prefix: str) -> list[tuple[str, str, int, float]]:
+    """Every multipart upload under ``prefix``: (key, upload id, bytes held, seconds
+    since its last part arrived, or since it was started when none did)."""
+    found = []
+    markers: dict[str, str] = {}
+    while True:
+        reply = call("list_multipart_uploads", Prefix=prefix, **markers)
+        for upload in reply.get("Uploads", []):
+            key, upload_id = str(upload["Key"]), str(upload["UploadId"])
+            last, held = upload["Initiated"], 0
+            for part in _parts(call, key, upload_id):
+                held += int(part["Size"])
+                last = max(last, part.get("LastModified", last))
+            found.append((key, upload_id, held, time.time() - last.timestamp()))
+        if not reply.get("IsTruncated"):
+            return found
+        markers = {"KeyMarker": reply["NextKeyMarker"],
+                   "UploadIdMarker": reply["NextUploadIdMarker"]}
+
+
+def _parts(call: Call, key: str, upload_id: str) -> Iterator[dict[str, Any]]:
+    """The parts that arrived for an upload (none when it is gone meanwhile)."""
     marker = 0
     while True:
-        reply = call("list_parts", Key=key, UploadId=upload_id, PartNumberMarker=marker)
-        for part in reply.get("Parts", []):
-            arrived[int(part["PartNumber"])] = (str(part["ETag"]), int(part["Size"]))
+        try:
+            reply = call("list_parts", Key=key, UploadId=upload_id, PartNumberMarker=marker)
+        except UploadGone:
+            return  # finished or aborted since it was listed
+        yield from reply.get("Parts", [])
         if not reply.get("IsTruncated"):
-            return upload_id, arrived
+            return
         marker = int(reply["NextPartNumberMarker"])
+
+
+def abort(call: Call, key: str, upload_id: str) -> None:
+    with contextlib.suppress(UploadGone):
+        call("abort_multipart_upload", Key=key, UploadId=upload_id)

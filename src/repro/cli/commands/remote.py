@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from repro.cli.options import State, json_option
 from repro.cli.render import emit_json
+
+if TYPE_CHECKING:
+    from repro.remote.check import IndexCheck
 
 
 @click.group()
@@ -96,13 +101,17 @@ def remove(state: State, name: str, as_json: bool) -> None:
 @remote.command("check")
 @click.argument("name", required=False)
 @click.option("--repair", is_flag=True,
-              help="Write a new index HEAD without what cannot be used (nothing is deleted).")
+              help="Write a new index HEAD without what cannot be used (no object is "
+                   "deleted), and abort the unfinished uploads idle over --stale-hours.")
+@click.option("--stale-hours", type=click.FloatRange(min=0), default=24.0, show_default=True,
+              help="An unfinished upload nothing arrived for in this long is abandoned.")
 @json_option
 @click.pass_obj
-def check(state: State, name: str | None, repair: bool, as_json: bool) -> None:
+def check(state: State, name: str | None, repair: bool, stale_hours: float,
+          as_json: bool) -> None:
     """Check the remote's index against the remote: every segment against its hash,
-    every pack and large object it names present. Exit status 1 when something is
-    wrong and was not repaired.
+    every pack and large object it names present; list the uploads pushes started
+    and did not finish. Exit status 1 when something is wrong and was not repaired.
 
     \b
     Example:
@@ -111,7 +120,7 @@ def check(state: State, name: str | None, repair: bool, as_json: bool) -> None:
     """
     from repro.api.remote import check_remote
 
-    found = check_remote(state.repo(), name, repair=repair)
+    found = check_remote(state.repo(), name, repair=repair, stale_after=stale_hours * 3600)
     if as_json:
         emit_json(found.to_dict())
     else:
@@ -126,7 +135,18 @@ def check(state: State, name: str | None, repair: bool, as_json: bool) -> None:
             click.echo(f"repaired: a new index HEAD without them ({found.dropped_records} "
                        "records dropped from the index; a push from a store that has them "
                        "lists them again)")
-        elif not found.ok:
+        _echo_uploads(found, stale_hours)
+        if (not found.ok and not found.repaired) or (found.stale and not found.aborted):
             click.echo(f"hint: repro remote check {name or ''} --repair".replace("  ", " "))
     if not found.ok and not found.repaired:
         raise click.exceptions.Exit(1)
+
+
+def _echo_uploads(found: IndexCheck, stale_hours: float) -> None:
+    if found.aborted:
+        click.echo(f"aborted {len(found.aborted)} unfinished uploads idle over {stale_hours:g} h "
+                   f"({sum(u.size for u in found.aborted) / 1e6:.1f} MB freed)")
+    elif found.uploads:
+        click.echo(f"{len(found.uploads)} unfinished uploads "
+                   f"({sum(u.size for u in found.uploads) / 1e6:.1f} MB), {len(found.stale)} "
+                   f"idle over {stale_hours:g} h")
