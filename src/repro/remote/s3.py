@@ -28,6 +28,12 @@ from repro.remote.spec import RemoteSpec, check_key
 MULTIPART_CHUNK = 64 * 1024 * 1024
 LOCK_OBJECT = "lock object (no conditional writes: best effort)"
 CONCURRENCY = 8
+#: Requests that store bytes (an engine failing one may be out of space).
+WRITES = frozenset({"put_object", "upload_part", "create_multipart_upload",
+                    "complete_multipart_upload"})
+#: Error codes engines give when a bucket or disk is full (Ceph, MinIO, the 507 status).
+FULL = frozenset({"QuotaExceeded", "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded",
+                  "InsufficientStorage", "StorageFull"})
 
 
 class S3Remote:
@@ -65,7 +71,7 @@ class S3Remote:
         try:
             return getattr(self.client, op)(Bucket=self.bucket, **kw)
         except ClientError as exc:
-            raise self._translate(exc, kw.get("Key", "")) from None
+            raise self._translate(exc, kw.get("Key", ""), writing=op in WRITES) from None
         except NoCredentialsError:
             raise RemoteError(f"no AWS credentials for {self.where}",
                               hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a "
@@ -78,7 +84,7 @@ class S3Remote:
         except BotoCoreError as exc:
             raise RemoteError(f"S3 request to {self.where} failed: {exc}") from None
 
-    def _translate(self, exc: Any, key: str) -> Exception:
+    def _translate(self, exc: Any, key: str, *, writing: bool = False) -> Exception:
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -96,6 +102,17 @@ class S3Remote:
             return RemoteError(f"the S3 endpoint refused the credentials for {self.where} ({code})",
                                hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or "
                                     "AWS_PROFILE")
+        if code in FULL or status == 507:
+            return RemoteError(f"the remote {self.where} is full ({code or status})",
+                               hint="free space on the engine or raise the bucket's quota, "
+                                    "then push again: what was sent is kept there and not "
+                                    "sent again")
+        if writing and isinstance(status, int) and status >= 500:
+            return RemoteError(f"the S3 engine of {self.where} could not store {key} "
+                               f"({code or status}: {err.get('Message', '')})",
+                               hint="it may be out of space or failing (its log says which): "
+                                    "push again once it is well; what was sent is kept there "
+                                    "and not sent again")
         return RemoteError(f"S3 {code or status} for {key or self.bucket} on {self.where}: "
                            f"{err.get('Message', '')}")
 
