@@ -128,8 +128,11 @@ def repair(remote: Remote, found: IndexCheck) -> IndexCheck:
         if entry.seg in found.damaged:
             continue
         if entry.seg in found.missing:
-            segment = _without(rindex.fetch_segment(remote, entry.seg),
-                               set(found.missing[entry.seg]), found)
+            try:
+                read = rindex.fetch_segment(remote, entry.seg)
+            except rindex.SegmentGone:  # merged away by a push since the check
+                raise _moved() from None
+            segment = _without(read, set(found.missing[entry.seg]), found)
             seg, size = rindex.upload(remote, segment)
             rewritten.append(entry.seg)
             entry = rindex.Entry(seg, entry.start, entry.end, size)
@@ -140,10 +143,14 @@ def repair(remote: Remote, found: IndexCheck) -> IndexCheck:
     try:
         remote.replace(rindex.HEAD, new.to_bytes(), found.head.version)
     except CasConflict:
-        raise ConflictError("the remote's index moved while it was checked (a push)",
-                            hint="run the check again") from None
+        raise _moved() from None
     found.repaired = True
     return found
+
+
+def _moved() -> ConflictError:
+    return ConflictError("the remote's index moved while it was checked (a push)",
+                         hint="run the check again")
 
 
 def _without(segment: Segment, gone: set[str], found: IndexCheck) -> Segment:
