@@ -17,11 +17,13 @@ subprocess (its own peak RSS):
   parsed into in-memory dicts).
 
 The segments a merge replaces are deleted by the first push ``RETIRE_GRACE``
-(an hour) after it; here the grace is 0 (10,000 pushes are months of a studio's
-work, not the minutes this build takes), so what the remote holds at the end is
-what it holds in use: the segments HEAD lists, and those the last merges retired.
+(an hour) after it; here the grace is GRACE seconds, 0 unless given (10,000
+pushes are months of a studio's work, not the minutes this build takes), so what
+the remote holds at the end is what it holds in use: the segments HEAD lists, and
+those the last merges retired. With GRACE 3600 the build is a burst of pushes
+within the hour: nothing is deleted and HEAD lists every retired segment.
 
-Usage: python bench/bench_remote_index.py RECORDS MODELS PER_PUSH DIR
+Usage: python bench/bench_remote_index.py RECORDS MODELS PER_PUSH DIR [GRACE]
 Prints one JSON object.
 """
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from _metered import peak_rss_mib
 
 from repro.objects.hashing import hash_bytes
 from repro.remote import index as rindex
@@ -78,13 +80,13 @@ class CountingDeletes(FolderRemote):
         super().delete(key)
 
 
-def build(remote_dir: Path, cache: Path, records: int, models: int, per_push: int
-          ) -> tuple[float, int]:
+def build(remote_dir: Path, cache: Path, records: int, models: int, per_push: int,
+          grace: float) -> tuple[float, int]:
     """Seconds to build the remote, and the bytes of the segments deleted on the way."""
     remote_dir.mkdir(parents=True, exist_ok=True)
     remote = CountingDeletes(remote_dir)
     pushes = records // per_push
-    rindex.RETIRE_GRACE = 0.0  # see the module's docstring
+    rindex.RETIRE_GRACE = grace  # see the module's docstring
     index = rindex.sync(remote, cache)
     start = time.perf_counter()
     for push in range(pushes):
@@ -94,10 +96,6 @@ def build(remote_dir: Path, cache: Path, records: int, models: int, per_push: in
             print(f"  built {push}/{pushes} pushes", file=sys.stderr, flush=True)
     index.close()
     return time.perf_counter() - start, remote.deleted_bytes
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def step(name: str, remote_dir: Path, cache: Path, first_record: int) -> dict[str, Any]:
@@ -128,7 +126,7 @@ def step(name: str, remote_dir: Path, cache: Path, first_record: int) -> dict[st
     elif name == "baseline":
         out["records"] = _baseline(remote)
     out.setdefault("seconds", round(time.perf_counter() - start, 3))
-    out["peak_rss_mib"] = round(_peak_mib())
+    out["peak_rss_mib"] = peak_rss_mib()  # not ru_maxrss: that one counts this run's parent
     return out
 
 
@@ -155,11 +153,11 @@ def _size(paths: list[Path]) -> int:
     return sum(p.stat().st_size for p in paths if p.exists())
 
 
-def main(records: int, models: int, per_push: int, work: Path) -> dict[str, Any]:
+def main(records: int, models: int, per_push: int, work: Path, grace: float) -> dict[str, Any]:
     remote_dir, writer = work / "remote", work / "writer.sqlite"
     res: dict[str, Any] = {"records": records, "models": models, "per_push": per_push,
-                           "load": os.getloadavg()[0]}
-    seconds, deleted = build(remote_dir, writer, records, models, per_push)
+                           "grace": grace, "load": os.getloadavg()[0]}
+    seconds, deleted = build(remote_dir, writer, records, models, per_push, grace)
     res["build_seconds"] = round(seconds, 1)
     remote = FolderRemote(remote_dir)
     head = rindex.read_head(remote)
@@ -189,4 +187,5 @@ if __name__ == "__main__":
                               int(sys.argv[5]))))
     else:
         records, models, per_push = (int(a) for a in sys.argv[1:4])
-        print(json.dumps(main(records, models, per_push, Path(sys.argv[4])), indent=1))
+        grace = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+        print(json.dumps(main(records, models, per_push, Path(sys.argv[4]), grace), indent=1))
