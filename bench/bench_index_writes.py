@@ -14,16 +14,18 @@ between the small and the big index are what the goal is about (issue 17
 item 9: write volume per capture independent of the store's size).
 
 Usage: python bench/bench_index_writes.py [DIR] [--sizes 1000,100000] [--batch 256]
-       python bench/bench_index_writes.py --into STORE [--batch 256]
-       (adds to a make_store.py store's index, which keeps the records: a store for this)
+       python bench/bench_index_writes.py [DIR] --into STORE [--into STORE...] [--batch 256]
+       (adds to a copy, in DIR, of each make_store.py store's index)
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ from repro.record import Record, canonical_bytes
 BATCH = 256
 ADDED = 1_000
 SINGLE = 200
+#: Records of the base index a transaction (as make_store.py's chunks).
+BASE_CHUNK = 20_000
 
 
 def io_counters() -> dict[str, int]:
@@ -97,10 +101,10 @@ def measure(folder: Path, size: int, batch_size: int) -> dict[str, float]:
     path = folder / f"index-{size}.sqlite"
     maker = Maker()
     index = Index(connect(path))
-    base = [maker.next() for _ in range(size)]
-    index.load(base)
-    index.add_prints(prints_of(base))
-    del base
+    for first in range(0, size, BASE_CHUNK):  # a chunk a transaction: memory stays flat
+        base = [maker.next() for _ in range(min(BASE_CHUNK, size - first))]
+        index.load(base)
+        index.add_prints(prints_of(base))
     return measure_adds(index, path, maker, batch_size)
 
 
@@ -124,36 +128,60 @@ def measure_adds(index: Index, path: Path, maker: Maker, batch_size: int) -> dic
     return out
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("/tmp/repro-bench-index"),
+                        help="scratch folder for the indexes made (removed at the end)")
+    parser.add_argument("--sizes", default="1000,100000",
+                        help="base index sizes, comma-separated (records)")
+    parser.add_argument("--batch", type=int, default=BATCH, help="records an add_many")
+    parser.add_argument("--into", type=Path, action="append", default=[], metavar="STORE",
+                        help="measure on a copy of this store's index instead (a "
+                             "make_store.py store; repeatable; the store is not changed)")
+    return parser.parse_args(argv[1:])
+
+
+def copy_index(store: Path, folder: Path) -> Path:
+    """A copy of ``store``'s index, its WAL checkpointed first: the same pages in
+    the same order, so the measure is of that index's layout."""
+    source = store / ".repro" / "index.sqlite"
+    conn = connect(source)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    copy = folder / f"copy-{store.name}.sqlite"
+    shutil.copyfile(source, copy)
+    return copy
+
+
 def main(argv: list[str]) -> None:
-    values = {argv[i + 1] for i, a in enumerate(argv[:-1])
-              if a in ("--sizes", "--batch", "--into")}
-    positional = [a for a in argv[1:] if not a.startswith("--") and a not in values]
-    folder = Path(positional[0]) if positional else Path("/tmp/repro-bench-index")
-    sizes = [1_000, 100_000]
-    if "--sizes" in argv:
-        sizes = [int(s) for s in argv[argv.index("--sizes") + 1].split(",")]
-    batch = int(argv[argv.index("--batch") + 1]) if "--batch" in argv else BATCH
+    args = parse(argv)
+    batch = args.batch
     print(f"{'records':>9} {'B/record':>9} | {f'batch of {batch}: written':>22} {'read':>9} "
           f"{'ms':>6} | {'one by one: written':>20} {'read':>9} {'ms':>6}  (per capture)")
-    if "--into" in argv:
-        # An existing store's index (a make_store.py store): the records added stay
-        # in it, naming objects it does not have: use a store made for this.
-        path = Path(argv[argv.index("--into") + 1]) / ".repro" / "index.sqlite"
-        maker = Maker()
-        maker.n, maker.rng = 10**9, random.Random(7)  # numbers no store record has
-        runs = [lambda: measure_adds(Index(connect(path)), path, maker, batch)]
+    shutil.rmtree(args.folder, ignore_errors=True)
+    args.folder.mkdir(parents=True)
+    runs: list[Callable[[], dict[str, float]]]
+    if args.into:
+        def into(store: Path) -> dict[str, float]:
+            path = copy_index(store, args.folder)
+            maker = Maker()
+            maker.n, maker.rng = 10**9, random.Random(7)  # numbers no store record has
+            try:
+                return measure_adds(Index(connect(path)), path, maker, batch)
+            finally:
+                for leftover in args.folder.glob(path.name + "*"):
+                    leftover.unlink()
+        runs = [lambda store=store: into(store) for store in args.into]
     else:
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        runs = [lambda size=size: measure(folder, size, batch) for size in sizes]
+        sizes = [int(s) for s in args.sizes.split(",")]
+        runs = [lambda size=size: measure(args.folder, size, batch) for size in sizes]
     for run in runs:
         m = run()
         size = int(m["size"])
         print(f"{size:>9,} {m['bytes_per_record']:>9,.0f} | {m['batch_written']:>22,.0f} "
               f"{m['batch_read']:>9,.0f} {m['batch_ms']:>6.2f} | {m['single_written']:>20,.0f} "
               f"{m['single_read']:>9,.0f} {m['single_ms']:>6.2f}", flush=True)
-    if "--into" not in argv:
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(args.folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

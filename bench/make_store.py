@@ -25,11 +25,15 @@ build was stopped (the records it wrote but had not indexed are indexed).
 
 Usage: python bench/make_store.py [DIR] [N_RECORDS] [--jobs J] [--resume]
        python bench/make_store.py --prints DIR   (fingerprints for a store built without)
+The index is grown by ``Index.load``, the insert path of ``repro add``'s
+``add_many`` (20,000 records a transaction rather than 1,024): its b-trees
+split pages as a store grown by captures does.
 Prints the folder, the record count, the build time and a few targets (JSON).
 """
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import random
@@ -220,21 +224,31 @@ def index_leftovers(repo: Repository, outputs_below: int, models: list[dict[str,
     print(f"{len(left)} records written but not indexed: indexed", file=sys.stderr)
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", nargs="?", type=Path, default=Path("/tmp/repro-bench-store"),
+                        help="the store's folder (empty or new)")
+    parser.add_argument("count", nargs="?", type=int, default=100_000, help="records to make")
+    parser.add_argument("--jobs", type=int, default=1, help="processes making chunks")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish a store whose build was stopped")
+    parser.add_argument("--prints", action="store_true",
+                        help="only add fingerprints to a store built without them")
+    return parser.parse_args(argv[1:])
+
+
 def main(argv: list[str]) -> None:
-    if argv[1:2] == ["--prints"]:
-        repo = Repository.discover(Path(argv[2]))
+    args = parse(argv)
+    root: Path = args.root
+    if args.prints:
+        repo = Repository.discover(root)
         count = repo.index.count()
         for first in range(0, count, CHUNK):
             repo.index.add_prints(fake_prints(first, min(CHUNK, count - first)))
         return
-    jobs = int(argv[argv.index("--jobs") + 1]) if "--jobs" in argv else 1
-    resume = "--resume" in argv
-    positional = [a for a in argv[1:] if not a.startswith("--") and a != str(jobs)]
-    root = Path(positional[0]) if positional else Path("/tmp/repro-bench-store")
-    count = int(positional[1]) if len(positional) > 1 else 100_000
-    if not resume and root.exists() and any(root.iterdir()):
+    if not args.resume and root.exists() and any(root.iterdir()):
         raise SystemExit(f"{root} is not empty")
-    info = build(root, count, jobs, resume)
+    info = build(root, args.count, args.jobs, args.resume)
     (root / "bench.json").write_text(orjson.dumps(info).decode())
     print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
 
