@@ -94,8 +94,8 @@ def log(repo: Repository, target: Record | None, *, limit: int | None = None,
                                      (target.id, *walk(target.id, None)))
     else:
         ids = filtered_ids(repo.conn, tool=tool, level=level, since=start, until=end,
-                           models=versions)
-        records = (repo.load_record(i) for i in ids if tagged is None or i in tagged)
+                           models=versions, among=tagged)
+        records = (repo.load_record(i) for i in ids)
     return _matching(records, wanted, limit)
 
 

@@ -324,10 +324,12 @@ def _lower(value: Any) -> str | None:
 
 def filtered_ids(conn: sqlite3.Connection, *, tool: str | None = None,
                  level: str | None = None, since: str | None = None, until: str | None = None,
-                 models: Iterable[str] | None = None) -> Iterator[str]:
+                 models: Iterable[str] | None = None,
+                 among: Iterable[str] | None = None) -> Iterator[str]:
     """Record ids newest first, narrowed by the index's columns (``repro log`` filters):
-    tool, level, capture time (``since`` <= at < ``until``, ISO strings), and any of
-    ``models`` (BLAKE3s) used."""
+    tool, level, capture time (``since`` <= at < ``until``, ISO strings), any of
+    ``models`` (BLAKE3s) used, and only ``among`` these ids (tagged records: looked up
+    one chunk at a time, not found in a pass over every record)."""
     where: list[str] = []
     args: list[Any] = []
     for column, value in (("tool", tool), ("level", level)):
@@ -345,6 +347,25 @@ def filtered_ids(conn: sqlite3.Connection, *, tool: str | None = None,
         where.append("r.n IN (SELECT m.record FROM record_models m JOIN model_keys k "
                      f"ON k.key = m.key WHERE k.blake3 IN ({','.join('?' * len(wanted))}))")
         args += wanted
+    if among is not None:
+        yield from _newest_first_among(conn, [as_blob(i) for i in among], where, args)
+        return
     sql = "SELECT r.id FROM records r" + (" WHERE " + " AND ".join(where) if where else "")
     for (rid,) in conn.execute(sql + " ORDER BY r.captured_at DESC, r.id", args):
+        yield rid.hex()
+
+
+def _newest_first_among(conn: sqlite3.Connection, ids: list[bytes], where: list[str],
+                        args: list[Any]) -> Iterator[str]:
+    """Those of ``ids`` that pass ``where``, in ``filtered_ids``' order (capture time
+    newest first, unknown times last, then id), by point lookups in chunks."""
+    found: list[tuple[str | None, bytes]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        clauses = [*where, f"r.id IN ({','.join('?' * len(chunk))})"]
+        found += conn.execute("SELECT r.captured_at, r.id FROM records r WHERE "
+                              + " AND ".join(clauses), [*args, *chunk]).fetchall()
+    found.sort(key=lambda row: row[1])
+    found.sort(key=lambda row: (row[0] is not None, row[0] or ""), reverse=True)
+    for _, rid in found:
         yield rid.hex()
