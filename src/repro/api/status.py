@@ -28,6 +28,7 @@ from repro.api.verify import ModelStatus, locate, model_status, verify_records
 from repro.api.where import Locator
 from repro.capture import OUTPUT_SUFFIXES
 from repro.errors import IntegrityError
+from repro.lineage.index import filtered_ids
 from repro.models.resolve import Resolver
 from repro.objects.walk import iter_files
 from repro.record import ModelEntry
@@ -169,8 +170,7 @@ def _not_ready(repo: Repository, versions_at_risk: set[str]) -> list[dict[str, A
     at_risk |= _inputs_gone(repo)
     if not at_risk:
         return []
-    records = [repo.load_record(i) for i in repo.index.iter_ids(newest_first=True)
-               if i in at_risk]
+    records = [repo.load_record(i) for i in filtered_ids(repo.conn, among=at_risk)]
     return [{"id": record.id, "path": record.output.path, "level": verdict.level,
              "reasons": verdict.reasons}
             for record, verdict in verify_records(repo, records) if not verdict.ready]
