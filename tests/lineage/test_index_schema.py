@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from repro.api.repository import Repository
-from repro.lineage.index import INDEX_VERSION, Index
+from repro.lineage.index import INDEX_VERSION, Index, connect
 from repro.lineage.index_schema import as_blob, pack_vary, prefix_range, unpack_vary
 from tests.helpers import record_of, run, run_json
 from tests.lineage.scenario import build
@@ -136,3 +137,42 @@ def test_a_part_probe_with_near_keeps_only_the_close_fingerprints() -> None:
     close = index.prints_with_part(0, [q >> 48], near=([q], 10))
     assert sorted(p for _, p in close) == sorted(p for p in rows if (p ^ q).bit_count() <= 10)
     assert {o for o, _ in close} <= {o for o, _ in every}
+
+
+def _unsettled_mix() -> list[Any]:
+    """Records ``status`` verifies in full (below full, a model of no known version,
+    no model) and one whose models settle it (full, every version known)."""
+    def rec(n: int, level: str, models: list[dict[str, Any]]) -> Any:
+        return record_of({"output": {"blake3": f"{n:064x}"}, "models": models,
+                          "reproducibility": {"level": level, "reasons": []}})
+    known = {"role": "checkpoint", "name": "base.safetensors", "blake3": "3" * 64}
+    return [rec(1, "full", [known]), rec(2, "approximate", [known]),
+            rec(3, "full", [known, {"role": "lora", "name": "gone.safetensors"}]),
+            rec(4, "full", [])]
+
+
+def test_an_index_of_version_10_is_moved_in_place_and_marks_the_unsettled(
+        tmp_path: Path) -> None:
+    records = _unsettled_mix()
+    path = tmp_path / "index.sqlite"
+    index = Index(connect(path))
+    index.load(records)
+    unsettled = {r.id for r in records[1:]}
+    assert index.records_to_verify() == unsettled
+    # the same file as version 10 wrote it: no column, no new indexes
+    for name in ("records_unsettled", "record_inputs_looked_at"):
+        index.conn.execute(f"DROP INDEX {name}")
+    index.conn.execute("ALTER TABLE records DROP COLUMN unsettled")
+    index.conn.execute("UPDATE meta SET value = '10' WHERE key = 'version'")
+    index.conn.close()
+
+    index = Index(connect(path))
+    assert not index.stale and index.count() == len(records)  # moved, not to be rebuilt
+    assert index.conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == (
+        str(INDEX_VERSION),)
+    assert index.records_to_verify() == unsettled
+    plan = " ".join(str(r) for r in index.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM records WHERE unsettled = 1"))
+    assert "records_unsettled" in plan
+    index.load([records[0]])  # written again: still settled
+    assert index.records_to_verify() == unsettled

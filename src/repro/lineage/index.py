@@ -49,7 +49,7 @@ __all__ = ["INDEX_VERSION", "Index", "connect", "filtered_ids"]
 DERIVED_BLOBS = ("postprocessing", "extras")
 
 _RECORD_COLUMNS = ("id", "output", "output_sha256", "path", "captured_at", "tool", "level",
-                   "seed", "parameters", "derived", "pixels_md5")
+                   "seed", "parameters", "derived", "pixels_md5", "unsettled")
 _UPSERT_RECORD = (
     f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) VALUES "
     f"({','.join('?' * len(_RECORD_COLUMNS))}) ON CONFLICT(id) DO UPDATE SET "
@@ -157,6 +157,7 @@ class Index(LineageQueries):
             record.captured.at, record.tool.name, record.level,
             stored_seed(record.params.get("seed")), as_blob(blobs.get("parameters")),
             int(any(k in blobs for k in DERIVED_BLOBS)), as_blob(_lower(out.pixels_md5)),
+            int(_unsettled(record)),
         )).fetchone()
         self.conn.execute("INSERT OR IGNORE INTO fresh VALUES (?)", (n,))
         # Re-indexing a record takes its old uses back before counting the new ones.
@@ -316,6 +317,14 @@ class Index(LineageQueries):
             frontier = sorted(nxt)
         found = order if limit is None else order[:limit]
         return [rid.hex() for rid in found]
+
+
+def _unsettled(record: Record) -> bool:
+    """Whether the record's model versions on disk do not settle its readiness
+    (``repro status`` verifies it in full): captured below full, a model known by
+    no version, or no model at all."""
+    return (record.level != "full" or not record.models
+            or any(not as_blob(m.blake3) for m in record.models))
 
 
 def _lower(value: Any) -> str | None:

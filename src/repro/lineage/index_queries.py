@@ -341,10 +341,7 @@ class LineageQueries:
         """Records whose readiness their model versions on disk do not settle: captured
         below full, with a model known by no version, or with no model at all."""
         return {rid.hex() for (rid,) in self.conn.execute(
-            "SELECT id FROM records WHERE level IS NOT 'full' "
-            "UNION SELECT r.id FROM model_keys k JOIN record_models m ON m.key = k.key "
-            "JOIN records r ON r.n = m.record WHERE k.blake3 = x'' "
-            "UNION SELECT id FROM records WHERE n NOT IN (SELECT record FROM record_models)")}
+            "SELECT id FROM records WHERE unsettled = 1")}
 
     def input_places(self) -> list[tuple[str, str | None, str | None]]:
         """(record, input version or None, recorded path or None) of every recorded input
