@@ -357,7 +357,8 @@ def filtered_ids(conn: sqlite3.Connection, *, tool: str | None = None,
                      f"ON k.key = m.key WHERE k.blake3 IN ({','.join('?' * len(wanted))}))")
         args += wanted
     if among is not None:
-        yield from _newest_first_among(conn, [as_blob(i) for i in among], where, args)
+        blobs = [b for b in map(as_blob, among) if b is not None]  # garbage names nothing
+        yield from _newest_first_among(conn, blobs, where, args)
         return
     sql = "SELECT r.id FROM records r" + (" WHERE " + " AND ".join(where) if where else "")
     for (rid,) in conn.execute(sql + " ORDER BY r.captured_at DESC, r.id", args):
