@@ -328,9 +328,10 @@ def _write(repo: Repository, w: _Write, mode: str, result: CheckoutResult,
             checkpoint("checkout.displaced")
             keep_object(repo, displaced, what)
             result.displaced.append({"path": what, "blake3": displaced})
-        nofollow.place(repo.store.path(w.blake3), w.blake3, dir_fd, parts[-1],
-                       replace=w.displaced_now is not None, tmp_dir=repo.tmp_dir,
-                       hardlink=mode == "hardlink", reflink=mode == "reflink", what=what,
-                       progress=byte_progress)
+        with repo.store.as_file(w.blake3) as src:
+            nofollow.place(src, w.blake3, dir_fd, parts[-1],
+                           replace=w.displaced_now is not None, tmp_dir=repo.tmp_dir,
+                           hardlink=mode == "hardlink", reflink=mode == "reflink", what=what,
+                           progress=byte_progress)
     checkpoint("checkout.restored")
     result.restored.append(w.entry)

@@ -9,7 +9,6 @@ of them may be a record (nothing readable names it), nothing is removed.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ import orjson
 from repro.api.maintenance import ANY_ID, kept_objects, referenced_objects
 from repro.api.repository import Repository
 from repro.api.store_walk import IdSet
-from repro.objects.faults import checkpoint
+from repro.errors import NotFound
 from repro.record import SchemaError, from_bytes
 
 
@@ -43,11 +42,11 @@ class GcResult:
         return d
 
 
-def _ids_in_file(path: os.PathLike[str] | str) -> set[str]:
-    """Every id-like string in a file too large to read whole (streamed, bounded memory)."""
+def _ids_in_object(repo: Repository, oid: str) -> set[str]:
+    """Every id-like string in an object too large to read whole (streamed, bounded memory)."""
     found: set[str] = set()
     tail = b""
-    with open(path, "rb") as f:
+    with repo.store.open(oid) as f:
         while chunk := f.read(1 << 24):
             data = tail + chunk
             found.update(m.decode() for m in ANY_ID.findall(data))
@@ -72,8 +71,8 @@ def reachable_objects(repo: Repository) -> tuple[IdSet, list[str]]:
     unknown = []
     for oid in sorted(unread):
         try:
-            ids = _ids_in_file(repo.store.path(oid))  # a record over the bound
-        except OSError:
+            ids = _ids_in_object(repo, oid)  # a record over the bound
+        except (OSError, NotFound):
             if oid not in reachable:
                 unknown.append(oid)
             ids = set()
@@ -115,16 +114,15 @@ def _remove_unreachable(repo: Repository, reachable: IdSet, unknown: list[str], 
     for oid in repo.store:
         if oid in reachable:
             continue
-        path = repo.store.path(oid)
         try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue
-        if max(st.st_mtime, st.st_ctime) > cutoff:
+            if repo.store.age(oid) > cutoff:
+                continue
+            size = repo.store.size(oid)
+        except (NotFound, OSError):
             continue
         result.removed += 1
-        result.bytes += st.st_size
+        result.bytes += size
         result.objects.append(oid)
-        if not dry_run:
-            path.unlink()
-            checkpoint("gc.removed")
+    if not dry_run:
+        # Loose objects are unlinked; packs that hold any are rewritten without them.
+        repo.store.remove(result.objects)

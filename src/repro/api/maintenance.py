@@ -39,7 +39,7 @@ KEEP_DIR = "refs/keep"
 
 @dataclass
 class Problem:
-    kind: str  # corrupt, unreadable, missing, schema, index, readonly, tag, tmp
+    kind: str  # corrupt, unreadable, missing, schema, index, readonly, tag, tmp, pack
     message: str
     object: str | None = None
 
@@ -92,6 +92,10 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
                              "the next writer takes it over")
     for bad in repo.refs.damaged():
         yield Problem("tag", f"{bad}: {bad.hint}")
+    for name, why in repo.store.damaged_packs().items():
+        yield Problem("pack", f"pack {name} is damaged ({why}): the objects in it cannot be "
+                              "read; run `repro fsck --repair` to keep those still whole",
+                      name)
     total = sum(1 for _ in repo.store) if progress else 0
     unreadable: set[str] = set()
     for n, oid in enumerate(repo.store, 1):
@@ -230,6 +234,13 @@ def repair(repo: Repository, problems: list[Problem]) -> list[str]:
                 with contextlib.suppress(FileNotFoundError):
                     (repo.dot / f"index.sqlite{suffix}").unlink()
             done.append("removed the damaged index")
+        for name in [p.object for p in problems if p.kind == "pack" and p.object]:
+            aside = repo.dot / "corrupt"
+            aside.mkdir(exist_ok=True)
+            dest = aside / f"{name}.{time.time_ns()}"
+            kept = repo.store.salvage_pack(name, dest)
+            done.append(f"moved damaged pack {name} to {repo.relpath(dest)}, keeping the "
+                        f"{kept} object(s) still whole in a new pack")
         for oid in unreadable:
             path = repo.store.path(oid)
             if path.is_file():  # no permission: objects are ours, read-only
@@ -250,10 +261,9 @@ def repair(repo: Repository, problems: list[Problem]) -> list[str]:
             aside = repo.dot / "corrupt"
             aside.mkdir(exist_ok=True)
             for oid in corrupt:
-                src = repo.store.path(oid)
                 # A unique name: moving aside never overwrites an earlier corrupt copy.
                 dest = aside / f"{oid}.{time.time_ns()}"
-                os.replace(src, dest)
+                repo.store.set_aside(oid, dest)
                 done.append(f"moved corrupt object {oid} to {repo.relpath(dest)}")
                 if oid in lost:
                     was = lost[oid].get("path") or "an output"

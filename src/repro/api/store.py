@@ -20,6 +20,7 @@ import orjson
 
 from repro.api.query import model_versions
 from repro.api.repository import Repository
+from repro.errors import NotFound
 from repro.objects.atomic import write_bytes
 from repro.objects.ids import check_id
 
@@ -78,16 +79,17 @@ def view(repo: Repository) -> StoreView:
     """The store by model name and version, with sizes, and its totals."""
     result = StoreView()
     for oid in repo.store:
-        with contextlib.suppress(OSError):
-            result.bytes += repo.store.path(oid).stat().st_size
+        with contextlib.suppress(OSError, NotFound):
+            result.bytes += repo.store.size(oid)
             result.objects += 1
     dropped = dropped_versions(repo)
     versions = {e["blake3"]: e for e in repo.index.models()}
     for blake3, v in versions.items():
         size, linked, in_store = None, False, blake3 in repo.store
         if in_store:
-            st = repo.store.path(blake3).stat()
-            size, linked = st.st_size, st.st_nlink > 1
+            loose = repo.store.loose_path(blake3)
+            size = repo.store.size(blake3)
+            linked = loose is not None and loose.stat().st_nlink > 1
             result.model_bytes += size
             result.linked_bytes += size if linked else 0
         name = Path(v["names"][0]).name if v["names"] else blake3[:12]
@@ -136,8 +138,7 @@ def drop(repo: Repository, models: Iterable[str], *, old_only: bool = False,
             if blake3 not in repo.store:
                 result.kept.append({**entry, "reason": "not in the store"})
                 continue
-            path = repo.store.path(blake3)
-            entry["size"] = path.stat().st_size
+            entry["size"] = repo.store.size(blake3)
             if old_only and _on_disk(repo, blake3, paths.get(blake3, ())):
                 result.kept.append({**entry, "reason": "on disk now at a recorded path"})
                 continue
@@ -149,7 +150,7 @@ def drop(repo: Repository, models: Iterable[str], *, old_only: bool = False,
             (repo.dot / DROPPED_DIR).mkdir(exist_ok=True)
             write_bytes(repo.dot / DROPPED_DIR / blake3, orjson.dumps(marker) + b"\n",
                         tmp_dir=repo.tmp_dir)
-            path.unlink()
+            repo.store.remove([blake3])
     return result
 
 

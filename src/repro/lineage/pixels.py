@@ -35,7 +35,12 @@ def pixels_md5(source: bytes | Path | BinaryIO) -> str | None:
                 return None
             stream: io.BytesIO | Path | BinaryIO = source
         elif not isinstance(source, bytes):
-            if os.fstat(source.fileno()).st_size > MAX_SOURCE_BYTES:
+            # Measured by seeking: an object the store holds in a pack opens as a
+            # file in memory, with no descriptor to stat.
+            at = source.tell()
+            size = source.seek(0, os.SEEK_END)
+            source.seek(at)
+            if size > MAX_SOURCE_BYTES:
                 return None
             stream = source
         else:

@@ -1,8 +1,11 @@
 """The content-addressed object store.
 
-Objects are immutable raw bytes named by the BLAKE3 of those bytes and kept
-under ``objects/<2 hex>/<62 hex>``, read-only. The store never interprets
-what it keeps. Ids leave the store spelled ``blake3:<hex>``; inside records
+Objects are immutable raw bytes named by the BLAKE3 of those bytes, kept
+either loose, one read-only file each under ``objects/<2 hex>/<62 hex>``
+(``repro.objects.loose``), or packed, many small ones in a pack file under
+``objects/pack`` (``repro.objects.packs``; a batch's small objects, see
+``repro.objects.batching``). Readers go through ``ObjectStore`` and never ask
+where an object is. The store never interprets what it keeps. Ids leave the store spelled ``blake3:<hex>``; inside records
 and the index they are bare hex (see ``repro.objects.ids``).
 
 Store modes say how a file's bytes get into the store:
@@ -20,49 +23,80 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
+import io
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
-from repro.objects import copying, hashing
-from repro.objects.atomic import atomic_writer, fsync_dir, make_temp, new_file_mode
-from repro.objects.background import MAX_BYTES, BackgroundWriter
+from repro.objects import copying, hashing, packs
+from repro.objects.atomic import fsync_dir
+from repro.objects.batching import PACK_MAX_OBJECT, Batch, write_new_file
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
-from repro.objects.syncing import Syncer, fsync_file
+from repro.objects.loose import TempObject, same_device
+from repro.objects.materialize import materialize
+from repro.objects.syncing import Syncer
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 class ObjectStore:
-    """Loose objects in a folder; behaves like a read-only mapping of ids.
+    """Loose and packed objects; behaves like a read-only mapping of ids.
 
-    Inside ``with store.batch():`` new objects are written to temp files
-    without an fsync each; when the batch ends they are all made durable at
-    once (an fsync each, or one ``syncfs`` for a large batch), then renamed
-    into place group by group, the folders of each group synced before the
-    next is renamed (records go in a later group than the objects they name). Thousands of small objects cost a few syncs instead of two fsyncs
-    each, with the same guarantee: no object under its final name is ever
-    partial, and no record is in place before the objects it names.
+    Inside ``with store.batch():`` new objects are not made durable one by one:
+    small ones are appended to one pack, large ones written to temp files, and
+    when the batch ends they are all made durable at once and put in place in
+    an order that keeps the store's guarantee (``repro.objects.batching``): no
+    object under its final name is ever partial, and no record is in place
+    before the objects it names.
     """
 
     def __init__(self, objects_dir: str | os.PathLike[str], tmp_dir: str | os.PathLike[str]):
         self.objects_dir = Path(objects_dir)
         self.tmp_dir = Path(tmp_dir)
-        self._batch: dict[str, tuple[str, int]] | None = None
-        self._writer: BackgroundWriter | None = None
-        self._background = False
+        self.packs = packs.PackSet(self.objects_dir / "pack")
+        self._batch: Batch | None = None
         self._syncer = Syncer()
 
     # -- mapping-like reading -------------------------------------------------
 
     def path(self, oid: str) -> Path:
-        """Where an object lives. Refuses anything that is not 64 lower-case hex."""
+        """Where an object lives when it is loose (a packed one has no file of its
+        own: read through ``open``/``read_bytes``). Refuses anything that is not
+        64 lower-case hex."""
         oid = check_id(oid)
         return self.objects_dir / oid[:2] / oid[2:]
+
+    def loose_path(self, oid: str) -> Path | None:
+        """The file of a loose object; None when it is packed or absent."""
+        path = self.path(oid)
+        return path if path.is_file() else None
+
+    @contextlib.contextmanager
+    def as_file(self, oid: str) -> Iterator[Path]:
+        """A file holding the object's bytes, for code that needs a path (a
+        multipart upload, a checkout through ``openat``): a loose object's own
+        file, or a packed one's bytes in a temp file removed afterwards."""
+        loose = self.loose_path(oid)
+        if loose is not None:
+            yield loose
+            return
+        data = self._packed_bytes(oid)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp_dir / f"tmp-unpacked-{oid[:16]}-{os.urandom(4).hex()}"
+        try:
+            write_new_file(str(tmp), data)
+            yield tmp
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _packed(self, oid: str) -> packs.Located | None:
+        return self.packs.find(oid)
 
     def __contains__(self, oid: object) -> bool:
         if not isinstance(oid, str):
@@ -70,11 +104,21 @@ class ObjectStore:
         if self._batch is not None and oid in self._batch:
             return True
         try:
-            return self.path(oid).is_file()
+            if self.path(oid).is_file():
+                return True
         except ValueError:
             return False
+        return self._packed(oid) is not None
 
     def __iter__(self) -> Iterator[ObjectId]:
+        """Every object id, loose or packed, in id order, once each."""
+        last = None
+        for oid in heapq.merge(self._loose_ids(), self.packs.ids()):
+            if oid != last:
+                yield oid
+                last = oid
+
+    def _loose_ids(self) -> Iterator[ObjectId]:
         if not self.objects_dir.is_dir():
             return
         for fan in sorted(os.listdir(self.objects_dir)):
@@ -91,17 +135,32 @@ class ObjectStore:
         try:
             return self.path(oid).stat().st_size
         except FileNotFoundError:
-            raise NotFound(f"object {oid} is not in the store") from None
+            pass
+        found = self._packed(oid)
+        if found is None:
+            raise NotFound(f"object {oid} is not in the store")
+        return found.length
 
     def open(self, oid: str) -> BinaryIO:
         if self._batch is not None and oid in self._batch:
-            if self._writer is not None:
-                self._writer.wait()  # its temp file may still be queued
-            return open(self._batch[oid][0], "rb")
+            pending = self._batch.read(oid)
+            if pending is not None:
+                return io.BytesIO(pending)
+            return open(self._batch.loose[oid][0], "rb")
         try:
             return open(self.path(oid), "rb")
         except FileNotFoundError:
-            raise NotFound(f"object {oid} is not in the store") from None
+            pass
+        return io.BytesIO(self._packed_bytes(oid))
+
+    def _packed_bytes(self, oid: str) -> bytes:
+        found = self._packed(oid)
+        if found is None:
+            raise NotFound(f"object {oid} is not in the store")
+        try:
+            return found.read()
+        except packs.PackDamaged as exc:
+            raise OSError(errno.EIO, f"pack {found.pack.path.name}: {exc}") from None
 
     def read_bytes(self, oid: str, *, verify: bool = True) -> bytes:
         """A small object's bytes (records, metadata blobs), checked against its id."""
@@ -118,9 +177,26 @@ class ObjectStore:
         try:
             got = hashing.hash_file(self.path(oid), progress)
         except FileNotFoundError:
-            raise NotFound(f"object {oid} is not in the store") from None
+            got = hashing.hash_bytes(self._packed_bytes(oid))
         if got != oid:
             raise ChecksumMismatch(f"object {oid}", oid, got)
+
+    def age(self, oid: str) -> float:
+        """When the object was last put in place (its file's, or its pack's,
+        latest mtime or ctime): ``gc``'s grace period counts from it."""
+        try:
+            st = self.path(oid).stat()
+        except FileNotFoundError:
+            found = self._packed(oid)
+            if found is None:
+                raise NotFound(f"object {oid} is not in the store") from None
+            st = found.pack.stat
+        return max(st.st_mtime, st.st_ctime)
+
+    def damaged_packs(self) -> dict[str, str]:
+        """Pack files that cannot be read as packs: name -> why (``fsck``)."""
+        self.packs.refresh()
+        return dict(self.packs.damaged)
 
     # -- writing --------------------------------------------------------------
 
@@ -130,18 +206,28 @@ class ObjectStore:
         oid = check_id(known) if known is not None else ObjectId(hashing.hash_bytes(data))
         if oid in self:
             return oid
-        if self._batch is not None and self._background and len(data) <= MAX_BYTES:
-            if self._writer is None:  # started by the first object that needs it
-                self.tmp_dir.mkdir(parents=True, exist_ok=True)
-                self._writer = BackgroundWriter()
-            self._batch[oid] = (self._writer.write(self.tmp_dir, data), group)
+        if self._batch is not None and len(data) <= PACK_MAX_OBJECT:
+            self._batch.add_small(oid, data, group)
             return oid
-        with _TempObject(self.tmp_dir) as tmp:
+        with TempObject(self.tmp_dir) as tmp:
             tmp.file.write(data)
             self._keep(tmp, oid, group)
         return oid
 
-    def _keep(self, tmp: _TempObject, oid: str, group: int) -> None:
+    def put_many(self, items: Iterable[bytes | tuple[bytes, str]]) -> list[ObjectId]:
+        """Store many objects at once (a pull, a clone): one durable batch, the
+        small ones in one pack. Each item is bytes, or ``(bytes, their BLAKE3)``
+        when the caller has already checked them."""
+        ids = []
+        with self.batch():
+            for item in items:
+                if isinstance(item, tuple):
+                    ids.append(self.put_bytes(item[0], known=item[1]))
+                else:
+                    ids.append(self.put_bytes(item))
+        return ids
+
+    def _keep(self, tmp: TempObject, oid: str, group: int) -> None:
         """Make a written temp file object ``oid``: now, or at the end of the batch."""
         if self._batch is not None:
             tmp.defer(oid, self._batch, group)
@@ -149,63 +235,73 @@ class ObjectStore:
             tmp.commit(self.path(oid))
 
     @contextlib.contextmanager
-    def batch(self, *, background: bool = False) -> Iterator[None]:
-        """Defer durability of new objects to one sync at the end (see the class doc);
-        ``background``: small objects' temp files are written by another thread."""
+    def batch(self) -> Iterator[None]:
+        """Defer durability of new objects to the end (see the class doc)."""
         if self._batch is not None:
             yield
             return
-        self._batch = {}
-        self._background = background
+        self._batch = Batch(self.objects_dir, self.tmp_dir, self._syncer, self.packs)
         try:
             yield
-            if self._writer is not None:
-                self._writer.wait()
-            self._commit_batch(self._batch)
+            self._batch.commit(self.path)
         except BaseException:
-            if self._writer is not None:
-                self._writer.close()  # nothing is being written while the temps go
-            for tmp, _group in self._batch.values():
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            self._batch.discard()
             raise
         finally:
-            if self._writer is not None:
-                self._writer.close()
-            self._batch = self._writer = None
-            self._background = False
+            self._batch = None
 
-    def _commit_batch(self, pending: dict[str, tuple[str, int]]) -> None:
-        if not pending:
-            return
-        # Every temp file (objects and records alike) is made durable at once: the
-        # one sync of the batch's bytes. Then each group is renamed into place and
-        # its folders synced before the next group is renamed.
-        whole = self._syncer.sync_each([tmp for tmp, _ in pending.values()], fsync_file,
-                                       self.tmp_dir)
-        checkpoint("batch.synced")
-        for group in sorted({g for _, g in pending.values()}):
-            folders = self._rename_group(
-                [(oid, tmp) for oid, (tmp, g) in pending.items() if g == group])
-            deepest_first = sorted(folders, key=lambda p: len(p.parts), reverse=True)
-            if not (whole and self._syncer.syncfs(self.objects_dir)):
-                self._syncer.sync_each(deepest_first, fsync_dir, self.objects_dir)
-
-    def _rename_group(self, items: list[tuple[str, str]]) -> set[Path]:
-        """Put synced temp files in place as objects; the folders whose entries changed."""
-        folders: set[Path] = set()
-        for oid, tmp in items:
-            dest = self.path(oid)
-            if dest.exists():
-                os.unlink(tmp)
+    def remove(self, oids: Iterable[str]) -> int:
+        """Delete objects (``gc``, ``store drop``); how many were removed. Packed
+        ones are dropped by rewriting their packs (``packs.rewrite``: the new pack
+        is durable before the old one goes)."""
+        removed = 0
+        by_pack: dict[Path, set[str]] = {}
+        for oid in oids:
+            try:
+                self.path(oid).unlink()
+            except FileNotFoundError:
+                found = self._packed(oid)
+                if found is not None:
+                    by_pack.setdefault(found.pack.path, set()).add(oid)
                 continue
-            if not dest.parent.is_dir():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                folders.add(dest.parent.parent)
-            os.replace(tmp, dest)
-            folders.add(dest.parent)
-            checkpoint("batch.renamed")
-        return folders
+            removed += 1
+            checkpoint("gc.removed")
+        for path, gone in by_pack.items():
+            pack = self.packs.packs.get(path.name)
+            if pack is not None:
+                removed += packs.rewrite(pack, gone, self.tmp_dir)
+        self.packs.refresh()
+        return removed
+
+    def set_aside(self, oid: str, dest: Path) -> None:
+        """Move a damaged object out of the store to ``dest`` (``fsck --repair``):
+        a loose one is renamed; a packed one's bytes are written there and its
+        pack rewritten without it."""
+        try:
+            os.replace(self.path(oid), dest)
+            return
+        except FileNotFoundError:
+            pass
+        found = self._packed(oid)
+        if found is None:
+            raise NotFound(f"object {oid} is not in the store")
+        with open(dest, "xb") as f:
+            f.write(found.read())
+        packs.rewrite(found.pack, {oid}, self.tmp_dir)
+        self.packs.refresh()
+
+    def salvage_pack(self, name: str, dest: Path) -> int:
+        """Move a damaged pack out of the store to ``dest``, then keep in a new
+        pack every object it still holds whole (read entry by entry, each checked
+        by its id); how many were kept."""
+        # Aside first: the new pack of the same objects may have the same name.
+        # Nothing that could be read is lost meanwhile: ``dest`` keeps every byte.
+        os.replace(self.packs.folder / name, dest)
+        fsync_dir(self.packs.folder)
+        kept = list(packs.salvage(dest))
+        packs.write_pack(kept, self.tmp_dir, self.packs.folder)
+        self.packs.refresh()
+        return len(kept)
 
     def put_file(self, src: str | os.PathLike[str], *, mode: str = "copy",
                  progress: hashing.Progress | None = None,
@@ -230,7 +326,7 @@ class ObjectStore:
         with open(src, "rb", buffering=0) as fin:
             before = os.fstat(fin.fileno())
             size = before.st_size
-            with _TempObject(self.tmp_dir) as tmp:
+            with TempObject(self.tmp_dir) as tmp:
                 oid = copying.clone_or_copy(fin, tmp.file, size, progress, reflink=reflink,
                                             tap=tap)
                 # The bytes stored are the bytes hashed, but they are one version
@@ -246,7 +342,7 @@ class ObjectStore:
     def _put_hardlink(self, src: Path, progress: hashing.Progress | None,
                       known: str | None = None) -> ObjectId:
         self.objects_dir.mkdir(parents=True, exist_ok=True)
-        if not _same_device(src, self.objects_dir):
+        if not same_device(src, self.objects_dir):
             # No link can cross filesystems: copy at once rather than hash, fail, re-read.
             return self._put_copy(src, progress, reflink=True)
         # ``known`` comes from a hash the caller just made or trusts (the stat cache).
@@ -276,111 +372,14 @@ class ObjectStore:
         ``ChecksumMismatch`` and ``dest`` is untouched.
         """
         src = self.path(oid)
-        if not src.exists():
-            raise NotFound(f"object {oid} is not in the store")
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # Temp files go to the store's tmp folder (cleaned by the next writer
-        # after a crash) rather than into the user's model folder, whenever
-        # a rename from there can reach ``dest``.
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        if mode == "hardlink" and _same_device(src, dest.parent):
-            self.check(oid, progress)
-            tmp_name = self.tmp_dir / f"tmp-link-{oid[:16]}-{os.getpid()}"
-            with contextlib.suppress(FileNotFoundError):
-                tmp_name.unlink()
-            try:
-                os.link(src, tmp_name)
-                checkpoint("materialize.linked")
-                os.replace(tmp_name, dest)
-            except OSError:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp_name.unlink()
-            else:
-                fsync_dir(dest.parent)
-                return
-        same_fs = _same_device(self.tmp_dir, dest.parent)
-        try:
-            self._materialize_copy(oid, src, dest, mode, progress,
-                                   self.tmp_dir if same_fs else None)
-        except OSError as exc:
-            # Same device yet no rename between them (bind mounts): use dest's folder.
-            if not same_fs or exc.errno != errno.EXDEV:
-                raise
-            self._materialize_copy(oid, src, dest, mode, progress, None)
-
-    def _materialize_copy(self, oid: str, src: Path, dest: Path, mode: str,
-                          progress: hashing.Progress | None, tmp_dir: Path | None) -> None:
-        with open(src, "rb", buffering=0) as fin:
-            size = os.fstat(fin.fileno()).st_size
-            # A checked-out file gets the mode ``cp`` would give it, not mkstemp's 0o600.
-            with atomic_writer(dest, tmp_dir=tmp_dir, mode=new_file_mode()) as fout:
-                got = copying.clone_or_copy(fin, fout, size, progress, reflink=mode == "reflink")
-                if got != oid:
-                    raise ChecksumMismatch(f"object {oid} (store damaged)", oid, got)
-
-
-class _TempObject:
-    """A temp file in the store's tmp folder that becomes an object on commit."""
-
-    def __init__(self, tmp_dir: Path):
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = make_temp(tmp_dir)
-        self.name = name
-        self.file: BinaryIO = os.fdopen(fd, "wb")
-        self.done = False
-
-    def __enter__(self) -> _TempObject:
-        return self
-
-    def defer(self, oid: str, pending: dict[str, tuple[str, int]], group: int) -> None:
-        """Leave the temp file for a batch to sync and rename later."""
-        self.file.flush()
-        self.file.close()
-        os.chmod(self.name, READ_ONLY)
-        if oid in pending:
-            os.unlink(self.name)
-        else:
-            pending[oid] = (self.name, group)
-        self.done = True
-
-    def commit(self, dest: Path) -> None:
-        self.file.flush()
-        checkpoint("object.written")
-        os.fsync(self.file.fileno())
-        self.file.close()
-        if dest.exists():
-            # Same bytes already stored (ids are content): keep the existing one.
-            os.unlink(self.name)
-        else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.name, READ_ONLY)
-            checkpoint("object.synced")
-            os.replace(self.name, dest)
-            checkpoint("object.replaced")
-            fsync_dir(dest.parent)
-        self.done = True
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.done:
-            try:
-                # Closing flushes; on a full disk that fails again: remove the temp anyway.
-                with contextlib.suppress(OSError):
-                    self.file.close()
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.name)
-
-
-def _same_device(a: Path, b: Path) -> bool:
-    try:
-        return os.stat(a).st_dev == os.stat(b).st_dev
-    except OSError:
-        return False
+        # A packed object is read whole (packed ones are small); NotFound if absent.
+        source = src if src.exists() else self._packed_bytes(oid)
+        materialize(oid, source, Path(dest), self.tmp_dir, mode=mode, progress=progress)
 
 
 def verify_readonly(store: ObjectStore, oid: str) -> str | None:
-    """A problem string when an object is writable (a hint of in-place edits)."""
+    """A problem string when a loose object is writable (a hint of in-place edits).
+    Packed objects: ``fsck`` checks the pack files' own modes."""
     try:
         mode = store.path(oid).stat().st_mode
     except FileNotFoundError:

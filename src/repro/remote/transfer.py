@@ -130,7 +130,8 @@ def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) ->
     if remote.exists(key):
         done.reused += 1
         return
-    done.bytes += remote.put_file(key, store.path(oid))
+    with store.as_file(oid) as path:
+        done.bytes += remote.put_file(key, path)
     checkpoint("push.sent")
 
 

@@ -116,8 +116,8 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         done = 0
         for start in range(0, len(files), BATCH):
             # One durable commit per batch: objects, then records, then the index.
-            # Small objects' files are written by a background thread meanwhile.
-            with repo.store.batch(background=len(files) > 1):
+            # Small objects go into one pack (``repro.objects.batching``).
+            with repo.store.batch():
                 for path in files[start:start + BATCH]:
                     done += 1
                     if progress:

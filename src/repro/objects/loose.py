@@ -1,0 +1,75 @@
+"""Loose objects: one file each under ``objects/<2 hex>/<62 hex>``, read-only.
+
+``TempObject`` is a temp file in the store's tmp folder that becomes a loose
+object: at once (synced, renamed, its folder synced) or at the end of a batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from repro.objects.atomic import fsync_dir, make_temp
+from repro.objects.batching import Batch
+from repro.objects.faults import checkpoint
+
+READ_ONLY = 0o444
+
+
+class TempObject:
+    """A temp file in the store's tmp folder that becomes an object on commit."""
+
+    def __init__(self, tmp_dir: Path):
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = make_temp(tmp_dir)
+        self.name = name
+        self.file: BinaryIO = os.fdopen(fd, "wb")
+        self.done = False
+
+    def __enter__(self) -> TempObject:
+        return self
+
+    def defer(self, oid: str, batch: Batch, group: int) -> None:
+        """Leave the temp file for a batch to sync and rename later."""
+        self.file.flush()
+        self.file.close()
+        os.chmod(self.name, READ_ONLY)
+        if not batch.add_loose(oid, self.name, group):
+            os.unlink(self.name)
+        self.done = True
+
+    def commit(self, dest: Path) -> None:
+        self.file.flush()
+        checkpoint("object.written")
+        os.fsync(self.file.fileno())
+        self.file.close()
+        if dest.exists():
+            # Same bytes already stored (ids are content): keep the existing one.
+            os.unlink(self.name)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.name, READ_ONLY)
+            checkpoint("object.synced")
+            os.replace(self.name, dest)
+            checkpoint("object.replaced")
+            fsync_dir(dest.parent)
+        self.done = True
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.done:
+            try:
+                # Closing flushes; on a full disk that fails again: remove the temp anyway.
+                with contextlib.suppress(OSError):
+                    self.file.close()
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.name)
+
+
+def same_device(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
