@@ -24,12 +24,16 @@ Capsys = pytest.CaptureFixture[str]
 
 @pytest.fixture
 def added(project: Path, capsys: Capsys) -> dict[str, str]:
-    """The shared project (tests/conftest.py) with three outputs captured: output
-    BLAKE3 by record id."""
+    """The shared project (tests/conftest.py) with three outputs captured, one an
+    ``add`` (so each thumbnail has a ref file, and each object a file of its own;
+    a batch's thumbnails are linked in its pack: tests/api/test_packed_store.py):
+    output BLAKE3 by record id."""
+    added = {}
     for seed in (1, 2, 3):
-        make_output(project, f"o{seed}.png", seed=seed)
-    result = run_json(capsys, "-C", project, "add", project / "outputs", "--no-env")
-    return {r["id"]: r["output"] for r in result["records"]}
+        path = make_output(project, f"o{seed}.png", seed=seed)
+        record = run_json(capsys, "-C", project, "add", path, "--no-env")["records"][0]
+        added[record["id"]] = record["output"]
+    return added
 
 
 def embedded(page: str) -> list[bytes]:

@@ -57,10 +57,11 @@ def test_a_batch_of_small_objects_is_one_pack_read_like_loose_objects(
     assert os.stat(_pack_files(store)[0]).st_mode & 0o777 == 0o444
 
 
-def test_a_batch_of_one_image_stays_loose(store: ObjectStore) -> None:
-    blobs = _blobs(batching.PACK_MIN - 1)
-    with store.batch():
-        ids = [store.put_bytes(b) for b in blobs]
+def test_a_batch_that_does_not_pack_writes_loose_objects(store: ObjectStore) -> None:
+    blobs = _blobs(5)
+    with store.batch(pack=False):
+        ids = [store.put_bytes(b, made_from=hash_bytes(b"an output")) for b in blobs]
+        assert not store.packing
     assert _pack_files(store) == []
     assert sorted(p.parent.name + p.name for p in _loose_files(store)) == sorted(ids)
 
@@ -94,7 +95,7 @@ def test_remove_rewrites_the_pack_without_the_objects(store: ObjectStore) -> Non
 def test_many_packs_are_merged_and_no_object_is_lost(store: ObjectStore) -> None:
     ids = []
     for n in range(batching.MOST_PACKS + 3):
-        ids += store.put_many(_blobs(batching.PACK_MIN, seed=n))
+        ids += store.put_many(_blobs(3, seed=n))
     assert len(_pack_files(store)) <= batching.MOST_PACKS
     assert list(store) == sorted(set(ids))
     for oid in ids:
@@ -170,3 +171,20 @@ def test_packed_objects_materialize_and_lend_a_file(store: ObjectStore, tmp_path
         assert path.read_bytes() == blobs[9]
     assert not path.exists()
     assert store.age(ids[0]) == pytest.approx(os.stat(_pack_files(store)[0]).st_mtime, abs=5)
+
+
+def test_a_pack_links_what_was_made_from_what(store: ObjectStore) -> None:
+    outputs = store.put_many(_blobs(4, seed=1))
+    with store.batch():
+        assert store.packing
+        thumbs = [store.put_bytes(b"thumbnail of " + o.encode(), made_from=o) for o in outputs]
+    assert [store.made_of(o) for o in outputs] == thumbs
+    assert sorted(store.links()) == sorted(zip(outputs, thumbs, strict=True))
+    assert store.made_of(thumbs[0]) is None
+    # Dropping a thumbnail drops its link; the others stay, through merges too.
+    store.remove([thumbs[0]])
+    assert store.made_of(outputs[0]) is None and store.made_of(outputs[1]) == thumbs[1]
+    for n in range(batching.MOST_PACKS + 1):
+        store.put_many(_blobs(2, seed=10 + n))
+    other = ObjectStore(store.objects_dir, store.tmp_dir)
+    assert [other.made_of(o) for o in outputs] == [None, *thumbs[1:]]

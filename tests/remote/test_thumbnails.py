@@ -68,8 +68,11 @@ def test_a_clone_has_the_thumbnails_and_decodes_no_output(
 def test_a_remote_without_thumbnails_clones_and_makes_them_on_first_need(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, folder_remote: Path) -> None:
-    ids = _capture(capsys, project, 2)
-    shutil.rmtree(project / ".repro" / "thumbs")  # as a store older code pushed from
+    # One image an ``add``: the thumbnails' refs are files (a batch would link them
+    # in its pack), removed as in a store older code pushed from.
+    ids = [run_json(capsys, "-C", project, "add", make_output(
+        project, f"old_{i}.png", seed=2100 + i))["records"][0]["id"] for i in range(2)]
+    shutil.rmtree(project / ".repro" / "thumbs")
     run(capsys, "-C", project, "remote", "add", "origin", folder_remote)
     run_json(capsys, "-C", project, "push")
     for seg in (folder_remote / "index" / "seg").iterdir():  # a segment as older code wrote

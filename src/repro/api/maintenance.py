@@ -27,7 +27,7 @@ from repro.errors import ChecksumMismatch, IntegrityError, NotFound
 from repro.objects.hashing import Progress
 from repro.objects.ids import check_id
 from repro.objects.lock import stale_holder
-from repro.objects.store import verify_readonly
+from repro.objects.loose import verify_readonly
 from repro.record import Record, SchemaError, from_bytes, is_blake3
 from repro.record import check as check_record
 
@@ -114,7 +114,7 @@ def fsck(repo: Repository, *, progress: Callable[[str, int, int], None] | None =
                                         f"({exc.strerror or exc}): run `repro fsck --repair`",
                           oid)
             continue
-        problem = verify_readonly(repo.store, oid)
+        problem = verify_readonly(repo.store.objects_dir, oid)
         if problem:
             yield Problem("readonly", problem, oid)
     not_read: list[Problem] = []

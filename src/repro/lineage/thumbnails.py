@@ -7,9 +7,11 @@ thumbnails existed gets its own the first time a page needs it
 about a kilobyte per output instead of decoding each one.
 
 A thumbnail is an object like any other (content-addressed, read-only). The
-output it shows is named by a ref keyed by the output's id,
-``.repro/thumbs/<2 hex>/<62 hex>``, holding the thumbnail's id. The refs are
-derived: deleting them loses nothing but the time to make the thumbnails again.
+output it shows is named by a link in the pack that holds it, when ``add``
+packed its batch (``ObjectStore.put_bytes(made_from=)``: no file of its own),
+or else by a ref keyed by the output's id, ``.repro/thumbs/<2 hex>/<62 hex>``,
+holding the thumbnail's id. Both are derived: deleting them loses nothing but
+the time to make the thumbnails again.
 So they are written without an fsync, and a ref a crash left empty or torn, or
 one naming an object that is not in the store, reads as no thumbnail. ``gc``
 keeps the thumbnail of every output it keeps and drops the refs of outputs gone.
@@ -103,14 +105,15 @@ class Thumbnails:
         return self.dir / output[:2] / output[2:]
 
     def _named(self, output: str) -> str | None:
-        """The thumbnail id the output's ref holds, when the ref is whole. (Plain
-        strings, not ``Path``: a page reads 2,000 of them.)"""
+        """The thumbnail id the output's ref holds, when the ref is whole, else the
+        one its pack links to it. (Plain strings, not ``Path``: a page reads 2,000
+        of them.)"""
         output = check_id(output)
         try:
             with open(f"{self._dir}/{output[:2]}/{output[2:]}", "rb") as f:
                 return check_id(f.read(80).decode("ascii").strip())
         except (OSError, ValueError):
-            return None
+            return self.store.made_of(output)
 
     def id_of(self, output: str) -> str | None:
         """The id of the output's thumbnail, when its ref is whole and the object stored."""
@@ -132,8 +135,11 @@ class Thumbnails:
 
     def put(self, output: str, data: bytes) -> str:
         """Store thumbnail bytes as an object (inside the store's batch, if one is
-        open) and point the output's ref at them. The ref is written in place, with
-        no temp file and no fsync: a reader that finds it torn makes it again."""
+        open): in a packing batch, linked to the output in the pack; else with the
+        output's ref pointing at them, written in place, with no temp file and no
+        fsync: a reader that finds it torn makes it again."""
+        if self.store.packing:
+            return self.store.put_bytes(data, made_from=output)
         thumb = self.store.put_bytes(data)
         self.link(output, thumb)
         return thumb
@@ -172,7 +178,9 @@ class Thumbnails:
                 self.put(output, data)
 
     def refs(self) -> Iterator[tuple[str, str | None]]:
-        """Every ref: ``(output, thumbnail id)``, the id None when the ref is torn."""
+        """Every link the packs keep, then every ref: ``(output, thumbnail id)``, the id
+        None when the ref is torn."""
+        yield from self.store.links()
         if not self.dir.is_dir():
             return
         for fan in sorted(os.listdir(self.dir)):

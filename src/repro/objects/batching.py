@@ -14,9 +14,9 @@ of their own. When the batch ends:
    into place, their folders synced.
 
 So no object is ever under its final name partially written, and no record is
-in place before the objects it names. A batch of fewer than ``PACK_MIN``
-small objects (one image) writes them as loose files instead: packs stay few
-and large, which keeps lookups (one binary search per pack) cheap.
+in place before the objects it names. A batch opened with ``pack=False`` (an
+``add`` of one image) writes its small objects as loose files instead: packs
+stay few and large, which keeps lookups (one binary search per pack) cheap.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from repro.objects import packs
+from repro.objects import pack_writer, packs
 from repro.objects.atomic import TMP_PREFIX, fsync_dir
 from repro.objects.faults import checkpoint
 from repro.objects.syncing import Syncer, fsync_file
@@ -36,9 +36,6 @@ from repro.objects.syncing import Syncer, fsync_file
 #: create is a small part of its cost, and gc would copy large objects again
 #: each time it rewrites their pack (``bench/bench_pack_formats.py``).
 PACK_MAX_OBJECT = 1024 * 1024
-#: A batch with fewer small objects than this writes them as loose files (one
-#: image makes about five: output, two metadata blobs, record, thumbnail).
-PACK_MIN = 8
 #: A store with more packs than this merges its smaller ones after a batch.
 MOST_PACKS = 32
 #: Mode of an object file.
@@ -52,25 +49,37 @@ class Batch:
     """The objects of one open batch: loose temp files and one pack being written."""
 
     def __init__(self, objects_dir: Path, tmp_dir: Path, syncer: Syncer,
-                 pack_set: packs.PackSet):
+                 pack_set: packs.PackSet, *, pack: bool):
+        self.packing = pack
         self.objects_dir = objects_dir
         self.pack_set = pack_set
         self.tmp_dir = tmp_dir
         self.syncer = syncer
         #: loose temp files: object id -> (temp path, group)
         self.loose: dict[str, tuple[str, int]] = {}
-        self.pack: packs.PackWriter | None = None
-        #: the group of each packed object (used when the batch is too small to pack)
-        self.small_groups: dict[str, int] = {}
+        self.pack: pack_writer.PackWriter | None = None
 
     def __contains__(self, oid: str) -> bool:
         return oid in self.loose or (self.pack is not None and oid in self.pack.entries)
 
-    def add_small(self, oid: str, data: bytes, group: int) -> None:
+    def _writer(self) -> pack_writer.PackWriter:
         if self.pack is None:
-            self.pack = packs.PackWriter(self.tmp_dir)
-        self.pack.add(oid, data)
-        self.small_groups.setdefault(oid, group)
+            self.pack = pack_writer.PackWriter(self.tmp_dir)
+        return self.pack
+
+    def add_small(self, oid: str, data: bytes, group: int) -> None:
+        """Pack ``data`` (a packing batch) or write it to a loose temp file."""
+        if self.packing:
+            self._writer().add(oid, data)
+            return
+        tmp = os.path.join(self.tmp_dir, TMP_PREFIX + os.urandom(8).hex())
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        write_new_file(tmp, data)
+        self.loose[oid] = (tmp, group)
+
+    def add_link(self, source: str, target: str) -> None:
+        """Keep in the pack that ``target`` was made from ``source`` (packing only)."""
+        self._writer().add_link(source, target)
 
     def add_loose(self, oid: str, tmp: str, group: int) -> bool:
         """Take a written temp file as object ``oid``; False when the batch has it."""
@@ -95,9 +104,6 @@ class Batch:
 
     def commit(self, path_of: PathOf) -> None:
         pack = self.pack
-        if pack is not None and len(pack.entries) < PACK_MIN:
-            self._unpack(pack)
-            pack = self.pack = None
         pack_name = pack.seal() if pack is not None else None
         temps = [tmp for tmp, _ in self.loose.values()]
         if pack is not None:
@@ -110,18 +116,10 @@ class Batch:
         for group in groups:
             self._rename_group(group, path_of, whole)
             if group == 0 and pack is not None and pack_name is not None:
-                packs.place(pack.name, self.pack_set.folder, pack_name)
+                pack_writer.place(pack.name, self.pack_set.folder, pack_name)
         self.pack = None
         if pack is not None:
-            self.pack_set.consolidate(self.tmp_dir, MOST_PACKS)
-
-    def _unpack(self, pack: packs.PackWriter) -> None:
-        """Too few small objects for a pack: write each as a loose temp file."""
-        for oid in pack.entries:
-            tmp = os.path.join(self.tmp_dir, TMP_PREFIX + os.urandom(8).hex())
-            write_new_file(tmp, pack.read(oid))
-            self.loose[oid] = (tmp, self.small_groups[oid])
-        pack.discard()
+            pack_writer.consolidate(self.pack_set, self.tmp_dir, MOST_PACKS)
 
     def _rename_group(self, group: int, path_of: PathOf, whole: bool) -> None:
         folders: set[Path] = set()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from repro.objects.atomic import fsync_dir, make_temp
 from repro.objects.batching import Batch
 from repro.objects.faults import checkpoint
+from repro.objects.ids import ObjectId, check_id
 
 READ_ONLY = 0o444
 
@@ -73,3 +76,29 @@ def same_device(a: Path, b: Path) -> bool:
         return os.stat(a).st_dev == os.stat(b).st_dev
     except OSError:
         return False
+
+
+def loose_ids(objects_dir: Path) -> Iterator[ObjectId]:
+    """The ids of the loose objects under ``objects_dir``, in id order."""
+    if not objects_dir.is_dir():
+        return
+    for fan in sorted(os.listdir(objects_dir)):
+        if len(fan) != 2:
+            continue
+        for rest in sorted(os.listdir(objects_dir / fan)):
+            try:
+                yield check_id(fan + rest)
+            except ValueError:
+                continue
+
+
+def verify_readonly(objects_dir: Path, oid: str) -> str | None:
+    """A problem string when a loose object is writable (a hint of in-place edits).
+    Packed objects: their pack files are written read-only and never changed."""
+    try:
+        mode = (objects_dir / oid[:2] / oid[2:]).stat().st_mode
+    except FileNotFoundError:
+        return None
+    if mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return f"object {oid} is writable (objects must be read-only)"
+    return None

@@ -12,19 +12,23 @@ A pack ``objects/pack/pack-<32 hex>.pack`` is written once and never changed::
     header   b"REPROPK1"
     entries  per object: its 32-byte id, its length (8 bytes, big-endian), its bytes
     table    per object, sorted by id: id (32), offset of its bytes (8), length (8)
-    trailer  count (8), table offset (8), BLAKE3 of the table (32), b"REPROEND"
+    links    per link, sorted by its first id: from (32), to (32)
+    trailer  count (8), table offset (8), links (8), BLAKE3 of table and links (32),
+             b"REPROEND"
 
 The table is what readers search (a binary search in a memory map); its hash
 in the trailer tells a damaged table from a whole one, and every object is
-checked by its own id like a loose one. The entries repeat each id before its
-bytes: a pack whose table is damaged can still be read entry by entry
-(``salvage``). The name is derived from the table hash, so two packs of the
-same objects have one name.
+checked by its own id like a loose one. A link says which object was made from
+which (an output's thumbnail: ``lineage.thumbnails``): derived, like the
+thumbnail itself, and kept in the pack so that a batch writes no file for it.
+The entries repeat each id before its bytes: a pack whose table is damaged can
+still be read entry by entry (``pack_writer.salvage``). The name is derived
+from the table hash, so two packs of the same objects have one name.
 
 Crash safety: a pack is written in the store's tmp folder, synced, then renamed
 into ``objects/pack`` (whose folder is then synced): it is either whole under
 its final name or not there at all, and readers only ever see whole packs.
-A pack is removed only after the pack that replaces it (``rewrite``: gc,
+A pack is removed only after the pack that replaces it (``pack_writer``: gc,
 repair) is durable in place; in between, objects are in both, which is harmless.
 """
 
@@ -36,19 +40,18 @@ import heapq
 import mmap
 import os
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from repro.objects import hashing
-from repro.objects.atomic import fsync_dir, make_temp
-from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId
 
 MAGIC = b"REPROPK1"
 END = b"REPROEND"
 ENTRY = 32 + 8 + 8
-TRAILER = 8 + 8 + 32 + len(END)
+LINK = 64
+TRAILER = 8 + 8 + 8 + 32 + len(END)
 SUFFIX = ".pack"
 
 
@@ -69,17 +72,23 @@ class Located:
 
 
 class _Ids:
-    """The pack table's ids as a sorted sequence of 32-byte strings (for ``bisect``)."""
+    """The ids that begin a table's rows, as a sorted sequence of 32-byte strings
+    (for ``bisect``)."""
 
-    def __init__(self, view: mmap.mmap, start: int, count: int):
-        self.view, self.start, self.count = view, start, count
+    def __init__(self, view: mmap.mmap, start: int, count: int, row: int):
+        self.view, self.start, self.count, self.row = view, start, count, row
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, i: int) -> bytes:
-        at = self.start + i * ENTRY
+        at = self.start + i * self.row
         return self.view[at:at + 32]
+
+    def find(self, raw: bytes) -> int | None:
+        """The row of ``raw``, or None."""
+        i = bisect.bisect_left(self, raw)
+        return i if i < self.count and self[i] == raw else None
 
 
 class Pack:
@@ -100,23 +109,37 @@ class Pack:
             raise PackDamaged("no trailer (cut short)")
         count = int.from_bytes(trailer[:8], "big")
         table = int.from_bytes(trailer[8:16], "big")
-        if table < len(MAGIC) or table + count * ENTRY != size - TRAILER:
+        links = int.from_bytes(trailer[16:24], "big")
+        if table < len(MAGIC) or table + count * ENTRY + links * LINK != size - TRAILER:
             raise PackDamaged("its table does not fit in the file")
-        if hashing.hash_bytes(self.view[table:size - TRAILER]) != trailer[16:48].hex():
+        if hashing.hash_bytes(self.view[table:size - TRAILER]) != trailer[24:56].hex():
             raise PackDamaged("its table does not match its checksum")
         self.count = count
         self.table = table
-        self.ids = _Ids(self.view, table, count)
+        self.ids = _Ids(self.view, table, count, ENTRY)
+        self.links = _Ids(self.view, table + count * ENTRY, links, LINK)
 
     def locate(self, oid: str) -> Located | None:
-        raw = bytes.fromhex(oid)
-        i = bisect.bisect_left(self.ids, raw)
-        if i == self.count or self.ids[i] != raw:
+        i = self.ids.find(bytes.fromhex(oid))
+        if i is None:
             return None
         at = self.table + i * ENTRY + 32
         offset = int.from_bytes(self.view[at:at + 8], "big")
         length = int.from_bytes(self.view[at + 8:at + 16], "big")
         return Located(self, offset, length)
+
+    def link(self, source: str) -> ObjectId | None:
+        """The object linked from ``source`` (its thumbnail), when this pack says."""
+        i = self.links.find(bytes.fromhex(source))
+        if i is None:
+            return None
+        at = self.links.start + i * LINK + 32
+        return ObjectId(self.view[at:at + 32].hex())
+
+    def all_links(self) -> Iterator[tuple[ObjectId, ObjectId]]:
+        for i in range(self.links.count):
+            at = self.links.start + i * LINK
+            yield ObjectId(self.view[at:at + 32].hex()), ObjectId(self.view[at + 32:at + 64].hex())
 
     def read(self, offset: int, length: int) -> bytes:
         if offset + length > self.table:
@@ -166,7 +189,7 @@ class PackSet:
             except PackDamaged as exc:
                 self.damaged[name] = str(exc)
             except FileNotFoundError:
-                continue  # merged into another meanwhile (``consolidate``)
+                continue  # merged into another meanwhile
             except OSError as exc:
                 self.damaged[name] = f"unreadable ({exc.strerror or exc})"
 
@@ -189,6 +212,23 @@ class PackSet:
             found = self.locate(oid)
         return found
 
+    def link(self, source: str) -> ObjectId | None:
+        """The object linked from ``source`` in any pack (the folder re-read on a miss)."""
+        for attempt in range(2):
+            if attempt:
+                self.refresh()
+            for pack in self.packs.values():
+                found = pack.link(source)
+                if found is not None:
+                    return found
+        return None
+
+    def all_links(self) -> Iterator[tuple[ObjectId, ObjectId]]:
+        """Every link of every pack: ``(from, to)``."""
+        self.refresh()
+        for pack in list(self.packs.values()):
+            yield from pack.all_links()
+
     def ids(self) -> Iterator[ObjectId]:
         """Every packed id, in id order, once each."""
         self.refresh()
@@ -197,153 +237,3 @@ class PackSet:
             if oid != last:
                 yield oid
                 last = oid
-
-
-    def consolidate(self, tmp_dir: Path, most: int) -> int:
-        """Keep at most ``most`` packs: when there are more, the smaller half is
-        merged into one (each lookup searches every pack; merging only the small
-        ones keeps the bytes rewritten about proportional to those added). The
-        merged pack is durable in place before the packs it replaces are removed.
-        Returns how many packs were merged."""
-        self.refresh()
-        if len(self.packs) <= most:
-            return 0
-        by_size = sorted(self.packs.values(), key=lambda p: (p.stat.st_size, p.path.name))
-        small = by_size[:max(2, len(by_size) - most // 2)]
-
-        def items() -> Iterator[tuple[str, bytes]]:
-            last = None
-            for oid in heapq.merge(*small):
-                if oid != last:
-                    found = next(f for p in small if (f := p.locate(oid)) is not None)
-                    yield oid, found.read()
-                    last = oid
-
-        name = write_pack(items(), tmp_dir, self.folder)
-        for pack in small:
-            if pack.path.name != name:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(pack.path)
-                checkpoint("pack.removed")
-        fsync_dir(self.folder)
-        self.refresh()
-        return len(small)
-
-
-class PackWriter:
-    """A pack being written in the tmp folder: objects appended, then sealed."""
-
-    def __init__(self, tmp_dir: Path):
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, self.name = make_temp(tmp_dir)
-        self.file = os.fdopen(fd, "wb")
-        self.file.write(MAGIC)
-        self.offset = len(MAGIC)
-        self.entries: dict[str, tuple[int, int]] = {}
-
-    def add(self, oid: str, data: bytes) -> None:
-        if oid in self.entries:
-            return
-        self.file.write(bytes.fromhex(oid) + len(data).to_bytes(8, "big"))
-        self.file.write(data)
-        self.entries[oid] = (self.offset + 40, len(data))
-        self.offset += 40 + len(data)
-
-    def read(self, oid: str) -> bytes:
-        """An object appended before the pack is sealed."""
-        offset, length = self.entries[oid]
-        self.file.flush()
-        with open(self.name, "rb") as f:
-            f.seek(offset)
-            return f.read(length)
-
-    def seal(self) -> str:
-        """Write the table and trailer; the pack's file name. Not synced yet."""
-        table = b"".join(bytes.fromhex(oid) + offset.to_bytes(8, "big") + length.to_bytes(8, "big")
-                         for oid, (offset, length) in sorted(self.entries.items()))
-        digest = hashing.hash_bytes(table)
-        self.file.write(table)
-        self.file.write(len(self.entries).to_bytes(8, "big") + self.offset.to_bytes(8, "big")
-                        + bytes.fromhex(digest) + END)
-        self.file.close()
-        os.chmod(self.name, 0o444)
-        return f"pack-{digest[:32]}{SUFFIX}"
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.name)
-
-
-def place(tmp_name: str, folder: Path, name: str) -> None:
-    """Rename a sealed, synced pack into ``folder`` and sync the folder."""
-    created = not folder.is_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    if created:
-        fsync_dir(folder.parent)
-    os.replace(tmp_name, folder / name)
-    checkpoint("pack.placed")
-    fsync_dir(folder)
-
-
-def write_pack(items: Iterable[tuple[str, bytes]], tmp_dir: Path, folder: Path) -> str | None:
-    """A new durable pack of ``items`` in ``folder``; its name (None when empty)."""
-    writer = PackWriter(tmp_dir)
-    try:
-        for oid, data in items:
-            writer.add(oid, data)
-        if not writer.entries:
-            writer.discard()
-            return None
-        name = writer.seal()
-        fd = os.open(writer.name, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        checkpoint("pack.synced")
-    except BaseException:
-        writer.discard()
-        raise
-    place(writer.name, folder, name)
-    return name
-
-
-def rewrite(pack: Pack, drop: Collection[str], tmp_dir: Path) -> int:
-    """Replace a pack by one without the objects ``drop`` names; how many were
-    dropped. The new pack is durable in place before the old one is removed."""
-    kept = [oid for oid in pack if oid not in drop]
-    dropped = pack.count - len(kept)
-    if not dropped:
-        return 0
-    folder = pack.path.parent
-
-    def items() -> Iterator[tuple[str, bytes]]:
-        for oid in kept:
-            found = pack.locate(oid)
-            assert found is not None
-            yield oid, found.read()
-
-    name = write_pack(items(), tmp_dir, folder)
-    if name != pack.path.name:
-        os.unlink(pack.path)
-        checkpoint("pack.removed")
-        fsync_dir(folder)
-    return dropped
-
-
-def salvage(path: Path) -> Iterator[tuple[str, bytes]]:
-    """The objects of a damaged pack that can still be read entry by entry and
-    match their ids (its table is not trusted)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    at = len(MAGIC) if data[:len(MAGIC)] == MAGIC else 0
-    while at + 40 <= len(data):
-        oid = data[at:at + 32].hex()
-        length = int.from_bytes(data[at + 32:at + 40], "big")
-        body = data[at + 40:at + 40 + length]
-        if len(body) != length or hashing.hash_bytes(body) != oid:
-            return
-        yield oid, body
-        at += 40 + length

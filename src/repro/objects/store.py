@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
-from repro.objects import copying, hashing, packs
+from repro.objects import copying, hashing, pack_writer, packs
 from repro.objects.atomic import fsync_dir
 from repro.objects.batching import PACK_MAX_OBJECT, Batch, write_new_file
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
-from repro.objects.loose import TempObject, same_device
+from repro.objects.loose import TempObject, loose_ids, same_device
 from repro.objects.materialize import materialize
 from repro.objects.syncing import Syncer
 
@@ -58,6 +58,7 @@ class ObjectStore:
     def __init__(self, objects_dir: str | os.PathLike[str], tmp_dir: str | os.PathLike[str]):
         self.objects_dir = Path(objects_dir)
         self.tmp_dir = Path(tmp_dir)
+        self._objects = str(self.objects_dir)
         self.packs = packs.PackSet(self.objects_dir / "pack")
         self._batch: Batch | None = None
         self._syncer = Syncer()
@@ -104,32 +105,21 @@ class ObjectStore:
         if self._batch is not None and oid in self._batch:
             return True
         try:
-            if self.path(oid).is_file():
-                return True
+            oid = check_id(oid)
         except ValueError:
             return False
+        # Plain strings, not ``Path``: ``add`` asks this five times an image.
+        if os.path.isfile(f"{self._objects}/{oid[:2]}/{oid[2:]}"):
+            return True
         return self._packed(oid) is not None
 
     def __iter__(self) -> Iterator[ObjectId]:
         """Every object id, loose or packed, in id order, once each."""
         last = None
-        for oid in heapq.merge(self._loose_ids(), self.packs.ids()):
+        for oid in heapq.merge(loose_ids(self.objects_dir), self.packs.ids()):
             if oid != last:
                 yield oid
                 last = oid
-
-    def _loose_ids(self) -> Iterator[ObjectId]:
-        if not self.objects_dir.is_dir():
-            return
-        for fan in sorted(os.listdir(self.objects_dir)):
-            if len(fan) != 2:
-                continue
-            for rest in sorted(os.listdir(self.objects_dir / fan)):
-                oid = fan + rest
-                try:
-                    yield check_id(oid)
-                except ValueError:
-                    continue
 
     def size(self, oid: str) -> int:
         try:
@@ -200,10 +190,20 @@ class ObjectStore:
 
     # -- writing --------------------------------------------------------------
 
-    def put_bytes(self, data: bytes, *, group: int = 0, known: str | None = None) -> ObjectId:
+    @property
+    def packing(self) -> bool:
+        """Whether a batch is open that packs its small objects (and keeps links)."""
+        return self._batch is not None and self._batch.packing
+
+    def put_bytes(self, data: bytes, *, group: int = 0, known: str | None = None,
+                  made_from: str | None = None) -> ObjectId:
         """Store bytes. ``group`` orders durability inside a batch (records: 1);
-        ``known`` is their BLAKE3 when the caller has just computed it."""
+        ``known`` is their BLAKE3 when the caller has just computed it;
+        ``made_from``, inside a packing batch, the object they were made from (an
+        output, for its thumbnail): the pack keeps the link (``made_of``)."""
         oid = check_id(known) if known is not None else ObjectId(hashing.hash_bytes(data))
+        if made_from is not None and self._batch is not None and self._batch.packing:
+            self._batch.add_link(check_id(made_from), oid)
         if oid in self:
             return oid
         if self._batch is not None and len(data) <= PACK_MAX_OBJECT:
@@ -234,13 +234,23 @@ class ObjectStore:
         else:
             tmp.commit(self.path(oid))
 
+    def made_of(self, source: str) -> ObjectId | None:
+        """The object a pack links from ``source`` (``put_bytes(made_from=)``), if any."""
+        return self.packs.link(check_id(source))
+
+    def links(self) -> Iterator[tuple[ObjectId, ObjectId]]:
+        """Every ``(source, made from it)`` link the packs keep."""
+        return self.packs.all_links()
+
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Defer durability of new objects to the end (see the class doc)."""
+    def batch(self, *, pack: bool = True) -> Iterator[None]:
+        """Defer durability of new objects to the end (see the class doc). With
+        ``pack``, small objects go into one pack; without, into loose files."""
         if self._batch is not None:
             yield
             return
-        self._batch = Batch(self.objects_dir, self.tmp_dir, self._syncer, self.packs)
+        self._batch = Batch(self.objects_dir, self.tmp_dir, self._syncer, self.packs,
+                            pack=pack)
         try:
             yield
             self._batch.commit(self.path)
@@ -252,7 +262,7 @@ class ObjectStore:
 
     def remove(self, oids: Iterable[str]) -> int:
         """Delete objects (``gc``, ``store drop``); how many were removed. Packed
-        ones are dropped by rewriting their packs (``packs.rewrite``: the new pack
+        ones are dropped by rewriting their packs (``pack_writer.rewrite``: the new pack
         is durable before the old one goes)."""
         removed = 0
         by_pack: dict[Path, set[str]] = {}
@@ -269,7 +279,7 @@ class ObjectStore:
         for path, gone in by_pack.items():
             pack = self.packs.packs.get(path.name)
             if pack is not None:
-                removed += packs.rewrite(pack, gone, self.tmp_dir)
+                removed += pack_writer.rewrite(pack, gone, self.tmp_dir)
         self.packs.refresh()
         return removed
 
@@ -287,7 +297,7 @@ class ObjectStore:
             raise NotFound(f"object {oid} is not in the store")
         with open(dest, "xb") as f:
             f.write(found.read())
-        packs.rewrite(found.pack, {oid}, self.tmp_dir)
+        pack_writer.rewrite(found.pack, {oid}, self.tmp_dir)
         self.packs.refresh()
 
     def salvage_pack(self, name: str, dest: Path) -> int:
@@ -298,8 +308,8 @@ class ObjectStore:
         # Nothing that could be read is lost meanwhile: ``dest`` keeps every byte.
         os.replace(self.packs.folder / name, dest)
         fsync_dir(self.packs.folder)
-        kept = list(packs.salvage(dest))
-        packs.write_pack(kept, self.tmp_dir, self.packs.folder)
+        kept = list(pack_writer.salvage(dest))
+        pack_writer.write_pack(kept, self.tmp_dir, self.packs.folder)
         self.packs.refresh()
         return len(kept)
 
@@ -377,16 +387,4 @@ class ObjectStore:
         materialize(oid, source, Path(dest), self.tmp_dir, mode=mode, progress=progress)
 
 
-def verify_readonly(store: ObjectStore, oid: str) -> str | None:
-    """A problem string when a loose object is writable (a hint of in-place edits).
-    Packed objects: ``fsck`` checks the pack files' own modes."""
-    try:
-        mode = store.path(oid).stat().st_mode
-    except FileNotFoundError:
-        return None
-    if mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-        return f"object {oid} is writable (objects must be read-only)"
-    return None
-
-
-__all__ = ["ObjectStore", "verify_readonly"]
+__all__ = ["ObjectStore"]

@@ -116,8 +116,9 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         done = 0
         for start in range(0, len(files), BATCH):
             # One durable commit per batch: objects, then records, then the index.
-            # Small objects go into one pack (``repro.objects.batching``).
-            with repo.store.batch():
+            # Small objects go into one pack (``repro.objects.batching``), but for
+            # one image: its five objects stay loose, and packs few.
+            with repo.store.batch(pack=len(files) > 1):
                 for path in files[start:start + BATCH]:
                     done += 1
                     if progress:
