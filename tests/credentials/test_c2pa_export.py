@@ -231,7 +231,7 @@ def test_an_output_gone_from_the_store(signed_project: tuple[Path, dict[str, str
 
     root, ids = signed_project
     repo = Repository.discover(root)
-    repo.store.path(repo.load_record(ids["base.png"]).output.blake3).unlink()
+    assert repo.store.remove([repo.load_record(ids["base.png"]).output.blake3]) == 1
     repo.close()
     code, out, err = _export(capsys, root, ids["base.png"], "signed.png")
     assert code == 3 and out == "" and not (root / "signed.png").exists()

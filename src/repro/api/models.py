@@ -23,8 +23,9 @@ from repro.models.roots import iter_model_files
 def version_path(repo: Repository, blake3: str, paths: list[str]) -> Path | None:
     """A file holding this model version: the stored object, else a recorded path
     whose content still matches."""
-    if blake3 in repo.store:
-        return repo.store.path(blake3)
+    stored = repo.store.loose_path(blake3)  # a small model a pull packed has no file
+    if stored is not None:
+        return stored
     on_disk = on_disk_now(repo, blake3, paths, first=True)
     return repo.abspath(on_disk[0]) if on_disk else None
 
@@ -104,8 +105,8 @@ def list_models(repo: Repository, *, hashes: bool = False) -> list[ModelVersion]
     for entry in repo.index.models():
         blake3 = entry["blake3"]
         on_disk = on_disk_now(repo, blake3, entry["paths"])
-        path = repo.store.path(blake3) if blake3 in repo.store else \
-            repo.abspath(on_disk[0]) if on_disk else None
+        path = repo.store.loose_path(blake3) or (
+            repo.abspath(on_disk[0]) if on_disk else None)
         info = header_info(path) if path is not None else None
         if not (info and info.get("format")):
             info = None

@@ -259,8 +259,9 @@ def _same_tensors(repo: Repository, model: ModelEntry, path: Path,
     if sniff_model(path) not in ("safetensors", "gguf"):
         return False
     recorded = model.any_hashes().get("tensor_sha256")
-    if not recorded and model.blake3 and model.blake3 in repo.store:
-        stored = repo.stat_cache.hashes(repo.store.path(model.blake3), ("tensor_sha256",))
+    stored_file = repo.store.loose_path(model.blake3) if model.blake3 else None
+    if not recorded and stored_file is not None:
+        stored = repo.stat_cache.hashes(stored_file, ("tensor_sha256",))
         recorded = stored.get("tensor_sha256")
     if not recorded or len(recorded) != 64:
         return False
