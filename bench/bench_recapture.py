@@ -7,7 +7,8 @@ whole process, with environment capture on (the default) and with
 ``--no-env``, each into a fresh copy of the same store, in interleaved
 rounds; then the same 1,000 images added again (all known). Prints medians
 of wall and CPU time (the child's user + system, which a loaded machine
-disturbs less) and images per second.
+disturbs less), images per second, and the files each case added to the
+store (objects, packs, thumbnail refs; the index's own files not counted).
 
 ``--before SRC`` also runs every case with ``PYTHONPATH=SRC`` (another
 checkout's ``src``) in the same rounds and prints after/before ratios.
@@ -75,6 +76,11 @@ def make_project(root: Path, images: int) -> None:
         image(n, "batch")
 
 
+def _files(folder: Path) -> int:
+    """Files under ``folder`` (the store), but the index's own."""
+    return sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("index."))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=1000)
@@ -101,6 +107,8 @@ def main() -> None:
         return wall, cpu, proc.stdout
 
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    #: files the case left in .repro beyond the template's (objects, packs, refs)
+    files: dict[tuple[str, str], int] = {}
     try:
         make_project(root, args.images)
         run(["init"], here)
@@ -119,7 +127,9 @@ def main() -> None:
                     if name == CASES[1][0]:  # a fresh store again for the second new batch
                         shutil.rmtree(root / ".repro")
                         shutil.copytree(template, root / ".repro")
+                    before = _files(root / ".repro")
                     wall, cpu, out = run(argv, src)
+                    files[(label, name)] = _files(root / ".repro") - before
                     records = json.loads(out)["records"]
                     assert len(records) == args.images
                     assert all(r["level"] == "full" for r in records)
@@ -129,12 +139,13 @@ def main() -> None:
     print(f"{args.images} new images, 3 known models (8 MiB, 1 MiB, 2 MiB); median of "
           f"{args.runs}; load average {os.getloadavg()[0]:.1f}")
     print(f"reading the images alone: {floor:.3f} s")
-    print(f"{'':36} {'wall s':>7} {'images/s':>9} {'cpu s':>7} {'images/cpu s':>12}")
+    print(f"{'':36} {'wall s':>7} {'images/s':>9} {'cpu s':>7} {'images/cpu s':>12}"
+          f" {'files':>6}")
     for (label, name), rows in times.items():
         wall = statistics.median(w for w, _ in rows)
         cpu = statistics.median(c for _, c in rows)
         line = (f"{label + name:36} {wall:7.3f} {args.images / wall:9.0f} {cpu:7.3f} "
-                f"{args.images / cpu:12.0f}")
+                f"{args.images / cpu:12.0f} {files[(label, name)]:6}")
         if label == "" and ("before: ", name) in times:
             old = times[("before: ", name)]
             line += (f"   after/before wall {wall / statistics.median(w for w, _ in old):.2f}"

@@ -145,9 +145,11 @@ def show(project: Path, target: str | Path) -> dict[str, Any]:
 
 
 def read_object(project: Path, object_id: str) -> bytes:
-    """An object's bytes, from the store's documented layout (objects/ab/cdef...)."""
-    hex_ = object_id.removeprefix("blake3:")
-    return (project / ".repro" / "objects" / hex_[:2] / hex_[2:]).read_bytes()
+    """An object's bytes (loose or packed: docs/layout.md), checked against its id."""
+    from repro.objects.store import ObjectStore
+
+    dot = project / ".repro"
+    return ObjectStore(dot / "objects", dot / "tmp").read_bytes(object_id.removeprefix("blake3:"))
 
 
 def executed_request(project: Path, record: dict[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,11 @@ completes the work."""
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 
 import pytest
 
+from repro.api.maintenance import KEEP_DIR
 from repro.api.repository import Repository
 from tests.reliability.harness import (
     COMMANDS,
@@ -50,26 +50,29 @@ def test_a_kill_while_a_batch_is_packed(templates: Templates, fast_tmp: Path,
 def test_a_kill_while_gc_rewrites_a_pack(templates: Templates, fast_tmp: Path,
                                          crash_at: str) -> None:
     root = fresh_copy(templates, "gc", fast_tmp / "w", random.Random(0))
-    before = _packs(root)
-    assert len(before) == 1
-    # Without their refs the thumbnails are unreachable: gc must rewrite the pack
-    # that holds them beside the records it keeps.
-    shutil.rmtree(root / ".repro" / "thumbs")
+    # A pack of objects, half of them kept on purpose (``refs/keep``, as a checkout
+    # keeps a displaced file): gc must write a pack of those and drop the rest.
     repo = Repository(root)
-    thumbs = [oid for oid in repo.store if repo.store.loose_path(oid) is None
-              and repo.store.read_bytes(oid).startswith(b"RIFF")]
+    blobs = [random.Random(n).randbytes(200 + n) for n in range(20)]
+    ids = repo.store.put_many(blobs)
     repo.close()
-    assert len(thumbs) == 3
+    kept = ids[::2]
+    keep = root / ".repro" / KEEP_DIR
+    keep.mkdir(parents=True, exist_ok=True)
+    for oid in kept:
+        (keep / oid).write_bytes(b"kept by a test\n")
+    before = _packs(root)
     code, err = run_repro(root, COMMANDS["gc"], crash_at=crash_at)
     assert code == -9, err
     check_after_kill(templates, "gc", root)
     code, err = run_repro(root, COMMANDS["gc"])
     assert code == 0, err
     check_done(templates, "gc", root)
-    after = _packs(root)
-    assert len(after) == 1 and after != before
+    assert len(_packs(root)) == len(before) and _packs(root) != before
     repo = Repository(root)
     try:
-        assert not any(oid in repo.store for oid in thumbs)
+        assert [oid in repo.store for oid in ids] == [True, False] * 10
+        for oid in kept:
+            repo.store.check(oid)
     finally:
         repo.close()

@@ -132,7 +132,8 @@ def rewrite(pack: Pack, drop: Collection[str], tmp_dir: Path) -> int:
     links = [(src, dst) for src, dst in pack.all_links() if dst not in drop]
     name = write_pack(items(), tmp_dir, folder, links)
     if name != pack.path.name:
-        os.unlink(pack.path)
+        with contextlib.suppress(FileNotFoundError):  # merged away meanwhile
+            os.unlink(pack.path)
         checkpoint("pack.removed")
         fsync_dir(folder)
     return dropped

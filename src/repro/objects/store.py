@@ -202,7 +202,8 @@ class ObjectStore:
         ``made_from``, inside a packing batch, the object they were made from (an
         output, for its thumbnail): the pack keeps the link (``made_of``)."""
         oid = check_id(known) if known is not None else ObjectId(hashing.hash_bytes(data))
-        if made_from is not None and self._batch is not None and self._batch.packing:
+        if made_from is not None and self._batch is not None and self._batch.packing \
+                and self.made_of(made_from) != oid:  # a link kept already is not repeated
             self._batch.add_link(check_id(made_from), oid)
         if oid in self:
             return oid
