@@ -23,10 +23,12 @@ Capsys = pytest.CaptureFixture[str]
 
 @pytest.fixture
 def project(project: Path, capsys: Capsys) -> Path:
-    """The shared project (tests/conftest.py) with outputs made for these tests."""
+    """The shared project (tests/conftest.py) with outputs made for these tests, one
+    an ``add``: each object a file of its own (loose), which the tests damage
+    (packed objects: tests/objects/test_packs.py, tests/api/test_packed_store.py)."""
     for seed in (1, 2):
-        make_output(project, f"o{seed}.png", seed=seed)
-    assert run(capsys, "-C", project, "add", project / "outputs", "--no-env")[0] == 0
+        path = make_output(project, f"o{seed}.png", seed=seed)
+        assert run(capsys, "-C", project, "add", path, "--no-env")[0] == 0
     return project
 
 

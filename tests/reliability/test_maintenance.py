@@ -164,9 +164,10 @@ def test_add_of_the_same_file_heals_its_output_and_metadata(project: Path, capsy
 # -- item 8: one unreadable object -----------------------------------------------------------
 
 def _two_records(project: Path, capsys: Capsys) -> list[dict[str, Any]]:
-    for seed in (1, 2):
-        make_output(project, f"o{seed}.png", seed=seed)
-    return list(run_json(capsys, "-C", project, "add", project / "outputs", "--no-env")["records"])
+    """Two records, one an ``add``: each object a file of its own (loose), which the
+    tests below damage (packed objects: tests/objects/test_packs.py)."""
+    return [run_json(capsys, "-C", project, "add", make_output(project, f"o{seed}.png", seed=seed),
+                     "--no-env")["records"][0] for seed in (1, 2)]
 
 
 def test_a_folder_where_an_object_should_be(project: Path, capsys: Capsys) -> None:

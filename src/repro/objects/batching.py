@@ -32,9 +32,9 @@ from repro.objects.faults import checkpoint
 from repro.objects.syncing import Syncer, fsync_file
 
 #: Objects up to this size are packed. A file create costs 0.2-0.6 ms here, an
-#: append of 200 KB 0.24 ms, of 1 MB about 1 ms: past 1 MiB the file's own
-#: create is a small part of its cost, and gc would copy large objects again
-#: each time it rewrites their pack (``bench/bench_pack_formats.py``).
+#: append of 20 KB 0.05 ms, of 200 KB 0.24 ms, of 1 MB 0.8 ms: past 1 MiB the
+#: create is a shrinking part of an object's cost, while gc would copy a large
+#: object again each time it rewrites its pack (``bench/bench_pack_formats.py``).
 PACK_MAX_OBJECT = 1024 * 1024
 #: A store with more packs than this merges its smaller ones after a batch.
 MOST_PACKS = 32
