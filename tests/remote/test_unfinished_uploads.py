@@ -44,7 +44,8 @@ def test_check_lists_unfinished_uploads_and_repair_aborts_the_stale_ones(
     assert upload["key"] == object_key("a" * 64) and upload["bytes"] == MiB
     assert not upload["stale"] and found["ok"]
     code, out, _ = run(capsys, "-C", project, "remote", "check")
-    assert code == 0 and "1 unfinished uploads (1.0 MB), 0 idle over 24 h" in out
+    assert code == 0 and ("1 unfinished uploads (1.0 MB), 0 stale: idle over 24 h or their "
+                          "object sent whole since") in out
 
     kept = run_json(capsys, "-C", project, "remote", "check", "--repair")
     assert kept["aborted"] == 0  # idle for seconds, not a day: a push may resume it
@@ -52,7 +53,8 @@ def test_check_lists_unfinished_uploads_and_repair_aborts_the_stale_ones(
 
     code, out, _ = run(capsys, "-C", project, "remote", "check", "--repair",
                        "--stale-hours", "0")
-    assert code == 0 and "aborted 1 unfinished uploads idle over 0 h (1.0 MB freed)" in out
+    assert code == 0 and "aborted 1 unfinished uploads idle over 0 h" in out
+    assert out.rstrip().endswith("(1.0 MB freed)")
     left = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     assert [u["UploadId"] for u in left] == [theirs]
     assert run_json(capsys, "-C", project, "remote", "check")["uploads"] == []
@@ -60,6 +62,23 @@ def test_check_lists_unfinished_uploads_and_repair_aborts_the_stale_ones(
     path = make_output(project, "a.png", seed=3)  # the remote still takes pushes
     rid = run_json(capsys, "-C", project, "add", path)["records"][0]["id"]
     assert run_json(capsys, "-C", project, "push")["records"] == [rid]
+
+
+def test_an_upload_whose_object_was_sent_whole_since_is_stale_at_once(
+        capsys: pytest.CaptureFixture[str], project: Path, s3_env: S3Engine) -> None:
+    bucket = s3_env.new_bucket()
+    client = s3_env.client()
+    model = os.urandom(MiB)
+    key = object_key(hash_bytes(model))
+    _started(client, bucket, f"studio/{key}", model[:MiB // 2])  # a push killed midway
+    client.put_object(Bucket=bucket, Key=f"studio/{key}", Body=model)  # another sent it all
+    run(capsys, "-C", project, "remote", "add", "origin", f"s3://{bucket}/studio",
+        "--endpoint", s3_env.endpoint)
+    (upload,) = run_json(capsys, "-C", project, "remote", "check")["uploads"]
+    assert upload["superseded"] and upload["stale"]
+    assert run_json(capsys, "-C", project, "remote", "check", "--repair")["aborted"] == 1
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert client.get_object(Bucket=bucket, Key=f"studio/{key}")["Body"].read() == model
 
 
 def test_a_push_whose_upload_is_aborted_under_it_starts_the_file_again(

@@ -13,7 +13,9 @@ so every local copy of the index is rebuilt at its next sync.
 
 ``check`` also lists the uploads pushes started and did not finish (S3 multipart
 uploads, a folder remote's temp files), which hold space and are invisible to
-the index; ``repair`` aborts those idle longer than ``stale_after`` (a push that
+the index; ``repair`` aborts those whose object is on the remote already (sent
+whole by another push: nothing resumes an upload of a key that exists) and those
+idle longer than ``stale_after`` (a push that
 resumes one sends parts to it, so an upload in use is never idle that long).
 """
 
@@ -24,10 +26,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from repro.errors import ConflictError, RemoteIndexDamaged
+from repro.errors import ConflictError, RemoteIndexDamaged, UnsafePath
 from repro.remote import index as rindex
 from repro.remote.base import CasConflict, Remote, Unfinished
 from repro.remote.segment import Segment
+from repro.remote.spec import check_key
 
 #: An unfinished upload nothing arrived for in this long is abandoned (seconds).
 STALE_UPLOAD = 24 * 3600.0
@@ -50,6 +53,8 @@ class IndexCheck:
     #: uploads started and not finished; those idle over ``stale_after`` seconds are stale
     uploads: list[Unfinished] = field(default_factory=list)
     stale_after: float = STALE_UPLOAD
+    #: the uploads (ids) whose object is on the remote already: stale whatever their age
+    superseded: set[str] = field(default_factory=set)
     aborted: list[Unfinished] = field(default_factory=list)
 
     @property
@@ -58,7 +63,10 @@ class IndexCheck:
 
     @property
     def stale(self) -> list[Unfinished]:
-        return [u for u in self.uploads if u.idle > self.stale_after]
+        return [u for u in self.uploads if self._is_stale(u)]
+
+    def _is_stale(self, upload: Unfinished) -> bool:
+        return upload.idle > self.stale_after or upload.upload in self.superseded
 
     def to_dict(self) -> dict[str, Any]:
         return {"segments": self.segments, "records": self.records, "keys": self.keys,
@@ -68,7 +76,8 @@ class IndexCheck:
                 "ok": self.ok, "repaired": self.repaired, "dropped_records": self.dropped_records,
                 "uploads": [{"key": u.key, "upload": u.upload, "bytes": u.size,
                              "idle_hours": round(u.idle / 3600, 2),
-                             "stale": u.idle > self.stale_after} for u in self.uploads],
+                             "stale": self._is_stale(u),
+                             "superseded": u.upload in self.superseded} for u in self.uploads],
                 "aborted": len(self.aborted)}
 
 
@@ -86,7 +95,16 @@ def check(remote: Remote, *, stale_after: float = STALE_UPLOAD) -> IndexCheck:
         if not gone or rindex.read_head(remote).version == found.head.version:
             break
     found.uploads, found.stale_after = remote.unfinished(), stale_after
+    found.superseded = {u.upload for u in found.uploads if _is_there(remote, u.key)}
     return found
+
+
+def _is_there(remote: Remote, key: str) -> bool:
+    """Whether the remote has ``key`` (False for a key no push makes: not ours to judge)."""
+    try:
+        return bool(key) and remote.exists(check_key(key))
+    except UnsafePath:
+        return False
 
 
 def _check(remote: Remote, head: rindex.Head) -> tuple[IndexCheck, bool]:

@@ -13,7 +13,8 @@ is checked against its BLAKE3.
 An upload nobody resumes holds its parts' space forever: ``unfinished`` lists
 them with the time since their last part arrived, and ``repro remote check
 --repair`` aborts those idle longer than a threshold (a day by default: a push
-resuming one sends parts, so an upload in use is never that idle). Should an
+resuming one sends parts, so an upload in use is never that idle) and those whose
+object another push has sent whole since. Should an
 upload be aborted just as a push resumes it, the push starts the file again
 (``UploadGone``): time lost, nothing else.
 """

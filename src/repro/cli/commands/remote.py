@@ -102,9 +102,10 @@ def remove(state: State, name: str, as_json: bool) -> None:
 @click.argument("name", required=False)
 @click.option("--repair", is_flag=True,
               help="Write a new index HEAD without what cannot be used (no object is "
-                   "deleted), and abort the unfinished uploads idle over --stale-hours.")
+                   "deleted), and abort the stale unfinished uploads.")
 @click.option("--stale-hours", type=click.FloatRange(min=0), default=24.0, show_default=True,
-              help="An unfinished upload nothing arrived for in this long is abandoned.")
+              help="An unfinished upload nothing arrived for in this long is stale (so is "
+                   "one whose object was sent whole since).")
 @json_option
 @click.pass_obj
 def check(state: State, name: str | None, repair: bool, stale_hours: float,
@@ -143,10 +144,11 @@ def check(state: State, name: str | None, repair: bool, stale_hours: float,
 
 
 def _echo_uploads(found: IndexCheck, stale_hours: float) -> None:
+    stale = f"idle over {stale_hours:g} h or their object sent whole since"
     if found.aborted:
-        click.echo(f"aborted {len(found.aborted)} unfinished uploads idle over {stale_hours:g} h "
+        click.echo(f"aborted {len(found.aborted)} unfinished uploads {stale} "
                    f"({sum(u.size for u in found.aborted) / 1e6:.1f} MB freed)")
     elif found.uploads:
         click.echo(f"{len(found.uploads)} unfinished uploads "
                    f"({sum(u.size for u in found.uploads) / 1e6:.1f} MB), {len(found.stale)} "
-                   f"idle over {stale_hours:g} h")
+                   f"stale: {stale}")
