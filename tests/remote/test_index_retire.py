@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from repro.errors import RemoteIndexDamaged
+from repro.errors import RemoteError, RemoteIndexDamaged
 from repro.remote import check as rcheck
 from repro.remote import index as rindex
 from repro.remote.folder import FolderRemote
@@ -113,3 +113,28 @@ def test_a_repair_retires_the_segments_it_rewrites(nas: FolderRemote, tmp_path: 
     _push(nas, tmp_path / "a.sqlite", 3)
     assert not set(old) & _stored_segments(nas)
     assert rindex.read_head(nas).retired == []
+
+
+class NoDeletes(FolderRemote):
+    """A remote that takes writes and refuses deletes, as a bucket whose policy allows
+    PutObject and not DeleteObject does."""
+
+    asked = 0
+
+    def delete(self, key: str) -> None:
+        self.asked += 1
+        raise RemoteError(f"the S3 endpoint refused the credentials for {self.root} "
+                          "(AccessDenied)")
+
+
+def test_a_remote_that_refuses_deletes_fails_no_push(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rindex, "RETIRE_GRACE", 0.0)
+    (tmp_path / "nas").mkdir()
+    nas = NoDeletes(tmp_path / "nas")
+    pushed = {_push(nas, tmp_path / "a.sqlite", n) for n in range(rindex.FANOUT + 1)}
+    assert nas.asked == 1  # asked once, not sixteen times
+    head = rindex.read_head(nas)
+    assert head.retired == []  # forgotten, left on the remote as before deletion existed
+    assert len(_stored_segments(nas)) == rindex.FANOUT + 2
+    assert _records(nas, tmp_path / "fresh.sqlite") == pushed

@@ -266,15 +266,21 @@ def compact(remote: Remote, index: RemoteIndex) -> None:
 def sweep_retired(remote: Remote, head: Head, entries: list[Entry]) -> list[tuple[str, float]]:
     """Delete the segments ``head`` retired ``RETIRE_GRACE`` ago or more, unless
     ``entries`` (the HEAD about to be written) list them again; the retired ones to keep.
-    Deleting comes before the CAS that forgets them: a CAS lost deletes them again."""
+    Deleting comes before the CAS that forgets them: a CAS lost deletes them again.
+    A remote that refuses a delete (a bucket that allows writes and not deletes) fails
+    no push: the segments due are forgotten undeleted, as all were before deletion."""
     listed = {e.seg for e in entries}
     cutoff = time.time() - RETIRE_GRACE
     kept = []
+    refused = False
     for seg, when in head.retired:
         if seg in listed:
             continue
         if when > cutoff:
             kept.append((seg, when))
-        else:
-            remote.delete(segment_key(seg))
+        elif not refused:
+            try:
+                remote.delete(segment_key(seg))
+            except RemoteError:
+                refused = True  # the rest would be refused too: do not ask again
     return kept
