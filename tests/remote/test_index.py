@@ -15,6 +15,7 @@ import pytest
 from repro.api.repository import Repository
 from repro.objects.hashing import hash_bytes
 from repro.remote import index as rindex
+from repro.remote.base import Remote
 from repro.remote.folder import FolderRemote
 from repro.remote.segment import Segment, new_segment
 from tests.helpers import make_output, run, run_json
@@ -35,7 +36,7 @@ def _oid(n: int, kind: str = "o") -> str:
     return hash_bytes(f"{kind}{n}".encode())
 
 
-def _push(remote: FolderRemote, cache: Path, n: int, *, partial: bool = False) -> str:
+def _push(remote: Remote, cache: Path, n: int, *, partial: bool = False) -> str:
     """What one push of record ``n`` publishes: the record, its output in a pack, a model."""
     record, pack = _oid(n, "r"), _oid(n, "p")
     objects: dict[str, rindex.Location] = {record: (pack, 0, 10), _oid(n): (pack, 10, 20),
@@ -48,7 +49,7 @@ def _push(remote: FolderRemote, cache: Path, n: int, *, partial: bool = False) -
     return record
 
 
-def _records(remote: FolderRemote, cache: Path) -> set[str]:
+def _records(remote: Remote, cache: Path) -> set[str]:
     index = rindex.sync(remote, cache)
     try:
         return set(index.cache.records_since(0))

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from repro.api.remote import remote_spec
 from repro.errors import RemoteError, RemoteIndexDamaged
 from repro.remote import check as rcheck
 from repro.remote import index as rindex
 from repro.remote.folder import FolderRemote
+from repro.remote.s3 import S3Remote
+from tests.remote.conftest import S3Engine
 from tests.remote.test_index import _push, _records
 
 
@@ -39,6 +42,19 @@ def test_merged_segments_stay_through_the_grace_period(nas: FolderRemote,
     assert not retired & {e.seg for e in head.entries}
 
 
+def test_merged_segments_are_deleted_from_an_s3_remote(
+        s3_env: S3Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rindex, "RETIRE_GRACE", 0.0)
+    bucket = s3_env.new_bucket()
+    remote = S3Remote(remote_spec("origin", f"s3://{bucket}/studio", endpoint=s3_env.endpoint))
+    pushed = {_push(remote, tmp_path / "a.sqlite", n) for n in range(rindex.FANOUT + 1)}
+    head = rindex.read_head(remote)
+    stored = {o["Key"].rsplit("/", 1)[1] for o in s3_env.client().list_objects_v2(
+        Bucket=bucket, Prefix="studio/index/seg/")["Contents"]}
+    assert head.retired == [] and stored == {e.seg for e in head.entries}
+    assert _records(remote, tmp_path / "fresh.sqlite") == pushed
+
+
 def test_merged_segments_are_deleted_after_the_grace_period(
         nas: FolderRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rindex, "RETIRE_GRACE", 0.0)
@@ -59,6 +75,7 @@ import json, sys
 from pathlib import Path
 from repro.remote import index as rindex
 from repro.remote.folder import FolderRemote
+from repro.remote.s3 import S3Remote
 
 remote = FolderRemote(sys.argv[1])
 head = rindex.read_head(remote)
