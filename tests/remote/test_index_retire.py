@@ -155,3 +155,16 @@ def test_a_remote_that_refuses_deletes_fails_no_push(tmp_path: Path,
     assert head.retired == []  # forgotten, left on the remote as before deletion existed
     assert len(_stored_segments(nas)) == rindex.FANOUT + 2
     assert _records(nas, tmp_path / "fresh.sqlite") == pushed
+
+
+def test_in_a_burst_of_pushes_the_oldest_retired_segments_go_before_the_hour(
+        nas: FolderRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rindex, "MAX_RETIRED", rindex.FANOUT)
+    pushed = {_push(nas, tmp_path / "a.sqlite", n) for n in range(rindex.FANOUT)}
+    first = {seg for seg, _ in rindex.read_head(nas).retired}
+    pushed |= {_push(nas, tmp_path / "a.sqlite", n)
+               for n in range(rindex.FANOUT, 2 * rindex.FANOUT + 1)}
+    head = rindex.read_head(nas)
+    assert len(head.retired) == rindex.FANOUT and not first & {s for s, _ in head.retired}
+    assert not first & _stored_segments(nas)  # within the hour, but beyond the bound
+    assert _records(nas, tmp_path / "fresh.sqlite") == pushed

@@ -54,6 +54,9 @@ MAX_MERGED = 32 * 1024 * 1024
 #: Seconds a merged-away segment stays on the remote: longer than any sync takes to
 #: go from reading HEAD to fetching its segments, and than clocks differ by.
 RETIRE_GRACE = 3600.0
+#: At most this many retired segments wait out the grace period (about 20 KB of HEAD);
+#: in a burst of pushes the oldest go sooner (a reader that needs one reads HEAD again).
+MAX_RETIRED = 256
 #: Times a sync reads HEAD again when a segment it names is gone (merged and deleted).
 SYNC_RETRIES = 5
 
@@ -264,23 +267,22 @@ def compact(remote: Remote, index: RemoteIndex) -> None:
 
 
 def sweep_retired(remote: Remote, head: Head, entries: list[Entry]) -> list[tuple[str, float]]:
-    """Delete the segments ``head`` retired ``RETIRE_GRACE`` ago or more, unless
-    ``entries`` (the HEAD about to be written) list them again; the retired ones to keep.
-    Deleting comes before the CAS that forgets them: a CAS lost deletes them again.
-    A remote that refuses a delete (a bucket that allows writes and not deletes) fails
-    no push: the segments due are forgotten undeleted, as all were before deletion."""
+    """Delete the segments ``head`` retired ``RETIRE_GRACE`` ago or more, and the oldest
+    beyond the newest ``MAX_RETIRED``, unless ``entries`` (the HEAD about to be written)
+    list them again; the retired ones to keep. Deleting comes before the CAS that
+    forgets them: a CAS lost deletes them again. A remote that refuses a delete (a bucket
+    that allows writes and not deletes) fails no push: the segments due are forgotten
+    undeleted, as all were before deletion."""
     listed = {e.seg for e in entries}
     cutoff = time.time() - RETIRE_GRACE
-    kept = []
-    refused = False
-    for seg, when in head.retired:
-        if seg in listed:
+    waiting = [(seg, when) for seg, when in head.retired if seg not in listed]
+    kept = [(seg, when) for seg, when in waiting if when > cutoff][-MAX_RETIRED:]
+    keep = {seg for seg, _ in kept}
+    for seg, _ in waiting:
+        if seg in keep:
             continue
-        if when > cutoff:
-            kept.append((seg, when))
-        elif not refused:
-            try:
-                remote.delete(segment_key(seg))
-            except RemoteError:
-                refused = True  # the rest would be refused too: do not ask again
+        try:
+            remote.delete(segment_key(seg))
+        except RemoteError:
+            break  # the rest would be refused too: do not ask again
     return kept
