@@ -20,8 +20,9 @@ segment's rows rewritten about once per level. Merged segments stop at
 The segments a merge replaced stay on the remote for a while: a reader that read
 the HEAD before the merge fetches them next. HEAD lists them as ``retired`` with
 the time of the merge, and the first HEAD move ``RETIRE_GRACE`` later deletes
-them (before the CAS that forgets them, so a lost CAS only means deleting again).
-A reader that still finds one gone reads HEAD again and carries on from there.
+them (before the CAS that forgets them, so a lost CAS only means deleting again);
+in a burst of pushes, those beyond the newest ``MAX_RETIRED`` go sooner. A reader
+that still finds one gone reads HEAD again and carries on from there.
 """
 
 from __future__ import annotations
