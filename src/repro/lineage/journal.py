@@ -2,10 +2,10 @@
 
 A record is written as an object first and indexed after; a crash between
 the two would leave a record the index does not know. So the writer appends
-the record's id here (fsynced) *before* writing the record object, and clears
-the journal once the index has committed. The next writer replays what is
-left (``Repository.lock``): cheap (one small file), unlike scanning every
-object for records the index lacks.
+the record's id here (durably) *before* putting the record object in place,
+and clears the journal once the index has committed. The next writer replays
+what is left (``Repository.lock``): cheap (one small file), unlike scanning
+every object for records the index lacks.
 """
 
 from __future__ import annotations
@@ -27,17 +27,20 @@ class Journal:
     def __init__(self, path: Path):
         self.path = path
 
-    def append(self, record_ids: Iterable[str]) -> None:
-        """Note ids durably (one fsync) before their record objects are put in place."""
+    def append(self, record_ids: Iterable[str]) -> bool:
+        """Note ids before their record objects are put in place; whether there were
+        any. The caller makes ``path`` durable before those records are in place:
+        ``add`` in its batch's one sync of its files (``ObjectStore.sync_with_batch``),
+        not in a sync of its own before it."""
         line = "".join(check_id(rid) + "\n" for rid in record_ids).encode()
         if not line:
-            return
+            return False
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)
-            os.fsync(fd)
         finally:
             os.close(fd)
+        return True
 
     def pending(self) -> list[ObjectId]:
         """Ids noted and not yet cleared (lines that are not ids are ignored)."""

@@ -5,9 +5,9 @@ the tmp folder (``repro.objects.packs``); larger ones are written to temp files
 of their own. When the batch ends:
 
 1. every temp file and the pack are made durable at once (fsyncs side by side,
-   or one ``syncfs`` for many files);
+   or one ``syncfs`` for many files), with the index journal (``also_sync``);
 2. the loose objects of group 0 (models, large outputs) are renamed into place,
-   their folders synced;
+   their folders synced, and those of models hardlinked meanwhile (``linked``);
 3. the pack is renamed into ``objects/pack``, that folder synced: its objects
    and records appear together, after the loose objects they name;
 4. the loose objects of later groups (records too large to pack) are renamed
@@ -58,6 +58,10 @@ class Batch:
         #: loose temp files: object id -> (temp path, group)
         self.loose: dict[str, tuple[str, int]] = {}
         self.pack: pack_writer.PackWriter | None = None
+        #: files outside the store synced with the batch's own (the index journal)
+        self.also_sync: list[str] = []
+        #: folders of objects hardlinked during the batch, synced with group 0's
+        self.linked: set[Path] = set()
 
     def __contains__(self, oid: str) -> bool:
         return oid in self.loose or (self.pack is not None and oid in self.pack.entries)
@@ -105,24 +109,26 @@ class Batch:
     def commit(self, path_of: PathOf) -> None:
         pack = self.pack
         pack_name = pack.seal() if pack is not None else None
-        temps = [tmp for tmp, _ in self.loose.values()]
+        temps = [*self.also_sync, *(tmp for tmp, _ in self.loose.values())]
         if pack is not None:
             temps.append(pack.name)
-        if not temps:
+        if not temps and not self.linked:
             return
         whole = self.syncer.sync_each(temps, fsync_file, self.tmp_dir)
         checkpoint("batch.synced")
         groups = sorted({g for _, g in self.loose.values()} | {0})
         for group in groups:
-            self._rename_group(group, path_of, whole)
+            self._rename_group(group, path_of, whole, self.linked if group == 0 else set())
             if group == 0 and pack is not None and pack_name is not None:
                 pack_writer.place(pack.name, self.pack_set.folder, pack_name)
         self.pack = None
         if pack is not None:
             pack_writer.consolidate(self.pack_set, self.tmp_dir, MOST_PACKS)
 
-    def _rename_group(self, group: int, path_of: PathOf, whole: bool) -> None:
-        folders: set[Path] = set()
+    def _rename_group(self, group: int, path_of: PathOf, whole: bool, linked: set[Path]
+                      ) -> None:
+        """Put a group's synced temp files in place; sync their folders (and ``linked``)."""
+        folders = set(linked)
         for oid, (tmp, g) in self.loose.items():
             if g != group:
                 continue

@@ -243,6 +243,11 @@ class ObjectStore:
         """Every ``(source, made from it)`` link the packs keep."""
         return self.packs.all_links()
 
+    def sync_with_batch(self, path: str) -> None:
+        """Make ``path`` (the index journal) durable in the open batch's one sync."""
+        assert self._batch is not None, "sync_with_batch needs an open batch"
+        self._batch.also_sync.append(path)
+
     @contextlib.contextmanager
     def batch(self, *, pack: bool = True) -> Iterator[None]:
         """Defer durability of new objects to the end (see the class doc). With
@@ -372,7 +377,10 @@ class ObjectStore:
         # The shared inode is made read-only: tools that write models in place
         # then fail loudly instead of silently changing the stored version.
         os.chmod(dest, READ_ONLY)
-        fsync_dir(dest.parent)
+        if self._batch is None:
+            fsync_dir(dest.parent)
+        else:  # with the batch's objects, before any record is in place
+            self._batch.linked.add(dest.parent)
         return oid
 
     def materialize(self, oid: str, dest: str | os.PathLike[str], *, mode: str = "copy",

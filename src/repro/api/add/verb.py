@@ -136,7 +136,9 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
                     result.records.append(captured)
                 # Journal the records before the batch puts them in place: a crash
                 # before the index has them is healed by the next writer (lineage.journal).
-                repo.journal.append(r.id for r in session.pending.values())
+                # The batch's one sync of its own files makes the journal durable too.
+                if repo.journal.append(r.id for r in session.pending.values()):
+                    repo.store.sync_with_batch(str(repo.journal.path))
             checkpoint("add.stored")
             session.flush_index()
             repo.journal.clear()
