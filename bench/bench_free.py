@@ -7,6 +7,7 @@ followed by the same job, then 10 ``POST /free`` on an idle server. Prints
 medians in ms. Run from the project root: ``python bench/bench_free.py``.
 """
 
+import argparse
 import json
 import statistics
 import sys
@@ -21,6 +22,7 @@ from tests.e2e.graphs import body, seeded_upscale
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     tree = srv.source_tree()
     py = srv.python_for(tree)
     with tempfile.TemporaryDirectory() as d:

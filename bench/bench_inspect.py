@@ -9,9 +9,9 @@ Usage: python bench/bench_inspect.py [CORPUS_DIR] [N_FILES]
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,8 +53,12 @@ def _rate(files: list[Path], read: object) -> float:
 
 
 def main() -> None:
-    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CORPUS
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS,
+                        help="a folder of PNGs")
+    parser.add_argument("count", nargs="?", type=int, default=1000, help="files to read")
+    args = parser.parse_args()
+    corpus, count = args.corpus, args.count
     with tempfile.TemporaryDirectory() as tmp:
         files = _replicate(corpus, Path(tmp), count)
         ours = _rate(files, read_file)

@@ -12,6 +12,7 @@ Usage: python bench/bench_remote_models.py [SIZE_MIB] [REPEAT]
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -32,8 +33,11 @@ def main(argv: list[str]) -> None:
     import boto3
     from boto3.s3.transfer import TransferConfig
 
-    size_mib = int(argv[1]) if len(argv) > 1 else 1024
-    repeat = int(argv[2]) if len(argv) > 2 else 4
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("size_mib", nargs="?", type=int, default=1024, help="model size, MiB")
+    parser.add_argument("repeat", nargs="?", type=int, default=4, help="runs of each")
+    args = parser.parse_args(argv[1:])
+    size_mib, repeat = args.size_mib, args.repeat
     base = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir()))
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-remote-models-", dir=base))

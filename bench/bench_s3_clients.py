@@ -18,6 +18,7 @@ obstore downloads as one stream (``get().stream()``), boto3 as parallel ranges.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -215,9 +216,12 @@ def run(endpoint: str, work: Path, big_mib: int, n_small: int, repeat: int) -> d
 
 
 def main(argv: list[str]) -> None:
-    big_mib = int(argv[1]) if len(argv) > 1 else 1024
-    n_small = int(argv[2]) if len(argv) > 2 else 1000
-    repeat = int(argv[3]) if len(argv) > 3 else 2
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("big_mib", nargs="?", type=int, default=1024, help="big file, MiB")
+    parser.add_argument("n_small", nargs="?", type=int, default=1000, help="small files")
+    parser.add_argument("repeat", nargs="?", type=int, default=2, help="runs of each")
+    args = parser.parse_args(argv[1:])
+    big_mib, n_small, repeat = args.big_mib, args.n_small, args.repeat
     base = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir()))
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-s3-clients-", dir=base))

@@ -14,6 +14,7 @@ Usage: python bench/bench_status.py [STORE_DIR] [RUNS]
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -52,8 +53,12 @@ def compare(root: Path, runs: int, label: str) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> None:
-    root = Path(argv[1]) if len(argv) > 1 else Path("/tmp/repro-bench-store")
-    runs = int(argv[2]) if len(argv) > 2 else 3
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("store", nargs="?", type=Path, default=Path("/tmp/repro-bench-store"),
+                        help="a store made by bench/make_store.py")
+    parser.add_argument("runs", nargs="?", type=int, default=3, help="runs of each command")
+    args = parser.parse_args(argv[1:])
+    root, runs = args.store, args.runs
     info = orjson.loads((root / "bench.json").read_bytes())
     print(f"store: {root}, {info['records']} records, {info['models']} model versions")
     compare(root, runs, "clean")
