@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
                 "repro_put_file": lambda i: remote.put_file(f"objects/m{i}", src),
                 "raw_download_file": lambda i: client.download_file("models", f"raw/{i}",
                                                                     str(dest), Config=cfg),
-                "repro_get_file": lambda i: remote.get_file(f"objects/m{i}", dest),
+                "repro_get_file": lambda i: remote.get_file(f"objects/m{i}", dest, size_mib << 20),
             }
             for i in range(repeat):
                 for pair in (("raw_upload_file", "repro_put_file"),

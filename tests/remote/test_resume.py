@@ -165,3 +165,72 @@ def test_a_pull_killed_in_the_middle_of_a_model_continues_it(
     assert resumed["bytes"] == whole["bytes"] - (3 << 20)
     assert not part.exists()
     Repository.discover(laptop).store.check(model)
+
+
+@pytest.fixture
+def s3_pull_killed_midway(capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+                          s3_env: S3Engine) -> tuple[Path, str, str, Path, dict[str, int]]:
+    """A model of three ranged pieces pushed to SeaweedFS, and a pull of it killed as
+    the first piece is noted: (store, record, model, partial file, the whole clone's
+    figures)."""
+    from repro.remote.s3_download import PIECE
+
+    path = write_safetensors(project / "models/checkpoints/ranged.safetensors",
+                             model_bytes(12, 2 * PIECE + (1 << 20)))
+    out = make_output(project, "ranged.png", seed=8, ckpt=path.name, lora=None)
+    rid = run_json(capsys, "-C", project, "add", out)["records"][0]["id"]
+    url = f"s3://{s3_env.new_bucket()}/studio"
+    run(capsys, "-C", project, "remote", "add", "origin", url, "--endpoint", s3_env.endpoint)
+    run_json(capsys, "-C", project, "push")
+    whole = run_json(capsys, "clone", url, tmp_path / "whole", "--endpoint", s3_env.endpoint)
+    model = next(m.blake3 for m in Repository.discover(project).load_record(rid).models
+                 if m.name == path.name)
+
+    laptop = tmp_path / "laptop"
+    assert run(capsys, "init", laptop)[0] == 0
+    run(capsys, "-C", laptop, "remote", "add", "origin", url, "--endpoint", s3_env.endpoint)
+    _killed_at("s3.range:1", "-C", laptop, "pull")
+    theirs = Repository.discover(laptop)
+    assert model not in theirs.store and rid not in theirs.store  # nothing half there
+    return laptop, rid, model, laptop / ".repro/remotes/origin/partial" / model, whole
+
+
+def _noted(part: Path) -> int:
+    """The bytes of the pieces a stopped S3 download noted as written."""
+    from repro.remote.s3_download import PIECE, note_of
+
+    size = os.path.getsize(part)
+    pieces = {int(n) for n in note_of(part).read_text().split()}
+    assert 1 <= len(pieces) < -(-size // PIECE)  # some, not all
+    return sum(min(size, (n + 1) * PIECE) - n * PIECE for n in pieces)
+
+
+def test_an_s3_pull_killed_in_the_middle_of_a_model_fetches_only_the_pieces_it_lacks(
+        capsys: pytest.CaptureFixture[str],
+        s3_pull_killed_midway: tuple[Path, str, str, Path, dict[str, int]]) -> None:
+    laptop, rid, model, part, whole = s3_pull_killed_midway
+    kept = _noted(part)
+    resumed = run_json(capsys, "-C", laptop, "pull")
+    assert resumed["records"] == [rid] and resumed["large"] == 1
+    assert resumed["bytes"] == whole["bytes"] - kept
+    assert not part.exists() and not part.with_name(part.name + ".got").exists()
+    Repository.discover(laptop).store.check(model)
+
+
+def test_an_s3_pull_whose_kept_pieces_were_damaged_fetches_the_model_again(
+        capsys: pytest.CaptureFixture[str],
+        s3_pull_killed_midway: tuple[Path, str, str, Path, dict[str, int]]) -> None:
+    from repro.remote.s3_download import PIECE, note_of
+
+    laptop, rid, model, part, whole = s3_pull_killed_midway
+    kept = _noted(part)
+    first = int(note_of(part).read_text().split()[0])
+    with part.open("r+b") as f:  # a noted piece's bytes changed on the disk
+        f.seek(first * PIECE + 10)
+        f.write(b"not the model")
+    resumed = run_json(capsys, "-C", laptop, "pull")
+    size = Repository.discover(laptop).store.size(model)
+    # the pieces it lacked, then, the whole failing its check, all of it again
+    assert resumed["records"] == [rid]
+    assert resumed["bytes"] == whole["bytes"] - kept + size
+    Repository.discover(laptop).store.check(model)

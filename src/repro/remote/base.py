@@ -9,6 +9,7 @@ the version it read, and the write is refused when someone else moved it.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NewType, Protocol
@@ -39,6 +40,12 @@ class Unfinished:
     idle: float
 
 
+class Readable(Protocol):
+    """A stream of bytes (an open file, an HTTP response body)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class Remote(Protocol):
     """What push, pull and clone need from a remote."""
 
@@ -51,10 +58,18 @@ class Remote(Protocol):
         """The bytes under ``key``; ``NotFound`` when there are none."""
         ...
 
-    def get_file(self, key: str, dest: Path, *, start: int = 0) -> None:
-        """Stream a (large) object into the file ``dest``; from byte ``start`` on,
-        appended, when ``dest`` holds the first ``start`` bytes already (a stopped
-        pull continued)."""
+    def stream(self, key: str, start: int = 0, end: int | None = None
+               ) -> AbstractContextManager[Readable]:
+        """The bytes under ``key`` from ``start`` on, to be read in order a piece at a
+        time (a pack: never all of it in memory) and no further than ``end`` (None: the
+        end), where a remote may stop sending; ``NotFound`` when there are none."""
+        ...
+
+    def get_file(self, key: str, dest: Path, size: int) -> int:
+        """Bring the file ``dest`` to the ``size`` bytes of the (large) object ``key``,
+        continuing what an earlier call that stopped left there (each remote knows how
+        it wrote it: a folder appends, S3 notes the ranges it finished beside ``dest``).
+        Returns the bytes fetched by this call."""
         ...
 
     def put_if_absent(self, key: str, data: bytes) -> bool:

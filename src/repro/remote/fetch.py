@@ -1,14 +1,22 @@
 """Pull: the objects the remote index lists for the wanted records (and their
-outputs' thumbnails, whose refs are written once they are stored), each checked
-against its BLAKE3 before it enters the store (a mismatch is reported and the
-bytes dropped), kept a pack or a large object at a time; records are stored
-after the objects they name. A pull that stopped midway keeps what it stored, and
-the part of a large object it had fetched (continued where the remote can).
+outputs' thumbnails), each checked against its BLAKE3 before it enters the store
+(a mismatch is reported and the bytes dropped); records are stored after the
+objects they name.
+
+A pack is read as a stream, member after member in the order they lie in it,
+each checked as it arrives and handed to the store: memory holds an object, not
+a pack. The store keeps small objects in durable batches of about
+``KEEP_EVERY`` bytes of packs (a sync or two each, not per pack), the last one
+with the records. A large object is fetched into ``partial/`` beside the local
+copy of the remote's index and linked into the store once checked whole. A pull
+that stopped midway keeps the batches and large objects it finished and the
+part of a large object it had (continued: ``Remote.get_file``); the next one
+fetches only the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from repro.errors import NotFound, RemoteIndexDamaged, RemoteIntegrity
@@ -19,9 +27,13 @@ from repro.objects.store import ObjectStore
 from repro.objects.syncing import fsync_file
 from repro.record import Record, from_bytes
 from repro.remote import index as rindex
-from repro.remote.base import Remote
+from repro.remote.base import Readable, Remote
 from repro.remote.segment import Location
 from repro.remote.transfer import Transfer, bare_id, record_objects
+
+#: Bytes of packs whose objects the store keeps in one durable batch: a pull stopped
+#: midway fetches again at most about this much of what it had received.
+KEEP_EVERY = 256 * 1024 * 1024
 
 
 def resolve_remote(index: rindex.RemoteIndex, targets: Iterable[str]) -> list[str]:
@@ -42,18 +54,17 @@ def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *
          index: rindex.RemoteIndex, models: bool = True,
          thumbs: Thumbnails | None = None) -> tuple[Transfer, list[Record]]:
     """Fetch the records (all the remote has when None) and what they name; with
-    ``thumbs``, the thumbnails the remote lists for their outputs, whose refs are
-    written once they are stored. Objects are kept as they arrive (a pack, a model at
-    a time), records last: a pull stopped midway keeps what it fetched, and the next
-    one fetches only the rest."""
+    ``thumbs``, the thumbnails the remote lists for their outputs, their refs
+    written as they are stored. The records are read first (to learn what they
+    name) and stored last, in the batch of the last objects."""
     done = Transfer()
     if record_ids is None:
         wanted = index.cache.records_since(index.cache.pulled)
     else:
         wanted = list(record_ids)
-    records = [r for r in wanted if r not in store]
     fetcher = _Fetcher(store, remote, index, done)
-    parsed = [from_bytes(data, id=rid) for rid, data in fetcher.small(records).items()]
+    record_bytes = fetcher.read([r for r in wanted if r not in store])
+    parsed = [from_bytes(data, id=rid) for rid, data in record_bytes.items()]
     need: dict[str, None] = {}
     for record in parsed:
         for oid in record_objects(record, models=models):
@@ -63,14 +74,16 @@ def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *
     for thumb in thumb_of.values():
         if thumb not in store:
             need[thumb] = None
-    fetcher.fetch(list(need))
-    if thumbs is not None:
-        for output, thumb in thumb_of.items():
-            if thumb in store and output in store and thumbs.id_of(output) is None:
-                thumbs.link(output, thumb)  # one this store has already is kept
-    with store.batch():
-        for record in parsed:  # after the objects they name
-            store.put_bytes(fetcher.record_bytes[record.id], group=1, known=record.id)
+
+    def last() -> None:
+        if thumbs is not None:
+            for output, thumb in thumb_of.items():
+                if thumb in store and output in store and thumbs.id_of(output) is None:
+                    thumbs.link(output, thumb)  # one this store has already is kept
+        for record in parsed:
+            store.put_bytes(record_bytes[record.id], group=1, known=record.id)
+
+    fetcher.fetch(list(need), last=last)
     if record_ids is None:
         index.cache.mark_pulled(index.cache.through)
     done.records = [r.id for r in parsed]
@@ -88,57 +101,78 @@ def _listed_thumbnails(index: rindex.RemoteIndex, records: list[Record]) -> dict
             if thumb in where and where[thumb][2] <= MAX_THUMBNAIL_BYTES}
 
 
+Keep = Callable[[str, bytes], None]
+
+
 class _Fetcher:
     """Objects the remote index lists, each checked against its id before it is kept."""
 
     def __init__(self, store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
                  done: Transfer):
         self.store, self.remote, self.index, self.done = store, remote, index, done
-        self.record_bytes: dict[str, bytes] = {}
 
-    def small(self, oids: list[str]) -> dict[str, bytes]:
-        """Packed objects (records), one GET per pack, kept in memory."""
+    def read(self, oids: list[str]) -> dict[str, bytes]:
+        """Small objects (records) into memory, not stored."""
         where = self.index.cache.locations(oids)
         for oid in oids:
             if oid not in where:
                 raise NotFound(f"{oid} is not on the remote")
         got: dict[str, bytes] = {}
         for pack, members in _by_pack(where).items():
-            got.update(self._unpack(pack, members))
-        self.record_bytes.update(got)
-        return got
+            self._unpack(pack, members, got.__setitem__)
+        return {oid: got[oid] for oid in oids}
 
-    def fetch(self, oids: list[str]) -> None:
-        """Store objects: a pack's members in one batch (one sync), each large object on
-        its own; those the remote does not list are noted as unavailable."""
+    def fetch(self, oids: list[str], *, last: Callable[[], None] = lambda: None) -> None:
+        """Store objects: each large one on its own, then the small ones in batches of
+        about ``KEEP_EVERY`` bytes of packs; ``last`` runs in the last batch. Those the
+        remote does not list are noted as unavailable."""
         where = self.index.cache.locations(oids)
         self.done.unavailable += [o for o in oids if o not in where]
         for oid, (pack, _, size) in where.items():
             if pack is None and size > rindex.PACK_MAX_OBJECT:
                 self._large(oid, size)
                 checkpoint("pull.kept")
-        for pack, members in _by_pack(where).items():
-            with self.store.batch():
-                for oid, data in self._unpack(pack, members).items():
-                    self.store.put_bytes(data, known=oid)
+        runs = _runs(_by_pack(where))
+        for n, run in enumerate(runs, 1):
+            with self.store.batch(background=True):
+                for pack, members in run:
+                    self._unpack(pack, members, self._keep)
+                if n == len(runs):
+                    last()
             checkpoint("pull.kept")
 
-    def _unpack(self, pack: str | None, members: dict[str, Location]) -> dict[str, bytes]:
-        got: dict[str, bytes] = {}
+    def _keep(self, oid: str, data: bytes) -> None:
+        self.store.put_bytes(data, known=oid)
+
+    def _unpack(self, pack: str | None, members: dict[str, Location], keep: Keep) -> None:
+        """Each member checked and handed to ``keep``: a pack's read as one stream
+        (from its first member wanted to its last), loose ones a GET each."""
         if pack is None:
             for oid in members:
-                got[oid] = self._get(rindex.object_key(oid))
-                self.done.bytes += len(got[oid])
-        else:
-            data = self._get(rindex.pack_key(pack))
-            self.done.packs += 1
-            self.done.bytes += len(data)
-            for oid, (_, offset, size) in members.items():
-                got[oid] = data[offset:offset + size]
-        for oid, data in got.items():
-            _check(oid, data)
-            self.done.objects += 1
-        return got
+                data = self._get(rindex.object_key(oid))
+                self.done.bytes += len(data)
+                _check(oid, data)
+                keep(oid, data)
+                self.done.objects += 1
+            return
+        ordered = sorted(members.items(), key=lambda m: m[1][1])
+        start = ordered[0][1][1]
+        end = max(offset + size for _, (_, offset, size) in ordered)
+        key = rindex.pack_key(pack)
+        try:
+            with self.remote.stream(key, start, end) as body:
+                pos = start
+                for oid, (_, offset, size) in ordered:
+                    _skip(body, offset - pos, key)
+                    data = _read(body, size, key) if size else b""
+                    pos = offset + size
+                    _check(oid, data)
+                    keep(oid, data)
+                    self.done.objects += 1
+        except NotFound:
+            raise _listed_but_gone(key) from None
+        self.done.packs += 1
+        self.done.bytes += end - start
 
     def _get(self, key: str) -> bytes:
         try:
@@ -148,20 +182,18 @@ class _Fetcher:
 
     def _large(self, oid: str, size: int) -> None:
         """A large object into ``partial/<oid>`` beside the local copy of the remote's
-        index (not the store's tmp/, which every writer clears), continued from where a
-        stopped pull left it, checked against its hash, then stored."""
+        index (not the store's tmp/, which every writer clears), continued from what a
+        stopped pull left there, checked whole against its hash, then linked into the
+        store. Bytes kept from before that prove wrong are fetched again, once."""
         part = self.index.cache.path.parent / "partial" / oid
         part.parent.mkdir(parents=True, exist_ok=True)
-        start = part.stat().st_size if part.exists() else 0
-        if start > size:
-            part.unlink()
-            start = 0
-        if start < size:
-            try:
-                self.remote.get_file(rindex.object_key(oid), part, start=start)
-            except NotFound:
-                raise _listed_but_gone(rindex.object_key(oid)) from None
+        key = rindex.object_key(oid)
+        fetched = self._get_file(key, part, size)
         got = hash_file(part)
+        if got != oid and fetched < size:
+            part.unlink()
+            fetched += self._get_file(key, part, size)
+            got = hash_file(part)
         if got != oid:
             part.unlink()
             raise RemoteIntegrity(f"the remote returned wrong bytes for object {oid} "
@@ -172,7 +204,13 @@ class _Fetcher:
         part.unlink()
         self.done.objects += 1
         self.done.large += 1
-        self.done.bytes += size - start
+        self.done.bytes += fetched
+
+    def _get_file(self, key: str, part: Path, size: int) -> int:
+        try:
+            return self.remote.get_file(key, part, size)
+        except NotFound:
+            raise _listed_but_gone(key) from None
 
 
 def _by_pack(where: dict[str, Location]) -> dict[str | None, dict[str, Location]]:
@@ -182,6 +220,42 @@ def _by_pack(where: dict[str, Location]) -> dict[str | None, dict[str, Location]
         if loc[0] is not None or loc[2] <= rindex.PACK_MAX_OBJECT:
             groups.setdefault(loc[0], {})[oid] = loc
     return groups
+
+
+def _runs(groups: dict[str | None, dict[str, Location]]
+          ) -> list[list[tuple[str | None, dict[str, Location]]]]:
+    """The packs (and loose small objects) in runs of about ``KEEP_EVERY`` bytes,
+    each kept in one batch; one run at least (for what goes in the last batch)."""
+    runs: list[list[tuple[str | None, dict[str, Location]]]] = [[]]
+    size = 0
+    for group in groups.items():
+        if size >= KEEP_EVERY:
+            runs.append([])
+            size = 0
+        runs[-1].append(group)
+        size += sum(loc[2] for loc in group[1].values())
+    return runs
+
+
+def _read(body: Readable, size: int, key: str) -> bytes:
+    """Exactly ``size`` bytes of ``body``; a stream that ends sooner is a damaged pack."""
+    data = body.read(size)
+    if len(data) < size:
+        parts = [data]
+        got = len(data)
+        while got < size and (more := body.read(size - got)):
+            parts.append(more)
+            got += len(more)
+        data = b"".join(parts)
+    if len(data) != size:
+        raise RemoteIndexDamaged(f"the remote's index names bytes past the end of {key}")
+    return data
+
+
+def _skip(body: Readable, n: int, key: str) -> None:
+    """Read past ``n`` bytes of ``body`` that are not wanted (a member already here)."""
+    while n > 0:
+        n -= len(_read(body, min(n, 1 << 20), key))
 
 
 def _check(oid: str, data: bytes) -> None:

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from repro.errors import NotFound, RemoteError
 from repro.objects.atomic import atomic_writer, fsync_dir
@@ -65,13 +66,28 @@ class FolderRemote:
         except FileNotFoundError:
             raise NotFound(f"{key} is not on the remote {self.root}") from None
 
-    def get_file(self, key: str, dest: Path, *, start: int = 0) -> None:
+    @contextlib.contextmanager
+    def stream(self, key: str, start: int = 0, end: int | None = None) -> Iterator[BinaryIO]:
+        try:
+            f = self._path(key).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"{key} is not on the remote {self.root}") from None
+        with f:
+            f.seek(start)
+            yield f  # a file: nothing to stop at ``end``, read no further by the caller
+
+    def get_file(self, key: str, dest: Path, size: int) -> int:
+        """Appended to what ``dest`` holds (a copy that stopped), a MiB at a time."""
+        start = dest.stat().st_size if dest.exists() else 0
+        if start > size:
+            start = 0
         try:
             with self._path(key).open("rb") as src, dest.open("ab" if start else "wb") as out:
                 src.seek(start)
                 while chunk := src.read(1 << 20):
                     out.write(chunk)
                     checkpoint("remote.chunk")
+                return out.tell() - start
         except FileNotFoundError:
             raise NotFound(f"{key} is not on the remote {self.root}") from None
 

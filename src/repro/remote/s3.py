@@ -14,15 +14,15 @@ lock on S3 is race-free; ``cas_method`` says which is in use.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from repro.errors import NotFound, RemoteError
-from repro.remote import s3_multipart
-from repro.remote.base import CasConflict, Unfinished, Version
+from repro.remote import s3_download, s3_multipart
+from repro.remote.base import CasConflict, Readable, Unfinished, Version
 from repro.remote.spec import RemoteSpec, check_key
 
 MULTIPART_CHUNK = 64 * 1024 * 1024
@@ -130,24 +130,31 @@ class S3Remote:
         finally:
             body.close()
 
-    def get_file(self, key: str, dest: Path, *, start: int = 0) -> None:
-        """From the start: parallel ranged GETs (boto3 writes a temp file and renames
-        it, so a stopped download leaves nothing to continue); from ``start``: one
-        ranged GET appended."""
-        from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import ClientError
+    @contextlib.contextmanager
+    def stream(self, key: str, start: int = 0, end: int | None = None) -> Iterator[Readable]:
+        ranged = {} if start == 0 and end is None else {
+            "Range": f"bytes={start}-{'' if end is None else end - 1}"}
+        body = self._call("get_object", Key=self._key(key), **ranged)["Body"]
+        with self._reading(), body:
+            yield body
 
-        if start:
-            body = self._call("get_object", Key=self._key(key), Range=f"bytes={start}-")["Body"]
-            with body, dest.open("ab") as out:
-                shutil.copyfileobj(body, out, 1 << 20)
-            return
+    def get_file(self, key: str, dest: Path, size: int) -> int:
+        """Ranged GETs side by side, each piece noted as it lands, so that a stopped
+        download continues with the pieces it lacks (``s3_download``)."""
+        with self._reading():
+            return s3_download.get(self._call, self._key(key), dest, size, threads=CONCURRENCY)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A response that breaks off while it is read, as one clear error."""
+        from botocore.exceptions import BotoCoreError
+
         try:
-            self.client.download_file(self.bucket, self._key(key), str(dest),
-                                      Config=TransferConfig(multipart_chunksize=MULTIPART_CHUNK,
-                                                            max_concurrency=CONCURRENCY))
-        except ClientError as exc:
-            raise self._translate(exc, key) from None
+            yield
+        except BotoCoreError as exc:
+            raise RemoteError(f"the S3 endpoint of {self.where} stopped mid-transfer ({exc})",
+                              hint="check the endpoint, then pull again: what arrived "
+                                   "is kept") from None
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         if self.conditional:
