@@ -67,11 +67,12 @@ def push(repo: Repository, name: str | None = None, targets: list[str] | None = 
 
 
 def pull(repo: Repository, name: str | None = None, targets: list[str] | None = None, *,
-         models: bool = True) -> Synced:
+         models: bool = True, remote: Remote | None = None) -> Synced:
     """Fetch records (``targets``: ids, prefixes or remote tag names; else every record
-    the remote has) with what they name, each object checked against its hash; index them."""
+    the remote has) with what they name, each object checked against its hash; index
+    them. ``remote``: the remote ``name`` already opened (by ``clone``)."""
     spec = get_remote(repo, name)
-    remote = open_remote(spec)
+    remote = remote or open_remote(spec)
     with named_remote(spec.name):
         index = rindex.sync(remote, index_path(repo, spec.name))
         try:
@@ -118,14 +119,14 @@ def clone(url: str, dest: Path, *, endpoint: str | None = None, region: str | No
     The remote is asked first: one that is not there (a folder not mounted, a wrong
     bucket or key) leaves no empty repository behind to block the next try.
     """
-    open_remote(remote_spec("origin", url, endpoint=endpoint, region=region)).read_versioned(
-        rindex.HEAD)
+    remote = open_remote(remote_spec("origin", url, endpoint=endpoint, region=region))
+    remote.read_versioned(rindex.HEAD)
     repo = Repository.init(dest)
     # the index made now, on the empty store: opened first after the pull, it would be
     # rebuilt from every pulled record before the pull adds them all again
     repo.rebuild_index()
     add_remote(repo, "origin", url, endpoint=endpoint, region=region)
-    done = pull(repo, "origin", models=models)
+    done = pull(repo, "origin", models=models, remote=remote)  # one client, not two
     done.root = repo.root
     return done
 
