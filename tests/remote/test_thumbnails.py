@@ -51,9 +51,10 @@ def test_a_clone_has_the_thumbnails_and_decodes_no_output(
 
     mine, theirs = Repository.discover(project), Repository.discover(other)
     outputs = _outputs(mine, ids)
-    for output in outputs:  # the ref and the object came across, the same bytes
-        thumb = mine.thumbs.id_of(output)
-        assert thumb is not None and theirs.thumbs.ref(output).is_file()
+    for output in outputs:  # the object came across, linked to its output in the pack
+        thumb = mine.thumbs.id_of(output)        # the clone's store keeps (no ref file)
+        assert thumb is not None and theirs.store.made_of(output) == thumb
+        assert not theirs.thumbs.ref(output).exists()
         assert theirs.thumbs.id_of(output) == thumb
         assert theirs.thumbs.read(output) == mine.thumbs.read(output)
         theirs.store.check(thumb)

@@ -54,8 +54,8 @@ def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *
          index: rindex.RemoteIndex, models: bool = True,
          thumbs: Thumbnails | None = None) -> tuple[Transfer, list[Record]]:
     """Fetch the records (all the remote has when None) and what they name; with
-    ``thumbs``, the thumbnails the remote lists for their outputs, their refs
-    written as they are stored. The records are read first (to learn what they
+    ``thumbs``, the thumbnails the remote lists for their outputs, each linked to its
+    output as it is stored. The records are read first (to learn what they
     name) and stored last, in the batch of the last objects."""
     done = Transfer()
     if record_ids is None:
@@ -71,13 +71,16 @@ def pull(store: ObjectStore, remote: Remote, record_ids: Iterable[str] | None, *
             if oid not in store:
                 need[oid] = None
     thumb_of = _listed_thumbnails(index, parsed) if thumbs is not None else {}
-    for thumb in thumb_of.values():
+    for output, thumb in thumb_of.items():
         if thumb not in store:
             need[thumb] = None
+            fetcher.made_from[thumb] = output  # linked to it in the store's pack
 
     def last() -> None:
         if thumbs is not None:
             for output, thumb in thumb_of.items():
+                if fetcher.made_from.get(thumb) == output:
+                    continue
                 if thumb in store and output in store and thumbs.id_of(output) is None:
                     thumbs.link(output, thumb)  # one this store has already is kept
         for record in parsed:
@@ -110,6 +113,8 @@ class _Fetcher:
     def __init__(self, store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
                  done: Transfer):
         self.store, self.remote, self.index, self.done = store, remote, index, done
+        #: thumbnail -> the output it was made from, kept beside it in the store
+        self.made_from: dict[str, str] = {}
 
     def read(self, oids: list[str]) -> dict[str, bytes]:
         """Small objects (records) into memory, not stored."""
@@ -134,7 +139,7 @@ class _Fetcher:
                 checkpoint("pull.kept")
         runs = _runs(_by_pack(where))
         for n, run in enumerate(runs, 1):
-            with self.store.batch(background=True):
+            with self.store.batch():
                 for pack, members in run:
                     self._unpack(pack, members, self._keep)
                 if n == len(runs):
@@ -142,7 +147,7 @@ class _Fetcher:
             checkpoint("pull.kept")
 
     def _keep(self, oid: str, data: bytes) -> None:
-        self.store.put_bytes(data, known=oid)
+        self.store.put_bytes(data, known=oid, made_from=self.made_from.get(oid))
 
     def _unpack(self, pack: str | None, members: dict[str, Location], keep: Keep) -> None:
         """Each member checked and handed to ``keep``: a pack's read as one stream
