@@ -36,8 +36,10 @@ from repro.objects.syncing import Syncer, fsync_file
 #: create is a shrinking part of an object's cost, while gc would copy a large
 #: object again each time it rewrites its pack (``bench/bench_pack_formats.py``).
 PACK_MAX_OBJECT = 1024 * 1024
-#: A store with more packs than this merges its smaller ones after a batch.
-MOST_PACKS = 32
+#: A store with more packs than this merges its smaller ones after a batch: a
+#: lookup that misses searches every pack (about 4 us each here, on top of the
+#: 9 us ``stat`` of the loose file; ``bench/bench_pack_lookup.py``).
+MOST_PACKS = 8
 #: Mode of an object file.
 READ_ONLY = 0o444
 

@@ -125,7 +125,7 @@ def rewrite(pack: Pack, drop: Collection[str], tmp_dir: Path) -> int:
 
     def items() -> Iterator[tuple[str, bytes]]:
         for oid in kept:
-            found = pack.locate(oid)
+            found = pack.locate(bytes.fromhex(oid))
             assert found is not None
             yield oid, found.read()
 
@@ -171,7 +171,7 @@ def consolidate(pack_set: PackSet, tmp_dir: Path, most: int) -> int:
         last = None
         for oid in heapq.merge(*small):
             if oid != last:
-                found = next(f for p in small if (f := p.locate(oid)) is not None)
+                found = next(f for p in small if (f := p.locate(bytes.fromhex(oid))) is not None)
                 yield oid, found.read()
                 last = oid
 

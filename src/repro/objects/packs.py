@@ -77,6 +77,8 @@ class _Ids:
 
     def __init__(self, view: mmap.mmap, start: int, count: int, row: int):
         self.view, self.start, self.count, self.row = view, start, count, row
+        #: rows before the first id starting with each byte (made on first use)
+        self._fan: list[int] | None = None
 
     def __len__(self) -> int:
         return self.count
@@ -86,9 +88,17 @@ class _Ids:
         return self.view[at:at + 32]
 
     def find(self, raw: bytes) -> int | None:
-        """The row of ``raw``, or None."""
-        i = bisect.bisect_left(self, raw)
-        return i if i < self.count and self[i] == raw else None
+        """The row of ``raw``, or None: a binary search among the rows that start
+        with its first byte (each step is a slice of the map made in Python, so
+        fewer steps is most of the cost of a miss)."""
+        if self._fan is None:
+            self._fan = [bisect.bisect_left(self, bytes([b])) for b in range(256)]
+            self._fan.append(self.count)
+        lo, hi = self._fan[raw[0]], self._fan[raw[0] + 1]
+        if lo == hi:
+            return None
+        i = bisect.bisect_left(self, raw, lo, hi)
+        return i if i < hi and self[i] == raw else None
 
 
 class Pack:
@@ -119,8 +129,9 @@ class Pack:
         self.ids = _Ids(self.view, table, count, ENTRY)
         self.links = _Ids(self.view, table + count * ENTRY, links, LINK)
 
-    def locate(self, oid: str) -> Located | None:
-        i = self.ids.find(bytes.fromhex(oid))
+    def locate(self, raw: bytes) -> Located | None:
+        """Where the object of id ``raw`` (32 bytes) is in this pack, if it is."""
+        i = self.ids.find(raw)
         if i is None:
             return None
         at = self.table + i * ENTRY + 32
@@ -128,9 +139,9 @@ class Pack:
         length = int.from_bytes(self.view[at + 8:at + 16], "big")
         return Located(self, offset, length)
 
-    def link(self, source: str) -> ObjectId | None:
-        """The object linked from ``source`` (its thumbnail), when this pack says."""
-        i = self.links.find(bytes.fromhex(source))
+    def link(self, raw: bytes) -> ObjectId | None:
+        """The object linked from ``raw`` (an output's id: its thumbnail), if any."""
+        i = self.links.find(raw)
         if i is None:
             return None
         at = self.links.start + i * LINK + 32
@@ -165,22 +176,26 @@ class PackSet:
         self.damaged: dict[str, str] = {}
         self._seen: tuple[int, int] | None = None
 
-    def refresh(self) -> None:
-        """Read the folder again if it changed since last time (new or removed packs)."""
+    def refresh(self) -> bool:
+        """Read the folder again if it changed since last time (new or removed
+        packs); whether it was read."""
         try:
             st = os.stat(self.folder)
         except FileNotFoundError:
+            changed = bool(self.packs or self.damaged)
             self._seen = None
             self._forget(set())
             self.damaged.clear()
-            return
+            return changed
         seen = (st.st_mtime_ns, st.st_ino)
         # A folder's mtime ticks coarsely (a few ms): one changed within the last
         # second may have changed again since it was listed, so it is listed again.
         if seen == self._seen and time.time() - st.st_mtime > 1.0:
-            return
+            return False
         self._seen = seen
         names = {n for n in os.listdir(self.folder) if n.endswith(SUFFIX)}
+        if names == self.packs.keys() and not self.damaged:
+            return False
         self._forget(names)
         self.damaged.clear()  # read again: a damaged pack may have been replaced
         for name in sorted(names - self.packs.keys()):
@@ -192,36 +207,42 @@ class PackSet:
                 continue  # merged into another meanwhile
             except OSError as exc:
                 self.damaged[name] = f"unreadable ({exc.strerror or exc})"
+        return True
 
     def _forget(self, names: set[str]) -> None:
         for gone in [n for n in self.packs if n not in names]:
             self.packs.pop(gone).close()
 
-    def locate(self, oid: str) -> Located | None:
+    def _locate(self, raw: bytes) -> Located | None:
         for pack in self.packs.values():
-            found = pack.locate(oid)
+            found = pack.locate(raw)
             if found is not None:
                 return found
         return None
 
     def find(self, oid: str) -> Located | None:
-        """Where ``oid`` is packed; the folder is re-read once on a miss when it changed."""
-        found = self.locate(oid)
-        if found is None:
-            self.refresh()
-            found = self.locate(oid)
+        """Where ``oid`` is packed; on a miss the folder is read again, and searched
+        again only if it changed."""
+        raw = bytes.fromhex(oid)
+        found = self._locate(raw)
+        if found is None and self.refresh():
+            found = self._locate(raw)
         return found
 
-    def link(self, source: str) -> ObjectId | None:
-        """The object linked from ``source`` in any pack (the folder re-read on a miss)."""
-        for attempt in range(2):
-            if attempt:
-                self.refresh()
-            for pack in self.packs.values():
-                found = pack.link(source)
-                if found is not None:
-                    return found
+    def _link(self, raw: bytes) -> ObjectId | None:
+        for pack in self.packs.values():
+            found = pack.link(raw)
+            if found is not None:
+                return found
         return None
+
+    def link(self, source: str) -> ObjectId | None:
+        """The object linked from ``source`` in any pack (as ``find``)."""
+        raw = bytes.fromhex(source)
+        found = self._link(raw)
+        if found is None and self.refresh():
+            found = self._link(raw)
+        return found
 
     def all_links(self) -> Iterator[tuple[ObjectId, ObjectId]]:
         """Every link of every pack: ``(from, to)``."""
