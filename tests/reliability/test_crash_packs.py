@@ -14,6 +14,7 @@ import pytest
 
 from repro.api.maintenance import KEEP_DIR
 from repro.api.repository import Repository
+from repro.objects.batching import MOST_PACKS
 from tests.reliability.harness import (
     COMMANDS,
     Tally,
@@ -73,6 +74,40 @@ def test_a_kill_while_gc_rewrites_a_pack(templates: Templates, fast_tmp: Path,
     try:
         assert [oid in repo.store for oid in ids] == [True, False] * 10
         for oid in kept:
+            repo.store.check(oid)
+    finally:
+        repo.close()
+
+
+@pytest.mark.parametrize("crash_at", ["pack.placed:2", "pack.removed", "pack.removed:3"])
+def test_a_kill_while_an_add_merges_packs(templates: Templates, fast_tmp: Path,
+                                          crash_at: str) -> None:
+    """A store at the most packs it keeps: the ``add`` that places one more merges
+    the smaller half (``pack_writer.consolidate``); killed while it places the
+    merged pack or removes the packs merged, nothing is lost, and the next
+    batch merges what is left."""
+    root = fresh_copy(templates, "add", fast_tmp / "w", random.Random(0))
+    repo = Repository(root)
+    stored = []
+    for n in range(MOST_PACKS):
+        stored += repo.store.put_many(random.Random(n).randbytes(100 + i) for i in range(5))
+    repo.close()
+    assert len(_packs(root)) == MOST_PACKS
+    code, err = run_repro(root, COMMANDS["add"], crash_at=crash_at)
+    assert code == -9, err
+    check_after_kill(templates, "add", root)
+    code, err = run_repro(root, COMMANDS["add"])
+    assert code == 0, err
+    check_done(templates, "add", root)
+    repo = Repository(root)
+    try:
+        for oid in stored:
+            repo.store.check(oid)
+        # Killed after placing the merged pack, the ones it replaces are still there
+        # (their objects twice, harmless) until the next batch merges again.
+        repo.store.put_many([b"one more batch"])
+        assert len(_packs(root)) <= MOST_PACKS
+        for oid in stored:
             repo.store.check(oid)
     finally:
         repo.close()
