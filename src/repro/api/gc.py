@@ -126,3 +126,4 @@ def _remove_unreachable(repo: Repository, reachable: IdSet, unknown: list[str], 
     if not dry_run:
         # Loose objects are unlinked; packs that hold any are rewritten without them.
         repo.store.remove(result.objects)
+        repo.store.merge_packs()

@@ -34,7 +34,7 @@ from typing import BinaryIO
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing, pack_writer, packs
 from repro.objects.atomic import fsync_dir
-from repro.objects.batching import PACK_MAX_OBJECT, Batch, write_new_file
+from repro.objects.batching import MOST_PACKS, PACK_MAX_OBJECT, Batch, write_new_file
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 from repro.objects.loose import TempObject, loose_ids, same_device
@@ -96,9 +96,6 @@ class ObjectStore:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
-    def _packed(self, oid: str) -> packs.Located | None:
-        return self.packs.find(oid)
-
     def __contains__(self, oid: object) -> bool:
         if not isinstance(oid, str):
             return False
@@ -111,7 +108,7 @@ class ObjectStore:
         # Plain strings, not ``Path``: ``add`` asks this five times an image.
         if os.path.isfile(f"{self._objects}/{oid[:2]}/{oid[2:]}"):
             return True
-        return self._packed(oid) is not None
+        return self.packs.find(oid) is not None
 
     def __iter__(self) -> Iterator[ObjectId]:
         """Every object id, loose or packed, in id order, once each."""
@@ -126,7 +123,7 @@ class ObjectStore:
             return self.path(oid).stat().st_size
         except FileNotFoundError:
             pass
-        found = self._packed(oid)
+        found = self.packs.find(oid)
         if found is None:
             raise NotFound(f"object {oid} is not in the store")
         return found.length
@@ -144,7 +141,7 @@ class ObjectStore:
         return io.BytesIO(self._packed_bytes(oid))
 
     def _packed_bytes(self, oid: str) -> bytes:
-        found = self._packed(oid)
+        found = self.packs.find(oid)
         if found is None:
             raise NotFound(f"object {oid} is not in the store")
         try:
@@ -177,7 +174,7 @@ class ObjectStore:
         try:
             st = self.path(oid).stat()
         except FileNotFoundError:
-            found = self._packed(oid)
+            found = self.packs.find(oid)
             if found is None:
                 raise NotFound(f"object {oid} is not in the store") from None
             st = found.pack.stat
@@ -266,6 +263,10 @@ class ObjectStore:
         finally:
             self._batch = None
 
+    def merge_packs(self) -> int:
+        """Merge the smaller packs if there are too many, as a batch does (``gc``)."""
+        return pack_writer.consolidate(self.packs, self.tmp_dir, MOST_PACKS)
+
     def remove(self, oids: Iterable[str]) -> int:
         """Delete objects (``gc``, ``store drop``); how many were removed. Packed
         ones are dropped by rewriting their packs (``pack_writer.rewrite``: the new pack
@@ -276,7 +277,7 @@ class ObjectStore:
             try:
                 self.path(oid).unlink()
             except FileNotFoundError:
-                found = self._packed(oid)
+                found = self.packs.find(oid)
                 if found is not None:
                     by_pack.setdefault(found.pack.path, set()).add(oid)
                 continue
@@ -298,7 +299,7 @@ class ObjectStore:
             return
         except FileNotFoundError:
             pass
-        found = self._packed(oid)
+        found = self.packs.find(oid)
         if found is None:
             raise NotFound(f"object {oid} is not in the store")
         with open(dest, "xb") as f:
