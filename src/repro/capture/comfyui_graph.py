@@ -4,6 +4,7 @@ Every walk is bounded and cycle-safe: the graph comes from an untrusted file."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class Graph:
                                 f"{MAX_NODES} node limit")
         self.nodes: dict[str, Node] = {}
         self._ancestors: dict[str, set[str]] = {}
+        self.cyclic: set[str] = set()
         self.reasons: list[str] = []
         self.warnings: list[str] = []
         skipped = []
@@ -69,11 +71,12 @@ class Graph:
             inputs = raw.get("inputs")
             if not isinstance(inputs, dict):
                 inputs = {}
-            # is_link, inlined: this runs for every input of every node.
-            links = [(name, value[0] if type(value[0]) is str else str(value[0]))
-                     for name, value in inputs.items()
-                     if type(value) is list and len(value) == 2 and type(value[1]) is int
-                     and type(value[0]) in _LINK_IDS]
+            # is_link, inlined, in a plain loop: this runs for every input of every node.
+            links = []
+            for name, value in inputs.items():
+                if type(value) is list and len(value) == 2 and type(value[1]) is int and (
+                        type(value[0]) in _LINK_IDS):
+                    links.append((name, value[0] if type(value[0]) is str else str(value[0])))
             nodes[node_id] = Node(class_type, inputs, raw, node_id, links)
         if not self.nodes:
             raise InputError("ComfyUI prompt: no node has a class_type; "
@@ -88,54 +91,46 @@ class Graph:
         # Kahn's algorithm with a heap on numeric ids: the execution order the
         # record uses, ties broken by node id. Nodes left over are on or behind a cycle.
         nodes = self.nodes
-        users: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+        users: dict[str, list[str]] = {}
         waiting: dict[str, int] = {}
         dangling: list[str] = []
         for node_id, node in nodes.items():
             links = node.links
             if not links:
-                waiting[node_id] = 0
                 continue
-            sources = {source for _name, source in links if source in nodes}
-            if len(sources) < len(links):
+            count = 0  # one per link, so a source linked twice is waited for twice
+            for _name, source in links:
+                if source in nodes:
+                    count += 1
+                    found = users.get(source)
+                    if found is None:
+                        users[source] = [node_id]
+                    else:
+                        found.append(node_id)
+            if count < len(links):
                 dangling.extend(f"node {node_id} {node.class_type} input {name!r} links "
                                 f"to node {source}" for name, source in links
                                 if source not in nodes)
-            waiting[node_id] = len(sources)
-            for source in sources:
-                users[source].append(node_id)
+            if count:
+                waiting[node_id] = count
         if dangling:
             more = f" and {len(dangling) - 3} more" if len(dangling) > 3 else ""
             self.reasons.append(f"the prompt graph is incomplete: {'; '.join(dangling[:3])}"
                                 f"{more}, which the prompt does not contain")
-        keys: dict[str, Any]
-        if all(n.isascii() and n.isdigit() for n in nodes):  # nearly every graph: plain ints
-            keys = {n: int(n) for n in nodes}
-        else:
-            keys = {n: (int(n), ()) if n.isascii() and n.isdigit() else (-1, node_id_key(n))
-                    for n in nodes}
-        heap = [(keys[n], n) for n, count in waiting.items() if count == 0]
-        heapq.heapify(heap)
-        order: list[str] = []
-        pop, push = heapq.heappop, heapq.heappush
-        while heap:
-            _key, node_id = pop(heap)
-            order.append(node_id)
-            for user in users[node_id]:
-                left = waiting[user] - 1
-                waiting[user] = left
-                if left == 0:
-                    push(heap, (keys[user], user))
-        self.order = order
-        self.position = {node_id: i for i, node_id in enumerate(order)}
-        self.cyclic = set(self.nodes) - set(order)
-        if self.cyclic:
+        self.order = _kahn(nodes, users, waiting)
+        if len(self.order) < len(nodes):
+            self.cyclic = set(nodes) - set(self.order)
             ids = sorted(self.cyclic, key=node_id_key)
             shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
             message = (f"nodes {shown} form or depend on a link cycle, which ComfyUI cannot "
                        "execute; they were skipped")
             self.warnings.append(message)
             self.reasons.append(f"the prompt graph is not executable as recorded: {message}")
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each executed node's place in the execution order."""
+        return {node_id: i for i, node_id in enumerate(self.order)}
 
     def all_ids(self) -> list[str]:
         """Every node id: execution order, then the skipped cyclic part by id."""
@@ -218,3 +213,37 @@ def held_value(node: Node, name: str, check: Callable[[Any], bool]) -> Any:
 def short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kahn(nodes: dict[str, Node], users: dict[str, list[str]],
+          waiting: dict[str, int]) -> list[str]:
+    """The nodes in execution order: each after its sources, the lowest id first among
+    those ready (ComfyUI's order). ``waiting`` counts the links of each linked node
+    (``users`` names a node once per link to it)."""
+    key_of = _sort_keys(nodes)
+    node_of = {key: node_id for node_id, key in key_of.items()}
+    heap = [key_of[node_id] for node_id in nodes if node_id not in waiting]
+    heapq.heapify(heap)
+    order: list[str] = []
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        node_id = node_of[pop(heap)]
+        order.append(node_id)
+        for user in users.get(node_id, ()):
+            left = waiting[user] - 1
+            waiting[user] = left
+            if left == 0:
+                push(heap, key_of[user])
+    return order
+
+
+def _sort_keys(nodes: dict[str, Node]) -> dict[str, Any]:
+    """Each node's place among nodes ready at once: its number, when every id is a
+    different plain number (nearly every graph), else ``(node_id_key order, id)``."""
+    joined = "".join(nodes)
+    if joined.isascii() and joined.isdigit() and "" not in nodes:
+        numbers = dict(zip(nodes, map(int, nodes), strict=True))
+        if len(set(numbers.values())) == len(numbers):  # not "7" and "07"
+            return numbers
+    return {n: ((int(n), ()) if n.isascii() and n.isdigit() else (-1, node_id_key(n)), n)
+            for n in nodes}
