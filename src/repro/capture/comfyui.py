@@ -35,7 +35,6 @@ from repro.capture.comfyui_parts import (
     model_inputs,
     models_of,
     node_params,
-    usual_names,
 )
 from repro.capture.comfyui_text import encoder_texts
 from repro.capture.comfyui_workflow import (
@@ -236,12 +235,10 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
     g = Graph(graph)
     gen = Generation(tool="comfyui", format="comfyui", formats=["comfyui"], metadata="execution")
 
-    samplers = [n for n in g.order
-                if is_sampler_class(g.nodes[n].class_type, g.nodes[n].inputs)]
+    samplers, outputs = g.samplers_and_outputs()
     stages = {n: _read_stage(g, n) for n in samplers}
 
-    outputs = sorted((n for n in g.order if is_output_class(g.nodes[n].class_type)),
-                     key=lambda n: ("Save" not in g.nodes[n].class_type, node_id_key(n)))
+    outputs.sort(key=lambda n: ("Save" not in g.nodes[n].class_type, node_id_key(n)))
     primary = outputs[0] if outputs else None
     known_output = False
     if output_node is not None:
@@ -298,8 +295,8 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
         params["samplers"] = [stages[n].values for n in samplers]
     gen.models = models_of(g, scope)
     covered.update(model_inputs(g, gen.models))
-    every_input = node_params(g, scope)
-    for name, value in usual_names(every_input).items():
+    every_input, usual = node_params(g, scope)
+    for name, value in usual.items():
         params.setdefault(name, value)
     for node_id, name in covered:  # a few inputs among hundreds: drop them, keep the rest
         every_input.pop(f"{node_id}.{name}", None)

@@ -16,6 +16,8 @@ from repro.capture.comfyui_nodes import (
     is_int,
     is_link,
     is_number,
+    is_output_class,
+    is_sampler_class,
     is_str,
     node_id_key,
 )
@@ -131,6 +133,27 @@ class Graph:
     def position(self) -> dict[str, int]:
         """Each executed node's place in the execution order."""
         return {node_id: i for i, node_id in enumerate(self.order)}
+
+    def samplers_and_outputs(self) -> tuple[list[str], list[str]]:
+        """The sampling nodes (``is_sampler_class``) and the output nodes
+        (``is_output_class``), each in execution order. Big graphs repeat a few kinds
+        of node: each kind (class and input names) is asked once."""
+        kinds: dict[tuple[str, ...], tuple[bool, bool]] = {}
+        samplers: list[str] = []
+        outputs: list[str] = []
+        nodes = self.nodes
+        for node_id in self.order:
+            node = nodes[node_id]
+            kind = (node.class_type, *node.inputs)
+            found = kinds.get(kind)
+            if found is None:
+                found = kinds[kind] = (is_sampler_class(node.class_type, node.inputs),
+                                       is_output_class(node.class_type))
+            if found[0]:
+                samplers.append(node_id)
+            if found[1]:
+                outputs.append(node_id)
+        return samplers, outputs
 
     def all_ids(self) -> list[str]:
         """Every node id: execution order, then the skipped cyclic part by id."""

@@ -25,8 +25,6 @@ from repro.record.vocabulary import USUAL_INPUTS
 _USUAL_NAMES = USUAL_INPUTS
 
 _USUAL_OF = {name: usual for usual, names in _USUAL_NAMES.items() for name in names}
-#: ``.INPUT`` endings of the parameters that may carry a usual name (a cheap first test).
-_USUAL_ENDINGS = tuple(f".{name}" for name in _USUAL_OF)
 
 #: How the input names of a file end (compared lower-cased, the last five characters).
 _FILE_ENDINGS = frozenset({"_name", "_path", "_file"})
@@ -35,14 +33,18 @@ _FILE_ENDINGS = frozenset({"_name", "_path", "_file"})
 _INT_RANGE = (-(2**63), 2**64 - 1)
 
 
-def node_params(g: Graph, scope: set[str]) -> dict[str, Any]:
-    """Every literal input of the nodes in ``scope``, named ``NODE.INPUT``, in execution order.
+def node_params(g: Graph, scope: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every literal input of the nodes in ``scope``, named ``NODE.INPUT``, in execution
+    order; and the usual names (seed, steps, cfg, sampler, scheduler, denoise, width,
+    height) of the inputs that carry them, when exactly one value is carried.
 
     Links, lists and objects are not parameters (a link's value is its source
     node's); numbers JSON cannot carry exactly are left out.
     """
     params: dict[str, Any] = {}
+    carried: dict[str, dict[str, Any]] = {}
     low, high = _INT_RANGE
+    usual_of = _USUAL_OF
     for node_id in g.all_ids():
         if node_id not in scope:
             continue
@@ -51,7 +53,13 @@ def node_params(g: Graph, scope: set[str]) -> dict[str, Any]:
             if kind is str or kind is bool or (kind is int and low <= value <= high) or (
                     kind is float and math.isfinite(value)):
                 params[f"{node_id}.{name}"] = value
-    return params
+                # The name after its last dot, as in the parameter's name.
+                usual = usual_of.get(name if "." not in name else name.rpartition(".")[2])
+                if usual is not None and kind is not bool:
+                    carried.setdefault(usual, {})[repr(value)] = value
+    usual_names = {usual: next(iter(values.values())) for usual in _USUAL_NAMES
+                   if len(values := carried.get(usual, {})) == 1}
+    return params, usual_names
 
 
 def model_inputs(g: Graph, models: list[ModelRef]) -> set[tuple[str, str]]:
@@ -68,20 +76,6 @@ def model_inputs(g: Graph, models: list[ModelRef]) -> set[tuple[str, str]]:
     return found
 
 
-def usual_names(node_params: dict[str, Any]) -> dict[str, Any]:
-    """The usual names (seed, steps, cfg, sampler, scheduler, denoise, width, height) of
-    the node parameters that carry them, when exactly one value is carried."""
-    carried: dict[str, dict[str, Any]] = {}
-    for key, value in node_params.items():
-        if not key.endswith(_USUAL_ENDINGS):
-            continue
-        usual = _USUAL_OF.get(key[key.rfind(".") + 1:])
-        if usual is not None and not isinstance(value, bool):
-            carried.setdefault(usual, {})[repr(value)] = value
-    return {usual: next(iter(values.values()))
-            for usual in _USUAL_NAMES if len(values := carried.get(usual, {})) == 1}
-
-
 # --- models and inputs ---------------------------------------------------------------
 
 
@@ -91,15 +85,22 @@ def models_of(g: Graph, scope: set[str]) -> list[ModelRef]:
         if node_id not in scope:
             continue
         node = g.nodes[node_id]
-        if node.class_type in LOADERS:
+        loader = node.class_type in LOADERS
+        if loader:
             models.extend(_loader_models(g, node_id, node))
-        else:
-            models.extend(_custom_models(node_id, node))
-        for value in node.inputs.values():
-            if type(value) is str and ":" in value and "embedding:" in value.lower():
-                for name, weight in find_embeddings(value):
-                    models.append(ModelRef(role="embedding", name=name, strength=weight,
-                                           folder="embeddings", node=node_id))
+        embeddings: list[ModelRef] = []
+        for key, value in node.inputs.items():  # every input of every node: plain tests
+            kind = type(value)
+            if kind is str:
+                if ":" in value and "embedding:" in value.lower():
+                    embeddings.extend(ModelRef(role="embedding", name=name, strength=weight,
+                                               folder="embeddings", node=node_id)
+                                      for name, weight in find_embeddings(value))
+                if not loader and key[-5:].lower() in _FILE_ENDINGS:
+                    models.extend(_custom_model(node_id, node, key, value))
+            elif kind is dict and not loader:
+                models.extend(_stack_entry(node_id, value))
+        models.extend(embeddings)
     unique: dict[tuple[str, str | None, str | None], ModelRef] = {}
     for model in models:
         unique.setdefault((model.role, model.name, model.node), model)
@@ -137,34 +138,23 @@ def _strength(g: Graph, node: Node, key: str) -> float | None:
     return float(value) if problem is None else None
 
 
-def _custom_models(node_id: str, node: Node) -> list[ModelRef]:
-    """Model files named by a custom node: ``*_name``/``*_path``/``*_file`` inputs."""
-    found = []
-    for key, value in node.inputs.items():
-        kind = type(value)
-        if kind is not str and kind is not dict:
-            continue  # numbers and links name no file
-        if isinstance(value, dict):
-            found.extend(_stack_entry(node_id, value))
-            continue
-        if key[-5:].lower() not in _FILE_ENDINGS:
-            continue
-        if has_model_extension(value):
-            role = guess_role(key, node.class_type)
-        elif has_config_extension(value) and "config" in key.lower():
-            role = "config"
-        else:
-            continue
-        model = ModelRef(role=role, name=value, node=node_id)
-        if role == "lora" and sum(1 for k in node.inputs if "lora" in k.lower()
-                                  and k.lower().endswith("_name")) == 1:
-            model.strength = _first_number(node, ("strength_model", "lora_strength",
-                                                  "model_strength", "lora_model_strength",
-                                                  "strength"))
-            model.strength_clip = _first_number(node, ("strength_clip", "clip_strength",
-                                                       "lora_clip_strength"))
-        found.append(model)
-    return found
+def _custom_model(node_id: str, node: Node, key: str, value: str) -> list[ModelRef]:
+    """The model file a custom node's ``*_name``/``*_path``/``*_file`` input names."""
+    if has_model_extension(value):
+        role = guess_role(key, node.class_type)
+    elif has_config_extension(value) and "config" in key.lower():
+        role = "config"
+    else:
+        return []
+    model = ModelRef(role=role, name=value, node=node_id)
+    if role == "lora" and sum(1 for k in node.inputs if "lora" in k.lower()
+                              and k.lower().endswith("_name")) == 1:
+        model.strength = _first_number(node, ("strength_model", "lora_strength",
+                                              "model_strength", "lora_model_strength",
+                                              "strength"))
+        model.strength_clip = _first_number(node, ("strength_clip", "clip_strength",
+                                                   "lora_clip_strength"))
+    return [model]
 
 
 def _stack_entry(node_id: str, value: dict[str, Any]) -> list[ModelRef]:

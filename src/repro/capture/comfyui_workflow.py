@@ -47,6 +47,10 @@ WIDGET_SEEDS = {
 }
 
 _MODES = {2: "muted", 4: "bypassed"}
+#: What the editor records of the package a node comes from.
+_PACKAGE_KEYS = ("cnr_id", "ver", "aux_id")
+#: The properties of a node that has none (shared: never modified).
+_NO_PROPERTIES: dict[str, Any] = {}
 _MODEL_KEYS = ("name", "url", "hash", "hash_type", "directory")
 
 
@@ -98,34 +102,26 @@ def read_workflow(workflow: dict[str, Any]) -> Workflow:
         if count > MAX_NODES:
             raise LimitExceeded(f"ComfyUI workflow: more than {MAX_NODES} nodes")
         kept = result.nodes
+        # Runs for every node of every workflow: plain type tests, in one loop.
         for raw in nodes:
-            node = _read_node(raw, in_subgraph)
-            if node is None:
+            if type(raw) is not dict:
                 continue
+            node_id, node_type = raw.get("id"), raw.get("type")
+            kind = type(node_id)
+            if (kind is not int and kind is not str) or type(node_type) is not str:
+                continue  # JSON gives exact types: a bool id is not an int one
+            mode = raw.get("mode")
+            properties = raw.get("properties")
+            widgets = raw.get("widgets_values")
+            node = WorkflowNode(node_id if kind is str else str(node_id), node_type,
+                                mode if type(mode) is int else 0,
+                                properties if type(properties) is dict else _NO_PROPERTIES,
+                                widgets if type(widgets) is list else [], in_subgraph)
             kept.append(node)
-            models = node.properties.get("models")
-            if models is not None:
-                result.models.extend(_model_entries(models, node=node.id))
+            if type(properties) is dict and "models" in properties:
+                result.models.extend(_model_entries(properties["models"], node=node.id))
     result.models = _dedupe(result.models)
     return result
-
-
-def _read_node(raw: Any, in_subgraph: bool) -> WorkflowNode | None:
-    # Runs for every node of every workflow: plain type tests, no keyword arguments.
-    if not isinstance(raw, dict):
-        return None
-    node_id, node_type = raw.get("id"), raw.get("type")
-    if not isinstance(node_id, (int, str)) or node_id is True or node_id is False:
-        return None
-    if not isinstance(node_type, str):
-        return None
-    mode = raw.get("mode")
-    properties = raw.get("properties")
-    widgets = raw.get("widgets_values")
-    return WorkflowNode(node_id if type(node_id) is str else str(node_id), node_type,
-                        mode if is_int(mode) else 0,
-                        properties if isinstance(properties, dict) else {},
-                        widgets if isinstance(widgets, list) else [], in_subgraph)
 
 
 def _model_entries(raw: Any, node: str | None) -> list[dict[str, str]]:
@@ -165,7 +161,10 @@ def provenance(workflow: Workflow) -> dict[str, Any]:
     nodes: list[dict[str, str]] = []
     for node in workflow.nodes:
         properties = node.properties
-        found = {key: value for key in ("cnr_id", "ver", "aux_id")
+        if "cnr_id" not in properties and "ver" not in properties and (
+                "aux_id" not in properties):
+            continue  # the usual case of older workflows: one test, no dict built
+        found = {key: value for key in _PACKAGE_KEYS
                  if isinstance(value := properties.get(key), str)}
         if found:
             nodes.append({"class_type": node.type, **found})
