@@ -47,6 +47,19 @@ def _first_difference(ours: bytes, theirs: bytes) -> str:
     return "same entries, different bytes (key order or spacing)"
 
 
+def _odd_paths(folder: Path, sets: dict[str, list[str]]) -> list[str]:
+    """Paths each read differently: missing, a folder (with a non-image in it), a
+    dangling symbolic link, a named file that is not an image."""
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an image")
+    first = next(iter(sets.values()), [])
+    if first:
+        (folder / "copy.png").write_bytes(Path(first[0]).read_bytes())
+    (folder / "gone").symlink_to(folder / "nowhere")
+    return [str(folder / "missing.png"), str(folder), str(folder / "gone"),
+            str(folder / "notes.txt")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, metavar="DIR",
@@ -65,6 +78,8 @@ def main() -> None:
             for name, data in mixed_set(count):
                 (folder / name).write_bytes(data)
             sets[f"formats mix, {count} files"] = sorted(str(p) for p in folder.iterdir())
+        sets["odd paths (missing, a folder, a dangling link, not an image)"] = _odd_paths(
+            Path(tmp) / "odd", sets)
         for corpus in args.corpus:
             sets[corpus] = sorted(str(p) for p in Path(corpus).rglob("*") if p.is_file())
         for label, files in sets.items():

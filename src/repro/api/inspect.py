@@ -10,6 +10,8 @@ skipped); a file in a folder that is not an image at all is passed over
 from __future__ import annotations
 
 import gc
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -105,16 +107,23 @@ class InspectResult:
         return [f.to_dict() for f in self.files]
 
 
-def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
-    """Each file to read, and whether it was found in a folder (not named)."""
-    from repro.objects.walk import iter_files
-
+def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool, bool]]:
+    """Each file to read, whether it was found in a folder (not named), and whether it
+    is known to exist (one ``stat`` a named path, not one for "folder?" and one for
+    "there?")."""
     for path in paths:
-        if path.is_dir():
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            yield path, False, False
+            continue
+        if stat.S_ISDIR(mode):
+            from repro.objects.walk import iter_files
+
             for found, _stat in iter_files(path):
-                yield Path(found), True
+                yield Path(found), True, True
         else:
-            yield path, False
+            yield path, False, True
 
 
 def _credentials(path: Path, media_type: str | None) -> dict[str, Any]:
@@ -142,8 +151,8 @@ def inspect_each(paths: Iterable[Path], *, c2pa: bool = False,
     over are appended to ``skipped``. The cycle collector is paused until the
     iteration ends."""
     with _cycle_collector_paused():
-        for path, in_folder in _candidates(paths):
-            found = _inspect_one(path, in_folder, c2pa, skipped)
+        for path, in_folder, exists in _candidates(paths):
+            found = _inspect_one(path, in_folder, exists, c2pa, skipped)
             if found is not None:
                 yield found
 
@@ -167,13 +176,13 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _inspect_one(path: Path, in_folder: bool, c2pa: bool,
+def _inspect_one(path: Path, in_folder: bool, exists: bool, c2pa: bool,
                  skipped: list[dict[str, str]] | None) -> Inspected | Unreadable | None:
     """One file's result, or None for a non-image passed over in a folder."""
     from repro.capture import read_file
     from repro.verdict import Evidence, Reading, assess
 
-    if not path.exists() and not path.is_symlink():
+    if not exists and not path.exists() and not path.is_symlink():
         return Unreadable(str(path), InputError(f"{path}: no such file"))
     try:
         gen = read_file(path)

@@ -183,6 +183,8 @@ def _unquote(value: str) -> Any:
 
 def _lift_json(line: str, key: str) -> tuple[Any, str] | None:
     """Find ``key: {json}`` / ``key: [json]`` in a parameter line; return it and the rest."""
+    if key + ":" not in line:  # most lines carry none of these keys: no regex search
+        return None
     match = re.search(r"(?:^|,\s*)" + re.escape(key) + r":\s*([\[{])", line)
     if match is None:
         return None

@@ -107,13 +107,14 @@ def read_workflow(workflow: dict[str, Any]) -> Workflow:
             if type(raw) is not dict:
                 continue
             node_id, node_type = raw.get("id"), raw.get("type")
-            kind = type(node_id)
-            if (kind is not int and kind is not str) or type(node_type) is not str:
-                continue  # JSON gives exact types: a bool id is not an int one
+            if type(node_id) is int:  # JSON gives exact types: a bool id is not an int one
+                node_id = str(node_id)
+            if type(node_id) is not str or type(node_type) is not str:
+                continue
             mode = raw.get("mode")
             properties = raw.get("properties")
             widgets = raw.get("widgets_values")
-            node = WorkflowNode(node_id if kind is str else str(node_id), node_type,
+            node = WorkflowNode(node_id, node_type,
                                 mode if type(mode) is int else 0,
                                 properties if type(properties) is dict else _NO_PROPERTIES,
                                 widgets if type(widgets) is list else [], in_subgraph)
