@@ -309,9 +309,8 @@ def parse_prompt_graph(graph: dict[str, Any], workflow: dict[str, Any] | None = 
             parsed = read_workflow(workflow)
             gen.provenance = provenance(parsed)
             attach_hashes(gen.models, parsed.models)
-            executed = {n: (node.class_type, node.inputs) for n, node in g.nodes.items()}
-            g.warnings.extend(seed_warnings(parsed, executed))
-            g.warnings.extend(inactive_warnings(parsed, set(g.nodes)))
+            g.warnings.extend(seed_warnings(parsed, g.nodes))
+            g.warnings.extend(inactive_warnings(parsed, g.nodes))
         else:
             g.warnings.append("ComfyUI workflow: not a JSON object; read the executed prompt only")
 

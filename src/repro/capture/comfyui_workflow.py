@@ -15,9 +15,11 @@ is fixed.
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from repro.capture.comfyui_graph import Node
 from repro.capture.comfyui_nodes import (
     FOLDER_ROLES,
     KNOWN_SAMPLERS,
@@ -203,10 +205,10 @@ def _same_file(loader_name: str, entry_name: str) -> bool:
     return loader_name.replace("\\", "/").rsplit("/", 1)[-1] == entry_name
 
 
-def seed_warnings(workflow: Workflow, graph: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:
+def seed_warnings(workflow: Workflow, graph: Mapping[str, Node]) -> list[str]:
     """Warn where a seed widget differs from the seed the prompt executed.
 
-    ``graph`` maps prompt node ids to ``(class_type, inputs)``. The frontend's
+    ``graph`` maps prompt node ids to the executed nodes. The frontend's
     control_after_generate ("randomize", "increment"...) changes the widget
     after queueing, so the saved workflow can show the *next* seed.
     """
@@ -215,12 +217,12 @@ def seed_warnings(workflow: Workflow, graph: dict[str, tuple[str, dict[str, Any]
         if node.in_subgraph or node.type not in WIDGET_SEEDS:
             continue
         executed = graph.get(node.id)
-        if executed is None or executed[0] != node.type:
+        if executed is None or executed.class_type != node.type:
             continue
         index, input_name = WIDGET_SEEDS[node.type]
         if index >= len(node.widgets):
             continue
-        shown, used = node.widgets[index], executed[1].get(input_name)
+        shown, used = node.widgets[index], executed.inputs.get(input_name)
         if is_int(shown) and is_int(used) and shown != used:
             warnings.append(
                 f"node {node.id} {node.type}: the workflow shows seed {shown} but the executed "
@@ -229,7 +231,7 @@ def seed_warnings(workflow: Workflow, graph: dict[str, tuple[str, dict[str, Any]
     return warnings
 
 
-def inactive_warnings(workflow: Workflow, executed_ids: set[str] | None) -> list[str]:
+def inactive_warnings(workflow: Workflow, executed_ids: Container[str] | None) -> list[str]:
     """Note muted (mode 2) and bypassed (mode 4) nodes: they did not run."""
     warnings = []
     inactive = [n for n in workflow.nodes if n.mode in _MODES and not n.in_subgraph]
