@@ -18,6 +18,9 @@ same run and on the same files (page cache warm):
 - with ``--compare-src DIR``, ``repro inspect --json`` run from another source
   tree (e.g. ``/work/main/src``), as a before/after in the same run.
 
+Also times start-up alone: ``repro inspect --json`` of one small file, ``repro
+--help`` and ``import PIL.Image``.
+
 Prints files/s of each and their ratio, by wall-clock time and by CPU time
 (user + system of the child process, which other load on a shared machine
 disturbs much less); each figure is the best of ``--repeat`` runs. Goal
@@ -191,6 +194,13 @@ def main() -> None:
         for command, run_env in runs.values():  # warm the page and bytecode caches
             _timed(command, run_env)
         best = _best(runs, args.repeat)
+        startup = _best({"repro inspect --json of one NovelAI file": (
+                             [repro_exe(), "inspect", "--json",
+                              next(f for f in files if f.endswith("novelai.webp"))], env),
+                         "repro --help": ([repro_exe(), "--help"], env),
+                         "python -c 'import PIL.Image'": (
+                             [sys.executable, "-c", "import PIL.Image"], env)},
+                        max(args.repeat, 10))
         if args.profile:
             _profile(files)
     n = len(files)
@@ -202,6 +212,8 @@ def main() -> None:
         print(f"{label:36s} {n / wall:12.0f}  {n / cpu:12.0f}   "
               f"{wall / repro_wall:8.2f}x {cpu / repro_cpu:8.2f}x")
     print("goal: >= 1,000 files/s (wall) and faster than the Pillow .info loop (> 1x)")
+    for label, (wall, cpu) in startup.items():
+        print(f"start-up: {label:42s} {wall * 1e3:6.1f} ms wall {cpu * 1e3:6.1f} ms CPU")
 
 
 def _profile(files: list[str]) -> None:
