@@ -40,12 +40,15 @@ import heapq
 import mmap
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from repro.objects import hashing
 from repro.objects.ids import ObjectId
+
+T = TypeVar("T")
 
 MAGIC = b"REPROPK1"
 END = b"REPROEND"
@@ -213,36 +216,26 @@ class PackSet:
         for gone in [n for n in self.packs if n not in names]:
             self.packs.pop(gone).close()
 
-    def _locate(self, raw: bytes) -> Located | None:
-        for pack in self.packs.values():
-            found = pack.locate(raw)
-            if found is not None:
-                return found
+    def _search(self, key: str, ask: Callable[[Pack, bytes], T | None]) -> T | None:
+        """The first answer of ``ask(pack, key as bytes)`` over the packs; on a miss
+        the folder is read again, and searched again only if it changed."""
+        raw = bytes.fromhex(key)
+        for attempt in range(2):
+            if attempt and not self.refresh():
+                break
+            for pack in self.packs.values():
+                found = ask(pack, raw)
+                if found is not None:
+                    return found
         return None
 
     def find(self, oid: str) -> Located | None:
-        """Where ``oid`` is packed; on a miss the folder is read again, and searched
-        again only if it changed."""
-        raw = bytes.fromhex(oid)
-        found = self._locate(raw)
-        if found is None and self.refresh():
-            found = self._locate(raw)
-        return found
-
-    def _link(self, raw: bytes) -> ObjectId | None:
-        for pack in self.packs.values():
-            found = pack.link(raw)
-            if found is not None:
-                return found
-        return None
+        """Where ``oid`` is packed."""
+        return self._search(oid, Pack.locate)
 
     def link(self, source: str) -> ObjectId | None:
-        """The object linked from ``source`` in any pack (as ``find``)."""
-        raw = bytes.fromhex(source)
-        found = self._link(raw)
-        if found is None and self.refresh():
-            found = self._link(raw)
-        return found
+        """The object linked from ``source`` in any pack."""
+        return self._search(source, Pack.link)
 
     def all_links(self) -> Iterator[tuple[ObjectId, ObjectId]]:
         """Every link of every pack: ``(from, to)``."""
