@@ -52,13 +52,10 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     repro = [sys.executable, "-c", "from repro.cli import run; run()"]
     try:
-        model = write_safetensors(root / "models/checkpoints/base.safetensors",
-                                  model_bytes(1, 1 << 20))
-        set_mtime(model, 7200)
-
-        def image(n: int) -> Path:
-            graph = comfy_graph(ckpt="base.safetensors", lora=None, lora_strength=0.0, seed=n, prompt=f"image {n}")
-            return write_comfy_png(root / "out" / f"img{n:05}.png", graph, pixel_seed=n)
+        def image(n: int, folder: Path = root) -> Path:
+            graph = comfy_graph(ckpt="base.safetensors", lora=None, lora_strength=0.0, seed=n,
+                                prompt=f"image {n}")
+            return write_comfy_png(folder / "out" / f"img{n:05}.png", graph, pixel_seed=n)
 
         def run(cmd: list[str], src: str = here, cwd: Path = root) -> tuple[float, float]:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -69,22 +66,33 @@ def main() -> None:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
-        run([*repro, "init"])
-        run([*repro, "add", str(image(0))])
-        images = iter([image(n) for n in range(1, 2 * len(trees) * args.runs + 1)])
+        # A project for each tree: trees of two index versions sharing a store would
+        # rebuild its index at every turn.
+        projects: dict[str, Path] = {}
+        for at, (label, src) in enumerate(trees.items()):
+            project = projects[label] = root / f"project-{at}"
+            set_mtime(write_safetensors(project / "models/checkpoints/base.safetensors",
+                                        model_bytes(1, 1 << 20)), 7200)
+            run([*repro, "init"], src, project)
+            run([*repro, "add", str(image(0, project))], src, project)
+        images = {label: iter([image(n, projects[label]) for n in range(1, args.runs + 1)])
+                  for label in trees}
+        fresh_images = iter([image(n) for n in range(1, len(trees) * args.runs + 1)])
         cases: dict[str, list[tuple[float, float]]] = {"python -c pass": []}
         for at in range(args.runs):
             cases["python -c pass"].append(run([sys.executable, "-c", "pass"]))
             for label, src in trees.items():
+                project = projects[label]
                 for name, argv in (("--version", ["--version"]), ("--help", ["--help"]),
-                                   ("add (one image)", ["add", str(next(images))])):
-                    cases.setdefault(f"{label}repro {name}", []).append(run([*repro, *argv], src))
+                                   ("add (one image)", ["add", str(next(images[label]))])):
+                    cases.setdefault(f"{label}repro {name}", []).append(
+                        run([*repro, *argv], src, project))
                 # The first add in a store just made by `init` (the model is hashed too).
                 fresh = root / f"fresh-{at}-{len(label)}"
                 fresh.mkdir()
                 run([*repro, "init"], src, fresh)
                 cases.setdefault(f"{label}repro add (new store)", []).append(
-                    run([*repro, "add", str(next(images))], src, fresh))
+                    run([*repro, "add", str(next(fresh_images))], src, fresh))
         wall0 = statistics.median(w for w, _ in cases["python -c pass"])
         cpu0 = statistics.median(c for _, c in cases["python -c pass"])
         print(f"median of {args.runs}; load average {load_before:.1f} before, "
