@@ -126,3 +126,32 @@ def test_segment_thumbnails_round_trip_and_merge() -> None:
     plain.merge(with_thumbs)
     plain.merge(Segment(thumbs={a: c, d: c}))
     assert plain.thumbs == {a: b, d: c}
+
+
+def test_thumbnails_made_after_a_push_go_with_a_push_of_all_or_of_a_target(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, folder_remote: Path) -> None:
+    ids = _capture(capsys, project, 3)
+    shutil.rmtree(project / ".repro" / "thumbs")  # pushed by older code: no thumbnails
+    run(capsys, "-C", project, "remote", "add", "origin", folder_remote)
+    run_json(capsys, "-C", project, "push")
+    assert run(capsys, "-C", project, "graph", "--format", "html", "-o", tmp_path / "g.html")[0] == 0
+    mine = Repository.discover(project)
+    outputs = _outputs(mine, ids)
+    assert all(mine.thumbs.id_of(o) is not None for o in outputs)  # made here since
+
+    plain = run_json(capsys, "-C", project, "push")  # reads only what is new: nothing
+    assert plain["records"] == [] and plain["objects"] == 0
+    one = run_json(capsys, "-C", project, "push", "origin", ids[0])
+    assert one["records"] == [] and one["objects"] == 1 and one["packs"] == 1
+    every = run_json(capsys, "-C", project, "push", "--all")
+    assert every["records"] == [] and every["objects"] == 2
+    assert run_json(capsys, "-C", project, "push", "--all")["objects"] == 0
+
+    other = tmp_path / "laptop"
+    run_json(capsys, "clone", folder_remote, other)
+    theirs = Repository.discover(other)
+    assert [theirs.thumbs.id_of(o) for o in outputs] == [mine.thumbs.id_of(o) for o in outputs]
+    decoded = _count_decodes(monkeypatch)
+    assert run(capsys, "-C", other, "graph", "--format", "html", "-o", other / "g.html")[0] == 0
+    assert decoded == []

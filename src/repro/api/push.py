@@ -42,19 +42,31 @@ class Synced:
 def push(repo: Repository, name: str | None = None, targets: list[str] | None = None, *,
          all: bool = False, models: bool = True, force_tags: bool = False,
          cwd: Path | None = None) -> Synced:
-    """Send the records of ``targets`` (every record with ``all`` or no target), what they
-    name, and the local tags naming them; tags move on the remote only by compare-and-swap."""
+    """Send the records of ``targets`` (without: the records not pushed yet; with
+    ``all``: every record), what they name, and the local tags naming them; tags move
+    on the remote only by compare-and-swap."""
     spec = get_remote(repo, name)
     remote = open_remote(spec)
+    tagged = dict(repo.refs.tags())
+    ids: list[str] | None = None
     if targets and not all:
-        ids = [repo.resolve_target(t, cwd=cwd).id for t in targets]
-    else:
-        ids = list(repo.index.iter_ids(newest_first=False))
-    chosen = set(ids)
-    local_tags = {t: rid for t, rid in repo.refs.tags() if rid in chosen}
+        chosen = [repo.resolve_target(t, cwd=cwd).id for t in targets]
+        local_tags = {t: rid for t, rid in tagged.items() if rid in set(chosen)}
+        ids = chosen
+    else:  # every record indexed here is on the remote once this push is done
+        indexed = repo.index.summaries(tagged.values())
+        local_tags = {t: rid for t, rid in tagged.items() if rid in indexed}
     with named_remote(spec.name):
-        moved = transfer.push(repo.store, remote, ids, cache=index_path(repo, spec.name),
-                              models=models, tags=local_tags, thumbs=repo.thumbs)
+        index = rindex.sync(remote, index_path(repo, spec.name))
+        try:
+            if ids is not None:
+                moved = _send(repo, remote, index, ids, models=models, tags=set(local_tags),
+                              heal_thumbs=True)
+            else:
+                moved = _send_unpushed(repo, remote, index, models=models, every=all,
+                                       tags=set(local_tags))
+        finally:
+            index.close()
     seen = seen_tags(repo, spec.name)
     tag_moves = []
     for tag, rid in sorted(local_tags.items()):
@@ -64,6 +76,35 @@ def push(repo: Repository, name: str | None = None, targets: list[str] | None = 
         if done is not None:
             tag_moves.append({"name": tag, "id": rid, "was": done.was})
     return Synced(spec.name, moved, tag_moves)
+
+
+def _send_unpushed(repo: Repository, remote: Remote, index: rindex.RemoteIndex, *,
+                   models: bool, every: bool, tags: set[str]) -> transfer.Transfer:
+    """Push the records indexed since the last push to this remote (``every``: all of
+    them, and the thumbnails the remote lacks for those it has).
+
+    The remote's local index keeps the local record number up to which every record
+    is on the remote: the records after it are found by one indexed query, so the
+    push reads O(new), not O(store). A mark of another numbering (the local index
+    was rebuilt) says nothing; a remote whose log was replaced or repaired has its
+    cache, and the mark, reset: both are walked whole again. A remote others pushed
+    to meanwhile only gained records, so the mark still holds."""
+    marked, since = (None, 0) if every else index.cache.pushed_mark(models=models)
+    epoch, last, ids = repo.index.numbered_after(since)
+    if since and epoch != marked:
+        epoch, last, ids = repo.index.numbered_after(0)
+    moved = _send(repo, remote, index, ids, models=models, tags=tags, heal_thumbs=every)
+    index.cache.mark_pushed(epoch, last, models=models)
+    return moved
+
+
+def _send(repo: Repository, remote: Remote, index: rindex.RemoteIndex, ids: list[str], *,
+          models: bool, tags: set[str], heal_thumbs: bool) -> transfer.Transfer:
+    outputs: list[str] = []
+    if heal_thumbs:  # records the remote may have, pushed before their thumbnails were
+        outputs = [s["output"] for s in repo.index.summaries(ids).values()]
+    return transfer.push_to(repo.store, remote, index, ids, models=models, tags=tags,
+                            thumbs=repo.thumbs, outputs=outputs)
 
 
 def pull(repo: Repository, name: str | None = None, targets: list[str] | None = None, *,

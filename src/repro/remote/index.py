@@ -45,8 +45,6 @@ HEAD = "index/HEAD"
 FORMAT = 2
 #: Objects up to this size travel in packs; larger ones (model files) loose, multipart.
 PACK_MAX_OBJECT = 16 * 1024 * 1024
-#: A pack is closed at about this size.
-PACK_TARGET = 64 * 1024 * 1024
 CAS_RETRIES = 50
 #: This many trailing HEAD entries covering equal stretches merge into one.
 FANOUT = 16

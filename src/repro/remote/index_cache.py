@@ -23,6 +23,7 @@ opening the cache removes them.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -113,6 +114,39 @@ class IndexCache:
 
     def mark_pulled(self, through: int) -> None:
         self._set_meta("pulled", through)
+
+    def pushed_mark(self, *, models: bool) -> tuple[str | None, int]:
+        """(numbering, number): every record of this store numbered up to ``number``
+        in the lineage index's numbering ``numbering`` (its epoch) is on the remote,
+        with its model versions when ``models``; (None, 0) before the first push. A
+        push walks only the records numbered after it. It lives here, so that a
+        remote whose log was replaced (this cache reset) is walked whole again."""
+        mark = self._pushed()
+        if not mark:
+            return None, 0
+        return str(mark["epoch"]), int(mark["models" if models else "any"])
+
+    def mark_pushed(self, epoch: str, through: int, *, models: bool) -> None:
+        """Every record numbered up to ``through`` is on the remote (with its model
+        versions when ``models``)."""
+        if not epoch:
+            return
+        mark = self._pushed()
+        if mark.get("epoch") != epoch:
+            mark = {"epoch": epoch, "models": 0, "any": 0}
+        mark["any"] = max(int(mark["any"]), through)
+        if models:
+            mark["models"] = max(int(mark["models"]), through)
+        self._set_meta("pushed", json.dumps(mark))
+
+    def _pushed(self) -> dict[str, Any]:
+        """The mark as kept (``epoch``, ``models``, ``any``); {} when there is none."""
+        try:
+            mark = json.loads(self._meta("pushed") or "{}")
+            return {"epoch": str(mark["epoch"]), "models": int(mark["models"]),
+                    "any": int(mark["any"])}
+        except (ValueError, KeyError, TypeError):
+            return {}
 
     def name_log(self, remote_id: str) -> None:
         self._set_meta("remote_id", remote_id)

@@ -3,8 +3,9 @@ and a pull share (the objects a record names, what a transfer moved) and the pus
 
 Push: the records' objects (record, output, metadata blobs, inputs, the output's
 thumbnail when the store has one and, unless asked not to, model versions) that
-the remote index does not list; small ones packed (a pack per ~64 MiB, one
-request each), large ones loose as multipart uploads; then one index segment
+the remote index does not list, read a thousand records at a time; small ones
+packed (``packing``: a request a pack, a few packs on their way while the next is
+filled), large ones loose as multipart uploads; then one index segment
 naming them all, published last. A push that stopped midway left packs and large
 objects nobody lists: the next push makes the same packs (named by their bytes)
 and finds them there, so only the rest moves. The pull is ``repro.remote.fetch``.
@@ -17,14 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repro.errors import NotFound
 from repro.lineage.thumbnails import Thumbnails
 from repro.objects.faults import checkpoint
-from repro.objects.hashing import hash_bytes
 from repro.objects.ids import is_id
 from repro.objects.store import ObjectStore
 from repro.record import Record, from_bytes
 from repro.remote import index as rindex
 from repro.remote.base import Remote
+from repro.remote.packing import Packer, PackSender
 from repro.remote.segment import Location, new_segment
 
 
@@ -72,53 +74,114 @@ def push(store: ObjectStore, remote: Remote, record_ids: Iterable[str], *, cache
     outputs' thumbnails too, named beside the outputs in the segment."""
     index = rindex.sync(remote, cache)
     try:
-        return _push(store, remote, index, list(record_ids), models=models, tags=set(tags),
-                     thumbs=thumbs)
+        return push_to(store, remote, index, list(record_ids), models=models, tags=set(tags),
+                       thumbs=thumbs)
     finally:
         index.close()
 
 
-def _push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex, record_ids: list[str],
-          *, models: bool, tags: set[str], thumbs: Thumbnails | None) -> Transfer:
+def push_to(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
+            record_ids: list[str], *, models: bool, tags: set[str],
+            thumbs: Thumbnails | None, outputs: Iterable[str] = ()) -> Transfer:
+    """``push`` with the remote's index synced already. ``outputs``: outputs of records
+    the remote may have already, whose thumbnails it may lack (pushed by older code,
+    or made here since): those this store has are added."""
     done = Transfer()
     on_remote = index.cache.record_states(record_ids)  # id -> sent with its models
     new_records = [rid for rid in record_ids
                    if not (on_remote.get(rid) or (not models and rid in on_remote))]
-    wanted: dict[str, None] = {}
-    thumb_of: dict[str, str] = {}  # output -> its thumbnail, for the segment
-    for rid in new_records:
-        record = from_bytes(store.read_bytes(rid), id=rid)
-        for oid in [rid, *record_objects(record, models=models)]:
-            wanted[oid] = None
-        output = bare_id(record.output.blake3)
-        thumb = thumbs.id_of(output) if thumbs is not None and output else None
-        if output and thumb:
-            thumb_of[output] = thumb
-            wanted[thumb] = None
-    listed = index.cache.locations(wanted)
-    entries: dict[str, Location] = {}
-    # records in packs of their own: a pull reads them first, and again when resumed
-    records, others = _Packer(remote, entries, done), _Packer(remote, entries, done)
-    chosen = set(new_records)
-    for oid in (o for o in wanted if o not in listed):
-        if oid not in store:
-            done.unavailable.append(oid)
-            continue
-        size = store.size(oid)
-        if size > rindex.PACK_MAX_OBJECT:
-            _send_large(remote, store, oid, done)
-            entries[oid] = (None, 0, size)
-        else:
-            (records if oid in chosen else others).add(oid, store.read_bytes(oid))
-        done.objects += 1
-    others.flush()
-    records.flush()
+    with PackSender(remote) as sender:
+        sending = _Sending(store, remote, index, sender, done, models=models, thumbs=thumbs)
+        for start in range(0, len(new_records), _RECORDS_AT_ONCE):
+            sending.records(new_records[start:start + _RECORDS_AT_ONCE])
+        if thumbs is not None:
+            sending.thumbnails(outputs)
+        sending.finish()
+    done.bytes += sender.bytes
+    done.packs, done.reused = sender.packs, done.reused + sender.reused
     new_tags = tags - set(index.cache.tags())
-    if entries or new_records or new_tags:
-        rindex.publish(remote, index, new_segment(entries, new_records, new_tags,
-                                                  partial=not models, thumbs=thumb_of))
+    if sending.entries or new_records or new_tags or sending.thumb_of:
+        rindex.publish(remote, index, new_segment(sending.entries, new_records, new_tags,
+                                                  partial=not models, thumbs=sending.thumb_of))
     done.records = new_records
     return done
+
+
+#: Records read, checked and packed per round (one look-up in the remote index each).
+_RECORDS_AT_ONCE = 1000
+
+
+class _Sending:
+    """One push's objects on their way: each record read once (its bytes go into the
+    records' pack), what it names looked up in the remote's index a round at a time,
+    the missing ones packed (or sent loose when large) while full packs travel."""
+
+    def __init__(self, store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
+                 sender: PackSender, done: Transfer, *, models: bool,
+                 thumbs: Thumbnails | None):
+        self.store, self.remote, self.index, self.done = store, remote, index, done
+        self.sender, self.models, self.thumbs = sender, models, thumbs
+        self.entries: dict[str, Location] = {}
+        self.thumb_of: dict[str, str] = {}  # output -> its thumbnail, for the segment
+        self.seen: set[str] = set()
+        # records in packs of their own: a pull reads them first, and again when resumed
+        self.record_pack = Packer(sender, self.entries)
+        self.other_pack = Packer(sender, self.entries)
+
+    def records(self, record_ids: list[str]) -> None:
+        record_bytes: dict[str, bytes] = {}
+        wanted: list[str] = []
+        for rid in record_ids:
+            data = record_bytes[rid] = self.store.read_bytes(rid)
+            record = from_bytes(data, id=rid)
+            wanted += [rid, *record_objects(record, models=self.models)]
+            output = bare_id(record.output.blake3)
+            thumb = self.thumbs.id_of(output) if self.thumbs is not None and output else None
+            if output and thumb:
+                self.thumb_of[output] = thumb
+                wanted.append(thumb)
+        self._send(wanted, record_bytes)
+
+    def thumbnails(self, outputs: Iterable[str]) -> None:
+        """The thumbnails of ``outputs`` the remote does not list and this store has."""
+        assert self.thumbs is not None
+        lacking = [o for o in dict.fromkeys(outputs) if o not in self.thumb_of]
+        listed = self.index.cache.thumbnails(lacking)
+        wanted = []
+        for output in lacking:
+            thumb = None if output in listed else self.thumbs.id_of(output)
+            if thumb:
+                self.thumb_of[output] = thumb
+                wanted.append(thumb)
+        self._send(wanted, {})
+
+    def _send(self, wanted: list[str], record_bytes: dict[str, bytes]) -> None:
+        fresh = [o for o in dict.fromkeys(wanted) if o not in self.seen]
+        self.seen.update(fresh)
+        listed = self.index.cache.locations(fresh)
+        for oid in (o for o in fresh if o not in listed):
+            if oid in record_bytes:
+                self.record_pack.add(oid, record_bytes[oid])
+            elif (size := self._size(oid)) is None:
+                self.done.unavailable.append(oid)
+                continue
+            elif size > rindex.PACK_MAX_OBJECT:
+                _send_large(self.remote, self.store, oid, self.done)
+                self.entries[oid] = (None, 0, size)
+            else:
+                self.other_pack.add(oid, self.store.read_bytes(oid))
+            self.done.objects += 1
+
+    def _size(self, oid: str) -> int | None:
+        try:
+            return self.store.size(oid)
+        except NotFound:
+            return None
+
+    def finish(self) -> None:
+        self.other_pack.flush()
+        self.record_pack.flush()
+        self.sender.finish()
 
 
 def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) -> None:
@@ -133,38 +196,3 @@ def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) ->
     with store.as_file(oid) as path:
         done.bytes += remote.put_file(key, path)
     checkpoint("push.sent")
-
-
-class _Packer:
-    """Small objects gathered into packs of about ``PACK_TARGET``, each sent when full.
-    A pack is named by its bytes: a push stopped after sending one makes the same
-    pack again, finds it on the remote and does not send it again."""
-
-    def __init__(self, remote: Remote, entries: dict[str, Location], done: Transfer):
-        self.remote, self.entries, self.done = remote, entries, done
-        self.items: list[tuple[str, bytes]] = []
-        self.size = 0
-
-    def add(self, oid: str, data: bytes) -> None:
-        self.items.append((oid, data))
-        self.size += len(data)
-        if self.size >= rindex.PACK_TARGET:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.items:
-            return
-        data = b"".join(b for _, b in self.items)
-        name = hash_bytes(data)
-        offset = 0
-        for oid, b in self.items:
-            self.entries[oid] = (name, offset, len(b))
-            offset += len(b)
-        self.items, self.size = [], 0
-        self.done.packs += 1
-        if self.remote.exists(rindex.pack_key(name)):
-            self.done.reused += 1
-            return
-        self.remote.put_if_absent(rindex.pack_key(name), data)
-        self.done.bytes += len(data)
-        checkpoint("push.sent")

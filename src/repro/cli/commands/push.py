@@ -11,7 +11,9 @@ from repro.cli.render import synced
 @click.command()
 @click.argument("name", required=False)
 @click.argument("targets", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Every record (the default without TARGET).")
+@click.option("--all", "all_", is_flag=True,
+              help="Every record, not only those indexed since the last push (and the "
+                   "thumbnails the remote lacks).")
 @click.option("--no-models", is_flag=True, help="Leave the model versions behind.")
 @click.option("--force-tags", is_flag=True, help="Move remote tags even if someone else did.")
 @json_option

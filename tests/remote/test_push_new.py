@@ -1,0 +1,170 @@
+"""A push without targets sends what was indexed since the last push, reading only
+that (the remote's local index keeps how far it got); and stays right when the
+remote was replaced, when others pushed, and when the local index was rebuilt."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from repro.api.push import clone, push
+from repro.api.remote import add_remote
+from repro.api.repository import Repository
+from repro.objects.store import ObjectStore
+from repro.record import SCHEMA, from_bytes
+from repro.remote.index_cache import IndexCache
+from tests.helpers import record_bytes
+
+
+def _add_records(repo: Repository, first: int, n: int) -> list[str]:
+    """``n`` records, each with an output and a metadata blob of its own, indexed."""
+    records = []
+    with repo.store.batch():
+        for i in range(first, first + n):
+            output = repo.store.put_bytes(f"output {i}".encode() * 50)
+            blob = repo.store.put_bytes(orjson.dumps({"prompt": {"seed": i}}))
+            raw = record_bytes({
+                "schema": SCHEMA, "tool": {"name": "comfyui"}, "params": {"seed": i},
+                "output": {"blake3": output, "path": f"out/{i:05d}.png", "size": 1000},
+                "source": {"format": "comfyui-png", "blobs": {"prompt": blob}},
+                "captured": {"at": "2026-12-06T12:00:00Z"}})
+            records.append(from_bytes(raw, id=repo.store.put_bytes(raw, group=1)))
+    repo.index.add_many(records)
+    return [r.id for r in records]
+
+
+def _store(root: Path, remote: Path) -> Repository:
+    repo = Repository.init(root)
+    add_remote(repo, "origin", str(remote))
+    return repo
+
+
+def _on_remote(remote: Path, tmp_path: Path) -> set[str]:
+    """The records a fresh clone of ``remote`` gets."""
+    dest = tmp_path / f"check-{len(list(tmp_path.iterdir()))}"
+    return set(clone(str(remote), dest, models=False).transfer.records)
+
+
+class _Work:
+    """What a push reads: local objects opened or statted, ids looked up in the
+    remote's local index, and SQLite steps on the lineage index (a progress handler
+    called every 100 virtual-machine instructions)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, repo: Repository):
+        self.counts: Counter[str] = Counter()
+        for name in ("read_bytes", "size", "open", "__contains__"):
+            self._count(monkeypatch, ObjectStore, name, "objects")
+        rows_for = IndexCache._rows_for
+
+        def looked_up(cache: IndexCache, query: str, ids: object) -> object:
+            ids = list(ids)  # type: ignore[call-overload]
+            self.counts["ids looked up"] += len(ids)
+            return rows_for(cache, query, ids)
+
+        monkeypatch.setattr(IndexCache, "_rows_for", looked_up)
+        repo.index.conn.set_progress_handler(self._step, 100)
+
+    def _count(self, monkeypatch: pytest.MonkeyPatch, cls: type, name: str, what: str) -> None:
+        original = getattr(cls, name)
+
+        def counted(*args: object, **kw: object) -> object:
+            self.counts[what] += 1
+            return original(*args, **kw)
+
+        monkeypatch.setattr(cls, name, counted)
+
+    def _step(self) -> int:
+        self.counts["sqlite steps"] += 1
+        return 0
+
+
+def _work_of_pushing_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int,
+                         new: int, *, every: bool = False) -> Counter[str]:
+    (tmp_path / f"nas{size}").mkdir()
+    repo = _store(tmp_path / f"store{size}", tmp_path / f"nas{size}")
+    _add_records(repo, 0, size)
+    push(repo, "origin")
+    fresh = _add_records(repo, size, new)
+    with monkeypatch.context() as patch:
+        work = _Work(patch, repo)
+        done = push(repo, "origin", all=every)
+    repo.index.conn.set_progress_handler(None, 0)
+    assert sorted(done.transfer.records) == sorted(fresh)
+    return work.counts
+
+
+def test_a_push_of_new_records_reads_the_same_on_a_store_ten_times_larger(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small = _work_of_pushing_new(tmp_path, monkeypatch, 150, 10)
+    large = _work_of_pushing_new(tmp_path, monkeypatch, 1500, 10)
+    # the 10 new records, their outputs and blobs: looked up and read, nothing older
+    assert small["ids looked up"] == large["ids looked up"] <= 10 * 4
+    assert small["objects"] == large["objects"] <= 10 * 3 * 3
+    assert large["sqlite steps"] <= small["sqlite steps"] * 1.5 + 10
+    # the control: a push of every record (--all) looks each one up
+    every = _work_of_pushing_new(tmp_path, monkeypatch, 1501, 10, every=True)
+    assert every["ids looked up"] >= 1511 and every["sqlite steps"] > large["sqlite steps"] * 5
+
+
+def test_two_stores_pushing_in_turn_leave_every_record_on_the_remote(tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    a, b = _store(tmp_path / "a", nas), _store(tmp_path / "b", nas)
+    mine = _add_records(a, 0, 5)
+    push(a, "origin")
+    theirs = _add_records(b, 100, 4)
+    assert sorted(push(b, "origin").transfer.records) == sorted(theirs)
+    mine += _add_records(a, 5, 3)  # the remote's log moved on since a's last push
+    assert sorted(push(a, "origin").transfer.records) == sorted(mine[5:])
+    theirs += _add_records(b, 104, 2)
+    assert sorted(push(b, "origin").transfer.records) == sorted(theirs[4:])
+    assert push(a, "origin").transfer.records == []
+    assert _on_remote(nas, tmp_path) == {*mine, *theirs}
+
+
+def test_a_remote_emptied_or_replaced_gets_every_record_again(tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    repo = _store(tmp_path / "a", nas)
+    ids = _add_records(repo, 0, 6)
+    push(repo, "origin")
+    shutil.rmtree(nas)  # a new share mounted at the same place
+    nas.mkdir()
+    assert sorted(push(repo, "origin").transfer.records) == sorted(ids)
+    assert _on_remote(nas, tmp_path) == set(ids)
+
+
+def test_a_record_the_index_learns_at_a_rebuild_is_pushed(tmp_path: Path) -> None:
+    """A record object the index did not list (a capture stopped between the two) gets,
+    at the rebuild, a number at or below the last push's mark: the rebuild starts a new
+    numbering, and the next push walks every record again."""
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    repo = _store(tmp_path / "a", nas)
+    ids = _add_records(repo, 0, 8)
+    push(repo, "origin")
+    more = _add_records(repo, 8, 8)
+    conn = sqlite3.connect(repo.root / ".repro" / "index.sqlite")
+    with conn:  # the index lost them, the store kept them
+        conn.executemany("DELETE FROM records WHERE id = ?", [(bytes.fromhex(r),) for r in more])
+    conn.close()
+    repo.rebuild_index()
+    assert sorted(push(repo, "origin").transfer.records) == sorted(more)
+    assert _on_remote(nas, tmp_path) == {*ids, *more}
+
+
+def test_a_push_without_models_then_with_them_sends_the_models(tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    repo = _store(tmp_path / "a", nas)
+    ids = _add_records(repo, 0, 3)
+    push(repo, "origin", models=False)
+    assert push(repo, "origin", models=False).transfer.records == []
+    # the records went without their models: a push with them walks them again
+    assert sorted(push(repo, "origin").transfer.records) == sorted(ids)
+    assert push(repo, "origin").transfer.records == []
