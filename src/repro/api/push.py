@@ -103,7 +103,7 @@ def _send(repo: Repository, remote: Remote, index: rindex.RemoteIndex, ids: list
     outputs: list[str] = []
     if heal_thumbs:  # records the remote may have, pushed before their thumbnails were
         outputs = [s["output"] for s in repo.index.summaries(ids).values()]
-    return transfer.push_to(repo.store, remote, index, ids, models=models, tags=tags,
+    return transfer.push(repo.store, remote, index, ids, models=models, tags=tags,
                             thumbs=repo.thumbs, outputs=outputs)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from repro.errors import NotFound
@@ -67,25 +66,14 @@ class Transfer:
                 "unavailable": self.unavailable}
 
 
-def push(store: ObjectStore, remote: Remote, record_ids: Iterable[str], *, cache: Path,
-         models: bool = True, tags: Iterable[str] = (),
-         thumbs: Thumbnails | None = None) -> Transfer:
-    """Send the records the remote lacks with what they name; with ``thumbs``, their
-    outputs' thumbnails too, named beside the outputs in the segment."""
-    index = rindex.sync(remote, cache)
-    try:
-        return push_to(store, remote, index, list(record_ids), models=models, tags=set(tags),
-                       thumbs=thumbs)
-    finally:
-        index.close()
-
-
-def push_to(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
-            record_ids: list[str], *, models: bool, tags: set[str],
-            thumbs: Thumbnails | None, outputs: Iterable[str] = ()) -> Transfer:
-    """``push`` with the remote's index synced already. ``outputs``: outputs of records
-    the remote may have already, whose thumbnails it may lack (pushed by older code,
-    or made here since): those this store has are added."""
+def push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
+         record_ids: list[str], *, models: bool, tags: set[str],
+         thumbs: Thumbnails | None, outputs: Iterable[str] = ()) -> Transfer:
+    """Send the records the remote's index (synced) lacks with what they name; with
+    ``thumbs``, their outputs' thumbnails too, named beside the outputs in the
+    segment. ``outputs``: outputs of records the remote may have already, whose
+    thumbnails it may lack (pushed by older code, or made here since): those this
+    store has are added."""
     done = Transfer()
     on_remote = index.cache.record_states(record_ids)  # id -> sent with its models
     new_records = [rid for rid in record_ids
