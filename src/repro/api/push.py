@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,21 @@ def _send_unpushed(repo: Repository, remote: Remote, index: rindex.RemoteIndex, 
 
 def _send(repo: Repository, remote: Remote, index: rindex.RemoteIndex, ids: list[str], *,
           models: bool, tags: set[str], heal_thumbs: bool) -> transfer.Transfer:
-    outputs: list[str] = []
-    if heal_thumbs:  # records the remote may have, pushed before their thumbnails were
-        outputs = [s["output"] for s in repo.index.summaries(ids).values()]
+    # with heal_thumbs: records the remote may have, pushed before their thumbnails were
+    outputs = _outputs_of(repo, ids) if heal_thumbs else iter(())
     return transfer.push(repo.store, remote, index, ids, models=models, tags=tags,
-                            thumbs=repo.thumbs, outputs=outputs)
+                         thumbs=repo.thumbs, outputs=outputs)
+
+
+def _outputs_of(repo: Repository, ids: list[str]) -> Iterator[str]:
+    """The records' outputs, read from the index a chunk at a time (``--all`` of a
+    million records holds no million-entry map)."""
+    for start in range(0, len(ids), _OUTPUTS_AT_ONCE):
+        for summary in repo.index.summaries(ids[start:start + _OUTPUTS_AT_ONCE]).values():
+            yield summary["output"]
+
+
+_OUTPUTS_AT_ONCE = 10_000
 
 
 def pull(repo: Repository, name: str | None = None, targets: list[str] | None = None, *,

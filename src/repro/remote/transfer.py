@@ -13,6 +13,7 @@ and finds them there, so only the rest moves. The pull is ``repro.remote.fetch``
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,7 @@ def push(store: ObjectStore, remote: Remote, index: rindex.RemoteIndex,
         for start in range(0, len(new_records), _RECORDS_AT_ONCE):
             sending.records(new_records[start:start + _RECORDS_AT_ONCE])
         if thumbs is not None:
-            sending.thumbnails(outputs)
+            sending.thumbnails(thumbs, outputs)
         sending.finish()
     done.bytes += sender.bytes
     done.packs, done.reused = sender.packs, done.reused + sender.reused
@@ -130,18 +131,20 @@ class _Sending:
                 wanted.append(thumb)
         self._send(wanted, record_bytes)
 
-    def thumbnails(self, outputs: Iterable[str]) -> None:
-        """The thumbnails of ``outputs`` the remote does not list and this store has."""
-        assert self.thumbs is not None
-        lacking = [o for o in dict.fromkeys(outputs) if o not in self.thumb_of]
-        listed = self.index.cache.thumbnails(lacking)
-        wanted = []
-        for output in lacking:
-            thumb = None if output in listed else self.thumbs.id_of(output)
-            if thumb:
-                self.thumb_of[output] = thumb
-                wanted.append(thumb)
-        self._send(wanted, {})
+    def thumbnails(self, thumbs: Thumbnails, outputs: Iterable[str]) -> None:
+        """The thumbnails of ``outputs`` the remote does not list and this store has,
+        looked up a round at a time."""
+        outputs = iter(outputs)
+        while chunk := list(itertools.islice(outputs, _RECORDS_AT_ONCE)):
+            lacking = [o for o in dict.fromkeys(chunk) if o not in self.thumb_of]
+            listed = self.index.cache.thumbnails(lacking)
+            wanted = []
+            for output in lacking:
+                thumb = None if output in listed else thumbs.id_of(output)
+                if thumb:
+                    self.thumb_of[output] = thumb
+                    wanted.append(thumb)
+            self._send(wanted, {})
 
     def _send(self, wanted: list[str], record_bytes: dict[str, bytes]) -> None:
         fresh = [o for o in dict.fromkeys(wanted) if o not in self.seen]
