@@ -131,8 +131,11 @@ def test_segment_thumbnails_round_trip_and_merge() -> None:
 def test_thumbnails_made_after_a_push_go_with_a_push_of_all_or_of_a_target(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, folder_remote: Path) -> None:
-    ids = _capture(capsys, project, 3)
-    shutil.rmtree(project / ".repro" / "thumbs")  # pushed by older code: no thumbnails
+    # One image an ``add`` (refs as files), the refs then removed: pushed as by older
+    # code, with no thumbnails
+    ids = [run_json(capsys, "-C", project, "add", make_output(
+        project, f"later_{i}.png", seed=2200 + i))["records"][0]["id"] for i in range(3)]
+    shutil.rmtree(project / ".repro" / "thumbs")
     run(capsys, "-C", project, "remote", "add", "origin", folder_remote)
     run_json(capsys, "-C", project, "push")
     assert run(capsys, "-C", project, "graph", "--format", "html", "-o", tmp_path / "g.html")[0] == 0

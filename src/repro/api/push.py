@@ -18,6 +18,7 @@ from repro.api.remote import (
     seen_tags,
 )
 from repro.api.repository import Repository
+from repro.lineage import numbering
 from repro.remote import fetch, transfer
 from repro.remote import index as rindex
 from repro.remote import tags as rtags
@@ -91,11 +92,11 @@ def _send_unpushed(repo: Repository, remote: Remote, index: rindex.RemoteIndex, 
     cache, and the mark, reset: both are walked whole again. A remote others pushed
     to meanwhile only gained records, so the mark still holds."""
     marked, since = (None, 0) if every else index.cache.pushed_mark(models=models)
-    epoch, last, ids = repo.index.numbered_after(since)
+    epoch, last, ids = numbering.numbered_after(repo.index.conn, since)
     if since and epoch != marked:
-        epoch, last, ids = repo.index.numbered_after(0)
+        epoch, last, ids = numbering.numbered_after(repo.index.conn, 0)
     moved = _send(repo, remote, index, ids, models=models, tags=tags, heal_thumbs=every)
-    index.cache.mark_pushed(epoch, last, models=models)
+    index.cache.mark_pushed(numbering.claim(repo.index.conn, epoch), last, models=models)
     return moved
 
 

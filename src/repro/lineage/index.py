@@ -39,6 +39,7 @@ from repro.lineage.index_schema import (
     prefix_range,
     prepare,
 )
+from repro.lineage.numbering import new_numbering
 from repro.objects.ids import is_id
 from repro.record import Record
 
@@ -230,29 +231,13 @@ class Index(LineageQueries):
             self.conn.execute("BEGIN")
             for table in DERIVED_TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
-            self.conn.execute("DELETE FROM meta WHERE key IN ('prints_checked', 'epoch')")
+            self.conn.execute("DELETE FROM meta WHERE key = 'prints_checked'")
+            new_numbering(self.conn)  # the records are numbered anew
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)",
                               (str(INDEX_VERSION),))
         self.stale = False
 
     # -- reading ---------------------------------------------------------------
-
-    def numbered_after(self, mark: int) -> tuple[str, int, list[str]]:
-        """The records numbered after ``mark`` (``records.n``: given in the order they
-        were indexed, never reused, kept when a record is indexed again), the last
-        number given, and the numbering they belong to (``epoch``: new with every
-        rebuild and every new file, "" while a rebuild is under way), read together.
-        A number kept elsewhere (a push's high-water mark) is only trusted against
-        the same epoch."""
-        self.conn.execute("INSERT OR IGNORE INTO meta SELECT 'epoch', lower(hex(randomblob(16))) "
-                          "WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'rebuilding')")
-        with self.conn:
-            self.conn.execute("BEGIN")  # one snapshot: the three agree
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-            (last,) = self.conn.execute("SELECT coalesce(max(n), 0) FROM records").fetchone()
-            ids = [rid.hex() for (rid,) in self.conn.execute(
-                "SELECT id FROM records WHERE n > ? AND n <= ? ORDER BY n", (mark, last))]
-        return (str(row[0]) if row else ""), int(last), ids
 
     def count(self) -> int:
         row = self.conn.execute("SELECT count(*) FROM records").fetchone()

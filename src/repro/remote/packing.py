@@ -68,7 +68,13 @@ class PackSender:
             if not wait and not future.done():
                 still.append(future)
                 continue
-            sent = future.result()
+            try:
+                sent = future.result()
+            except BaseException:
+                # the future holds the failure, whose traceback holds the caller's frames
+                # (and so this sender): let go of it, so no cycle keeps them alive
+                self.sending = []
+                raise
             if sent is None:
                 self.reused += 1
             else:

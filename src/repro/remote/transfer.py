@@ -14,13 +14,15 @@ and finds them there, so only the rest moves. The pull is ``repro.remote.fetch``
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from repro.errors import NotFound
+from repro.errors import ChecksumMismatch, NotFound
 from repro.lineage.thumbnails import Thumbnails
 from repro.objects.faults import checkpoint
+from repro.objects.hashing import hash_bytes
 from repro.objects.ids import is_id
 from repro.objects.store import ObjectStore
 from repro.record import Record, from_bytes
@@ -153,26 +155,40 @@ class _Sending:
         for oid in (o for o in fresh if o not in listed):
             if oid in record_bytes:
                 self.record_pack.add(oid, record_bytes[oid])
-            elif (size := self._size(oid)) is None:
+            elif (got := _read_small(self.store, oid)) is None:
                 self.done.unavailable.append(oid)
                 continue
-            elif size > rindex.PACK_MAX_OBJECT:
+            elif isinstance(got, int):
                 _send_large(self.remote, self.store, oid, self.done)
-                self.entries[oid] = (None, 0, size)
+                self.entries[oid] = (None, 0, got)
             else:
-                self.other_pack.add(oid, self.store.read_bytes(oid))
+                self.other_pack.add(oid, got)
             self.done.objects += 1
-
-    def _size(self, oid: str) -> int | None:
-        try:
-            return self.store.size(oid)
-        except NotFound:
-            return None
 
     def finish(self) -> None:
         self.other_pack.flush()
         self.record_pack.flush()
         self.sender.finish()
+
+
+def _read_small(store: ObjectStore, oid: str) -> bytes | int | None:
+    """A small object's bytes, checked against its id; the size of a large one (sent
+    from its file); None when the store does not have it. One look-up, not two: most
+    objects are small, and a packed one is found by a search of the packs' tables."""
+    try:
+        f = store.open(oid)
+    except NotFound:
+        return None
+    with f:
+        size = f.seek(0, os.SEEK_END)
+        if size > rindex.PACK_MAX_OBJECT:
+            return size
+        f.seek(0)
+        data = f.read()
+    got = hash_bytes(data)
+    if got != oid:
+        raise ChecksumMismatch(f"object {oid}", oid, got)
+    return data
 
 
 def _send_large(remote: Remote, store: ObjectStore, oid: str, done: Transfer) -> None:
