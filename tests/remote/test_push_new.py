@@ -39,6 +39,9 @@ def _add_records(repo: Repository, first: int, n: int) -> list[str]:
 
 
 def _store(root: Path, remote: Path) -> Repository:
+    """A new store at ``root`` whose remote ``origin`` is the folder ``remote`` (made
+    when it is not there)."""
+    remote.mkdir(exist_ok=True)
     repo = Repository.init(root)
     add_remote(repo, "origin", str(remote))
     return repo
@@ -85,7 +88,6 @@ class _Work:
 
 def _work_of_pushing_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int,
                          new: int, *, every: bool = False) -> Counter[str]:
-    (tmp_path / f"nas{size}").mkdir()
     repo = _store(tmp_path / f"store{size}", tmp_path / f"nas{size}")
     _add_records(repo, 0, size)
     push(repo, "origin")
@@ -113,7 +115,6 @@ def test_a_push_of_new_records_reads_the_same_on_a_store_ten_times_larger(
 
 def test_two_stores_pushing_in_turn_leave_every_record_on_the_remote(tmp_path: Path) -> None:
     nas = tmp_path / "nas"
-    nas.mkdir()
     a, b = _store(tmp_path / "a", nas), _store(tmp_path / "b", nas)
     mine = _add_records(a, 0, 5)
     push(a, "origin")
@@ -129,7 +130,6 @@ def test_two_stores_pushing_in_turn_leave_every_record_on_the_remote(tmp_path: P
 
 def test_a_remote_emptied_or_replaced_gets_every_record_again(tmp_path: Path) -> None:
     nas = tmp_path / "nas"
-    nas.mkdir()
     repo = _store(tmp_path / "a", nas)
     ids = _add_records(repo, 0, 6)
     push(repo, "origin")
@@ -144,7 +144,6 @@ def test_a_record_the_index_learns_at_a_rebuild_is_pushed(tmp_path: Path) -> Non
     at the rebuild, a number at or below the last push's mark: the rebuild starts a new
     numbering, and the next push walks every record again."""
     nas = tmp_path / "nas"
-    nas.mkdir()
     repo = _store(tmp_path / "a", nas)
     ids = _add_records(repo, 0, 8)
     push(repo, "origin")
@@ -160,7 +159,6 @@ def test_a_record_the_index_learns_at_a_rebuild_is_pushed(tmp_path: Path) -> Non
 
 def test_a_push_without_models_then_with_them_sends_the_models(tmp_path: Path) -> None:
     nas = tmp_path / "nas"
-    nas.mkdir()
     repo = _store(tmp_path / "a", nas)
     ids = _add_records(repo, 0, 3)
     push(repo, "origin", models=False)

@@ -27,6 +27,19 @@ def _outputs(repo: Repository, ids: list[str]) -> list[str]:
     return [repo.load_record(rid).output.blake3.rsplit(":", 1)[-1] for rid in ids]
 
 
+def _pushed_without_thumbnails(capsys: pytest.CaptureFixture[str], project: Path, remote: Path,
+                               n: int, *, seed: int) -> list[str]:
+    """``n`` records pushed to ``remote`` as from a store older code pushed: one image an
+    ``add`` (the thumbnails' refs are files; a batch would link them in its pack), the
+    refs removed before the push."""
+    ids = [run_json(capsys, "-C", project, "add", make_output(
+        project, f"old_{seed + i}.png", seed=seed + i))["records"][0]["id"] for i in range(n)]
+    shutil.rmtree(project / ".repro" / "thumbs")
+    run(capsys, "-C", project, "remote", "add", "origin", remote)
+    run_json(capsys, "-C", project, "push")
+    return ids
+
+
 def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Outputs whose thumbnail is made by decoding them, from now on."""
     decoded: list[str] = []
@@ -69,13 +82,7 @@ def test_a_clone_has_the_thumbnails_and_decodes_no_output(
 def test_a_remote_without_thumbnails_clones_and_makes_them_on_first_need(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, folder_remote: Path) -> None:
-    # One image an ``add``: the thumbnails' refs are files (a batch would link them
-    # in its pack), removed as in a store older code pushed from.
-    ids = [run_json(capsys, "-C", project, "add", make_output(
-        project, f"old_{i}.png", seed=2100 + i))["records"][0]["id"] for i in range(2)]
-    shutil.rmtree(project / ".repro" / "thumbs")
-    run(capsys, "-C", project, "remote", "add", "origin", folder_remote)
-    run_json(capsys, "-C", project, "push")
+    ids = _pushed_without_thumbnails(capsys, project, folder_remote, 2, seed=2100)
     for seg in (folder_remote / "index" / "seg").iterdir():  # a segment as older code wrote
         assert "thumbs" not in orjson.loads(seg.read_bytes())
 
@@ -131,13 +138,7 @@ def test_segment_thumbnails_round_trip_and_merge() -> None:
 def test_thumbnails_made_after_a_push_go_with_a_push_of_all_or_of_a_target(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, folder_remote: Path) -> None:
-    # One image an ``add`` (refs as files), the refs then removed: pushed as by older
-    # code, with no thumbnails
-    ids = [run_json(capsys, "-C", project, "add", make_output(
-        project, f"later_{i}.png", seed=2200 + i))["records"][0]["id"] for i in range(3)]
-    shutil.rmtree(project / ".repro" / "thumbs")
-    run(capsys, "-C", project, "remote", "add", "origin", folder_remote)
-    run_json(capsys, "-C", project, "push")
+    ids = _pushed_without_thumbnails(capsys, project, folder_remote, 3, seed=2200)
     assert run(capsys, "-C", project, "graph", "--format", "html", "-o", tmp_path / "g.html")[0] == 0
     mine = Repository.discover(project)
     outputs = _outputs(mine, ids)
