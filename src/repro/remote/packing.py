@@ -63,23 +63,32 @@ class PackSender:
         return len(data)
 
     def _harvest(self, *, wait: bool) -> None:
-        still = []
+        """Count the packs that arrived (all of them with ``wait``); raise the first
+        failure, and then hold no future and no failure: its traceback holds the
+        callers' frames (the repository among them), which a cycle back to it
+        would keep alive, its index files open, until a garbage collection."""
+        still, failed = self._arrived(wait)
+        self.sending = [] if failed else still
+        if failed is not None:
+            try:
+                raise failed
+            finally:
+                failed = None
+
+    def _arrived(self, wait: bool) -> tuple[list[Future[int | None]], BaseException | None]:
+        """The packs still on their way, and the first failure; those that arrived
+        counted."""
+        still, failed = [], None
         for future in self.sending:
             if not wait and not future.done():
                 still.append(future)
-                continue
-            try:
-                sent = future.result()
-            except BaseException:
-                # the future holds the failure, whose traceback holds the caller's frames
-                # (and so this sender): let go of it, so no cycle keeps them alive
-                self.sending = []
-                raise
-            if sent is None:
+            elif (error := future.exception()) is not None:
+                failed = failed or error
+            elif (sent := future.result()) is None:
                 self.reused += 1
             else:
                 self.bytes += sent
-        self.sending = still
+        return still, failed
 
     def finish(self) -> None:
         """Wait for every pack; the first failure is raised."""
