@@ -179,3 +179,29 @@ def test_materialize_honours_the_umask_like_cp(store: ObjectStore, tmp_path: Pat
     finally:
         os.umask(before)
     assert stat.S_IMODE((tmp_path / "out" / "model.safetensors").stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink"])
+def test_a_new_fan_out_folder_is_synced_in_its_parent(store: ObjectStore, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      mode: str) -> None:
+    """An object's folder made for it is an entry of ``objects/``: without a sync of
+    ``objects/`` a power cut can lose the folder, and the object in it, after the
+    record naming it is durable."""
+    import repro.objects.loose as loose
+    import repro.objects.store as store_module
+
+    synced: list[Path] = []
+
+    def watched(path: str | os.PathLike[str]) -> None:
+        synced.append(Path(path))
+
+    monkeypatch.setattr(store_module, "fsync_dir", watched)
+    monkeypatch.setattr(loose, "fsync_dir", watched)
+    first = store.put_file(make(tmp_path, "a.bin", b"first"), mode=mode)
+    assert synced == [store.path(first).parent, store.objects_dir]
+    synced.clear()
+    sibling = next(data for data in (i.to_bytes(4, "big") for i in range(1 << 20))
+                   if hash_bytes(data).startswith(first[:2]))
+    store.put_file(make(tmp_path, "b.bin", sibling), mode=mode)
+    assert synced == [store.path(first).parent]  # the folder was there: only it changed

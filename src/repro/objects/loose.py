@@ -52,12 +52,15 @@ class TempObject:
             # Same bytes already stored (ids are content): keep the existing one.
             os.unlink(self.name)
         else:
+            new_folder = not dest.parent.is_dir()
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(self.name, READ_ONLY)
             checkpoint("object.synced")
             os.replace(self.name, dest)
             checkpoint("object.replaced")
             fsync_dir(dest.parent)
+            if new_folder:  # the new fan-out folder is an entry of its parent
+                fsync_dir(dest.parent.parent)
         self.done = True
 
     def __exit__(self, *exc: object) -> None:

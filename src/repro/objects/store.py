@@ -367,6 +367,8 @@ class ObjectStore:
         dest = self.path(oid)
         if dest.exists():
             return oid
+        # A new fan-out folder is an entry in ``objects/``: that folder is synced too.
+        folders = [dest.parent] if dest.parent.is_dir() else [dest.parent, dest.parent.parent]
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(src, dest)
@@ -379,9 +381,10 @@ class ObjectStore:
         # then fail loudly instead of silently changing the stored version.
         os.chmod(dest, READ_ONLY)
         if self._batch is None:
-            fsync_dir(dest.parent)
+            for folder in folders:
+                fsync_dir(folder)
         else:  # with the batch's objects, before any record is in place
-            self._batch.linked.add(dest.parent)
+            self._batch.linked.update(folders)
         return oid
 
     def materialize(self, oid: str, dest: str | os.PathLike[str], *, mode: str = "copy",
