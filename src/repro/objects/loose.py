@@ -21,6 +21,22 @@ from repro.objects.ids import ObjectId, check_id
 READ_ONLY = 0o444
 
 
+def make_folder(dest: Path) -> list[Path]:
+    """Make the fan-out folder of an object to be placed at ``dest``; the folders
+    to sync once it is there: that folder, and ``objects/`` too when the folder is
+    new (it is then an entry there, lost in a power cut unless synced)."""
+    if dest.parent.is_dir():
+        return [dest.parent]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return [dest.parent, dest.parent.parent]
+
+
+def fsync_folders(folders: list[Path]) -> None:
+    """Sync ``make_folder``'s folders, the deepest first."""
+    for folder in folders:
+        fsync_dir(folder)
+
+
 class TempObject:
     """A temp file in the store's tmp folder that becomes an object on commit."""
 
@@ -52,15 +68,12 @@ class TempObject:
             # Same bytes already stored (ids are content): keep the existing one.
             os.unlink(self.name)
         else:
-            new_folder = not dest.parent.is_dir()
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            folders = make_folder(dest)
             os.chmod(self.name, READ_ONLY)
             checkpoint("object.synced")
             os.replace(self.name, dest)
             checkpoint("object.replaced")
-            fsync_dir(dest.parent)
-            if new_folder:  # the new fan-out folder is an entry of its parent
-                fsync_dir(dest.parent.parent)
+            fsync_folders(folders)
         self.done = True
 
     def __exit__(self, *exc: object) -> None:

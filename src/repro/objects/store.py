@@ -37,7 +37,7 @@ from repro.objects.atomic import fsync_dir
 from repro.objects.batching import MOST_PACKS, PACK_MAX_OBJECT, Batch, write_new_file
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
-from repro.objects.loose import TempObject, loose_ids, same_device
+from repro.objects.loose import TempObject, fsync_folders, loose_ids, make_folder, same_device
 from repro.objects.materialize import materialize
 from repro.objects.syncing import Syncer
 
@@ -367,9 +367,7 @@ class ObjectStore:
         dest = self.path(oid)
         if dest.exists():
             return oid
-        # A new fan-out folder is an entry in ``objects/``: that folder is synced too.
-        folders = [dest.parent] if dest.parent.is_dir() else [dest.parent, dest.parent.parent]
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        folders = make_folder(dest)
         try:
             os.link(src, dest)
         except OSError as exc:
@@ -381,8 +379,7 @@ class ObjectStore:
         # then fail loudly instead of silently changing the stored version.
         os.chmod(dest, READ_ONLY)
         if self._batch is None:
-            for folder in folders:
-                fsync_dir(folder)
+            fsync_folders(folders)
         else:  # with the batch's objects, before any record is in place
             self._batch.linked.update(folders)
         return oid
