@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from repro.api.push import clone, push
+from repro.api.push import clone, pull, push
 from repro.api.remote import add_remote
 from repro.api.repository import Repository
 from repro.objects.store import ObjectStore
@@ -21,8 +21,9 @@ from repro.remote.index_cache import IndexCache
 from tests.helpers import record_bytes
 
 
-def _add_records(repo: Repository, first: int, n: int) -> list[str]:
-    """``n`` records, each with an output and a metadata blob of its own, indexed."""
+def _add_records(repo: Repository, first: int, n: int, *, model: str | None = None) -> list[str]:
+    """``n`` records, each with an output and a metadata blob of its own (and the model
+    version ``model``, when given), indexed."""
     records = []
     with repo.store.batch():
         for i in range(first, first + n):
@@ -32,7 +33,8 @@ def _add_records(repo: Repository, first: int, n: int) -> list[str]:
                 "schema": SCHEMA, "tool": {"name": "comfyui"}, "params": {"seed": i},
                 "output": {"blake3": output, "path": f"out/{i:05d}.png", "size": 1000},
                 "source": {"format": "comfyui-png", "blobs": {"prompt": blob}},
-                "captured": {"at": "2026-12-06T12:00:00Z"}})
+                "captured": {"at": "2026-12-06T12:00:00Z"},
+                "models": [{"role": "checkpoint", "blake3": model}] if model else []})
             records.append(from_bytes(raw, id=repo.store.put_bytes(raw, group=1)))
     repo.index.add_many(records)
     return [r.id for r in records]
@@ -166,3 +168,110 @@ def test_a_push_without_models_then_with_them_sends_the_models(tmp_path: Path) -
     # the records went without their models: a push with them walks them again
     assert sorted(push(repo, "origin").transfer.records) == sorted(ids)
     assert push(repo, "origin").transfer.records == []
+
+
+def _work_of_pushing_after_a_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   size: int, *, forget_mark: bool = False) -> Counter[str]:
+    """A store of ``size`` records pushed, cloned; the clone captures one record and
+    pushes: what that push reads (``forget_mark``: the clone's mark dropped first, as
+    a clone left it before it kept one)."""
+    nas = tmp_path / f"nas{size}"
+    _add_records(_store(tmp_path / f"store{size}", nas), 0, size)
+    push(Repository(tmp_path / f"store{size}"), "origin")
+    clone(str(nas), tmp_path / f"clone{size}")
+    repo = Repository(tmp_path / f"clone{size}")
+    if forget_mark:
+        cache = IndexCache(repo.dot / "remotes" / "origin" / "index.sqlite")
+        cache.db.execute("DELETE FROM meta WHERE key = 'pushed'")
+        cache.close()
+    fresh = _add_records(repo, size, 1)
+    with monkeypatch.context() as patch:
+        work = _Work(patch, repo)
+        done = push(repo, "origin")
+    repo.index.conn.set_progress_handler(None, 0)
+    assert done.transfer.records == fresh
+    assert _on_remote(nas, tmp_path) >= set(fresh)
+    return work.counts
+
+
+def test_the_first_push_after_a_clone_reads_only_the_new_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small = _work_of_pushing_after_a_clone(tmp_path, monkeypatch, 100)
+    large = _work_of_pushing_after_a_clone(tmp_path, monkeypatch, 1000)
+    assert small["ids looked up"] == large["ids looked up"] <= 4
+    assert small["objects"] == large["objects"] <= 3 * 3
+    assert large["sqlite steps"] <= small["sqlite steps"] * 1.5 + 10
+    # the control: without the mark the clone keeps, the push looks up every record
+    walked = _work_of_pushing_after_a_clone(tmp_path, monkeypatch, 1001, forget_mark=True)
+    assert walked["ids looked up"] >= 1002
+
+
+def _model_on_remote(nas: Path, tmp_path: Path, model: str) -> bool:
+    """Whether a clone (with models) of ``nas`` gets the model version ``model``."""
+    dest = tmp_path / f"check-{len(list(tmp_path.iterdir()))}"
+    clone(str(nas), dest)
+    return model in Repository(dest).store
+
+
+def test_a_no_models_clone_of_a_remote_without_models_then_a_push_sends_them(
+        tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    a = _store(tmp_path / "a", nas)
+    model_bytes = b"weights " * 40_000
+    model = a.store.put_bytes(model_bytes)
+    ids = _add_records(a, 0, 3, model=model)
+    push(a, "origin", models=False)
+    clone(str(nas), tmp_path / "b", models=False)
+    b = Repository(tmp_path / "b")
+    assert push(b, "origin", models=False).transfer.records == []
+    b.store.put_bytes(model_bytes)  # the model file reaches this machine
+    done = push(b, "origin")
+    assert sorted(done.transfer.records) == sorted(ids) and done.transfer.objects == 1
+    assert _model_on_remote(nas, tmp_path, model)
+
+
+def test_a_no_models_clone_of_a_remote_with_models_keeps_them_there(tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    a = _store(tmp_path / "a", nas)
+    model = a.store.put_bytes(b"weights " * 40_000)
+    _add_records(a, 0, 3, model=model)
+    push(a, "origin")
+    clone(str(nas), tmp_path / "b", models=False)
+    b = Repository(tmp_path / "b")
+    assert model not in b.store
+    fresh = _add_records(b, 3, 1, model=model)
+    done = push(b, "origin")  # the model is on the remote: nothing to send but the record
+    assert done.transfer.records == fresh and done.transfer.unavailable == []
+    assert _model_on_remote(nas, tmp_path, model)
+
+
+def test_a_pull_does_not_hide_the_records_captured_here_from_the_next_push(
+        tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    a = _store(tmp_path / "a", nas)
+    _add_records(a, 0, 4)
+    push(a, "origin")
+    clone(str(nas), tmp_path / "b")
+    b = Repository(tmp_path / "b")
+    mine = _add_records(b, 100, 3)  # captured here, numbered before what the pull brings
+    theirs = _add_records(a, 4, 5)
+    push(a, "origin")
+    assert sorted(pull(b, "origin").transfer.records) == sorted(theirs)
+    assert sorted(push(b, "origin").transfer.records) == sorted(mine)
+    assert _on_remote(nas, tmp_path) >= {*mine, *theirs}
+
+
+def test_a_pull_of_records_only_others_made_moves_the_mark(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nas = tmp_path / "nas"
+    a, b = _store(tmp_path / "a", nas), _store(tmp_path / "b", nas)
+    _add_records(b, 100, 2)
+    push(b, "origin")
+    theirs = _add_records(a, 0, 50)
+    push(a, "origin")
+    assert sorted(pull(b, "origin").transfer.records) == sorted(theirs)
+    with monkeypatch.context() as patch:
+        work = _Work(patch, b)
+        assert push(b, "origin").transfer.records == []
+    b.index.conn.set_progress_handler(None, 0)
+    assert work.counts["ids looked up"] == 0 and work.counts["objects"] == 0

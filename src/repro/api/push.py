@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repro.api.pulled_mark import mark_what_the_remote_has
 from repro.api.remote import (
     add_remote,
     get_remote,
@@ -152,6 +153,8 @@ def _pull(repo: Repository, name: str, remote: Remote, index: rindex.RemoteIndex
                                     thumbs=repo.thumbs)
         if records:
             repo.index.add_many(records)
+        # the records pulled are on the remote: the next push need not walk them
+        mark_what_the_remote_has(repo, index.cache)
         seen = seen_tags(repo, name)
         tag_moves = []
         for tag, rid in remote_tags.items():

@@ -29,13 +29,19 @@ def numbered_after(conn: sqlite3.Connection, mark: int) -> tuple[str, int, list[
     """The ids of the records numbered after ``mark``, in order, the last number
     given, and the numbering's epoch ("" when the file has none yet), read in one
     snapshot so the three agree."""
+    epoch, last, numbered = numbers_after(conn, mark)
+    return epoch, last, [rid for _, rid in numbered]
+
+
+def numbers_after(conn: sqlite3.Connection, mark: int) -> tuple[str, int, list[tuple[int, str]]]:
+    """As ``numbered_after``, each id with its number (to say how far a mark may move)."""
     with conn:
         conn.execute("BEGIN")
         row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         (last,) = conn.execute("SELECT coalesce(max(n), 0) FROM records").fetchone()
-        ids = [rid.hex() for (rid,) in conn.execute(
-            "SELECT id FROM records WHERE n > ? AND n <= ? ORDER BY n", (mark, last))]
-    return (str(row[0]) if row else ""), int(last), ids
+        numbered = [(int(n), rid.hex()) for n, rid in conn.execute(
+            "SELECT n, id FROM records WHERE n > ? AND n <= ? ORDER BY n", (mark, last))]
+    return (str(row[0]) if row else ""), int(last), numbered
 
 
 def claim(conn: sqlite3.Connection, seen: str) -> str:
