@@ -275,3 +275,24 @@ def test_a_pull_of_records_only_others_made_moves_the_mark(
         assert push(b, "origin").transfer.records == []
     b.index.conn.set_progress_handler(None, 0)
     assert work.counts["ids looked up"] == 0 and work.counts["objects"] == 0
+
+
+def test_a_pull_after_the_index_was_rebuilt_does_not_trust_the_old_mark(
+        tmp_path: Path) -> None:
+    """The rebuild numbers the records anew (the clone's mark held for the old
+    numbers): the pull after it walks from the start and stops at the first record
+    the remote does not list, so the push still sends those made here."""
+    nas = tmp_path / "nas"
+    a = _store(tmp_path / "a", nas)
+    _add_records(a, 0, 20)
+    push(a, "origin")
+    clone(str(nas), tmp_path / "b")
+    b = Repository(tmp_path / "b")
+    mine = _add_records(b, 100, 20)
+    conn = sqlite3.connect(b.root / ".repro" / "index.sqlite")
+    with conn:  # the index lost them, the store kept them
+        conn.executemany("DELETE FROM records WHERE id = ?", [(bytes.fromhex(r),) for r in mine])
+    conn.close()
+    b.rebuild_index()
+    assert pull(b, "origin").transfer.records == []
+    assert sorted(push(b, "origin").transfer.records) == sorted(mine)
