@@ -141,6 +141,16 @@ def test_a_remote_emptied_or_replaced_gets_every_record_again(tmp_path: Path) ->
     assert _on_remote(nas, tmp_path) == set(ids)
 
 
+def _lose_from_index_and_rebuild(repo: Repository, ids: list[str]) -> None:
+    """The index loses ``ids`` (a capture stopped between store and index: the
+    store kept them), then is rebuilt from the store."""
+    conn = sqlite3.connect(repo.root / ".repro" / "index.sqlite")
+    with conn:
+        conn.executemany("DELETE FROM records WHERE id = ?", [(bytes.fromhex(r),) for r in ids])
+    conn.close()
+    repo.rebuild_index()
+
+
 def test_a_record_the_index_learns_at_a_rebuild_is_pushed(tmp_path: Path) -> None:
     """A record object the index did not list (a capture stopped between the two) gets,
     at the rebuild, a number at or below the last push's mark: the rebuild starts a new
@@ -150,11 +160,7 @@ def test_a_record_the_index_learns_at_a_rebuild_is_pushed(tmp_path: Path) -> Non
     ids = _add_records(repo, 0, 8)
     push(repo, "origin")
     more = _add_records(repo, 8, 8)
-    conn = sqlite3.connect(repo.root / ".repro" / "index.sqlite")
-    with conn:  # the index lost them, the store kept them
-        conn.executemany("DELETE FROM records WHERE id = ?", [(bytes.fromhex(r),) for r in more])
-    conn.close()
-    repo.rebuild_index()
+    _lose_from_index_and_rebuild(repo, more)
     assert sorted(push(repo, "origin").transfer.records) == sorted(more)
     assert _on_remote(nas, tmp_path) == {*ids, *more}
 
@@ -289,10 +295,6 @@ def test_a_pull_after_the_index_was_rebuilt_does_not_trust_the_old_mark(
     clone(str(nas), tmp_path / "b")
     b = Repository(tmp_path / "b")
     mine = _add_records(b, 100, 20)
-    conn = sqlite3.connect(b.root / ".repro" / "index.sqlite")
-    with conn:  # the index lost them, the store kept them
-        conn.executemany("DELETE FROM records WHERE id = ?", [(bytes.fromhex(r),) for r in mine])
-    conn.close()
-    b.rebuild_index()
+    _lose_from_index_and_rebuild(b, mine)
     assert pull(b, "origin").transfer.records == []
     assert sorted(push(b, "origin").transfer.records) == sorted(mine)
