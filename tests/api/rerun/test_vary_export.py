@@ -109,9 +109,12 @@ def test_ctrl_c_on_the_command_line_exits_130_and_fsck_finds_nothing(toy: Toy) -
     toy.fake.delay = 1.5
     before = toy.repo().index.count()
     exe = Path(sys.executable).with_name("repro")
+    # As at a terminal: a test run started in the background by a non-interactive
+    # shell inherits SIGINT ignored, and Python then leaves it ignored.
     proc = subprocess.Popen([str(exe), "vary", toy.record.id, "--seed", "1..4"],
                             cwd=toy.project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     # Prompts: the set-up's, the job that lets /free settle, the first run's (captured
     # before the next is sent), the second's.
