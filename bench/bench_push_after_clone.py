@@ -15,6 +15,7 @@ Prints one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -93,4 +94,9 @@ def main(records: int, rounds: int, work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])), indent=1))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("records", type=int, help="records in the store pushed and cloned")
+    parser.add_argument("rounds", type=int, help="rounds of two clones each")
+    parser.add_argument("dir", type=Path, help="a folder for the stores (emptied)")
+    args = parser.parse_args()
+    print(json.dumps(main(args.records, args.rounds, args.dir), indent=1))

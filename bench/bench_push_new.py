@@ -20,6 +20,7 @@ Prints one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -124,4 +125,9 @@ def main(records: int, new: int, work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])), indent=1))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("records", type=int, help="records in the local store")
+    parser.add_argument("new", type=int, help="new records for the incremental push")
+    parser.add_argument("dir", type=Path, help="a folder for the store and the remote")
+    args = parser.parse_args()
+    print(json.dumps(main(args.records, args.new, args.dir), indent=1))

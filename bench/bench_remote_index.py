@@ -29,6 +29,7 @@ Prints one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -182,10 +183,17 @@ def main(records: int, models: int, per_push: int, work: Path, grace: float) -> 
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--step":
+    if sys.argv[1:2] == ["--step"]:  # one step in a child process (see ``step``)
         print(json.dumps(step(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]),
                               int(sys.argv[5]))))
     else:
-        records, models, per_push = (int(a) for a in sys.argv[1:4])
-        grace = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
-        print(json.dumps(main(records, models, per_push, Path(sys.argv[4]), grace), indent=1))
+        parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+        parser.add_argument("records", type=int)
+        parser.add_argument("models", type=int, help="model versions")
+        parser.add_argument("per_push", type=int, help="records per simulated push")
+        parser.add_argument("dir", type=Path, help="a folder for the remote and caches")
+        parser.add_argument("grace", type=float, nargs="?", default=0.0,
+                            help="seconds merged-away segments wait before deletion")
+        args = parser.parse_args()
+        print(json.dumps(main(args.records, args.models, args.per_push, args.dir, args.grace),
+                         indent=1))
