@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from repro.objects.atomic import fsync_dir, make_temp
-from repro.objects.batching import Batch
+from repro.objects.batching import READ_ONLY, Batch
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
-
-READ_ONLY = 0o444
 
 
 def make_folder(dest: Path) -> list[Path]:

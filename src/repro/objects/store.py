@@ -26,7 +26,6 @@ import errno
 import heapq
 import io
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -34,14 +33,12 @@ from typing import BinaryIO
 from repro.errors import ChecksumMismatch, InputError, NotFound
 from repro.objects import copying, hashing, pack_writer, packs
 from repro.objects.atomic import fsync_dir
-from repro.objects.batching import MOST_PACKS, PACK_MAX_OBJECT, Batch, write_new_file
+from repro.objects.batching import MOST_PACKS, PACK_MAX_OBJECT, READ_ONLY, Batch, write_new_file
 from repro.objects.faults import checkpoint
 from repro.objects.ids import ObjectId, check_id
 from repro.objects.loose import TempObject, fsync_folders, loose_ids, make_folder, same_device
 from repro.objects.materialize import materialize
 from repro.objects.syncing import Syncer
-
-READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 class ObjectStore:
