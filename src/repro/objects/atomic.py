@@ -17,10 +17,13 @@ from typing import Any, BinaryIO
 from repro.objects.faults import checkpoint
 from repro.objects.platform import fsync_dir
 
-__all__ = ["TMP_PREFIX", "atomic_writer", "fsync_dir", "libc", "make_temp", "new_file_mode",
-           "write_bytes"]
+__all__ = ["NEW_FILE", "TMP_PREFIX", "atomic_writer", "fsync_dir", "libc", "make_temp",
+           "new_file_mode", "write_bytes"]
 
 TMP_PREFIX = "tmp-"
+#: ``os.open`` flags that create a file that must not exist yet, never through a symlink.
+NEW_FILE = os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) \
+    | getattr(os, "O_BINARY", 0)
 
 
 def make_temp(folder: str | os.PathLike[str], prefix: str = TMP_PREFIX) -> tuple[int, str]:
@@ -28,12 +31,10 @@ def make_temp(folder: str | os.PathLike[str], prefix: str = TMP_PREFIX) -> tuple
     writing: ``(fd, path)``. What ``tempfile.mkstemp`` does, without importing
     ``tempfile`` (and with it ``shutil``, ``random``, ``bz2`` and ``lzma``) into
     every ``repro`` process."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
-        | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     while True:
         name = os.path.join(folder, prefix + os.urandom(8).hex())
         try:
-            return os.open(name, flags, 0o600), name
+            return os.open(name, os.O_RDWR | NEW_FILE, 0o600), name
         except FileExistsError:
             continue
 

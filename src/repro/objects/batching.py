@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from repro.objects import pack_writer, packs
-from repro.objects.atomic import TMP_PREFIX, fsync_dir
+from repro.objects.atomic import NEW_FILE, TMP_PREFIX, fsync_dir
 from repro.objects.faults import checkpoint
 from repro.objects.syncing import Syncer, fsync_file
 
@@ -154,9 +154,7 @@ class Batch:
 def write_new_file(name: str, data: bytes) -> None:
     """Create ``name`` (which must not exist) holding ``data``, read-only; on any
     error nothing is left under ``name``."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
-        | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(name, flags, 0o600)
+    fd = os.open(name, os.O_WRONLY | NEW_FILE, 0o600)
     try:
         view = memoryview(data)
         while view:
