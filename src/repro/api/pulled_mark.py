@@ -35,12 +35,9 @@ def mark_what_the_remote_has(repo: Repository, cache: IndexCache) -> None:
     marked, since_models = cache.pushed_mark(models=True)
     _, since_any = cache.pushed_mark(models=False)
     conn = repo.index.conn
-    epoch, last, numbered = numbering.numbers_after(conn, since_models)
+    epoch, last, numbered = numbering.numbers_after_mark(conn, marked, since_models)
     if marked != epoch:  # no mark yet, or one of another numbering: it says nothing
-        since_any = 0
-        if since_models:
-            since_models = 0
-            epoch, last, numbered = numbering.numbers_after(conn, 0)
+        since_any = since_models = 0
     reach = _Reach(cache, since_any, since_models)
     for start in range(0, len(numbered), _AT_ONCE):
         if not reach.extend(numbered[start:start + _AT_ONCE]):

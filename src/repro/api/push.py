@@ -93,10 +93,9 @@ def _send_unpushed(repo: Repository, remote: Remote, index: rindex.RemoteIndex, 
     cache, and the mark, reset: both are walked whole again. A remote others pushed
     to meanwhile only gained records, so the mark still holds."""
     marked, since = (None, 0) if every else index.cache.pushed_mark(models=models)
-    epoch, last, ids = numbering.numbered_after(repo.index.conn, since)
-    if since and epoch != marked:
-        epoch, last, ids = numbering.numbered_after(repo.index.conn, 0)
-    moved = _send(repo, remote, index, ids, models=models, tags=tags, heal_thumbs=every)
+    epoch, last, numbered = numbering.numbers_after_mark(repo.index.conn, marked, since)
+    moved = _send(repo, remote, index, [rid for _, rid in numbered], models=models, tags=tags,
+                  heal_thumbs=every)
     index.cache.mark_pushed(numbering.claim(repo.index.conn, epoch), last, models=models)
     return moved
 

@@ -25,16 +25,21 @@ def new_numbering(conn: sqlite3.Connection) -> None:
     conn.execute(f"INSERT OR REPLACE INTO meta VALUES ('epoch', {_NEW})")
 
 
-def numbered_after(conn: sqlite3.Connection, mark: int) -> tuple[str, int, list[str]]:
-    """The ids of the records numbered after ``mark``, in order, the last number
-    given, and the numbering's epoch ("" when the file has none yet), read in one
-    snapshot so the three agree."""
-    epoch, last, numbered = numbers_after(conn, mark)
-    return epoch, last, [rid for _, rid in numbered]
+def numbers_after_mark(conn: sqlite3.Connection, marked: str | None,
+                       mark: int) -> tuple[str, int, list[tuple[int, str]]]:
+    """The numbering's epoch ("" when the file has none yet), the last number given,
+    and the records numbered after ``mark`` (kept under the numbering ``marked``), each
+    id with its number, in order. A mark of another numbering (the index was rebuilt
+    since) says nothing: then every record is read."""
+    epoch, last, numbered = _numbers_after(conn, mark)
+    if mark and epoch != marked:
+        epoch, last, numbered = _numbers_after(conn, 0)
+    return epoch, last, numbered
 
 
-def numbers_after(conn: sqlite3.Connection, mark: int) -> tuple[str, int, list[tuple[int, str]]]:
-    """As ``numbered_after``, each id with its number (to say how far a mark may move)."""
+def _numbers_after(conn: sqlite3.Connection, mark: int) -> tuple[str, int, list[tuple[int, str]]]:
+    """The epoch, the last number and the records after ``mark``, read in one snapshot
+    so the three agree."""
     with conn:
         conn.execute("BEGIN")
         row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
