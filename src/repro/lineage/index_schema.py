@@ -252,10 +252,6 @@ def as_blob(value: object) -> bytes | None:
         return None
 
 
-def as_hex(value: bytes | None) -> str | None:
-    return None if value is None else value.hex()
-
-
 def prefix_range(prefix: str) -> tuple[bytes, bytes | None] | None:
     """``(low, high)`` such that an id starting with the hex ``prefix`` is ``>= low``
     and ``< high`` as bytes (high None: no bound); None when ``prefix`` is not hex."""
