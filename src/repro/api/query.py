@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,22 +95,24 @@ def uses_by_version(repo: Repository, model: str, *,
                     cwd: Path | None = None) -> list[dict[str, Any]]:
     """``uses --any-version``: every version seen under the model's names, each
     ``{"blake3", "names", "records": [Record]}``, most used first."""
-    versions = _every_version(repo, model_versions(repo, model, cwd=cwd))
-    names = repo.index.model_names(versions)
-    groups = [{"blake3": b, "names": names.get(b, []),
-               "records": [repo.load_record(i) for i in repo.index.records_using([b])]}
-              for b in versions]
-    groups.sort(key=lambda g: (-len(g["records"]), g["blake3"]))
-    return groups
+    return _by_version(repo, model, cwd, lambda versions: [
+        repo.load_record(i) for i in repo.index.records_using(versions)])
 
 
 def uses_by_version_listed(repo: Repository, model: str, *,
                            cwd: Path | None = None) -> list[dict[str, Any]]:
     """``uses_by_version`` as a list prints it (``uses_listed``'s entries)."""
+    return _by_version(repo, model, cwd, lambda versions: _listed(repo, versions))
+
+
+def _by_version(repo: Repository, model: str, cwd: Path | None,
+                records_of: Callable[[list[str]], list[Any]]) -> list[dict[str, Any]]:
+    """The groups of ``uses --any-version``, each version's ``records`` as
+    ``records_of`` gives them."""
     versions = _every_version(repo, model_versions(repo, model, cwd=cwd))
     names = repo.index.model_names(versions)
-    groups = [{"blake3": b, "names": names.get(b, []),
-               "records": _listed(repo, [b])} for b in versions]
+    groups = [{"blake3": b, "names": names.get(b, []), "records": records_of([b])}
+              for b in versions]
     groups.sort(key=lambda g: (-len(g["records"]), g["blake3"]))
     return groups
 
