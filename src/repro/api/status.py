@@ -19,6 +19,8 @@ at risk, not the records times their models.
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,8 +125,11 @@ def _holds(repo: Repository, path: str) -> str | None:
         return None
     file = repo.abspath(path)
     try:
-        return repo.stat_cache.hashes(file, ("blake3",))["blake3"] if file.is_file() else None
-    except OSError:
+        st = os.stat(file)  # one stat, given to the cache (not one more for "a file?")
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return repo.stat_cache.hashes(file, ("blake3",), st)["blake3"]
+    except (OSError, ValueError):  # ValueError: a recorded path with a NUL in it
         return None
 
 
