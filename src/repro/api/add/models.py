@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,73 @@ from repro.verdict import ModelFound
 #: Files at least this large get a byte progress bar while they are hashed.
 BIG_FILE = 100 * 1024 * 1024
 
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A model reference found and stored earlier in this ``add``: the file, the
+    stat it had then, and what the record says of it."""
+
+    path: Path
+    signature: tuple[int, int, int, int, int]
+    label: str
+    rel: str
+    blake3: str
+    size: int
+    hashes: dict[str, str]
+    base: dict[str, Any] | None
+    found_by: str | None
+    how: str
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What the stat cache keys a file's hashes by: unchanged, the same bytes."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
                   ) -> tuple[ModelEntry, ModelFound]:
-    """The record entry of one model the generation names, and how it was found."""
+    """The record entry of one model the generation names, and how it was found.
+
+    The images of a batch name the same few models again and again: a reference
+    resolved and stored earlier in this add is answered again from
+    ``session.models`` while its file's stat is unchanged (one ``stat``, no
+    resolving, no store or stat cache lookup)."""
+    key = (ref.role, ref.name, ref.folder, tuple(sorted(ref.hashes.items())))
+    known = session.models.get(key)
+    if known is not None:
+        try:
+            st = os.stat(known.path)
+        except OSError:
+            st = None
+        if st is not None and _signature(st) == known.signature:
+            return _entry_again(ref, known, st, out_stat)
+    entry, found, resolved = _capture_model(session, ref, out_stat)
+    if resolved is not None:
+        session.models[key] = resolved
+    elif key in session.models:
+        del session.models[key]
+    return entry, found
+
+
+def _entry_again(ref: ModelRef, known: _Resolved, st: os.stat_result,
+                 out_stat: os.stat_result) -> tuple[ModelEntry, ModelFound]:
+    """``_capture_model``'s answer for a file resolved before and unchanged since."""
+    recorded = dict(ref.hashes)
+    entry = ModelEntry(role=ref.role, name=ref.name, path=known.rel, blake3=known.blake3,
+                       size=known.size, strength=ref.strength, strength_clip=ref.strength_clip,
+                       folder=ref.folder, node=ref.node, recorded=recorded,
+                       hashes=dict(known.hashes), found_by=known.found_by,
+                       base_model=known.base)
+    return entry, ModelFound(known.label, known.how, path=known.rel,
+                             recorded_hash=_first_hash(recorded),
+                             modified=_modified(st, out_stat, recorded))
+
+
+def _capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
+                   ) -> tuple[ModelEntry, ModelFound, _Resolved | None]:
+    """``capture_model`` the first time a reference is met; with what may answer it
+    again (None when the file was not found, or its hash is not one the stat
+    cache trusts yet: a racy one is hashed again by the next image)."""
     recorded = dict(ref.hashes)
     entry = ModelEntry(role=ref.role, name=ref.name, strength=ref.strength,
                        strength_clip=ref.strength_clip, folder=ref.folder, node=ref.node,
@@ -37,9 +101,9 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
             if session.mode in ("copy", "reflink") else None)
     except ReproError as exc:
         return entry, ModelFound(label, "unresolved", recorded_hash=first, detail=str(exc),
-                                 roots=_roots(session))
+                                 roots=_roots(session)), None
     if found.path is None:
-        return entry, _not_found(session, label, found, first)
+        return entry, _not_found(session, label, found, first), None
     path = found.path
     st = path.stat()
     blake3 = store_model(session, path, st, found.hashes.get("blake3"))
@@ -48,12 +112,23 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
     entry = replace(entry, path=rel, blake3=blake3, size=st.st_size,
                     hashes={**found.hashes, "blake3": blake3}, base_model=base,
                     found_by=None if found.how == "name" else found.how)
-    modified = None
-    # A file that matched a hash the image recorded is the version used, whatever its
-    # times; without one, a file changed after the output may not be that version.
-    if not recorded and changed_after(st, out_stat):
-        modified = (iso_time(changed_at(st, out_stat)), iso_time(out_stat.st_mtime))
-    return entry, ModelFound(label, found.how, path=rel, recorded_hash=first, modified=modified)
+    again = None
+    if session.repo.stat_cache.lookup(path, st).get("blake3") == blake3:
+        again = _Resolved(path, _signature(st), label, rel, blake3, st.st_size,
+                          dict(entry.hashes), base, entry.found_by, found.how)
+    return entry, ModelFound(label, found.how, path=rel, recorded_hash=first,
+                             modified=_modified(st, out_stat, recorded)), again
+
+
+def _modified(st: os.stat_result, out_stat: os.stat_result, recorded: dict[str, str]
+              ) -> tuple[str, str] | None:
+    """``ModelFound.modified``: (file time, output time) when the file may have changed
+    after the output was written. A file that matched a hash the image recorded is the
+    version used, whatever its times; without one, a file changed after the output may
+    not be that version."""
+    if recorded or not changed_after(st, out_stat):
+        return None
+    return iso_time(changed_at(st, out_stat)), iso_time(out_stat.st_mtime)
 
 
 def changed_after(st: os.stat_result, out_stat: os.stat_result) -> bool:

@@ -45,6 +45,9 @@ class Session:
         self.decoded: dict[str, str | None] = {}
         #: base checkpoints named by adapters' metadata, by the adapter's BLAKE3
         self.bases: dict[str, dict[str, Any] | None] = {}
+        #: model references found and stored, by (role, name, folder, recorded hashes):
+        #: ``api.add.models._Resolved``, answered again while the file is unchanged
+        self.models: dict[tuple[Any, ...], Any] = {}
         #: model versions this add put into the store, by BLAKE3 ({name, size, mode})
         self.stored_models: dict[str, dict[str, Any]] = {}
         #: outputs stored, and their bytes
