@@ -15,7 +15,6 @@ Usage: python bench/bench_hot_lora.py [--counts 0,10000,100000] [--runs 3] [--di
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from repro.api.repository import Repository
 from repro.demo import comfy_graph, model_bytes, set_mtime, write_comfy_png, write_safetensors
 from repro.objects.hashing import hash_bytes
 from repro.record import canonical_bytes
+from repro.record.values import replace
 
 CHUNK = 20_000
 
@@ -43,13 +43,11 @@ def grow(root: Path, template_id: str, start: int, stop: int) -> None:
         records = []
         with repo.store.batch():
             for n in range(first, min(stop, first + CHUNK)):
-                output = dataclasses.replace(template.output,
-                                             blake3=hash_bytes(f"hot {n}".encode()))
-                captured = dataclasses.replace(template.captured,
-                                               at=f"2025-01-01T00:00:00.{n % 1000:03d}Z")
-                record = dataclasses.replace(template, output=output, captured=captured)
+                output = replace(template.output, blake3=hash_bytes(f"hot {n}".encode()))
+                captured = replace(template.captured, at=f"2025-01-01T00:00:00.{n % 1000:03d}Z")
+                record = replace(template, output=output, captured=captured)
                 rid = repo.store.put_bytes(canonical_bytes(record), group=1)
-                records.append(dataclasses.replace(record, id=rid))
+                records.append(replace(record, id=rid))
         repo.index.load(records)
     repo.close()
 

@@ -20,10 +20,10 @@ A leaf above ``repro.record``: it does no I/O and imports nothing else.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from repro.record.types import Assessment, Reason
+from repro.record.values import field, value_class
 from repro.record.vocabulary import worst_level
 
 #: Every reason code, with the level it caps a record at (``full``: informational).
@@ -66,7 +66,7 @@ SETTLED_BY_RERUN = ("server", "model.modified-after-output", "input.modified-aft
                     "environment.changed")
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Reading:
     """What the file's own metadata supports: its kind (``execution``,
     ``workflow-only``, ``provenance-only``, ``none``), the best level the
@@ -77,7 +77,7 @@ class Reading:
     gaps: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class ModelFound:
     """How capture found a model the generation names.
 
@@ -98,7 +98,7 @@ class ModelFound:
     modified: tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class InputFound:
     """How capture found an input: ``file`` (at ``path``), ``parent`` (its bytes
     are a known output), ``mismatch`` (the file at ``path`` is not the recorded
@@ -113,7 +113,7 @@ class InputFound:
     modified: tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class ModelNow:
     """A recorded model on disk now (``repro verify``): ``status`` is ``ok``,
     ``changed``, ``missing``, ``moved``, ``metadata-only`` or ``edited-in-place``;
@@ -129,7 +129,7 @@ class ModelNow:
     remotes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class InputNow:
     """A recorded input file on disk now: ``missing``, ``changed``, or ``unknown`` (its
     bytes were never recorded; only those are reported), whether the recorded bytes
@@ -141,7 +141,7 @@ class InputNow:
     remotes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class EnvironmentChange:
     """One difference between the recorded environment and the current one."""
 
@@ -151,7 +151,7 @@ class EnvironmentChange:
     changes_output: bool
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Rerun:
     """A rerun's receipt (``repro rerun``): ``outcome`` (``exact``, ``different``,
     ``failed``), its one-sentence ``summary``, and whether it ran in the current
@@ -162,7 +162,7 @@ class Rerun:
     current: bool | None = None
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Evidence:
     """Everything known about one output. At capture: ``reading``, ``models``,
     ``inputs`` and ``server``. At verify: ``captured`` (the record's own

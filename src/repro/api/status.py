@@ -18,7 +18,6 @@ at risk, not the records times their models.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from repro.lineage.index import filtered_ids
 from repro.models.resolve import Resolver
 from repro.objects.walk import iter_files
 from repro.record import ModelEntry
+from repro.record.values import replace
 
 #: Model states in which pressing generate loads the recorded tensors.
 READY_STATES = ("ok", "metadata-only")
@@ -141,7 +141,7 @@ def _entry(repo: Repository, blake3: str, path: str) -> ModelEntry:
     if model is None:
         raise IntegrityError(f"the index lists model version {blake3} for a record that does "
                              "not name it", hint="run `repro fsck --rebuild-index`")
-    return dataclasses.replace(model, path=path or None)
+    return replace(model, path=path or None)
 
 
 def _changed_paths(places: list[_Place], locator: Locator) -> list[dict[str, Any]]:

@@ -9,15 +9,15 @@ types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from repro.record.values import field, value_class
 from repro.record.vocabulary import LEVELS, MODEL_ROLES, worst_level
 
 __all__ = ["LEVELS", "MODEL_ROLES", "Generation", "InputRef", "ModelRef", "worst_level"]
 
 
-@dataclass
+@value_class
 class ModelRef:
     """A model file a generation names.
 
@@ -50,7 +50,7 @@ class ModelRef:
         return d
 
 
-@dataclass
+@value_class
 class InputRef:
     """A non-model file fed to the generation (init image, mask, ControlNet image)."""
 
@@ -70,7 +70,7 @@ class InputRef:
         return d
 
 
-@dataclass
+@value_class
 class Generation:
     """Everything one file says about how it was made.
 

@@ -4,7 +4,8 @@ A record is the commit-like lineage record of one output. Its canonical bytes
 are ``orjson.dumps(record.to_dict(), option=OPT_SORT_KEYS)`` and its id is the
 BLAKE3 of those bytes. Values a tool did not record are absent, never guessed.
 
-Every part is a frozen dataclass with ``to_dict`` and ``from_dict``; ``from_dict``
+Every part is a frozen value class (``repro.record.values``: made as a
+dataclass is, at a fraction of its start-up cost) with ``to_dict`` and ``from_dict``; ``from_dict``
 also reads records of schema ``repro.record/1`` (parents as bare ids, reasons
 as sentences, recorded and computed hashes in one map), so that a store made
 by earlier versions reads right. ``check`` (in ``repro.record.check``)
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
+
+from repro.record.values import field, fields, value_class
 
 SCHEMA = "repro.record/2"
 SCHEMAS = ("repro.record/1", SCHEMA)
@@ -56,15 +58,15 @@ class _Part:
 
     def to_dict(self) -> JSON:
         out: JSON = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
+        for name in fields(self):
+            value = getattr(self, name)
             if value is None or (isinstance(value, Mapping | tuple) and not value):
                 continue
             if isinstance(value, Mapping):
                 value = dict(value)
             elif isinstance(value, tuple):
                 value = list(value)
-            out[f.name] = value
+            out[name] = value
         return out
 
     @classmethod
@@ -81,10 +83,10 @@ def _known(cls: type, data: Mapping[str, Any]) -> JSON:
 @functools.cache
 def _field_names(cls: type) -> frozenset[str]:
     # Asked for every part of every record read: ``fields`` is slow to ask again.
-    return frozenset(f.name for f in fields(cls))
+    return frozenset(fields(cls))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Output(_Part):
     """The generated file: its BLAKE3 is its identity."""
 
@@ -103,14 +105,14 @@ class Output(_Part):
     frames: int | None = None
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Tool(_Part):
     name: str = "unknown"
     version: str | None = None
     commit: str | None = None
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Params:
     """Parameters by canonical name (``repro.record.vocabulary.PARAMS``), as the
     engine used them; ``samplers`` lists every sampling stage in execution
@@ -135,7 +137,7 @@ class Params:
         return cls(values=data, samplers=tuple(_dict(s, f"{what}.samplers[]") for s in stages))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class ModelEntry(_Part):
     """A model file a generation used.
 
@@ -181,7 +183,7 @@ class ModelEntry(_Part):
         return cls(**_known(cls, data))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class InputEntry(_Part):
     """A non-model file fed to the generation (init image, mask, ControlNet image)."""
 
@@ -211,7 +213,7 @@ class InputEntry(_Part):
         return cls(**_known(cls, data))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Parent(_Part):
     """A parent record and how this one came from it (``vocabulary.RELATIONS``).
     ``changed`` names what a variation changed: ``{"seed": 101}``."""
@@ -228,7 +230,7 @@ class Parent(_Part):
         return cls(**_known(cls, data))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Source(_Part):
     """The verbatim metadata: its scheme and the raw payloads as object ids."""
 
@@ -247,7 +249,7 @@ class Source(_Part):
         return cls(**_known(cls, data))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Reason:
     """Why a level is below full, or what limits it: a stable ``code``
     (``model.missing``, ``input.changed``...) and a sentence a person can act on."""
@@ -269,7 +271,7 @@ class Reason:
         return cls(str(data.get("code", UNCODED)), str(data.get("text", "")))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Assessment:
     """A reproducibility level and its reasons (stored as ``reproducibility``)."""
 
@@ -298,7 +300,7 @@ class Assessment:
                    tuple(Reason.from_dict(r) for r in _list(data.get("reasons"), "reasons")))
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Captured(_Part):
     at: str | None = None
     host: str | None = None
@@ -306,7 +308,7 @@ class Captured(_Part):
     store_mode: str | None = None
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Record:
     """One output's execution snapshot. ``environment`` is the environment
     capture's document (``repro.environment``), or None when not captured."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,11 @@ from repro.record import (
     Tool,
     exact_numbers,
 )
+from repro.record.values import field, replace, value_class
 from repro.verdict import Evidence, InputFound, ModelFound, Reading, assess, server_reason
 
 
-@dataclass
+@value_class
 class Live:
     """What a capture at creation time knows beyond the file (``repro watch``).
 
@@ -89,7 +89,7 @@ def server_facts(session: Session, live: Live | None, models: list[ModelEntry]
     return [server_reason(t) for t in texts]
 
 
-@dataclass
+@value_class
 class Parts:
     """What the steps of one capture found, ready to become a record."""
 

@@ -4,7 +4,6 @@ find the parents its bytes (or A1111's pixel hash) make."""
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from repro.api.add.models import changed_after, changed_at
@@ -14,6 +13,7 @@ from repro.api.repository import Repository
 from repro.capture.types import Generation, InputRef
 from repro.errors import ReproError
 from repro.record import InputEntry
+from repro.record.values import replace
 from repro.verdict import InputFound
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from repro.capture.types import ModelRef
 from repro.errors import ReproError
 from repro.models.resolve import Resolved
 from repro.record import ModelEntry
+from repro.record.values import replace, value_class
 from repro.record.vocabulary import ADAPTER_ROLES
 from repro.verdict import ModelFound
 
@@ -22,7 +22,7 @@ from repro.verdict import ModelFound
 BIG_FILE = 100 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class _Resolved:
     """A model reference found and stored earlier in this ``add``: the file, the
     stat it had then, and what the record says of it."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,14 @@ from repro.objects import hashing, walk
 from repro.objects.faults import checkpoint
 from repro.record import LEVELS, Output, Parent, Record, canonical_bytes
 from repro.record.codec import MAX_RECORD_BYTES
+from repro.record.values import field, replace, value_class
 
 #: Files captured per durable commit (see ``ObjectStore.batch``): each commit
 #: costs about three syncs of the filesystem, whatever its size.
 BATCH = 1024
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Captured:
     """One file's outcome: its record, ``existing`` when the output was captured
     before and is unchanged, or ``superseded`` naming the earlier record a new
@@ -57,7 +57,7 @@ class Captured:
         return d
 
 
-@dataclass
+@value_class
 class AddResult:
     records: list[Captured] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
