@@ -14,7 +14,6 @@ untrusted file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from repro import jsonsafe
@@ -47,13 +46,14 @@ from repro.capture.comfyui_workflow import (
 )
 from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError, LimitExceeded
+from repro.record.values import field, value_class
 
 __all__ = ["comfyui_from_objects", "models_by_node", "parse_comfyui", "parse_prompt_graph"]
 
 # --- sampling stages -----------------------------------------------------------------
 
 
-@dataclass
+@value_class
 class _Stage:
     node_id: str
     values: dict[str, Any]

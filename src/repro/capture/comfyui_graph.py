@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from repro.capture.comfyui_nodes import (
@@ -22,6 +21,7 @@ from repro.capture.comfyui_nodes import (
     node_id_key,
 )
 from repro.errors import InputError, LimitExceeded
+from repro.record.values import field, value_class
 
 MISSING = object()
 
@@ -40,7 +40,7 @@ VALUE_NAMES = ("value", "Value", "int", "float", "number", "string", "text", "ST
 
 
 
-@dataclass(slots=True)
+@value_class
 class Node:
     class_type: str
     inputs: dict[str, Any]

@@ -16,7 +16,6 @@ is fixed.
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from repro.capture.comfyui_graph import Node
@@ -35,6 +34,7 @@ from repro.capture.comfyui_nodes import (
 from repro.capture.types import Generation, InputRef, ModelRef
 from repro.errors import LimitExceeded
 from repro.record.hashes import normalise_hash
+from repro.record.values import field, value_class
 
 WORKFLOW_ONLY_REASON = ("only the editor workflow is embedded, not the executed prompt: "
                         "parameters may differ from what ran")
@@ -56,7 +56,7 @@ _NO_PROPERTIES: dict[str, Any] = {}
 _MODEL_KEYS = ("name", "url", "hash", "hash_type", "directory")
 
 
-@dataclass(slots=True)
+@value_class
 class WorkflowNode:
     """One editor node: its id as the prompt spells it, class, mode and raw parts."""
 
@@ -68,7 +68,7 @@ class WorkflowNode:
     in_subgraph: bool = False
 
 
-@dataclass
+@value_class
 class Workflow:
     """The parts of a workflow repro uses."""
 

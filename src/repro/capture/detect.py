@@ -14,7 +14,6 @@ imports neither the A1111, InvokeAI nor SwarmUI readers).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -44,6 +43,7 @@ from repro.capture.spaces import looks_like_space, parse_space
 from repro.capture.types import Generation
 from repro.capture.xmp import xmp_field
 from repro.errors import InputError, LimitExceeded
+from repro.record.values import value_class
 
 #: Authority of each scheme, most authoritative first.
 RANK = {
@@ -53,7 +53,7 @@ RANK = {
 }
 
 
-@dataclass
+@value_class
 class Candidate:
     """A scheme found in a container, with the function that reads it."""
 

@@ -10,9 +10,9 @@ is never visited twice, so a hostile blob cannot loop or allocate much.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from repro.errors import InputError
+from repro.record.values import field, value_class
 
 IMAGE_DESCRIPTION = 0x010E
 MAKE = 0x010F
@@ -29,7 +29,7 @@ _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 
 _MAX_ENTRIES = 1024
 
 
-@dataclass
+@value_class
 class Exif:
     """The kept tags of IFD0 and of the Exif sub-IFD, values as raw bytes or ints."""
 

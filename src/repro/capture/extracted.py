@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from repro.capture.exif import Exif, parse_tiff
 from repro.errors import InputError, LimitExceeded
+from repro.record.values import field, value_class
 
 #: Largest metadata chunk/segment payload read from a file.
 MAX_CHUNK = 32 * 1024 * 1024
@@ -22,7 +22,7 @@ MAX_PARTS = 200_000
 
 
 
-@dataclass
+@value_class
 class Extracted:
     """What the containers of one file hold, before any generator is recognised.
 

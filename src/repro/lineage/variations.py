@@ -15,7 +15,6 @@ bounded candidate set and never loads every record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -23,6 +22,7 @@ import orjson
 from repro.lineage.params import flat_params
 from repro.objects.hashing import hash_bytes
 from repro.record import Record
+from repro.record.values import value_class
 
 #: How many same-family records a variations query compares at most.
 MAX_CANDIDATES = 5000
@@ -96,7 +96,7 @@ def group_title(key: str) -> str:
     return key
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class VariationGroup:
     """Records that differ from the target only in ``parameter``; each member is
     ``{"id", "path", "value", "tool", "level"}``."""
@@ -111,7 +111,7 @@ class VariationGroup:
                 "records": list(self.records)}
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Variations:
     target: str
     groups: tuple[VariationGroup, ...]

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.models.roots import candidate_paths, iter_model_files
 from repro.objects.statcache import StatCache
+from repro.record.values import field, value_class
 
 
-@dataclass
+@value_class
 class Resolved:
     """Where a named model was found, and how."""
 

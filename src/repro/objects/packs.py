@@ -41,12 +41,12 @@ import mmap
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from repro.objects import hashing
 from repro.objects.ids import ObjectId
+from repro.record.values import value_class
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ class PackDamaged(Exception):
     """A pack whose header, trailer or table is not what it should be."""
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Located:
     """Where a packed object's bytes are."""
 

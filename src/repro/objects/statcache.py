@@ -16,10 +16,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from repro.objects.ids import prefix_upper
+from repro.record.values import value_class
 
 RACY_NS = 2_000_000_000
 HASH_COLUMNS = ("blake3", "sha256", "tensor_sha256", "autov1", "crc32")
@@ -46,7 +46,7 @@ CREATE INDEX IF NOT EXISTS stat_cache_size ON stat_cache(size);
 Compute = Callable[[Path, set[str]], dict[str, str]]
 
 
-@dataclass(frozen=True)
+@value_class(frozen=True)
 class Entry:
     path: str
     size: int
