@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from repro.cli.options import State, json_option
-from repro.cli.render import emit_json, short
+from repro.cli.render import echo_lines, emit_json, short
 
 
 @click.command()
@@ -32,15 +32,13 @@ def uses(state: State, model: str, any_version: bool, as_json: bool) -> None:
         for g in query.uses_by_version_listed(repo, model, cwd=state.cwd):
             click.secho(f"version {short(g['blake3'])} ({', '.join(g['names'])}): "
                         f"{len(g['records'])} output(s)", bold=True)
-            for r in g["records"]:
-                click.echo(f"  {_line(r)}")
+            echo_lines(f"  {_line(r)}" for r in g["records"])
         return
     if as_json:
         emit_json([r.show() for r in query.uses(repo, model, cwd=state.cwd)])
         return
     # The list is read from the index alone (no record file is opened).
-    for r in query.uses_listed(repo, model, cwd=state.cwd):
-        click.echo(_line(r))
+    echo_lines(_line(r) for r in query.uses_listed(repo, model, cwd=state.cwd))
 
 
 def _line(listed: dict[str, str]) -> str:
