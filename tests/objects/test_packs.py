@@ -76,6 +76,23 @@ def test_loose_and_packed_ids_are_listed_once_in_id_order(store: ObjectStore) ->
     assert packed[0] == loose
 
 
+def test_sizes_walk_loose_and_packed_objects_as_the_ids_are_listed(store: ObjectStore) -> None:
+    blobs = _blobs(30)
+    loose = {store.put_bytes(b): len(b) for b in blobs[:5]}
+    with store.batch():
+        first = {store.put_bytes(b): len(b) for b in blobs[3:18]}
+    with store.batch():
+        second = {store.put_bytes(b): len(b) for b in blobs[15:]}
+    (store.objects_dir / next(iter(loose))[:2] / "not-an-object").write_bytes(b"x")
+    both = max(second)  # also loose, as a crash between a pack and a cleanup may leave it
+    (store.objects_dir / both[:2]).mkdir(exist_ok=True)
+    (store.objects_dir / both[:2] / both[2:]).write_bytes(blobs[15 + list(second).index(both)])
+    assert len(_pack_files(store)) == 2
+    expected = sorted({**loose, **first, **second}.items())
+    assert list(store.sizes()) == expected
+    assert [(oid, store.size(oid)) for oid in store] == expected
+
+
 def test_remove_rewrites_the_pack_without_the_objects(store: ObjectStore) -> None:
     ids = store.put_many(_blobs(30))
     gone, kept = set(ids[:10]), ids[10:]

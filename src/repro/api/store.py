@@ -20,7 +20,6 @@ import orjson
 
 from repro.api.query import model_versions
 from repro.api.repository import Repository
-from repro.errors import NotFound
 from repro.objects.atomic import write_bytes
 from repro.objects.ids import check_id
 
@@ -78,10 +77,9 @@ class StoreView:
 def view(repo: Repository) -> StoreView:
     """The store by model name and version, with sizes, and its totals."""
     result = StoreView()
-    for oid in repo.store:
-        with contextlib.suppress(OSError, NotFound):
-            result.bytes += repo.store.size(oid)
-            result.objects += 1
+    for _, length in repo.store.sizes():
+        result.bytes += length
+        result.objects += 1
     dropped = dropped_versions(repo)
     versions = {e["blake3"]: e for e in repo.index.models()}
     for blake3, v in versions.items():

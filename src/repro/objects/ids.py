@@ -8,12 +8,15 @@ never becomes a path.
 from __future__ import annotations
 
 import re
-from typing import NewType
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NewType, TypeVar
 
 ObjectId = NewType("ObjectId", str)
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 PREFIX = "blake3:"
+
+T = TypeVar("T")
 
 
 def check_id(value: str) -> ObjectId:
@@ -37,3 +40,13 @@ def prefix_upper(prefix: str) -> str:
     """The smallest string after every string that starts with ``prefix`` (non-empty):
     ``value >= prefix AND value < prefix_upper(prefix)`` is a prefix match an index can serve."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def once(items: Iterable[T], key: Callable[[T], Any] = lambda item: item) -> Iterator[T]:
+    """``items`` (sorted, or merged from sorted lists) without the repeats of a
+    key: an object both loose and packed, or in two packs, is listed once."""
+    last: Any = None
+    for item in items:
+        if key(item) != last:
+            yield item
+            last = key(item)

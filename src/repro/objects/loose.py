@@ -106,6 +106,24 @@ def loose_ids(objects_dir: Path) -> Iterator[ObjectId]:
                 continue
 
 
+def loose_sizes(objects_dir: Path) -> Iterator[tuple[ObjectId, int]]:
+    """``(id, size)`` of the loose objects, in id order: one ``scandir`` a
+    folder and a ``stat`` an entry, no path built or checked twice."""
+    if not objects_dir.is_dir():
+        return
+    for fan in sorted(os.listdir(objects_dir)):
+        if len(fan) != 2:
+            continue
+        with os.scandir(objects_dir / fan) as entries:
+            found = sorted((fan + e.name, e) for e in entries)
+        for name, entry in found:
+            try:
+                oid = check_id(name)
+                yield oid, entry.stat().st_size
+            except (ValueError, FileNotFoundError):
+                continue
+
+
 def verify_readonly(objects_dir: Path, oid: str) -> str | None:
     """A problem string when a loose object is writable (a hint of in-place edits).
     Packed objects: their pack files are written read-only and never changed."""

@@ -41,11 +41,12 @@ import mmap
 import os
 import time
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
 from repro.objects import hashing
-from repro.objects.ids import ObjectId
+from repro.objects.ids import ObjectId, once
 from repro.record.values import value_class
 
 T = TypeVar("T")
@@ -164,6 +165,13 @@ class Pack:
         for i in range(self.count):
             yield ObjectId(self.ids[i].hex())
 
+    def sizes(self) -> Iterator[tuple[ObjectId, int]]:
+        """``(id, length)`` of each entry, read from the table in its id order."""
+        view, table = self.view, self.table
+        for i in range(self.count):
+            at = table + i * ENTRY
+            yield ObjectId(view[at:at + 32].hex()), int.from_bytes(view[at + 40:at + 48], "big")
+
     def close(self) -> None:
         with contextlib.suppress(BufferError):
             self.view.close()
@@ -246,8 +254,9 @@ class PackSet:
     def ids(self) -> Iterator[ObjectId]:
         """Every packed id, in id order, once each."""
         self.refresh()
-        last = None
-        for oid in heapq.merge(*self.packs.values()):
-            if oid != last:
-                yield oid
-                last = oid
+        return once(heapq.merge(*self.packs.values()))
+
+    def sizes(self) -> Iterator[tuple[ObjectId, int]]:
+        """``(id, length)`` of every packed object, in id order, once each."""
+        self.refresh()
+        return once(heapq.merge(*(p.sizes() for p in self.packs.values())), key=itemgetter(0))

@@ -27,15 +27,16 @@ import heapq
 import io
 import os
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO
 
 from repro.errors import ChecksumMismatch, InputError, NotFound
-from repro.objects import copying, hashing, pack_writer, packs
+from repro.objects import copying, hashing, loose, pack_writer, packs
 from repro.objects.atomic import fsync_dir
 from repro.objects.batching import MOST_PACKS, PACK_MAX_OBJECT, READ_ONLY, Batch, write_new_file
 from repro.objects.faults import checkpoint
-from repro.objects.ids import ObjectId, check_id
+from repro.objects.ids import ObjectId, check_id, once
 from repro.objects.loose import TempObject, fsync_folders, loose_ids, make_folder, same_device
 from repro.objects.materialize import materialize
 from repro.objects.syncing import Syncer
@@ -79,9 +80,9 @@ class ObjectStore:
         """A file holding the object's bytes, for code that needs a path (a
         multipart upload, a checkout through ``openat``): a loose object's own
         file, or a packed one's bytes in a temp file removed afterwards."""
-        loose = self.loose_path(oid)
-        if loose is not None:
-            yield loose
+        own = self.loose_path(oid)
+        if own is not None:
+            yield own
             return
         data = self._packed_bytes(oid)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -109,11 +110,12 @@ class ObjectStore:
 
     def __iter__(self) -> Iterator[ObjectId]:
         """Every object id, loose or packed, in id order, once each."""
-        last = None
-        for oid in heapq.merge(loose_ids(self.objects_dir), self.packs.ids()):
-            if oid != last:
-                yield oid
-                last = oid
+        return once(heapq.merge(loose_ids(self.objects_dir), self.packs.ids()))
+
+    def sizes(self) -> Iterator[tuple[ObjectId, int]]:
+        """``(id, size)`` of every object, as ``__iter__`` lists them, with no lookup an id."""
+        return once(heapq.merge(loose.loose_sizes(self.objects_dir), self.packs.sizes()),
+                    key=itemgetter(0))
 
     def size(self, oid: str) -> int:
         try:
