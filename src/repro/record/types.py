@@ -30,6 +30,7 @@ UNCODED = "unspecified"
 
 JSON = dict[str, Any]
 T = TypeVar("T", bound="_Part")
+_PLAIN = frozenset({str, int, float, bool})
 
 
 class SchemaError(ValueError):
@@ -60,12 +61,13 @@ class _Part:
         out: JSON = {}
         for name in fields(self):
             value = getattr(self, name)
-            if value is None or (isinstance(value, Mapping | tuple) and not value):
-                continue
-            if isinstance(value, Mapping):
-                value = dict(value)
-            elif isinstance(value, tuple):
-                value = list(value)
+            if type(value) not in _PLAIN:  # text and numbers (most fields) are kept as they are
+                if value is None or (isinstance(value, Mapping | tuple) and not value):
+                    continue
+                if isinstance(value, Mapping):
+                    value = dict(value)
+                elif isinstance(value, tuple):
+                    value = list(value)
             out[name] = value
         return out
 
