@@ -45,8 +45,9 @@ def test_model_uses_are_counted_as_records_are_written_and_re_written() -> None:
     index.add(records[2])
     index.add(records[2])  # indexing a record again does not count it twice
     index.load(records[:1])
+    index.load([records[1], rec(4, ckpt()), rec(4, ckpt())])  # twice in one write too
     models = {m["blake3"]: m for m in index.models()}
-    assert {b: m["uses"] for b, m in models.items()} == recount(index) == {CKPT: 3, LORA: 2}
+    assert {b: m["uses"] for b, m in models.items()} == recount(index) == {CKPT: 4, LORA: 2}
     assert models[LORA] == {"blake3": LORA, "names": ["style.safetensors"], "paths": [],
                             "roles": ["lora"], "uses": 2}
     index.clear()

@@ -125,7 +125,7 @@ def test_permission_denied_writing_the_record(project: Path, capsys: Capsys,
 
 def test_a_full_disk_while_indexing_is_healed_by_the_next_writer(
         project: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(self: Index, records: Any) -> None:
+    def full(self: Index, *records: Any) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(Index, "add_many", full)

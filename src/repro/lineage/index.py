@@ -24,6 +24,7 @@ order.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -101,6 +102,12 @@ class Index(LineageQueries):
         # (another process may rebuild the index between two writes).
         self._model_keys: dict[tuple[bytes, str, str, str], int] = {}
         self._vary_numbers: dict[str, int] = {}
+        #: The first record number this write gives (``records.n`` are never reused:
+        #: a record numbered from it on has no rows of an earlier indexing to replace),
+        #: the numbers written so far, and how many more records use each model key.
+        self._first_new = 0
+        self._written: set[int] = set()
+        self._uses: collections.Counter[int] = collections.Counter()
 
     # -- writing ---------------------------------------------------------------
 
@@ -116,11 +123,14 @@ class Index(LineageQueries):
                                    if is_id(c) and is_id(p)])
             self._derive()
 
-    def add_many(self, records: Iterable[Record]) -> int:
-        """Index many records in one transaction (a writer's batch); returns the count."""
-        return self.load(records)
+    def add_many(self, records: Iterable[Record],
+                 json_of: Mapping[str, dict[str, Any]] | None = None) -> int:
+        """Index many records in one transaction (a writer's batch); returns the count.
+        ``json_of``: records' ``to_dict()`` by id, when the writer made them already."""
+        return self.load(records, json_of)
 
-    def load(self, records: Iterable[Record]) -> int:
+    def load(self, records: Iterable[Record],
+             json_of: Mapping[str, dict[str, Any]] | None = None) -> int:
         """Index many records in one transaction (bulk loads, rebuilds); returns the count.
 
         ``records`` may be a generator: nothing is kept of a record once its
@@ -128,7 +138,7 @@ class Index(LineageQueries):
         n = 0
         with self._writing():
             for record in records:
-                self._insert(record)
+                self._insert(record, (json_of or {}).get(record.id))
                 n += 1
             self._derive()
         return n
@@ -143,12 +153,19 @@ class Index(LineageQueries):
                 self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS fresh "
                                   "(n INTEGER PRIMARY KEY)")
                 self.conn.execute("DELETE FROM fresh")
+                (last,) = self.conn.execute("SELECT max(n) FROM records").fetchone()
+                self._first_new = (last or 0) + 1
                 yield
+                self.conn.executemany("UPDATE model_keys SET uses = uses + ? WHERE key = ?",
+                                      [(more, key) for key, more in self._uses.items()])
         finally:
             self._model_keys.clear()
             self._vary_numbers.clear()
+            self._written.clear()
+            self._uses.clear()
 
-    def _insert(self, record: Record) -> None:
+    def _insert(self, record: Record, data: dict[str, Any] | None = None) -> None:
+        """A record's rows (``data``: its ``to_dict()``, when the caller has it)."""
         from repro.lineage.variations import fingerprint
 
         out = record.output
@@ -161,18 +178,18 @@ class Index(LineageQueries):
             int(_unsettled(record)),
         )).fetchone()
         self.conn.execute("INSERT OR IGNORE INTO fresh VALUES (?)", (n,))
-        # Re-indexing a record takes its old uses back before counting the new ones.
-        self.conn.execute(
-            "UPDATE model_keys SET uses = uses - 1 WHERE key IN (SELECT key FROM record_models "
-            "WHERE record = ?) AND blake3 != x''", (n,))
-        self.conn.execute("DELETE FROM record_models WHERE record = ?", (n,))
+        if n < self._first_new or n in self._written:
+            # Re-indexing a record takes its old rows and uses back before the new ones.
+            self.conn.execute(
+                "UPDATE model_keys SET uses = uses - 1 WHERE key IN (SELECT key FROM "
+                "record_models WHERE record = ?) AND blake3 != x''", (n,))
+            self.conn.execute("DELETE FROM record_models WHERE record = ?", (n,))
+            self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (n,))
+        self._written.add(n)
         keys = [self._model_key(m.blake3, m.name, m.path, m.role) for m in record.models]
         self.conn.executemany("INSERT INTO record_models VALUES (?,?,?)",
                               [(n, seq, key) for seq, key in enumerate(keys)])
-        self.conn.executemany("UPDATE model_keys SET uses = uses + 1 WHERE key = ?",
-                              [(key,) for key in {k for k, m in zip(keys, record.models,
-                                                                     strict=True) if m.blake3}])
-        self.conn.execute("DELETE FROM record_inputs WHERE record = ?", (n,))
+        self._uses.update({k for k, m in zip(keys, record.models, strict=True) if m.blake3})
         self.conn.executemany(
             "INSERT INTO record_inputs VALUES (?,?,?,?,?)",
             [(n, seq, as_blob(i.blake3),
@@ -188,7 +205,7 @@ class Index(LineageQueries):
             "INSERT OR IGNORE INTO model_links VALUES (?,?,?)",
             [(as_blob(m.blake3), as_blob(m.base_model.get("blake3")), m.base_model.get("name"))
              for m in record.models if m.blake3 and isinstance(m.base_model, Mapping)])
-        family, core, vary = fingerprint(record.to_dict())
+        family, core, vary = fingerprint(data if data is not None else record.to_dict())
         self.conn.execute("INSERT OR REPLACE INTO record_vary VALUES (?,?,?,?)",
                           (n, bytes.fromhex(family), bytes.fromhex(core),
                            pack_vary(vary, {k: self._vary_number(k) for k in vary})))

@@ -24,7 +24,13 @@ INT_MAX = 2**64 - 1
 
 
 def canonical_bytes(record: Record) -> bytes:
-    return orjson.dumps(record.to_dict(), option=orjson.OPT_SORT_KEYS)
+    return encode(record.to_dict())
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    """A record's JSON (its ``to_dict()``) as canonical bytes: for a writer that
+    keeps the JSON too (the index reads it)."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def record_id(data: bytes) -> str:

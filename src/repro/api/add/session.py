@@ -39,6 +39,8 @@ class Session:
         self._environments: dict[str, dict[str, Any] | None] = {}
         #: records written in the current batch, not yet in the index, by output BLAKE3
         self.pending: dict[str, Record] = {}
+        #: their JSON (``to_dict()``, made for their bytes), by record id, for the index
+        self.pending_json: dict[str, dict[str, Any]] = {}
         #: output fingerprint rows (``thumbnail.look_at_output``) not yet in the index
         self.prints: list[tuple[str, str | None, int | None]] = []
         #: Pixel MD5s decoded so far, by output BLAKE3 (None: not decodable).
@@ -94,8 +96,9 @@ class Session:
 
     def flush_index(self) -> None:
         """Index the records of the batch just made durable."""
-        self.repo.index.add_many(list(self.pending.values()))
+        self.repo.index.add_many(list(self.pending.values()), self.pending_json)
         self.pending.clear()
+        self.pending_json.clear()
         if self.prints:
             self.repo.index.add_prints(self.prints)
             self.prints.clear()

@@ -18,8 +18,8 @@ from repro.errors import InputError
 from repro.lineage.pixels import is_pixels_md5
 from repro.objects import hashing, walk
 from repro.objects.faults import checkpoint
-from repro.record import LEVELS, Output, Parent, Record, canonical_bytes
-from repro.record.codec import MAX_RECORD_BYTES
+from repro.record import LEVELS, Output, Parent, Record
+from repro.record.codec import MAX_RECORD_BYTES, encode
 from repro.record.values import field, replace, value_class
 
 #: Files captured per durable commit (see ``ObjectStore.batch``): each commit
@@ -241,7 +241,8 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
         union = {p.id: p for p in (*record.parents, *known.parents) if p.id != known.id}
         record = replace(record, supersedes=known.id, message=message or known.message,
                          parents=tuple(union[k] for k in sorted(union)))
-    raw = canonical_bytes(record)
+    as_json = record.to_dict()
+    raw = encode(as_json)
     if len(raw) > MAX_RECORD_BYTES:
         raise InputError(f"{path}: its record would be {len(raw):,} bytes, more than the "
                          f"{MAX_RECORD_BYTES:,} a record may hold",
@@ -249,6 +250,7 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
     rid = repo.store.put_bytes(raw, group=1)
     record = replace(record, id=rid)
     session.pending[blake3] = record
+    session.pending_json[rid] = as_json
     session.stored_outputs[0] += 1
     session.stored_outputs[1] += out_stat.st_size
     return Captured(str(path), record, False, known)
