@@ -137,3 +137,25 @@ def test_a_model_replaced_during_a_batch_is_found_anew(tmp_path: Path) -> None:
     loras = [next(m for m in c.record.models if m.role == "lora") for c in result.records]
     assert [m.blake3 for m in loras] == [old] * 3 + [new] * 3
     assert [c.record.level for c in result.records] == ["full"] * 3 + ["approximate"] * 3
+
+
+def test_outputs_are_spelled_as_their_resolved_paths(tmp_path: Path) -> None:
+    """Outputs under the project, in its root, through a linked folder or as a link
+    to a file elsewhere, and outside the project: each record names the file the
+    resolved path names."""
+    root, elsewhere = tmp_path / "p", tmp_path.resolve() / "elsewhere"
+    make_project(root)
+    graph = comfy_graph(ckpt="base.safetensors", lora=None, lora_strength=1.0, seed=1,
+                        prompt="a fox")
+    made = {name: write_comfy_png(folder / f"{name}.png", graph, pixel_seed=n, size=(8, 8))
+            for n, (folder, name) in enumerate([(root / "out", "a"), (root, "b"),
+                                                (elsewhere, "c"), (elsewhere / "sub", "d"),
+                                                (elsewhere, "f")])}
+    (root / "linked").symlink_to(elsewhere / "sub")
+    (root / "out" / "e.png").symlink_to(made["f"])
+    repo = _fresh(root)
+    result = add(repo, [made["a"], made["b"], made["c"], root / "linked" / "d.png",
+                        root / "out" / "e.png"])
+    repo.close()
+    assert [c.record.output.path for c in result.records] == [
+        "out/a.png", "b.png", str(made["c"]), str(made["d"]), str(made["f"])]

@@ -4,7 +4,10 @@ yet indexed, decoded pixels, the capturing host and user."""
 from __future__ import annotations
 
 import getpass
+import os
+import posixpath
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,7 @@ class Session:
         #: whether outputs need their pixel MD5 (None: not asked the index yet)
         self.pixels_wanted: bool | None = None
         self._relpaths: dict[Path, str] = {}
+        self._folders: dict[Path, str] = {}
         self.host = socket.gethostname()
         self.user: str | None
         try:
@@ -81,6 +85,22 @@ class Session:
         if rel is None:
             rel = self._relpaths[path] = self.repo.relpath(path)
         return rel
+
+    def output_relpath(self, path: Path) -> str:
+        """``Repository.relpath`` of an output: the images of a batch share a few
+        folders, each resolved once per add; the file itself is one ``lstat`` (a
+        link is resolved in full, as ``relpath`` would)."""
+        name = path.name
+        try:
+            link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:  # gone meanwhile: as relpath spells a path that is not there
+            link = True
+        if link or name in ("", ".", ".."):
+            return self.repo.relpath(path)
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            folder = self._folders[path.parent] = self.repo.relpath(path.parent)
+        return name if folder == "." else posixpath.join(folder, name)
 
     def known_output(self, blake3: str) -> Record | None:
         """The record these output bytes already have, if any."""

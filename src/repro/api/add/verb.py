@@ -224,7 +224,7 @@ def capture_file(session: Session, path: Path, *, parents: list[str], message: s
         session.prints.append((blake3, None, None))
     blobs = {key: repo.store.put_bytes(value) for key, value in sorted(gen.blobs.items())}
     waits = any(is_pixels_md5(i.recorded.get("sha256")) and not i.blake3 for i in inputs)
-    output = Output(blake3=blake3, sha256=sha256, path=repo.relpath(path),
+    output = Output(blake3=blake3, sha256=sha256, path=session.output_relpath(path),
                     size=out_stat.st_size, media_type=gen.media_type, width=gen.width,
                     height=gen.height, mtime=iso_time(out_stat.st_mtime),
                     pixels_md5=session.pixels_if_wanted(data if data is not None else path,
