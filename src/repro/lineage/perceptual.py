@@ -21,11 +21,10 @@ stretched copy of the query), and hashed for each guess.
 from __future__ import annotations
 
 import io
-import math
-from operator import mul
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
+from repro.lineage.dct import SIDE, fingerprint_bits
 from repro.objects.hashing import new_hasher
 
 if TYPE_CHECKING:
@@ -34,13 +33,6 @@ if TYPE_CHECKING:
 #: Images larger than this (bytes, pixels) get no fingerprint.
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 40_000_000
-#: Side of the grayscale thumbnail the DCT is taken of, and of the kept low frequencies.
-SIDE = 32
-KEEP = 8
-
-# The DCT-II basis rows for the KEEP lowest frequencies of SIDE samples.
-_BASIS = [[math.cos(math.pi * (2 * x + 1) * u / (2 * SIDE)) for x in range(SIDE)]
-          for u in range(KEEP)]
 
 
 def hamming(a: int, b: int) -> int:
@@ -213,17 +205,7 @@ def _phash(im: object) -> int:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
-    small = im.convert("L").resize((SIDE, SIDE), Image.Resampling.BOX)
-    data = small.tobytes()
-    rows = [data[y * SIDE:(y + 1) * SIDE] for y in range(SIDE)]
-    # Separable DCT: the kept frequencies along x of every row (a column per
-    # frequency), then along y. ``sum(map(mul, ...))`` adds the products in the
-    # same order as a loop would, so the bits are those of every earlier capture.
-    columns = [[sum(map(mul, basis, row)) for row in rows] for basis in _BASIS]
-    coeffs = [sum(map(mul, _BASIS[v], column)) for v in range(KEEP) for column in columns]
-    ac = coeffs[1:]
-    median = sorted(ac)[len(ac) // 2]
-    bits = 0
-    for c in coeffs:
-        bits = (bits << 1) | (c > median)
-    return bits
+    small = im.convert("L")
+    if small.size != (SIDE, SIDE):  # resizing to its own size would only copy it
+        small = small.resize((SIDE, SIDE), Image.Resampling.BOX)
+    return fingerprint_bits(small.tobytes())
