@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import math
 from array import array
-from itertools import chain
+from itertools import chain, repeat
 from operator import add, mul, sub
+from typing import Literal
 
 #: Side of the grayscale image the DCT is taken of, and of the kept low frequencies.
 SIDE = 32
@@ -150,10 +151,14 @@ def _unpacked(packed: list[int], lane: int, count: int, bias: int) -> array[int]
     return array("Q", b"".join((p + bias).to_bytes(lane * count, "little") for p in packed))
 
 
-def _packed(words: array[int] | bytearray, size: int) -> list[int]:
+_LITTLE: Literal["little"] = "little"
+
+
+def _packed(data: bytes, size: int) -> list[int]:
     """Consecutive runs of ``size`` bytes as packed ints."""
-    view = memoryview(words).cast("B")
-    return [int.from_bytes(view[i:i + size], "little") for i in range(0, len(view), size)]
+    runs = map(data.__getitem__, map(slice, range(0, len(data), size),
+                                     range(size, len(data) + 1, size)))
+    return list(map(int.from_bytes, runs, repeat(_LITTLE)))
 
 
 def integer_coefficients(pixels: bytes) -> list[int]:
@@ -161,14 +166,14 @@ def integer_coefficients(pixels: bytes) -> list[int]:
     in the reference's order (frequency along y, then along x)."""
     wide = bytearray(SIDE * SIDE * _LANE_Y)
     wide[::_LANE_Y] = pixels  # a pixel a lane: row y is the y-th SIDE lanes
-    along_y = _transform(_packed(wide, SIDE * _LANE_Y), _WEIGHTS_Y, _FREQUENCIES)
+    along_y = _transform(_packed(bytes(wide), SIDE * _LANE_Y), _WEIGHTS_Y, _FREQUENCIES)
     by_column = _unpacked([along_y[v] for v in _FREQUENCIES], _LANE_Y, SIDE, _READ_Y)
     # Regroup: column x's KEEP sums (one a frequency along y) in wider lanes.
     words = _LANE_X // 8
     regrouped = array("Q", bytes(SIDE * KEEP * _LANE_X))
     for v in range(KEEP):
         regrouped[words * v::words * KEEP] = by_column[v * SIDE:(v + 1) * SIDE]
-    along_x = _transform(_packed(regrouped, KEEP * _LANE_X), _WEIGHTS_X, _FREQUENCIES)
+    along_x = _transform(_packed(regrouped.tobytes(), KEEP * _LANE_X), _WEIGHTS_X, _FREQUENCIES)
     exact = [along_x[u] - _CARRIED[u] for u in _FREQUENCIES]
     # Lane v of exact[u] is coefficient (v, u); its high word, its value in units.
     high = _unpacked(exact, _LANE_X, KEEP, _READ_X)[words - 1::words]
