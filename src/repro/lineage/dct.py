@@ -60,10 +60,7 @@ def reference_coefficients(pixels: bytes) -> list[float]:
 
 def bits_above(coefficients: list[float] | list[int], median: float) -> int:
     """One bit a coefficient, the first highest: above the median or not."""
-    bits = 0
-    for c in coefficients:
-        bits = (bits << 1) | (c > median)
-    return bits
+    return int("".join(["1" if c > median else "0" for c in coefficients]), 2)
 
 
 def exact_bits(pixels: bytes) -> int | None:
@@ -96,23 +93,24 @@ _WEIGHTS_Y = [[round(b * 2**SCALE_Y) for b in basis] for basis in BASIS]
 _WEIGHTS_X = [[round(b * 2**SCALE_X) for b in basis] for basis in BASIS]
 
 
-def _transform(vectors: list[int], weights: list[list[int]],
-               frequencies: list[int], level: int = 0) -> dict[int, int]:
-    """For each frequency f, the sum over i of ``weights[f][i] * vectors[i]``.
-    The basis is mirror-symmetric: over the n samples a level sees, f's weight at
-    n-1-i is its weight at i for an even ``f >> level`` and minus it for an odd
-    one. So the odd ones need only the first half's differences of mirrored
-    samples, and the even ones are the same sum over the half's sums, one level
-    down; frequency 0 (every weight ``2**scale``) is their sum, scaled."""
-    if frequencies == [0]:
-        return {0: sum(vectors) * weights[0][0]}
+def _transform(vectors: list[int], weights: list[list[int]], out: list[int],
+               frequencies: tuple[int, ...] = tuple(range(KEEP))) -> list[int]:
+    """Into ``out[f]`` for each frequency f, the sum over i of ``weights[f][i] *
+    vectors[i]``. The basis is mirror-symmetric: over the n samples a level sees,
+    the weight at n-1-i is the weight at i for the even half of its frequencies
+    (every other one) and minus it for the odd half. So the odd half needs only
+    the first half's differences of mirrored samples, and the even half is the
+    same sum over their sums, a level down (KEEP a power of two); frequency 0,
+    every weight ``2**scale``, is their sum, scaled."""
+    if len(frequencies) == 1:
+        out[0] = sum(vectors) * weights[0][0]
+        return out
     half = len(vectors) // 2
     head, mirrored = vectors[:half], vectors[:half - 1:-1]
     differences = list(map(sub, head, mirrored))
-    out = {f: sum(map(mul, weights[f], differences))
-           for f in frequencies if (f >> level) & 1}
-    even = [f for f in frequencies if not (f >> level) & 1]
-    return out | _transform(list(map(add, head, mirrored)), weights, even, level + 1)
+    for f in frequencies[1::2]:
+        out[f] = sum(map(mul, weights[f], differences))
+    return _transform(list(map(add, head, mirrored)), weights, out, frequencies[::2])
 
 
 def _lanes(count: int, lane: int, value: int) -> int:
@@ -124,13 +122,12 @@ def _half_range(lane: int) -> int:
     return 1 << (8 * lane - 1)
 
 
-_FREQUENCIES = list(range(KEEP))
 _READ_Y = _lanes(SIDE, _LANE_Y, _half_range(_LANE_Y))
 _READ_X = _lanes(KEEP, _LANE_X, _half_range(_LANE_X))
 # The bias a column's lanes carry from reading the sums along y back, and what
 # it adds to each sum along x (the transform is linear: its transform).
 _CARRIED = _transform([_lanes(KEEP, _LANE_X, _half_range(_LANE_Y))] * SIDE,
-                      _WEIGHTS_X, _FREQUENCIES)
+                      _WEIGHTS_X, [0] * KEEP)
 
 # How far an integer coefficient, read back in units of 2**-UNIT (the high 64
 # bits of its lane), can be from the reference's float: the weights' rounding
@@ -166,15 +163,15 @@ def integer_coefficients(pixels: bytes) -> list[int]:
     in the reference's order (frequency along y, then along x)."""
     wide = bytearray(SIDE * SIDE * _LANE_Y)
     wide[::_LANE_Y] = pixels  # a pixel a lane: row y is the y-th SIDE lanes
-    along_y = _transform(_packed(bytes(wide), SIDE * _LANE_Y), _WEIGHTS_Y, _FREQUENCIES)
-    by_column = _unpacked([along_y[v] for v in _FREQUENCIES], _LANE_Y, SIDE, _READ_Y)
+    along_y = _transform(_packed(bytes(wide), SIDE * _LANE_Y), _WEIGHTS_Y, [0] * KEEP)
+    by_column = _unpacked(along_y, _LANE_Y, SIDE, _READ_Y)
     # Regroup: column x's KEEP sums (one a frequency along y) in wider lanes.
     words = _LANE_X // 8
     regrouped = array("Q", bytes(SIDE * KEEP * _LANE_X))
     for v in range(KEEP):
         regrouped[words * v::words * KEEP] = by_column[v * SIDE:(v + 1) * SIDE]
-    along_x = _transform(_packed(regrouped.tobytes(), KEEP * _LANE_X), _WEIGHTS_X, _FREQUENCIES)
-    exact = [along_x[u] - _CARRIED[u] for u in _FREQUENCIES]
+    along_x = _transform(_packed(regrouped.tobytes(), KEEP * _LANE_X), _WEIGHTS_X, [0] * KEEP)
+    exact = list(map(sub, along_x, _CARRIED))
     # Lane v of exact[u] is coefficient (v, u); its high word, its value in units.
     high = _unpacked(exact, _LANE_X, KEEP, _READ_X)[words - 1::words]
     return list(chain.from_iterable(high[v::KEEP] for v in range(KEEP)))
