@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 import re
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from PIL import Image
 from repro.api import gc as api_gc
 from repro.api.repository import Repository
 from repro.lineage.perceptual import hamming, looks_of, prints_of
-from repro.lineage.thumbnails import SIDE, encode, thumbnail_of
+from repro.lineage.thumbnails import SIDE, TINY, encode, thumbnail_of
 from tests.helpers import make_output, run, run_json
 
 Capsys = pytest.CaptureFixture[str]
@@ -153,3 +154,41 @@ def test_a_video_output_has_no_thumbnail_and_keeps_none(project: Path, capsys: C
     code, page, _ = run(capsys, "-C", project, "graph", "--format", "html")
     assert code == 0 and '"thumb":null' in page
     assert list(Repository(project).thumbs.refs()) == []
+
+
+def test_a_tiny_output_is_its_own_thumbnail_pixel_for_pixel() -> None:
+    r = random.Random(3)
+    for mode, size in (("RGB", (32, 32)), ("RGBA", (16, 64)), ("RGB", (5, 7))):
+        pixels = size[0] * size[1]
+        im = Image.frombytes(mode, size, r.randbytes(pixels * len(mode)))
+        if mode == "RGBA":  # transparent, half and opaque pixels
+            im.putalpha(Image.frombytes("L", size, bytes(r.choice([0, 128, 255])
+                                                         for _ in range(pixels))))
+        looks = looks_of(png(im))
+        assert looks is not None and size[0] * size[1] <= TINY
+        with Image.open(io.BytesIO(looks.thumbnail)) as thumb:
+            assert thumb.format == "WEBP" and thumb.size == size and thumb.mode == mode
+            got, want = pixels_of(thumb), pixels_of(im)
+        # Under a transparent pixel, the colour may be another (WebP's default).
+        shown = [i for i, pixel in enumerate(want) if mode == "RGB" or pixel[3] > 0]
+        assert [got[i] for i in shown] == [want[i] for i in shown]
+    # Larger outputs stay lossy: smaller thumbnails, slightly different pixels.
+    from repro.demo import scene
+
+    picture = scene(2, (128, 128))
+    looks = looks_of(png(picture))
+    assert looks is not None
+    with Image.open(io.BytesIO(looks.thumbnail)) as thumb:
+        assert thumb.size == (128, 128)
+        assert thumb.convert("RGB").tobytes() != picture.convert("RGB").tobytes()
+
+
+def pixels_of(im: Image.Image) -> list[bytes]:
+    data, bands = im.tobytes(), len(im.mode)
+    return [data[i:i + bands] for i in range(0, len(data), bands)]
+
+
+def png(im: Image.Image) -> bytes:
+    out = io.BytesIO()
+    im.save(out, format="PNG")
+    return out.getvalue()
