@@ -19,15 +19,22 @@ Every row's results are checked equal to the first's. Prints the median wall
 time of each row, its ratio to the row it would replace, and the main
 process's CPU (a worker process's is not in it).
 
+``--before SRC`` (another checkout's ``src``) also times the one-thread row of
+that code and of this checkout, each in a process of its own, in turn in the
+same rounds, over the same files, and prints their CPU an image, the ratio, and
+the mean thumbnail size; their pixel hashes and fingerprints must be equal.
+
 Usage: python bench/bench_decode_parallel.py [--images 1000] [--size 32]
-       [--rest-ms 0.75] [--chunk 16] [--rounds 3] [--dir /tmp]
+       [--rest-ms 0.75] [--chunk 16] [--rounds 3] [--dir /tmp] [--before SRC]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,11 +42,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# ``--one-thread-of SRC DIR``: this script as the child that times SRC's code.
+sys.path.insert(0, sys.argv[2] if sys.argv[1:2] == ["--one-thread-of"]
+                else str(Path(__file__).resolve().parent.parent / "src"))
 
 from repro.demo import comfy_graph, write_comfy_png
 from repro.lineage.perceptual import Looks, looks_of
 
+HERE = Path(__file__).resolve().parent.parent / "src"
+CHILD = "--one-thread-of"
 #: Images a pool works on ahead of the main thread (memory stays bounded).
 AHEAD = 2
 
@@ -90,7 +101,43 @@ def make_images(folder: Path, count: int, side: int) -> list[bytes]:
     return datas
 
 
+def one_thread_child(folder: Path) -> None:
+    """Time ``looks_of`` over the PNGs in ``folder`` in this process; print JSON."""
+    datas = [p.read_bytes() for p in sorted(folder.glob("*.png"))]
+    looks_of(datas[0])  # imports done
+    cpu = time.process_time()
+    got = [looks_of(d) for d in datas]
+    cpu = time.process_time() - cpu
+    prints = [(g.pixel_hash, g.fingerprint) if g else None for g in got]
+    thumbs = sum(len(g.thumbnail) for g in got if g)
+    print(json.dumps({"cpu": cpu, "prints": prints, "thumbnail_bytes": thumbs / len(datas)}))
+
+
+def compare_with(before: str, folder: Path, rounds: int) -> None:
+    """The one-thread row of ``before``'s code and of this checkout's, in turn."""
+    trees = {"before": before, "after": str(HERE)}
+    runs: dict[str, list[dict[str, object]]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, src in trees.items():
+            out = subprocess.run([sys.executable, __file__, CHILD, src, str(folder)],
+                                 capture_output=True, text=True, check=True).stdout
+            runs[name].append(json.loads(out))
+    if runs["before"][0]["prints"] != runs["after"][0]["prints"]:
+        raise SystemExit("pixel hashes or fingerprints differ between before and after")
+    count = len(list(folder.glob("*.png")))
+    cpu = {name: statistics.median(float(str(r["cpu"])) for r in rs) / count * 1000
+           for name, rs in runs.items()}
+    print(f"one thread, a process each, median of {rounds} in turn, "
+          f"load average {os.getloadavg()[0]:.1f}: CPU ms an image before {cpu['before']:.3f}, "
+          f"after {cpu['after']:.3f} ({cpu['after'] / cpu['before']:.2f}x); thumbnail bytes "
+          f"before {runs['before'][0]['thumbnail_bytes']:.0f}, "
+          f"after {runs['after'][0]['thumbnail_bytes']:.0f}")
+
+
 def main() -> None:
+    if sys.argv[1:2] == [CHILD]:
+        one_thread_child(Path(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--size", type=int, default=32)
@@ -98,10 +145,13 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", default=tempfile.gettempdir())
+    ap.add_argument("--before", help="another checkout's src folder to time as well")
     args = ap.parse_args()
     rest = args.rest_ms / 1000
     with tempfile.TemporaryDirectory(prefix="repro-decode-", dir=args.dir) as tmp:
         datas = make_images(Path(tmp), args.images, args.size)
+        if args.before:
+            compare_with(args.before, Path(tmp), args.rounds)
     expected = [looks_of(d) for d in datas]
     with ThreadPoolExecutor(2) as threads, ProcessPoolExecutor(1) as process:
         process.submit(looks_of_each, datas[:1]).result()  # started and imported
