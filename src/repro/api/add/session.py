@@ -154,11 +154,13 @@ class Session:
         """The output's pixel MD5, computed only while a captured img2img waits
         for a source it names by A1111's ``Init image hash`` (``waits_for_source``:
         this output is such an img2img itself)."""
-        from repro.lineage.pixels import pixels_md5
-
         if self.pixels_wanted is None:
             self.pixels_wanted = self.repo.index.waiting_pixel_inputs()
         if waits_for_source:
             self.pixels_wanted = True
             return None
-        return pixels_md5(source) if self.pixels_wanted else None
+        if not self.pixels_wanted:
+            return None
+        from repro.lineage.pixels import pixels_md5
+
+        return pixels_md5(source)
