@@ -14,6 +14,7 @@ bounded candidate set and never loads every record.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -63,8 +64,15 @@ def variation_keys(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _digest(value: Any) -> str:
-    return hash_bytes(orjson.dumps(value, option=orjson.OPT_SORT_KEYS
-                                   | orjson.OPT_NON_STR_KEYS))[:16]
+    return _digest_of(orjson.dumps(value, option=orjson.OPT_SORT_KEYS
+                                   | orjson.OPT_NON_STR_KEYS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest_of(raw: bytes) -> str:
+    # The same values (a sampler, a size, a model's version) recur record after record:
+    # an index write of a batch hashes each once.
+    return hash_bytes(raw)[:16]
 
 
 def family_key(data: dict[str, Any]) -> str:
