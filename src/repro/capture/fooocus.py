@@ -11,7 +11,9 @@ from repro.capture.types import Generation, ModelRef
 from repro.errors import InputError
 from repro.record.hashes import file_hash_scheme, normalise_hash
 
-_RESOLUTION_RE = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+#: Patterns are compiled at first use (``re``'s cache): ``detect`` imports this module
+#: for its tests in every ``add``, which compiling them cost 1 ms.
+_RESOLUTION = r"\(\s*(\d+)\s*,\s*(\d+)\s*\)"
 #: Keys that only Fooocus JSON carries; any of them marks a parameters dict as Fooocus.
 MARKERS = frozenset({"base_model", "base_model_hash", "full_prompt", "metadata_scheme",
                      "performance", "prompt_expansion", "adm_guidance"})
@@ -58,7 +60,7 @@ def fooocus_from_dict(data: dict[str, Any]) -> Generation:
     p = gen.params
     take(p, data, _FIELDS)
     resolution = data.get("resolution")
-    if isinstance(resolution, str) and (m := _RESOLUTION_RE.fullmatch(resolution.strip())):
+    if isinstance(resolution, str) and (m := re.fullmatch(_RESOLUTION, resolution.strip())):
         p["width"], p["height"] = int(m[1]), int(m[2])
     extra = {k: v for k, v in data.items() if k not in _USED}
     if extra:
@@ -97,7 +99,7 @@ _RUINED_FIELDS = {"prompt": "Prompt", "negative_prompt": "Negative", "sampler": 
                   "denoise": "denoise"}
 _RUINED_USED = {*_RUINED_FIELDS.values(), "base_model_name", "base_model_hash", "loras",
                 "software"}
-_RUINED_LORA_RE = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?)\s+-\s+(.+?)\s*$")
+_RUINED_LORA = r"^\s*([+-]?\d+(?:\.\d*)?)\s+-\s+(.+?)\s*$"
 
 
 def is_ruinedfooocus(data: dict[str, Any]) -> bool:
@@ -140,7 +142,7 @@ def _ruined_loras(value: Any) -> list[ModelRef]:
     for item in value if isinstance(value, list) else []:
         if not (isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[1], str)):
             continue
-        match = _RUINED_LORA_RE.match(item[1])
+        match = re.match(_RUINED_LORA, item[1])
         if match is None:
             continue
         ref = ModelRef(role="lora", name=match[2], strength=to_float(match[1]))

@@ -145,25 +145,26 @@ def _drawthings_text(gen: Generation, text: str) -> None:
 
 # --- Midjourney -------------------------------------------------------------
 
-_MJ_FLAG_RE = re.compile(r"(?:^|\s)--(v|ar|niji|style|stylize|s|chaos|c|q|quality|seed|weird)"
-                         r"(?:\s+([^\s-][^\s]*))?")
+#: Compiled at first use (``re``'s cache), not when ``detect`` imports this module.
+_MJ_FLAG = (r"(?:^|\s)--(v|ar|niji|style|stylize|s|chaos|c|q|quality|seed|weird)"
+            r"(?:\s+([^\s-][^\s]*))?")
 
 
-_MJ_MARK_RE = re.compile(r"(?:^|\s)--(?:v|ar|niji)(?:\s|$)")
+_MJ_MARK = r"(?:^|\s)--(?:v|ar|niji)(?:\s|$)"
 
 
 def looks_like_midjourney(text: str) -> bool:
     """True for description text carrying Midjourney parameters (``--v``, ``--ar``, ``--niji``).
     The pattern is tried only on text with a ``--`` (a saver's 60 KB graph in a
     description field took the pattern 0.7 ms)."""
-    return "--" in text and _MJ_MARK_RE.search(text) is not None
+    return "--" in text and re.search(_MJ_MARK, text) is not None
 
 
 def parse_midjourney(text: str) -> Generation:
     """Midjourney-style description: the prompt and flags as provenance, never reproducible."""
     gen = Generation(tool="midjourney", metadata="provenance-only", level="none")
     gen.params["prompt"] = text.strip()
-    flags = {m[0]: m[1] or True for m in _MJ_FLAG_RE.findall(text)}
+    flags = {m[0]: m[1] or True for m in re.findall(_MJ_FLAG, text)}
     if flags:
         gen.params["extra"] = {"flags": flags}
     gen.reasons.append("Midjourney is a closed service: its model and sampling cannot be "

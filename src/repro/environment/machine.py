@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import platform
 import re
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from repro.environment._files import read_text
+from repro.objects.platform import hostname
 
 _OS_RELEASE = Path("/etc/os-release")
 _CPUINFO = Path("/proc/cpuinfo")
@@ -103,7 +103,7 @@ def machine_info() -> dict[str, Any]:
         "cpu": cpu,
     }
     info["python"] = {k: v for k, v in info["python"].items() if v}
-    host = socket.gethostname()
+    host = hostname()
     if host:
         info["host"] = host
     return info

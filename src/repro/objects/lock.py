@@ -12,14 +12,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from repro.errors import LockError, ReadOnlyStore
-from repro.objects.platform import lock_nonblocking, pid_alive, unlock, write_at_start
+from repro.objects.platform import (
+    hostname,
+    lock_nonblocking,
+    pid_alive,
+    unlock,
+    write_at_start,
+)
 
 
 def _describe(path: Path) -> str:
@@ -36,13 +41,13 @@ def _pid_alive(pid: int) -> bool:
 
 def owner_tag() -> str:
     """``host pid`` of this process, for markers that must outlive only their writer."""
-    return f"{socket.gethostname()} {os.getpid()}"
+    return f"{hostname()} {os.getpid()}"
 
 
 def owner_gone(tag: str) -> bool:
     """Whether the process an ``owner_tag`` names has ended (unknown hosts: assumed alive)."""
     host, _, pid = tag.partition(" ")
-    if host != socket.gethostname():
+    if host != hostname():
         return False
     try:
         return not _pid_alive(int(pid))
@@ -61,7 +66,7 @@ def stale_holder(path: Path) -> str | None:
         pid = int(fields.get("pid", ""))
     except ValueError:
         return None
-    if fields.get("host") not in (None, socket.gethostname()) or pid <= 0 or _pid_alive(pid):
+    if fields.get("host") not in (None, hostname()) or pid <= 0 or _pid_alive(pid):
         return None
     return text.strip().replace("\n", ", ")
 
@@ -94,7 +99,7 @@ def write_lock(path: Path, *, timeout: float = 60.0,
         previous = stale_holder(path) if notify else None
         if notify and previous:
             notify(f"took over a stale lock left by a process that is gone ({previous})")
-        info = (f"pid {os.getpid()}\nhost {socket.gethostname()}\n"
+        info = (f"pid {os.getpid()}\nhost {hostname()}\n"
                 f"started {datetime.now(UTC).isoformat(timespec='seconds')}\n")
         # Who holds it is for people; on a full disk the lock alone still excludes
         # (and gc, which frees space, must be able to run).

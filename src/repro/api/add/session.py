@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import os
 import posixpath
-import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from repro.api.repository import Repository
 from repro.models.resolve import Resolver
+from repro.objects.platform import hostname
 from repro.record import Record
 from repro.record.vocabulary import A1111_TOOLS
 
@@ -61,7 +61,7 @@ class Session:
         self.pixels_wanted: bool | None = None
         self._relpaths: dict[Path, str] = {}
         self._folders: dict[Path, str] = {}
-        self.host = socket.gethostname()
+        self.host = hostname()
         self.user: str | None
         try:
             self.user = getpass.getuser()
