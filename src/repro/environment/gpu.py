@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -320,8 +319,16 @@ def _run(run: Runner, argv: list[str], timeout: float) -> str | None:
     """stdout of a probe command, or None if it is missing, fails or times out."""
     try:
         proc = run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.SubprocessError, ValueError):
+    except (OSError, ValueError):
         return None
+    except Exception as exc:
+        # A runner that raised subprocess's errors (a timeout) imported it: importing
+        # it here is free, where importing it with this module cost every add 1 ms.
+        import subprocess
+
+        if isinstance(exc, subprocess.SubprocessError):
+            return None
+        raise
     if getattr(proc, "returncode", 1) != 0:
         return None
     out = getattr(proc, "stdout", None)
@@ -334,6 +341,8 @@ def _run_if_installed(argv: list[str], **kwargs: Any) -> Any:
     """``subprocess.run`` that does not fork (8 ms) for a tool that is not on PATH."""
     if not on_path(argv[0]):
         raise FileNotFoundError(argv[0])
+    import subprocess
+
     return subprocess.run(argv, **kwargs)
 
 
