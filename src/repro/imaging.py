@@ -10,6 +10,7 @@ pixel count over the caller's cap, into ``ImageUnreadable``, for the
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
 import warnings
 import zlib
@@ -32,6 +33,28 @@ class ImageTooLarge(ImageUnreadable):
         self.width, self.height = width, height
 
 
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _open(source: Path | IO[bytes], max_pixels: int) -> Image.Image:
+    """``Image.open``, but a PNG stream by the PNG reader alone: ``Image.open``
+    without a file name first imports five format readers (JPEG's with
+    ``subprocess``: 3.7 ms of every ``add``). Only where ``max_pixels`` refuses a
+    bomb before ``Image.open``'s own limit would."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if not isinstance(source, str | os.PathLike) and (limit is None or max_pixels <= limit):
+        start = source.tell()
+        head = source.read(len(_PNG))
+        source.seek(start)
+        if head == _PNG:
+            from PIL import PngImagePlugin
+
+            return PngImagePlugin.PngImageFile(source)
+    return Image.open(source)
+
+
 @contextlib.contextmanager
 def open_image(source: Path | IO[bytes], *, max_pixels: int) -> Iterator[Image.Image]:
     """``Image.open(source)`` with bombs refused and at most ``max_pixels`` pixels."""
@@ -43,7 +66,7 @@ def open_image(source: Path | IO[bytes], *, max_pixels: int) -> Iterator[Image.I
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
+            with _open(source, max_pixels) as image:
                 if image.width * image.height > max_pixels:
                     raise ImageTooLarge(image.width, image.height, max_pixels)
                 yield image

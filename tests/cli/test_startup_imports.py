@@ -33,8 +33,15 @@ NOT_FOR_COMFYUI = ("repro.capture.a1111", "repro.capture.invokeai", "repro.captu
                    # Rerun receipts, and diff's prompt and graph comparisons (the index
                    # keys variations by lineage.params alone).
                    "repro.lineage.receipts", "repro.record.receipt", "repro.lineage.diff",
-                   # The GPU probe looks for nvidia-smi without shutil (and its bz2, lzma).
-                   "shutil", "bz2", "lzma")
+                   # The GPU probe looks for nvidia-smi without shutil (and its bz2, lzma),
+                   # and imports subprocess only to run it.
+                   "shutil", "bz2", "lzma", "subprocess", "signal", "selectors",
+                   # A PNG is opened and a WebP thumbnail saved by their own plugins
+                   # (Image.open of a stream and save(format=...) import five more).
+                   "PIL.BmpImagePlugin", "PIL.GifImagePlugin", "PIL.JpegImagePlugin",
+                   "PIL.PpmImagePlugin",
+                   # The host name is read from os.uname.
+                   "socket")
 
 
 def _run(root: Path, *args: str | Path) -> tuple[int, set[str]]:
