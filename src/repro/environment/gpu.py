@@ -37,16 +37,9 @@ PROC_DRIVER_VERSION = Path("/proc/driver/nvidia/version")
 
 # nvidia-smi query field -> key of our GPU dict.
 _FIELD_KEYS = {
-    "index": "index",
-    "name": "name",
-    "gpu_name": "name",
-    "uuid": "uuid",
-    "gpu_uuid": "uuid",
-    "driver_version": "driver",
-    "memory.total": "memory_total_mib",
-    "compute_cap": "compute_capability",
-    "pci.bus_id": "pci_bus_id",
-    "gpu_bus_id": "pci_bus_id",
+    "index": "index", "name": "name", "gpu_name": "name", "uuid": "uuid", "gpu_uuid": "uuid",
+    "driver_version": "driver", "memory.total": "memory_total_mib",
+    "compute_cap": "compute_capability", "pci.bus_id": "pci_bus_id", "gpu_bus_id": "pci_bus_id",
     "vbios_version": "vbios",
 }
 
@@ -322,9 +315,7 @@ def _run(run: Runner, argv: list[str], timeout: float) -> str | None:
     except (OSError, ValueError):
         return None
     except Exception as exc:
-        # A runner that raised subprocess's errors (a timeout) imported it: importing
-        # it here is free, where importing it with this module cost every add 1 ms.
-        import subprocess
+        import subprocess  # free: a runner that raised its errors imported it (not every add)
 
         if isinstance(exc, subprocess.SubprocessError):
             return None
@@ -342,7 +333,6 @@ def _run_if_installed(argv: list[str], **kwargs: Any) -> Any:
     if not on_path(argv[0]):
         raise FileNotFoundError(argv[0])
     import subprocess
-
     return subprocess.run(argv, **kwargs)
 
 
