@@ -174,3 +174,16 @@ def test_the_integer_coefficients_are_within_the_bound_of_the_floats() -> None:
         units = dct.integer_coefficients(pixels)
         worst = max(abs(f * 2**dct.UNIT - (u - 2**63)) for f, u in zip(floats, units, strict=True))
         assert worst <= dct.MAX_ERROR
+
+
+@pytest.mark.parametrize(("weights", "scale"), [(dct._WEIGHTS_Y, dct.SCALE_Y),
+                                                 (dct._WEIGHTS_X, dct.SCALE_X)])
+def test_every_weight_the_folds_apply_is_within_the_bound_of_its_float(
+        weights: list[list[int]], scale: int) -> None:
+    # The transform is linear: its weights are what it makes of each sample alone.
+    for i in range(_SIDE):
+        alone = [0] * _SIDE
+        alone[i] = 1
+        applied = dct._transform(alone, weights, [0] * _KEEP)
+        for f in range(_KEEP):
+            assert abs(applied[f] / 2**scale - _BASIS[f][i]) <= 3.2e-15

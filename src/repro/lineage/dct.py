@@ -130,13 +130,16 @@ _CARRIED = _transform([_lanes(KEEP, _LANE_X, _half_range(_LANE_Y))] * SIDE,
                       _WEIGHTS_X, [0] * KEEP)
 
 # How far an integer coefficient, read back in units of 2**-UNIT (the high 64
-# bits of its lane), can be from the reference's float: the weights' rounding
-# (at most one unit of 2**-scale each, a mirrored float weight being a few ulps
-# off its mirror) gives at most 32 * 8,160 * (2**-49 + 2**-59) < 5e-10 (8,160 =
-# 32 * 255 bounds the sum of a row's pixels and every sum along y); dropping
-# the low 64 bits 2**-44 < 1e-13; the floats' own rounding, two dot products of
-# 32 terms, at most 33 * 2**-53 * (32 * 8,160 * 2 + 32 * 8,160) < 3e-9. So
-# under 4e-9 in all; the margin, 2**-20 (about 1e-6), is far beyond twice that.
+# bits of its lane), can be from the reference's float. Each weight the folded
+# transform applies is within 3.2e-15 of its float in BASIS (half a unit of
+# 2**-scale for the rounding, and the floats' own mismatch between a sample and
+# its mirror, up to 3.2e-15: tests/lineage/test_dct.py measures it), so a sum
+# along y is within 8,160 * 3.2e-15 (8,160 = 32 * 255 bounds a column's pixels)
+# and a coefficient within 32 * 8,160 * 3.2e-15 * 2 < 1.7e-9 of the same sums
+# with the floats taken as exact; the reference's floats, two dot products of 32
+# terms, are within 2 * 32 * 8,160 * 32 * 2**-53 < 1.9e-9 of those; dropping the
+# low 64 bits costs 2**-44. So under 4e-9 in all; the margin, 2**-20 (about
+# 1e-6), is far beyond twice that.
 UNIT = SCALE_Y + SCALE_X - 64
 MAX_ERROR = math.ceil(4e-9 * 2**UNIT)
 _MARGIN = 2 ** (UNIT - 20)

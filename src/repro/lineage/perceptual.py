@@ -7,9 +7,10 @@ again without metadata, lossless WebP) have the same one.
 
 ``fingerprint`` is a 64-bit DCT hash (pHash): the image made grayscale and
 32x32, its 8x8 lowest frequencies, one bit a coefficient (above the median or
-not, the DC term left out). JPEG at quality 70, halving the size and cutting 5%
-off the edges move few bits (docs/benchmarks.md, ``bench/bench_identify.py``);
-unrelated images differ in about half of them. Decoding is kept small: a JPEG
+not, the DC term left out; ``lineage.dct``, in integers, with the bits of the
+float code that made every stored one). JPEG at quality 70, halving the size and
+cutting 5% off the edges move few bits (docs/benchmarks.md,
+``bench/bench_identify.py``); unrelated images differ in about half of them. Decoding is kept small: a JPEG
 is decoded at 1/8 of its size with Pillow's ``draft``.
 
 A crop moves the picture under the DCT's grid, which moves many bits; the query
@@ -205,7 +206,7 @@ def _phash(im: object) -> int:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
-    small = im.convert("L")
+    small = im if im.mode == "L" else im.convert("L")
     if small.size != (SIDE, SIDE):  # resizing to its own size would only copy it
         small = small.resize((SIDE, SIDE), Image.Resampling.BOX)
     return fingerprint_bits(small.tobytes())
