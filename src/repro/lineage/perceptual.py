@@ -10,8 +10,9 @@ again without metadata, lossless WebP) have the same one.
 not, the DC term left out; ``lineage.dct``, in integers, with the bits of the
 float code that made every stored one). JPEG at quality 70, halving the size and
 cutting 5% off the edges move few bits (docs/benchmarks.md,
-``bench/bench_identify.py``); unrelated images differ in about half of them. Decoding is kept small: a JPEG
-is decoded at 1/8 of its size with Pillow's ``draft``.
+``bench/bench_identify.py``); unrelated images differ in about half of them.
+Decoding is kept small: a JPEG is decoded at 1/8 of its size with Pillow's
+``draft``.
 
 A crop moves the picture under the DCT's grid, which moves many bits; the query
 side (``query_prints``) undoes it by guessing: the copy is put back on a canvas
