@@ -64,10 +64,22 @@ def exact_numbers(value: Any, where: str = "") -> tuple[Any, list[str]]:
                 return str(v)
             except ValueError:  # past Python's int-to-text digit limit: hex is exact too
                 return hex(v)
+        # Most values are plain (``_kept``): kept without spelling out where they are.
         if isinstance(v, dict):
-            return {k: walk(x, f"{at}.{k}" if at else str(k)) for k, x in v.items()}
+            return {k: x if _kept(x) else walk(x, f"{at}.{k}" if at else str(k))
+                    for k, x in v.items()}
         if isinstance(v, list | tuple):
-            return [walk(x, f"{at}[{i}]") for i, x in enumerate(v)]
+            return [x if _kept(x) else walk(x, f"{at}[{i}]") for i, x in enumerate(v)]
         return v
 
     return walk(value, where), changed
+
+
+def _kept(value: Any) -> bool:
+    """Whether ``exact_numbers`` keeps a value as it is: text, a float, ``None``, a
+    bool, an integer JSON carries exactly (exact types: a subclass is walked)."""
+    kind = type(value)
+    return kind in _KEPT or (kind is int and INT_MIN <= value <= INT_MAX)
+
+
+_KEPT = frozenset({str, float, bool, type(None)})
