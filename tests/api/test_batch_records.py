@@ -6,6 +6,7 @@ is found anew."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
@@ -105,7 +106,9 @@ def test_a_batch_records_what_one_image_at_a_time_does(
     singly = _stored(tmp_path)
 
     repo = _fresh(tmp_path)
+    collecting = gc.get_threshold()
     batch = add(repo, [folder], allow_empty=True).records
+    assert gc.get_threshold() == collecting  # a batch collects less, then as before
     repo.close()
     together = _stored(tmp_path)
 

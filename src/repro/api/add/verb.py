@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +113,7 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
 
         check_free(repo, tag, _known_id(repo, files[-1]) if files else None)
     links = tuple(links)
-    with repo.lock():
+    with repo.lock(), collecting_less():
         session = Session(repo, mode=mode, environment=environment, progress=progress)
         done = 0
         for start in range(0, len(files), BATCH):
@@ -151,6 +153,21 @@ def add(repo: Repository, paths: Iterable[Path], *, parents: Iterable[str] = (),
         if tag and result.records:
             repo.refs.set_tag(tag, result.records[-1].id)
     return result
+
+
+@contextlib.contextmanager
+def collecting_less() -> Iterator[None]:
+    """Python's cycle collector, run less often while a batch is captured: each image
+    makes thousands of short-lived containers (its parsed graph, its record's parts),
+    and at the default threshold (700) the youngest generation was collected every
+    few images and, now and then, every object the process holds walked: 3-4% of a
+    re-capture batch's CPU. Memory waits for at most 10,000 more allocations."""
+    before = gc.get_threshold()
+    gc.set_threshold(10_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def heal(session: Session, known: Record, data: bytes | None, path: Path) -> None:
