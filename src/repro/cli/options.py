@@ -38,6 +38,11 @@ class State:
         repo = Repository.discover(self.cwd, overrides=overrides)
         repo.notify = note
         repo.progress = Progress()
+        # Closed (the index checkpointed) when the command ends, not when the
+        # collector finds it: ``run`` leaves cycles to the end of the process.
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.call_on_close(repo.close)
         return repo
 
 
