@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import pickle
 from collections.abc import Mapping
+from typing import ClassVar
 
 import pytest
 
@@ -95,3 +96,43 @@ def test_a_record_reads_back_to_the_same_dict() -> None:
     assert data["models"] == [{"role": "lora", "name": "x", "blake3": "c", "strength": 0.5,
                                "hashes": {"blake3": "c"}}]
     assert Record.from_dict(data).to_dict() == data
+
+
+def test_one_compared_field_compares_as_a_dataclass_does() -> None:
+    # A dataclass compares the tuple of its fields: the same NaN object is equal to
+    # itself there, and the hash is the tuple's.
+    @value_class(frozen=True)
+    class Weight:
+        value: float
+
+    @dataclasses.dataclass(frozen=True)
+    class WeightDataclass:
+        value: float
+
+    nan = float("nan")
+    assert (Weight(nan) == Weight(nan)) == (WeightDataclass(nan) == WeightDataclass(nan))
+    assert hash(Weight(0.5)) == hash(WeightDataclass(0.5))
+
+
+def test_a_frozen_class_with_its_own_eq_is_hashable_as_a_dataclass_is() -> None:
+    @value_class(frozen=True)
+    class Named:
+        name: str
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Named) and self.name.lower() == other.name.lower()
+
+    assert Named("a") == Named("A")
+    assert hash(Named("a")) == hash(Named("a"))
+
+
+def test_what_a_dataclass_refuses_is_refused() -> None:
+    with pytest.raises(ValueError, match="mutable default"):
+        @value_class
+        class Shared:
+            seen: list[str] = []  # noqa: RUF012
+    with pytest.raises(TypeError, match="ClassVar"):
+        @value_class(frozen=True)
+        class Counted:
+            made: ClassVar[int] = 0
+            name: str = ""

@@ -13,7 +13,9 @@ A class reads as a dataclass does, and type checkers treat it as one
 ``field(default_factory=...)``, ``field(compare=False)``; ``frozen=True``
 forbids assignment and makes instances hashable by their compared fields.
 ``fields`` and ``replace`` stand in for the ``dataclasses`` functions (``fields``
-gives names). No ``__post_init__``, ``ClassVar`` fields or inherited fields.
+gives names). What a dataclass refuses is refused (a list, dict or set as a
+default, shared by every instance); ``__post_init__``, ``ClassVar`` annotations and
+inherited fields are refused too, not half-supported.
 """
 
 from __future__ import annotations
@@ -92,13 +94,19 @@ def _make(cls: type[T], frozen: bool) -> type[T]:
     if any(hasattr(base, "__value_fields__") for base in cls.__mro__[1:]):
         raise TypeError(f"{cls.__qualname__}: value_class fields are not inherited")
     # The class's own annotations (inspect.get_annotations would import inspect).
-    names = tuple(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
+    annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
+    names = tuple(annotations)
     namespace: dict[str, Any] = {"NOTHING": NOTHING}
     params, lines, compared = [], [], []
     for name in names:
+        if _is_class_var(annotations[name]):
+            raise TypeError(f"{cls.__qualname__}.{name}: value_class has no ClassVar fields")
         spec = cls.__dict__.get(name, NOTHING)
         if not isinstance(spec, Field):
             spec = Field(spec, None, True)
+        if type(spec.default).__hash__ is None:  # as dataclasses refuses it
+            raise ValueError(f"{cls.__qualname__}.{name}: mutable default "
+                             f"{type(spec.default).__name__}: use default_factory")
         if spec.default_factory is not None:
             namespace[f"_make_{name}"] = spec.default_factory
             params.append(f"{name}=NOTHING")
@@ -122,21 +130,42 @@ def _make(cls: type[T], frozen: bool) -> type[T]:
     methods: dict[str, Any] = {
         "__value_fields__": names, "__match_args__": names, "__init__": init,
         "__repr__": _repr, "__eq__": _eq,
-        "_compared": attrgetter(*compared) if compared else staticmethod(_nothing_compared),
+        "_compared": _compared_getter(compared),
     }
     if frozen:
         methods.update(__setattr__=_forbid_setattr, __delattr__=_forbid_delattr,
                        __hash__=_hash)
     else:
         methods["__hash__"] = None
+    # A class body that defines __eq__ also sets __hash__ to None: that is no hash
+    # of its own, and a frozen dataclass gets one then too.
+    own_hash = "__hash__" in cls.__dict__ and not (
+        cls.__dict__["__hash__"] is None and "__eq__" in cls.__dict__)
     for name, method in methods.items():
-        if name not in cls.__dict__ or name in ("__value_fields__", "__match_args__"):
+        if (name not in cls.__dict__ or name in ("__value_fields__", "__match_args__")
+                or (name == "__hash__" and not own_hash)):
             setattr(cls, name, method)
     return cls
 
 
-def _nothing_compared(value: Any) -> tuple[()]:
-    return ()
+def _is_class_var(annotation: Any) -> bool:
+    """Whether an annotation (text, under ``from __future__ import annotations``) is a
+    ``ClassVar``: a dataclass leaves those out of its fields."""
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar"))
+
+
+def _compared_getter(names: list[str]) -> Any:
+    """The tuple of a value's compared fields, as a dataclass compares and hashes
+    them: a tuple even of one field (``attrgetter`` of one name gives the bare
+    value, and a NaN is not equal to itself outside a tuple). An ``attrgetter`` is
+    no descriptor, so it is read from the class as it is; a function is wrapped."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return staticmethod(lambda value: (one(value),))
+    return staticmethod(lambda value: ())
 
 
 def _repr(self: Any) -> str:
