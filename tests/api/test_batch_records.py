@@ -162,3 +162,34 @@ def test_outputs_are_spelled_as_their_resolved_paths(tmp_path: Path) -> None:
     repo.close()
     assert [c.record.output.path for c in result.records] == [
         "out/a.png", "b.png", str(made["c"]), str(made["d"]), str(made["f"])]
+
+
+def test_a_recorded_hash_records_what_the_stat_cache_knows_then_in_a_batch_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model found through a hash the image recorded is recorded with every hash of
+    it known by then: an image in between that records another kind of hash of the
+    same file (AutoV1 after A1111's AutoV2) adds that one to what the next image
+    records, in a batch as one image at a time."""
+    monkeypatch.setattr(repro.api.add.build, "time", _FixedClock)
+    ckpt = write_safetensors(tmp_path / "models/checkpoints/base.safetensors",
+                             model_bytes(1, 3_000_000))  # AutoV1 needs more than 2 MiB
+    set_mtime(ckpt, 7200)
+    data = ckpt.read_bytes()
+    autov2 = hashlib.sha256(data).hexdigest()[:10]
+    autov1 = hashlib.sha256(data[0x100000:0x110000]).hexdigest()[:8]
+    folder = tmp_path / "outputs"
+    for n, recorded in enumerate([autov2, autov1, autov2]):
+        text = a1111_parameters(prompt=f"a cat {n}", negative="", seed=n, model="base",
+                                model_hash=recorded)
+        set_mtime(write_a1111_png(folder / f"a{n}.png", text, pixel_seed=n, size=(16, 16)), 60)
+
+    repo = _fresh(tmp_path)
+    one_by_one = [c for path in sorted(folder.iterdir()) for c in add(repo, [path]).records]
+    repo.close()
+    repo = _fresh(tmp_path)
+    batch = add(repo, [folder]).records
+    repo.close()
+
+    assert "autov1" in one_by_one[2].record.models[0].hashes
+    assert [c.record.models for c in batch] == [c.record.models for c in one_by_one]
+    assert [c.id for c in batch] == [c.id for c in one_by_one]

@@ -49,7 +49,7 @@ def capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
     """The record entry of one model the generation names, and how it was found.
 
     The images of a batch name the same few models again and again: a reference
-    resolved and stored earlier in this add is answered again from
+    that recorded no hash, resolved and stored earlier in this add, is answered again from
     ``session.models`` while its file's stat is unchanged (one ``stat``, no
     resolving, no store or stat cache lookup)."""
     key = (ref.role, ref.name, ref.folder, tuple(sorted(ref.hashes.items())))
@@ -86,8 +86,9 @@ def _entry_again(ref: ModelRef, known: _Resolved, st: os.stat_result,
 def _capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
                    ) -> tuple[ModelEntry, ModelFound, _Resolved | None]:
     """``capture_model`` the first time a reference is met; with what may answer it
-    again (None when the file was not found, or its hash is not one the stat
-    cache trusts yet: a racy one is hashed again by the next image)."""
+    again (None when the file was not found, was checked against a recorded hash,
+    or its hash is not one the stat cache trusts yet: a racy one is hashed again by
+    the next image)."""
     recorded = dict(ref.hashes)
     entry = ModelEntry(role=ref.role, name=ref.name, strength=ref.strength,
                        strength_clip=ref.strength_clip, folder=ref.folder, node=ref.node,
@@ -113,7 +114,10 @@ def _capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
                     hashes={**found.hashes, "blake3": blake3}, base_model=base,
                     found_by=None if found.how == "name" else found.how)
     again = None
-    if session.repo.stat_cache.lookup(path, st).get("blake3") == blake3:
+    # Only an answer that carries no hashes of the resolver's (none was recorded) is
+    # the same next time: one checked against a recorded hash carries every hash the
+    # stat cache knows of the file by then, and a later image may have added one.
+    if not found.hashes and session.repo.stat_cache.lookup(path, st).get("blake3") == blake3:
         again = _Resolved(path, _signature(st), label, rel, blake3, st.st_size,
                           dict(entry.hashes), base, entry.found_by, found.how)
     return entry, ModelFound(label, found.how, path=rel, recorded_hash=first,
