@@ -118,10 +118,10 @@ def loose_sizes(objects_dir: Path) -> Iterator[tuple[ObjectId, int]]:
             found = sorted((fan + e.name, e) for e in entries)
         for name, entry in found:
             try:
-                oid = check_id(name)
-                yield oid, entry.stat().st_size
-            except (ValueError, FileNotFoundError):
+                found_id, size = check_id(name), entry.stat().st_size
+            except (ValueError, OSError):  # not an object, or gone or unreadable since listed
                 continue
+            yield found_id, size
 
 
 def verify_readonly(objects_dir: Path, oid: str) -> str | None:
