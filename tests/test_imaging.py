@@ -38,6 +38,29 @@ def test_other_formats_still_open() -> None:
         assert (image.format, image.size) == ("JPEG", (16, 16))
 
 
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek, as a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        return self._data.readinto(buffer)
+
+
+def test_a_stream_that_cannot_seek_or_is_not_at_its_start_still_opens() -> None:
+    data = _encoded(_noise((8, 8)), "PNG")
+    with open_image(_Pipe(data), max_pixels=100) as image:  # type: ignore[arg-type]
+        assert (image.format, image.size) == ("PNG", (8, 8))
+    stream = io.BytesIO(data)
+    stream.read(20)
+    with open_image(stream, max_pixels=100) as image:
+        assert (image.format, image.size) == ("PNG", (8, 8))
+
+
 def test_a_png_over_the_cap_or_damaged_is_refused() -> None:
     data = _encoded(_noise((100, 100)), "PNG")
     with pytest.raises(ImageTooLarge), open_image(io.BytesIO(data), max_pixels=9_999):

@@ -44,10 +44,11 @@ def _open(source: Path | IO[bytes], max_pixels: int) -> Image.Image:
     from PIL import Image
 
     limit = Image.MAX_IMAGE_PIXELS
-    if not isinstance(source, str | os.PathLike) and (limit is None or max_pixels <= limit):
-        start = source.tell()
+    if (not isinstance(source, str | os.PathLike) and source.seekable()
+            and (limit is None or max_pixels <= limit)):
+        source.seek(0)  # as Image.open reads it: from the start
         head = source.read(len(_PNG))
-        source.seek(start)
+        source.seek(0)
         if head == _PNG:
             from PIL import PngImagePlugin
 
