@@ -198,6 +198,18 @@ def test_c2pa_in_png_cabx() -> None:
     assert gen.blobs["c2pa"] == store
 
 
+def test_c2pa_actions_that_are_not_a_list_are_left_out() -> None:
+    # Found by the fuzz test (test_hostile): "actions" as a number raised TypeError.
+    for actions in (7, "c2pa.created", {"action": "c2pa.created"}):
+        assertions = b.superbox("c2pa.assertions", b.superbox(
+            "c2pa.actions.v2", b.box(b"cbor", b.cbor({"actions": actions}))))
+        claim = b.superbox("c2pa.claim", b.box(b"cbor", b.cbor({"claim_generator": "Firefly"})))
+        store = b.superbox("c2pa", b.superbox("urn:uuid:0000", assertions, claim))
+        gen = read_bytes(b.png([b.chunk(b"caBX", store)]))
+        assert gen.provenance["c2pa"]["claim_generator"] == "Firefly"
+        assert gen.provenance["c2pa"]["actions"] == []
+
+
 def test_c2pa_jpeg_app11_split_over_segments() -> None:
     store = b.c2pa_store("Adobe Firefly", [{"action": "c2pa.created"}])
     half = len(store) // 2

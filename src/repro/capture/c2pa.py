@@ -218,7 +218,8 @@ def provenance(jumbf: bytes) -> dict[str, Any]:
             for assertion in child.children:
                 if assertion.label and assertion.label.startswith("c2pa.actions"):
                     body = _cbor_of(assertion)
-                    for action in (body or {}).get("actions", []) if isinstance(body, dict) else []:
+                    listed = body.get("actions") if isinstance(body, dict) else None
+                    for action in listed if isinstance(listed, list) else []:
                         if isinstance(action, dict):
                             actions.append(_action(action))
     result["actions"] = actions
