@@ -25,7 +25,8 @@ BIG_FILE = 100 * 1024 * 1024
 @value_class(frozen=True)
 class _Resolved:
     """A model reference found and stored earlier in this ``add``: the file, the
-    stat it had then, and what the record says of it."""
+    stat it had then, and what the record says of it (its hashes are its BLAKE3
+    alone: only a reference that recorded no hash is kept)."""
 
     path: Path
     signature: tuple[int, int, int, int, int]
@@ -33,7 +34,6 @@ class _Resolved:
     rel: str
     blake3: str
     size: int
-    hashes: dict[str, str]
     base: dict[str, Any] | None
     found_by: str | None
     how: str
@@ -76,7 +76,7 @@ def _entry_again(ref: ModelRef, known: _Resolved, st: os.stat_result,
     entry = ModelEntry(role=ref.role, name=ref.name, path=known.rel, blake3=known.blake3,
                        size=known.size, strength=ref.strength, strength_clip=ref.strength_clip,
                        folder=ref.folder, node=ref.node, recorded=recorded,
-                       hashes=dict(known.hashes), found_by=known.found_by,
+                       hashes={"blake3": known.blake3}, found_by=known.found_by,
                        base_model=known.base)
     return entry, ModelFound(known.label, known.how, path=known.rel,
                              recorded_hash=_first_hash(recorded),
@@ -118,8 +118,8 @@ def _capture_model(session: Session, ref: ModelRef, out_stat: os.stat_result
     # the same next time: one checked against a recorded hash carries every hash the
     # stat cache knows of the file by then, and a later image may have added one.
     if not found.hashes and session.repo.stat_cache.lookup(path, st).get("blake3") == blake3:
-        again = _Resolved(path, _signature(st), label, rel, blake3, st.st_size,
-                          dict(entry.hashes), base, entry.found_by, found.how)
+        again = _Resolved(path, _signature(st), label, rel, blake3, st.st_size, base,
+                          entry.found_by, found.how)
     return entry, ModelFound(label, found.how, path=rel, recorded_hash=first,
                              modified=_modified(st, out_stat, recorded)), again
 
