@@ -92,13 +92,16 @@ def same_device(a: Path, b: Path) -> bool:
         return False
 
 
+def _fan_folders(objects_dir: Path) -> list[str]:
+    """The names of the fan-out folders (two hex digits) under ``objects_dir``, sorted."""
+    if not objects_dir.is_dir():
+        return []
+    return sorted(fan for fan in os.listdir(objects_dir) if len(fan) == 2)
+
+
 def loose_ids(objects_dir: Path) -> Iterator[ObjectId]:
     """The ids of the loose objects under ``objects_dir``, in id order."""
-    if not objects_dir.is_dir():
-        return
-    for fan in sorted(os.listdir(objects_dir)):
-        if len(fan) != 2:
-            continue
+    for fan in _fan_folders(objects_dir):
         for rest in sorted(os.listdir(objects_dir / fan)):
             try:
                 yield check_id(fan + rest)
@@ -109,11 +112,7 @@ def loose_ids(objects_dir: Path) -> Iterator[ObjectId]:
 def loose_sizes(objects_dir: Path) -> Iterator[tuple[ObjectId, int]]:
     """``(id, size)`` of the loose objects, in id order: one ``scandir`` a
     folder and a ``stat`` an entry, no path built or checked twice."""
-    if not objects_dir.is_dir():
-        return
-    for fan in sorted(os.listdir(objects_dir)):
-        if len(fan) != 2:
-            continue
+    for fan in _fan_folders(objects_dir):
         with os.scandir(objects_dir / fan) as entries:
             found = sorted((fan + e.name, e) for e in entries)
         for name, entry in found:
